@@ -1,0 +1,3 @@
+//! The `facegate` binary: a thin front over the `face` and `server` crates.
+
+fn main() {}

@@ -1,0 +1,192 @@
+//! Untrusted image bytes to an RGB pixel buffer: format sniffing, size limits checked from the
+//! header before any decoding, EXIF orientation, and grey/alpha to RGB.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+
+use crate::error::{FaceError, Result};
+
+/// Bounds applied to every decoded image. Both are checked before pixel data is touched, so a
+/// small file that declares a huge canvas (a decompression bomb) is refused cheaply.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageLimits {
+    pub max_bytes: usize,
+    pub max_pixels: u64,
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 20 * 1024 * 1024,
+            max_pixels: 40_000_000,
+        }
+    }
+}
+
+/// An 8-bit RGB image, row-major, 3 bytes a pixel, as the networks see it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RgbImage {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+}
+
+impl std::fmt::Debug for RgbImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RgbImage({}x{})", self.width, self.height)
+    }
+}
+
+impl RgbImage {
+    /// Wraps raw RGB bytes; `None` when the length is not `width * height * 3`.
+    pub fn from_raw(width: u32, height: u32, pixels: Vec<u8>) -> Option<Self> {
+        (pixels.len() == width as usize * height as usize * 3).then_some(Self {
+            width,
+            height,
+            pixels,
+        })
+    }
+
+    /// The pixel at (x, y) as `[r, g, b]`.
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        let i = (y as usize * self.width as usize + x as usize) * 3;
+        [self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]]
+    }
+}
+
+/// The smallest side we accept; below this no detector can find a face and some decoders
+/// misbehave.
+const MIN_SIDE: u32 = 8;
+
+/// Decodes JPEG, PNG or WebP bytes into upright RGB, as a browser would display them.
+pub fn decode_image(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage> {
+    if bytes.is_empty() {
+        return Err(FaceError::ImageEmpty);
+    }
+    if bytes.len() > limits.max_bytes {
+        return Err(FaceError::ImageTooLarge {
+            size: bytes.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let format = image::guess_format(bytes).map_err(|_| FaceError::ImageFormat)?;
+    if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP) {
+        return Err(FaceError::ImageFormat);
+    }
+    let reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut decoder = reader.into_decoder().map_err(decode_error)?;
+    let (width, height) = decoder.dimensions();
+    check_dimensions(width, height, limits)?;
+    let orientation = decoder.orientation().map_err(decode_error)?;
+    let mut decoder_limits = image::Limits::default();
+    decoder_limits.max_image_width = Some(width);
+    decoder_limits.max_image_height = Some(height);
+    // Room for the decoded buffer in its widest pixel type (16-bit RGBA) plus decoder scratch.
+    decoder_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(1 << 24));
+    decoder.set_limits(decoder_limits).map_err(decode_error)?;
+    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    image.apply_orientation(orientation);
+    let rgb = image.into_rgb8();
+    let (width, height) = rgb.dimensions();
+    Ok(RgbImage {
+        width,
+        height,
+        pixels: rgb.into_raw(),
+    })
+}
+
+fn check_dimensions(width: u32, height: u32, limits: &ImageLimits) -> Result<()> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels {
+        return Err(FaceError::ImageTooManyPixels {
+            width,
+            height,
+            pixels,
+            limit: limits.max_pixels,
+        });
+    }
+    if width < MIN_SIDE || height < MIN_SIDE {
+        return Err(FaceError::ImageTooSmall { width, height });
+    }
+    Ok(())
+}
+
+fn decode_error(error: image::ImageError) -> FaceError {
+    match error {
+        image::ImageError::Limits(_) => FaceError::ImageDecode {
+            reason: "image exceeds the decoder's memory limit".into(),
+        },
+        other => FaceError::ImageDecode {
+            reason: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png_bytes(width: u32, height: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .expect("encode png");
+        out
+    }
+
+    #[test]
+    fn empty_input_is_refused() {
+        assert!(matches!(decode_image(&[], &ImageLimits::default()), Err(FaceError::ImageEmpty)));
+    }
+
+    #[test]
+    fn text_is_not_an_image() {
+        let err = decode_image(b"hello, this is not a picture", &ImageLimits::default());
+        assert!(matches!(err, Err(FaceError::ImageFormat)), "{err:?}");
+    }
+
+    #[test]
+    fn one_pixel_image_is_too_small() {
+        let err = decode_image(&png_bytes(1, 1), &ImageLimits::default());
+        assert!(matches!(err, Err(FaceError::ImageTooSmall { width: 1, height: 1 })), "{err:?}");
+    }
+
+    #[test]
+    fn truncated_png_is_an_error() {
+        let bytes = png_bytes(64, 64);
+        let err = decode_image(&bytes[..bytes.len() / 2], &ImageLimits::default());
+        assert!(matches!(err, Err(FaceError::ImageDecode { .. })), "{err:?}");
+    }
+
+    #[test]
+    fn huge_declared_canvas_is_refused_before_decoding() {
+        // A valid PNG header declaring 30000x30000 followed by nothing: must fail on the limit,
+        // not by trying to allocate 2.7 GB.
+        let mut bytes = png_bytes(16, 16);
+        bytes[16..20].copy_from_slice(&30000u32.to_be_bytes());
+        bytes[20..24].copy_from_slice(&30000u32.to_be_bytes());
+        let err = decode_image(&bytes, &ImageLimits::default());
+        assert!(
+            matches!(err, Err(FaceError::ImageTooManyPixels { width: 30000, height: 30000, .. })),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn byte_limit_is_enforced() {
+        let limits = ImageLimits { max_bytes: 10, max_pixels: 1 << 20 };
+        assert!(matches!(
+            decode_image(&png_bytes(16, 16), &limits),
+            Err(FaceError::ImageTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn png_round_trips_pixels() {
+        let img = decode_image(&png_bytes(20, 10), &ImageLimits::default()).expect("decode");
+        assert_eq!((img.width, img.height), (20, 10));
+        assert_eq!(img.pixel(5, 3), [5, 3, 7]);
+    }
+}

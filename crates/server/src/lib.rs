@@ -1,0 +1,1 @@
+//! facegate's HTTP and WebSocket service.
