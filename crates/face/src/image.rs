@@ -167,11 +167,25 @@ mod tests {
         let mut bytes = png_bytes(16, 16);
         bytes[16..20].copy_from_slice(&30000u32.to_be_bytes());
         bytes[20..24].copy_from_slice(&30000u32.to_be_bytes());
+        let crc = crc32(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
         let err = decode_image(&bytes, &ImageLimits::default());
         assert!(
             matches!(err, Err(FaceError::ImageTooManyPixels { width: 30000, height: 30000, .. })),
             "{err:?}"
         );
+    }
+
+    /// PNG's chunk checksum (CRC-32/ISO-HDLC), so a hand-edited header is still well formed.
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &byte in data {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
     }
 
     #[test]
