@@ -1,3 +1,43 @@
 //! The `facegate` binary: a thin front over the `face` and `server` crates.
 
-fn main() {}
+mod commands;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "facegate", version, about = "Self-hosted chat with password + face login")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Face tools: detect, describe, compare.
+    #[command(subcommand)]
+    Face(commands::face::FaceCommand),
+    /// The face-api.js model files.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Download the models (npm package @vladmandic/face-api@1.7.15) and verify their SHA-256
+    /// sums; does nothing when they are already present and intact.
+    Fetch {
+        #[arg(long, env = face::models::DIR_ENV, default_value = face::models::DEFAULT_DIR)]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Face(command) => commands::face::run(command),
+        Command::Models(ModelsCommand::Fetch { dir }) => commands::models::fetch(&dir),
+    }
+}
