@@ -1,0 +1,515 @@
+//! Server configuration: defaults < `facegate.toml` < `FACEGATE_*` environment < CLI flags.
+//!
+//! Every setting has a default, so an empty file (or none) gives a working local server on
+//! `127.0.0.1:8080` with its data in `./data`. Environment variables name a setting by its
+//! section and key in upper case: `FACEGATE_LISTEN`, `FACEGATE_PUBLIC_URL`,
+//! `FACEGATE_FACE_MATCH_THRESHOLD`, `FACEGATE_SESSIONS_IDLE_TIMEOUT_SECS`... The models directory
+//! also honours the face crate's `FACEGATE_MODELS`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Name of the configuration file looked up in the working directory when none is given.
+pub const DEFAULT_CONFIG_FILE: &str = "facegate.toml";
+/// Prefix of the environment variables that override the file.
+pub const ENV_PREFIX: &str = "FACEGATE_";
+
+/// Everything the server can be told. See the module docs for the precedence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Socket address to bind; port 0 picks a free port (printed at start).
+    pub listen: SocketAddr,
+    /// Holds `facegate.db` (SQLite, WAL) and `secret.key` (template encryption key, mode 0600).
+    pub data_dir: PathBuf,
+    /// The face-api.js model files.
+    pub models_dir: PathBuf,
+    /// The public origin (`https://chat.example.org`). Sets the origin accepted by the CSRF
+    /// check; with `https` the session cookie becomes `Secure` and `__Host-` prefixed.
+    pub public_url: Option<String>,
+    pub face: FaceConfig,
+    pub sessions: SessionConfig,
+    pub lockout: LockoutConfig,
+    pub rate_limit: RateLimitConfig,
+    pub limits: LimitsConfig,
+    pub pool: PoolConfig,
+}
+
+/// Face enrolment and verification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaceConfig {
+    /// A frame matches when its distance to the enrolled templates is strictly below this.
+    pub match_threshold: f64,
+    /// Shorter side, in pixels, of the smallest face box accepted at enrolment.
+    pub min_face_px: u32,
+    /// TinyFaceDetector input size (multiple of 32) for enrolment and verification.
+    pub detector_input_size: u32,
+    /// TinyFaceDetector score threshold.
+    pub detector_score_threshold: f64,
+    /// Input size for the cheaper live `/api/face/detect` feedback.
+    pub live_detector_input_size: u32,
+    /// Below this box side (pixels) `/api/face/detect` hints `move_closer`.
+    pub live_min_face_px: u32,
+}
+
+/// Session lifetimes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Lifetime of a password-only (face pending) session.
+    pub password_level_ttl_secs: u64,
+    /// A full session expires after this long without a request.
+    pub idle_timeout_secs: u64,
+    /// A full session expires this long after the login, whatever its activity.
+    pub absolute_timeout_secs: u64,
+    /// Lifetime of a face challenge nonce.
+    pub challenge_ttl_secs: u64,
+}
+
+/// Per-account brute-force rules (counters live in the database).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LockoutConfig {
+    /// Consecutive face failures allowed before delays start.
+    pub face_free_failures: u32,
+    /// Delay after the first failure past the free ones; doubles with each further failure.
+    pub face_base_delay_secs: u64,
+    /// Consecutive face failures after which the face factor is disabled until re-enrolment.
+    pub face_disable_after: u32,
+    /// Consecutive password failures allowed before exponential delays start.
+    pub password_free_failures: u32,
+    /// First password delay; doubles with each further consecutive failure.
+    pub password_base_delay_secs: u64,
+    /// Cap of the password delay.
+    pub password_max_delay_secs: u64,
+    /// Hard cap of failed passwords per account in any one-hour window.
+    pub password_max_failures_per_hour: u32,
+}
+
+/// Per-client-IP token buckets: `burst` requests at once, refilled at `per_sec`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub login_burst: u32,
+    pub login_per_sec: f64,
+    pub register_burst: u32,
+    pub register_per_sec: f64,
+    /// Shared by `/api/face/challenge`, `/api/face/verify` and `PUT /api/me/face`.
+    pub face_burst: u32,
+    pub face_per_sec: f64,
+    /// `/api/face/detect`: the camera UI sends 4-5 frames a second.
+    pub detect_burst: u32,
+    pub detect_per_sec: f64,
+}
+
+/// Request and image size limits (413 beyond them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Whole body of a JSON request.
+    pub json_body_bytes: usize,
+    /// Whole body of a multipart request with images.
+    pub upload_body_bytes: usize,
+    /// One enrolment or verification image.
+    pub image_bytes: usize,
+    /// Decoded pixels of one enrolment or verification image.
+    pub image_pixels: u64,
+    /// One `/api/face/detect` frame.
+    pub detect_image_bytes: usize,
+    /// Decoded pixels of one `/api/face/detect` frame.
+    pub detect_image_pixels: u64,
+}
+
+/// The bounded pool that runs argon2 and inference off the async runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Jobs running at once; 0 means one per CPU.
+    pub workers: usize,
+    /// Jobs allowed to wait for a worker; beyond that the server answers 503 + Retry-After.
+    pub queue: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            models_dir: face::models::default_dir(),
+            public_url: None,
+            face: FaceConfig::default(),
+            sessions: SessionConfig::default(),
+            lockout: LockoutConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            limits: LimitsConfig::default(),
+            pool: PoolConfig::default(),
+        }
+    }
+}
+
+impl Default for FaceConfig {
+    fn default() -> Self {
+        Self {
+            match_threshold: face::DEFAULT_MATCH_THRESHOLD,
+            min_face_px: 80,
+            detector_input_size: 416,
+            detector_score_threshold: 0.5,
+            live_detector_input_size: 224,
+            live_min_face_px: 80,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            password_level_ttl_secs: 5 * 60,
+            idle_timeout_secs: 30 * 60,
+            absolute_timeout_secs: 12 * 3600,
+            challenge_ttl_secs: 120,
+        }
+    }
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        Self {
+            face_free_failures: 5,
+            face_base_delay_secs: 30,
+            face_disable_after: 50,
+            password_free_failures: 10,
+            password_base_delay_secs: 1,
+            password_max_delay_secs: 3600,
+            password_max_failures_per_hour: 100,
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            login_burst: 20,
+            login_per_sec: 0.5,
+            register_burst: 5,
+            register_per_sec: 0.05,
+            face_burst: 20,
+            face_per_sec: 0.5,
+            detect_burst: 10,
+            detect_per_sec: 6.0,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            json_body_bytes: 16 * 1024,
+            upload_body_bytes: 16 * 1024 * 1024,
+            image_bytes: 5 * 1024 * 1024,
+            image_pixels: 25_000_000,
+            detect_image_bytes: 512 * 1024,
+            detect_image_pixels: 1280 * 960,
+        }
+    }
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            queue: 64,
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the file/environment value in place.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigOverrides {
+    /// Configuration file; when `None`, `./facegate.toml` is read if it exists.
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub models_dir: Option<PathBuf>,
+    pub public_url: Option<String>,
+}
+
+/// Why the configuration could not be assembled.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("environment variable {name}={value:?} is not a valid value for that setting")]
+    Env { name: String, value: String },
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Assembles the configuration from the file, the process environment and `overrides`.
+    pub fn load(overrides: &ConfigOverrides) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(overrides, &env)
+    }
+
+    /// [`Config::load`] with an explicit environment, for tests.
+    pub fn load_from(
+        overrides: &ConfigOverrides,
+        env: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
+        let file_text = match &overrides.config_file {
+            Some(path) => Some((path.clone(), read_file(path)?)),
+            None => {
+                let path = PathBuf::from(DEFAULT_CONFIG_FILE);
+                path.exists()
+                    .then(|| read_file(&path).map(|t| (path.clone(), t)))
+                    .transpose()?
+            }
+        };
+        let mut config = match file_text {
+            Some((path, text)) => {
+                toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source })?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        config.apply_overrides(overrides);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
+        let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        // The face crate's variable names the models dir for every tool; ours wins if both set.
+        if let Some(dir) = lookup(face::models::DIR_ENV) {
+            self.models_dir = PathBuf::from(dir);
+        }
+        // `public_url` is absent from the table when unset, so it is read directly.
+        let public_url = match lookup("FACEGATE_PUBLIC_URL") {
+            Some(v) => (!v.is_empty()).then_some(v),
+            None => self.public_url.clone(),
+        };
+        let mut table = toml::Table::try_from(&*self)
+            .map_err(|e| ConfigError::Invalid(format!("cannot serialise config: {e}")))?;
+        let mut changed = false;
+        for (key, value) in table.iter_mut() {
+            if let toml::Value::Table(section) = value {
+                for (inner, value) in section.iter_mut() {
+                    let name = env_name(&format!("{key}_{inner}"));
+                    changed |= set_from_env(value, &name, lookup(&name))?;
+                }
+            } else {
+                let name = env_name(key);
+                changed |= set_from_env(value, &name, lookup(&name))?;
+            }
+        }
+        if changed {
+            *self = table
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid(format!("environment: {e}")))?;
+        }
+        self.public_url = public_url;
+        Ok(())
+    }
+
+    fn apply_overrides(&mut self, o: &ConfigOverrides) {
+        if let Some(v) = o.listen {
+            self.listen = v;
+        }
+        if let Some(v) = &o.data_dir {
+            self.data_dir = v.clone();
+        }
+        if let Some(v) = &o.models_dir {
+            self.models_dir = v.clone();
+        }
+        if let Some(v) = &o.public_url {
+            self.public_url = Some(v.clone());
+        }
+    }
+
+    /// Checks the values that would otherwise fail late or silently.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.public_url {
+            let origin = normalise_origin(url).ok_or_else(|| {
+                ConfigError::Invalid(format!("public_url {url:?} is not an http(s) origin"))
+            })?;
+            self.public_url = Some(origin);
+        }
+        if !(self.face.match_threshold > 0.0 && self.face.match_threshold < 2.0) {
+            return Err(ConfigError::Invalid(
+                "face.match_threshold must be in (0, 2)".into(),
+            ));
+        }
+        if self.face.detector_input_size % 32 != 0 || self.face.live_detector_input_size % 32 != 0 {
+            return Err(ConfigError::Invalid(
+                "detector input sizes must be multiples of 32".into(),
+            ));
+        }
+        if self.lockout.face_disable_after <= self.lockout.face_free_failures {
+            return Err(ConfigError::Invalid(
+                "lockout.face_disable_after must exceed lockout.face_free_failures".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("facegate.db")
+    }
+
+    /// The template encryption key file.
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
+    }
+
+    /// Whether the server is reached over https (cookies become `Secure` + `__Host-`).
+    pub fn is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    /// Number of blocking-pool workers after resolving 0 to the CPU count.
+    pub fn pool_workers(&self) -> usize {
+        match self.pool.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn env_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+}
+
+/// Replaces `slot` by the environment value parsed to the slot's own type.
+fn set_from_env(
+    slot: &mut toml::Value,
+    name: &str,
+    raw: Option<String>,
+) -> Result<bool, ConfigError> {
+    let Some(raw) = raw else { return Ok(false) };
+    let bad = || ConfigError::Env {
+        name: name.to_owned(),
+        value: raw.clone(),
+    };
+    *slot = match slot {
+        toml::Value::String(_) => toml::Value::String(raw.clone()),
+        toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad())?),
+        toml::Value::Float(_) => toml::Value::Float(raw.trim().parse().map_err(|_| bad())?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(raw.trim().parse().map_err(|_| bad())?),
+        _ => return Err(bad()),
+    };
+    Ok(true)
+}
+
+/// `scheme://host[:port]` in lower case without a trailing slash or path, or `None` when `url`
+/// is not an http(s) origin.
+pub fn normalise_origin(url: &str) -> Option<String> {
+    let url = url.trim().trim_end_matches('/');
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if !(scheme == "http" || scheme == "https")
+        || rest.is_empty()
+        || rest.contains(['/', '?', '#', '@'])
+    {
+        return None;
+    }
+    Some(format!("{scheme}://{}", rest.to_ascii_lowercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_listen_on_localhost_8080() {
+        let c = Config::load_from(&ConfigOverrides::default(), &[]).expect("config");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_path(), PathBuf::from("data/facegate.db"));
+        assert_eq!(c.sessions.password_level_ttl_secs, 300);
+        assert!(!c.is_https());
+    }
+
+    #[test]
+    fn file_then_env_then_flags_take_precedence() {
+        let dir = std::env::temp_dir().join(format!("facegate-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("facegate.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\n[face]\nmatch_threshold = 0.5\nmin_face_px = 90\n",
+        )
+        .expect("write");
+        let mut o = ConfigOverrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let e = env(&[
+            ("FACEGATE_FACE_MATCH_THRESHOLD", "0.45"),
+            ("FACEGATE_LISTEN", "127.0.0.1:9001"),
+        ]);
+        let c = Config::load_from(&o, &e).expect("config");
+        assert_eq!(c.face.match_threshold, 0.45);
+        assert_eq!(c.face.min_face_px, 90);
+        assert_eq!(c.listen.port(), 9001);
+        o.listen = Some("127.0.0.1:9002".parse().expect("addr"));
+        let c = Config::load_from(&o, &e).expect("config");
+        assert_eq!(c.listen.port(), 9002);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let e = env(&[("FACEGATE_SESSIONS_IDLE_TIMEOUT_SECS", "soon")]);
+        let err = Config::load_from(&ConfigOverrides::default(), &e).expect_err("must fail");
+        assert!(
+            err.to_string()
+                .contains("FACEGATE_SESSIONS_IDLE_TIMEOUT_SECS"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn https_public_url_is_normalised_and_enables_secure_cookies() {
+        let e = env(&[("FACEGATE_PUBLIC_URL", "HTTPS://Chat.Example.org/")]);
+        let c = Config::load_from(&ConfigOverrides::default(), &e).expect("config");
+        assert_eq!(c.public_url.as_deref(), Some("https://chat.example.org"));
+        assert!(c.is_https());
+    }
+
+    #[test]
+    fn public_url_with_a_path_is_refused() {
+        let o = ConfigOverrides {
+            public_url: Some("https://example.org/chat".into()),
+            ..Default::default()
+        };
+        assert!(Config::load_from(&o, &[]).is_err());
+    }
+}
