@@ -24,9 +24,11 @@
 
 pub mod error;
 pub mod image;
+pub mod kernels;
 pub mod matcher;
 pub mod models;
 pub mod pipeline;
+pub mod tensor;
 pub mod weights;
 
 pub use error::{FaceError, Result};

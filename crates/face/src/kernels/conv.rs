@@ -1,0 +1,361 @@
+//! Dense 2-D convolution (cross-correlation, HWIO filters) with a fused epilogue.
+
+use std::cell::RefCell;
+
+use super::{Activation, AxisPad, Epilogue, Padding, Tensor};
+
+/// A conv2d layer whose filter was laid out once at load time.
+#[derive(Debug, Clone)]
+pub struct Conv2d {
+    kh: usize,
+    kw: usize,
+    cin: usize,
+    cout: usize,
+    stride: usize,
+    padding: Padding,
+    /// HWIO, i.e. a row-major `[kh*kw*cin, cout]` matrix.
+    filter: Vec<f32>,
+    epilogue: Epilogue,
+}
+
+thread_local! {
+    /// im2col patches; grows to the largest layer once per thread, then is reused.
+    static PATCHES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Conv2d {
+    /// `filter` is HWIO with `shape = [kh, kw, cin, cout]`; `bias` has `cout` entries.
+    ///
+    /// Panics when the lengths disagree with `shape` (a programming error: shapes come from
+    /// [`crate::weights::Weights::get`], which checks them).
+    pub fn new(
+        filter: &[f32],
+        shape: [usize; 4],
+        bias: Option<&[f32]>,
+        stride: usize,
+        padding: Padding,
+        act: Activation,
+    ) -> Self {
+        Self::with_epilogue(
+            filter,
+            shape,
+            stride,
+            padding,
+            Epilogue::bias(bias.map(<[f32]>::to_vec), act),
+        )
+    }
+
+    /// A conv layer with an arbitrary per-channel epilogue (`acc * scale + shift`, activation).
+    pub fn with_epilogue(
+        filter: &[f32],
+        shape: [usize; 4],
+        stride: usize,
+        padding: Padding,
+        epilogue: Epilogue,
+    ) -> Self {
+        let [kh, kw, cin, cout] = shape;
+        assert_eq!(
+            filter.len(),
+            kh * kw * cin * cout,
+            "conv filter length vs shape {shape:?}"
+        );
+        for v in [&epilogue.scale, &epilogue.shift].into_iter().flatten() {
+            assert_eq!(v.len(), cout, "conv epilogue length vs cout {cout}");
+        }
+        Self {
+            kh,
+            kw,
+            cin,
+            cout,
+            stride: stride.max(1),
+            padding,
+            filter: filter.to_vec(),
+            epilogue,
+        }
+    }
+
+    /// Multiplies every output channel's filter column by `scale[c]` (folding a per-channel scale
+    /// that follows the conv into its weights).
+    pub fn fold_scale_into_filter(&mut self, scale: &[f32]) {
+        assert_eq!(scale.len(), self.cout);
+        for row in self.filter.chunks_exact_mut(self.cout) {
+            row.iter_mut().zip(scale).for_each(|(w, s)| *w *= s);
+        }
+    }
+
+    pub fn cin(&self) -> usize {
+        self.cin
+    }
+    pub fn cout(&self) -> usize {
+        self.cout
+    }
+    pub fn epilogue_mut(&mut self) -> &mut Epilogue {
+        &mut self.epilogue
+    }
+
+    /// Output `(h, w)` for an input of `(h, w)`.
+    pub fn output_size(&self, h: usize, w: usize) -> (usize, usize) {
+        self.padding
+            .output_size(h, w, self.kh, self.kw, self.stride)
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let mut out = Tensor::default();
+        self.forward_into(x, &mut out);
+        out
+    }
+
+    /// Writes the layer's output into `out`, reusing its buffer.
+    pub fn forward_into(&self, x: &Tensor, out: &mut Tensor) {
+        self.run(x, None, out);
+    }
+
+    /// `act(conv(x) * scale + shift + residual)`; `residual` must have the output's shape.
+    pub fn forward_residual_into(&self, x: &Tensor, residual: &Tensor, out: &mut Tensor) {
+        self.run(x, Some(residual), out);
+    }
+
+    fn run(&self, x: &Tensor, residual: Option<&Tensor>, out: &mut Tensor) {
+        assert_eq!(x.c(), self.cin, "conv input channels");
+        let py = self.padding.axis(x.h(), self.kh, self.stride, true);
+        let px = self.padding.axis(x.w(), self.kw, self.stride, false);
+        out.reshape_for_overwrite(py.out, px.out, self.cout);
+        if let Some(r) = residual {
+            assert_eq!(r.shape(), out.shape(), "conv residual shape");
+        }
+        if out.is_empty() {
+            return;
+        }
+        let m = py.out * px.out;
+        let k = self.kh * self.kw * self.cin;
+        let direct = self.kh == 1
+            && self.kw == 1
+            && self.stride == 1
+            && py.before == 0
+            && px.before == 0
+            && py.out == x.h()
+            && px.out == x.w();
+        if direct {
+            matmul(m, k, self.cout, x.data(), &self.filter, out.data_mut());
+        } else {
+            // Taken out of the thread-local rather than borrowed: a rayon worker waiting inside
+            // gemm may run another layer's job on this same thread.
+            let mut patches = PATCHES.with(|p| std::mem::take(&mut *p.borrow_mut()));
+            patches.resize(m * k, 0.0);
+            im2col(x, self.kh, self.kw, self.stride, py, px, &mut patches);
+            matmul(m, k, self.cout, &patches, &self.filter, out.data_mut());
+            PATCHES.with(|p| *p.borrow_mut() = patches);
+        }
+        apply_epilogue(&self.epilogue, out, residual);
+    }
+}
+
+/// Runs the epilogue over every output pixel.
+pub(crate) fn apply_epilogue(epilogue: &Epilogue, out: &mut Tensor, residual: Option<&Tensor>) {
+    if epilogue.scale.is_none()
+        && epilogue.shift.is_none()
+        && epilogue.act == Activation::None
+        && residual.is_none()
+    {
+        return;
+    }
+    let c = out.c();
+    match residual {
+        Some(r) => out
+            .data_mut()
+            .chunks_exact_mut(c)
+            .zip(r.data().chunks_exact(c))
+            .for_each(|(o, r)| epilogue.apply_pixel(o, Some(r))),
+        None => out
+            .data_mut()
+            .chunks_exact_mut(c)
+            .for_each(|o| epilogue.apply_pixel(o, None)),
+    }
+}
+
+/// Gathers the receptive field of every output pixel into one row of `patches`
+/// (`[oh*ow, kh*kw*cin]`, zeros where the window hangs over the padding).
+fn im2col(
+    x: &Tensor,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    py: AxisPad,
+    px: AxisPad,
+    patches: &mut [f32],
+) {
+    let (h, w, c) = x.shape();
+    let k = kh * kw * c;
+    for oy in 0..py.out {
+        for ox in 0..px.out {
+            let row = &mut patches[(oy * px.out + ox) * k..][..k];
+            for ky in 0..kh {
+                let iy = (oy * stride + ky) as isize - py.before as isize;
+                let dst = &mut row[ky * kw * c..(ky + 1) * kw * c];
+                if iy < 0 || iy >= h as isize {
+                    dst.fill(0.0);
+                    continue;
+                }
+                let ix0 = (ox * stride) as isize - px.before as isize;
+                if ix0 >= 0 && ix0 as usize + kw <= w {
+                    let start = (iy as usize * w + ix0 as usize) * c;
+                    dst.copy_from_slice(&x.data()[start..start + kw * c]);
+                } else {
+                    for kx in 0..kw {
+                        let ix = ix0 + kx as isize;
+                        let d = &mut dst[kx * c..(kx + 1) * c];
+                        if ix < 0 || ix >= w as isize {
+                            d.fill(0.0);
+                        } else {
+                            d.copy_from_slice(x.pixel(iy as usize, ix as usize));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst[m, n] = lhs[m, k] · rhs[k, n]`, all row-major.
+pub(crate) fn matmul(m: usize, k: usize, n: usize, lhs: &[f32], rhs: &[f32], dst: &mut [f32]) {
+    assert!(lhs.len() >= m * k && rhs.len() >= k * n && dst.len() >= m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst[..m * n].fill(0.0);
+        return;
+    }
+    let threads = rayon::current_num_threads();
+    let parallelism = if threads > 1 && m * n * k >= 1 << 18 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the asserts above guarantee that every index gemm touches is inside the three
+    // slices for the given row-major strides, and `dst` does not alias `lhs` or `rhs` (it is a
+    // distinct `&mut`).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Naive conv2d: the raw accumulator (no bias, no activation), summed over (ky, kx, ci) in
+/// order. The reference the fast path is tested against.
+pub fn conv2d_reference(
+    x: &Tensor,
+    filter: &[f32],
+    shape: [usize; 4],
+    stride: usize,
+    padding: Padding,
+) -> Tensor {
+    let [kh, kw, cin, cout] = shape;
+    let (h, w, _) = x.shape();
+    let py = padding.axis(h, kh, stride, true);
+    let px = padding.axis(w, kw, stride, false);
+    let mut out = Tensor::zeros(py.out, px.out, cout);
+    for oy in 0..py.out {
+        for ox in 0..px.out {
+            for co in 0..cout {
+                let mut acc = 0.0f32;
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let iy = (oy * stride + ky) as isize - py.before as isize;
+                        let ix = (ox * stride + kx) as isize - px.before as isize;
+                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                            continue;
+                        }
+                        for ci in 0..cin {
+                            acc += x.at(iy as usize, ix as usize, ci)
+                                * filter[((ky * kw + kx) * cin + ci) * cout + co];
+                        }
+                    }
+                }
+                out.data_mut()[(oy * px.out + ox) * cout + co] = acc;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::testutil::{arb_padding, assert_close, random_tensor, random_vec};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn fast_conv_matches_reference(
+            h in 1usize..12, w in 1usize..12, cin in 1usize..6, cout in 1usize..9,
+            kh in 1usize..5, kw in 1usize..5, stride in 1usize..4, padding in arb_padding(), seed in any::<u64>(),
+        ) {
+            let x = random_tensor(h, w, cin, seed);
+            let shape = [kh, kw, cin, cout];
+            let filter = random_vec(kh * kw * cin * cout, seed ^ 1);
+            let bias = random_vec(cout, seed ^ 2);
+            let layer = Conv2d::new(&filter, shape, Some(&bias), stride, padding, Activation::Leaky);
+            let got = layer.forward(&x);
+            let mut want = conv2d_reference(&x, &filter, shape, stride, padding);
+            let c = want.c();
+            want.data_mut().chunks_exact_mut(c.max(1)).for_each(|p| {
+                p.iter_mut().zip(&bias).for_each(|(v, b)| *v = Activation::Leaky.apply(*v + b));
+            });
+            assert_close(&got, &want, 1e-5);
+        }
+
+        #[test]
+        fn conv_residual_epilogue_adds_before_activation(
+            h in 1usize..8, w in 1usize..8, cin in 1usize..5, cout in 1usize..5, seed in any::<u64>(),
+        ) {
+            let x = random_tensor(h, w, cin, seed);
+            let filter = random_vec(9 * cin * cout, seed ^ 3);
+            let scale = random_vec(cout, seed ^ 4);
+            let shift = random_vec(cout, seed ^ 5);
+            let layer = Conv2d::with_epilogue(&filter, [3, 3, cin, cout], 1, Padding::Same, Epilogue {
+                scale: Some(scale.clone()), shift: Some(shift.clone()), act: Activation::Relu,
+            });
+            let residual = random_tensor(h, w, cout, seed ^ 6);
+            let mut got = Tensor::default();
+            layer.forward_residual_into(&x, &residual, &mut got);
+            let mut want = conv2d_reference(&x, &filter, [3, 3, cin, cout], 1, Padding::Same);
+            for (i, v) in want.data_mut().iter_mut().enumerate() {
+                let c = i % cout;
+                *v = (*v * scale[c] + shift[c] + residual.data()[i]).max(0.0);
+            }
+            assert_close(&got, &want, 1e-5);
+        }
+    }
+
+    #[test]
+    fn same_stride2_conv_pads_bottom_right_only() {
+        // A 3x3 all-ones filter over a 4x4 ramp: output (0,0) sees rows/cols 0..2 with no top pad.
+        let x = Tensor::from_vec(4, 4, 1, (0..16).map(|v| v as f32).collect()).expect("shape");
+        let out = conv2d_reference(&x, &[1.0; 9], [3, 3, 1, 1], 2, Padding::Same);
+        assert_eq!(out.shape(), (2, 2, 1));
+        assert_eq!(out.at(0, 0, 0), (0 + 1 + 2 + 4 + 5 + 6 + 8 + 9 + 10) as f32);
+        // Output (1,1) covers rows/cols 2..4, the last of which is padding.
+        assert_eq!(out.at(1, 1, 0), (10 + 11 + 14 + 15) as f32);
+    }
+}
