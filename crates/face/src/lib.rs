@@ -22,11 +22,13 @@
 //! # }
 //! ```
 
+pub mod align;
 pub mod error;
 pub mod image;
 pub mod kernels;
 pub mod matcher;
 pub mod models;
+pub mod nets;
 pub mod pipeline;
 pub mod tensor;
 pub mod weights;

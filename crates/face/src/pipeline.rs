@@ -5,8 +5,14 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::align::{align_dlib, clip_floor};
+use crate::error::{FaceError, Result};
 use crate::image::RgbImage;
+use crate::kernels::CropRect;
+use crate::nets::face_landmark68::{self, FaceLandmark68Net};
+use crate::nets::face_recognition::{self, FaceRecognitionNet};
+use crate::nets::tiny_face_detector::{self, TinyFaceDetector, TinyOptions};
+use crate::weights::Weights;
 
 /// A box in image pixels; may extend past the image borders, as face-api.js's boxes do.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -76,9 +82,15 @@ pub struct Face {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum DetectorOptions {
     /// `TinyFaceDetectorOptions { inputSize, scoreThreshold }`: defaults 416 and 0.5.
-    Tiny { input_size: u32, score_threshold: f64 },
+    Tiny {
+        input_size: u32,
+        score_threshold: f64,
+    },
     /// `SsdMobilenetv1Options { minConfidence, maxResults }`: defaults 0.5 and 100.
-    Ssd { min_confidence: f64, max_results: usize },
+    Ssd {
+        min_confidence: f64,
+        max_results: usize,
+    },
 }
 
 impl DetectorOptions {
@@ -113,32 +125,135 @@ pub struct PipelineOptions {
 }
 
 /// Every network, loaded once. `Send + Sync`: share one `Arc<Engine>` between threads.
+///
+/// Work inside one call is spread over the current rayon pool (the global one, or the pool the
+/// caller `install`ed), so a server can bound inference threads by choosing the pool.
 pub struct Engine {
-    _private: (),
+    tiny: TinyFaceDetector,
+    landmarks: FaceLandmark68Net,
+    landmarks_tiny: FaceLandmark68Net,
+    recognition: FaceRecognitionNet,
 }
 
 impl Engine {
     /// Loads every model from `dir` (see [`crate::models`]).
     pub fn load(dir: &Path) -> Result<Self> {
-        let _ = dir;
-        unimplemented!("face engine is being ported")
+        let tiny = TinyFaceDetector::load(&Weights::load(dir, tiny_face_detector::MODEL)?)?;
+        let landmarks =
+            FaceLandmark68Net::load(&Weights::load(dir, face_landmark68::MODEL)?, false)?;
+        let landmarks_tiny =
+            FaceLandmark68Net::load(&Weights::load(dir, face_landmark68::MODEL_TINY)?, true)?;
+        let recognition = FaceRecognitionNet::load(&Weights::load(dir, face_recognition::MODEL)?)?;
+        Ok(Self {
+            tiny,
+            landmarks,
+            landmarks_tiny,
+            recognition,
+        })
     }
 
     /// Detected faces, highest score first.
     pub fn detect(&self, image: &RgbImage, options: &DetectorOptions) -> Result<Vec<Detection>> {
-        let _ = (image, options);
-        unimplemented!("face engine is being ported")
+        match *options {
+            DetectorOptions::Tiny {
+                input_size,
+                score_threshold,
+            } => {
+                let options = TinyOptions::new(input_size, score_threshold)?;
+                Ok(self.tiny.detect(image, options))
+            }
+            DetectorOptions::Ssd { min_confidence, .. } => Err(FaceError::InvalidOption {
+                name: "detector",
+                value: format!("ssd (min_confidence {min_confidence})"),
+                reason: "the SSD MobileNetV1 detector is not available in this build yet",
+            }),
+        }
     }
 
     /// Every detected face with landmarks and descriptor (`detectAllFaces(...)
-    /// .withFaceLandmarks().withFaceDescriptors()`), highest score first.
+    /// .withFaceLandmarks().withFaceDescriptors()`), highest score first. Faces whose crops are
+    /// empty (boxes entirely outside the image) are skipped, as vladmandic's face-api does.
     pub fn describe_all(&self, image: &RgbImage, options: &PipelineOptions) -> Result<Vec<Face>> {
-        let _ = (image, options);
-        unimplemented!("face engine is being ported")
+        let detections = self.detect(image, &options.detector)?;
+        let faces: Vec<Option<Face>> = if detections.len() > 1 && rayon::current_num_threads() > 1 {
+            use rayon::prelude::*;
+            detections
+                .par_iter()
+                .map(|d| self.describe_detection(image, d, options))
+                .collect()
+        } else {
+            detections
+                .iter()
+                .map(|d| self.describe_detection(image, d, options))
+                .collect()
+        };
+        Ok(faces.into_iter().flatten().collect())
     }
 
-    /// The highest-scoring face only (`detectSingleFace(...)`), or `None`.
-    pub fn describe_single(&self, image: &RgbImage, options: &PipelineOptions) -> Result<Option<Face>> {
-        Ok(self.describe_all(image, options)?.into_iter().next())
+    /// The highest-scoring face only (`detectSingleFace(...)`), or `None` (also when that face's
+    /// crop is empty, as in face-api.js).
+    pub fn describe_single(
+        &self,
+        image: &RgbImage,
+        options: &PipelineOptions,
+    ) -> Result<Option<Face>> {
+        let detections = self.detect(image, &options.detector)?;
+        // Strict `>`: the first of equal scores wins.
+        let best = detections
+            .iter()
+            .fold(None::<&Detection>, |best, d| match best {
+                Some(b) if !(d.score > b.score) => Some(b),
+                _ => Some(d),
+            });
+        Ok(best.and_then(|d| self.describe_detection(image, d, options)))
+    }
+
+    /// Landmarks, alignment and descriptor for one detection (spec §9.3 steps 3-6); `None` when
+    /// the detection box or the aligned crop has no pixels inside the image.
+    pub fn describe_detection(
+        &self,
+        image: &RgbImage,
+        detection: &Detection,
+        options: &PipelineOptions,
+    ) -> Option<Face> {
+        let crop = clip_floor(detection.bbox, image.width, image.height)?;
+        let landmarks: Vec<Point> = self
+            .landmarks(image, crop, options.tiny_landmarks)
+            .into_iter()
+            .map(|p| Point {
+                x: p.x + detection.bbox.x,
+                y: p.y + detection.bbox.y,
+            })
+            .collect();
+        let rect = align_dlib(&landmarks, crop.w as f64, crop.h as f64);
+        let face_crop = clip_floor(rect, image.width, image.height)?;
+        let descriptor = Descriptor(self.recognition.descriptor(image, face_crop));
+        Some(Face {
+            detection: *detection,
+            landmarks,
+            descriptor,
+            expressions: None,
+        })
+    }
+
+    /// The 68 landmarks of the face in `crop`, in crop pixels (`unshiftedLandmarks`).
+    pub fn landmarks(&self, image: &RgbImage, crop: CropRect, tiny: bool) -> Vec<Point> {
+        let net = if tiny {
+            &self.landmarks_tiny
+        } else {
+            &self.landmarks
+        };
+        net.landmarks(image, crop)
+    }
+
+    /// FaceRecognitionNet's descriptor of `crop` (which must lie inside the image and be
+    /// non-empty; an empty crop gives the all-zero descriptor, as vladmandic's face-api does).
+    pub fn descriptor(&self, image: &RgbImage, crop: CropRect) -> Descriptor {
+        let inside =
+            crop.x + crop.w <= image.width as usize && crop.y + crop.h <= image.height as usize;
+        if crop.w == 0 || crop.h == 0 || !inside {
+            return Descriptor([0.0; 128]);
+        }
+        Descriptor(self.recognition.descriptor(image, crop))
     }
 }
