@@ -1,0 +1,84 @@
+// Shapes of the chat API's JSON, read defensively into one internal form, and helpers on them.
+
+export function normUser(u) {
+  if (!u) return null;
+  return {
+    id: u.id ?? u.user_id,
+    username: u.username ?? '',
+    full_name: u.full_name ?? u.fullName ?? '',
+    online: u.online ?? null,
+    last_read: u.last_read_message_id ?? u.last_read ?? u.read_message_id ?? null,
+  };
+}
+
+export function normMessage(m) {
+  if (!m) return null;
+  const author = m.author && typeof m.author === 'object' ? normUser(m.author) : null;
+  return {
+    id: m.id ?? m.message_id,
+    channel_id: m.channel_id ?? m.channel,
+    author_id: m.author_id ?? m.user_id ?? (author ? author.id : null),
+    author,
+    text: m.deleted || m.deleted_at ? '' : (m.text ?? ''),
+    created_at: m.created_at ?? m.sent_at ?? m.ts ?? null,
+    edited: Boolean(m.edited_at || m.edited),
+    deleted: Boolean(m.deleted_at || m.deleted),
+    client_id: m.client_id ?? null,
+  };
+}
+
+export function normChannel(c) {
+  const members = (c.members || []).map((m) => normUser(typeof m === 'object' ? m : { id: m }));
+  return {
+    id: c.id ?? c.channel_id,
+    kind: c.kind ?? (c.name ? 'group' : 'direct'),
+    name: c.name ?? '',
+    owner_id: c.owner_id ?? c.owner ?? null,
+    members,
+    last_message: normMessage(c.last_message),
+    unread: c.unread_count ?? c.unread ?? 0,
+    activity: c.last_activity_at ?? c.updated_at ?? c.created_at ?? null,
+  };
+}
+
+/** A list out of a paginated or bare answer: `[...]`, `{items}`, `{channels}`... */
+export function listOf(data, key) {
+  if (Array.isArray(data)) return data;
+  if (!data) return [];
+  return data[key] ?? data.items ?? data.data ?? data.results ?? [];
+}
+
+export function displayName(user) {
+  if (!user) return 'Someone';
+  return user.full_name || user.username || `User ${user.id}`;
+}
+
+/** The other people in a channel (everyone but me). */
+export function others(channel, meId) {
+  return channel.members.filter((m) => m.id !== meId);
+}
+
+export function channelTitle(channel, meId) {
+  if (channel.kind === 'group') return channel.name || others(channel, meId).map(displayName).join(', ') || 'Group';
+  const other = others(channel, meId)[0];
+  return other ? displayName(other) : 'Direct message';
+}
+
+function timeOf(value) {
+  if (typeof value === 'number') return value < 1e12 ? value * 1000 : value;
+  const t = Date.parse(value || '');
+  return Number.isNaN(t) ? 0 : t;
+}
+
+/** Orders the channel list: newest activity first. */
+export function compareActivity(a, b) {
+  const ta = Math.max(timeOf(a.last_message && a.last_message.created_at), timeOf(a.activity));
+  const tb = Math.max(timeOf(b.last_message && b.last_message.created_at), timeOf(b.activity));
+  if (ta !== tb) return tb - ta;
+  return (b.last_message ? b.last_message.id : 0) - (a.last_message ? a.last_message.id : 0) || b.id - a.id;
+}
+
+export function newClientId() {
+  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}

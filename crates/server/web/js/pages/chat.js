@@ -1,0 +1,603 @@
+// Chat: channel list, message history with infinite scroll, composer, typing, read state and
+// live updates over the WebSocket (with reconnect and catch-up).
+import { api, currentSession } from '../api.js';
+import { h, setChildren, alertBox, formatTime, toDate, uid } from '../dom.js';
+import { describeError } from '../errors.js';
+import { brand } from '../layout.js';
+import { ChatSocket } from '../socket.js';
+import { openNewConversation } from '../chat-dialog.js';
+import {
+  normUser, normMessage, normChannel, listOf, displayName, others, channelTitle, compareActivity, newClientId,
+} from '../chat-model.js';
+
+export const name = 'chat';
+
+function isoOf(value) {
+  const d = toDate(value);
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+}
+
+const PAGE = 50;
+const MAX_TEXT = 4000;
+const TYPING_SEND_EVERY_MS = 3000;
+const TYPING_IDLE_MS = 4000;
+const TYPING_SHOW_MS = 6000;
+
+export function render({ root, session, params, navigate, handleAuthError }) {
+  document.title = 'Chat · facegate';
+  const me = normUser(session.user);
+  const state = {
+    channels: new Map(),
+    activeId: null,
+    oldestId: null,
+    newestId: null,
+    hasMore: false,
+    loadingOlder: false,
+    nodes: new Map(), // message id or client id -> <li>
+    typing: new Map(), // channel id -> Map(user id -> expiry timer)
+    presence: new Map(), // user id -> boolean
+    reads: new Map(), // channel id -> Map(user id -> last read message id)
+    users: new Map([[me.id, me]]),
+    lastMarkedRead: new Map(),
+    typingSentAt: 0,
+    typingTimer: null,
+    lastOwnId: null,
+  };
+
+  // ---- layout ----
+  const alert = alertBox();
+  const connection = h('p', { className: 'connection', hidden: true, attrs: { role: 'status' } });
+  const channelList = h('ul', { className: 'channel-list', attrs: { 'aria-label': 'Conversations' } });
+  const newBtn = h('button', { type: 'button', className: 'btn btn-primary btn-block', text: 'New conversation', on: { click: onNewConversation } });
+  const sidebar = h('nav', { className: 'chat-sidebar', attrs: { 'aria-label': 'Conversations' } },
+    h('div', { className: 'sidebar-top' }, brand(),
+      h('a', { href: '/settings', className: 'btn btn-link', attrs: { 'data-link': '' }, text: 'Settings' })),
+    h('p', { className: 'me' }, h('span', { className: 'presence-dot online', attrs: { 'aria-hidden': 'true' } }), h('span', { text: displayName(me) })),
+    newBtn, connection, channelList);
+
+  const back = h('button', { type: 'button', className: 'btn btn-link chat-back', text: '‹ Conversations', on: { click: () => navigate('/chat') } });
+  const title = h('h2', { className: 'chat-title', id: uid('chat-title'), text: '' });
+  const subtitle = h('p', { className: 'chat-subtitle' });
+  const messagesEl = h('ol', { className: 'message-list', attrs: { role: 'log', 'aria-live': 'polite', 'aria-labelledby': title.id } });
+  const olderStatus = h('p', { className: 'older-status', attrs: { role: 'status' } });
+  const seen = h('p', { className: 'seen', hidden: true });
+  const scroller = h('div', { className: 'messages', tabIndex: 0, attrs: { 'aria-label': 'Messages' }, on: { scroll: onScroll } },
+    olderStatus, messagesEl, seen);
+  const typingLine = h('p', { className: 'typing', attrs: { 'aria-live': 'polite' } });
+  const textareaId = uid('composer');
+  const textarea = h('textarea', {
+    id: textareaId, rows: 1, maxLength: MAX_TEXT, placeholder: 'Write a message', className: 'composer-input',
+    attrs: { 'aria-describedby': `${textareaId}-help` },
+    on: { keydown: onKeyDown, input: onInput },
+  });
+  const sendBtn = h('button', { type: 'submit', className: 'btn btn-primary', text: 'Send' });
+  const composer = h('form', { className: 'composer', on: { submit: (e) => { e.preventDefault(); sendCurrent(); } } },
+    h('label', { htmlFor: textareaId, className: 'visually-hidden', text: 'Message' }),
+    textarea, sendBtn,
+    h('p', { id: `${textareaId}-help`, className: 'visually-hidden', text: 'Enter sends, Shift+Enter starts a new line.' }));
+  const conversation = h('section', { className: 'chat-main', attrs: { 'aria-labelledby': title.id } },
+    h('header', { className: 'chat-header' }, back, h('div', {}, title, subtitle)),
+    scroller, typingLine, composer);
+  const empty = h('section', { className: 'chat-empty' },
+    h('p', { text: 'Pick a conversation, or start a new one.' }));
+  const layout = h('div', { className: 'chat', dataset: { view: 'list' } },
+    h('h1', { className: 'visually-hidden', text: 'Chat' }), sidebar, h('div', { className: 'chat-pane' }, alert.el, empty, conversation));
+  conversation.hidden = true;
+  root.append(layout);
+
+  // ---- helpers ----
+  function fail(err) {
+    if (!handleAuthError(err)) alert.show(describeError(err));
+  }
+
+  function rememberUsers(list) {
+    for (const u of list) {
+      if (!u || u.id === undefined) continue;
+      const known = state.users.get(u.id) || {};
+      state.users.set(u.id, { ...known, ...Object.fromEntries(Object.entries(u).filter(([, v]) => v !== null && v !== '')) });
+      if (u.online !== null && u.online !== undefined && !state.presence.has(u.id)) state.presence.set(u.id, Boolean(u.online));
+    }
+  }
+
+  function upsertChannel(raw) {
+    const c = normChannel(raw);
+    const old = state.channels.get(c.id);
+    if (old && c.members.length === 0) c.members = old.members;
+    if (old && !c.last_message) c.last_message = old.last_message;
+    rememberUsers(c.members);
+    c.members = c.members.map((m) => state.users.get(m.id) || m);
+    const reads = state.reads.get(c.id) || new Map();
+    for (const m of c.members) if (m.last_read !== null && m.last_read !== undefined) reads.set(m.id, Math.max(reads.get(m.id) || 0, m.last_read));
+    state.reads.set(c.id, reads);
+    state.channels.set(c.id, c);
+    return c;
+  }
+
+  // ---- channel list ----
+  async function loadChannels() {
+    try {
+      const data = await api.get('/api/channels');
+      const fresh = new Set();
+      for (const raw of listOf(data, 'channels')) fresh.add(upsertChannel(raw).id);
+      for (const id of [...state.channels.keys()]) if (!fresh.has(id)) state.channels.delete(id);
+      renderChannelList();
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  function renderChannelList() {
+    const channels = [...state.channels.values()].sort(compareActivity);
+    if (channels.length === 0) {
+      setChildren(channelList, h('li', { className: 'muted channel-none', text: 'No conversations yet.' }));
+      return;
+    }
+    setChildren(channelList, channels.map(channelRow));
+  }
+
+  function channelRow(c) {
+    const active = c.id === state.activeId;
+    const other = c.kind === 'direct' ? others(c, me.id)[0] : null;
+    const online = other ? state.presence.get(other.id) === true : false;
+    const last = c.last_message;
+    const preview = last ? `${last.author_id === me.id ? 'You: ' : ''}${last.deleted ? 'Message deleted' : last.text}` : 'No messages yet';
+    const unread = active ? 0 : c.unread;
+    const label = [channelTitle(c, me.id), other ? (online ? 'online' : 'offline') : `${c.members.length} members`,
+      unread ? `${unread} unread` : null].filter(Boolean).join(', ');
+    return h('li', {},
+      h('a', {
+        href: `/chat/${c.id}`, className: `channel${active ? ' active' : ''}${unread ? ' has-unread' : ''}`,
+        attrs: { 'data-link': '', 'aria-current': active ? 'page' : null, 'aria-label': label },
+      },
+      c.kind === 'direct'
+        ? h('span', { className: `presence-dot ${online ? 'online' : 'offline'}`, attrs: { 'aria-hidden': 'true' } })
+        : h('span', { className: 'group-mark', attrs: { 'aria-hidden': 'true' }, text: '#' }),
+      h('span', { className: 'channel-text' },
+        h('span', { className: 'channel-name', text: channelTitle(c, me.id) }),
+        h('span', { className: 'channel-preview', text: preview })),
+      unread ? h('span', { className: 'badge', attrs: { 'aria-hidden': 'true' }, text: unread > 99 ? '99+' : String(unread) }) : null));
+  }
+
+  // ---- conversation ----
+  async function selectChannel(id) {
+    clearTyping();
+    state.activeId = id;
+    layout.dataset.view = id ? 'conversation' : 'list';
+    if (!id) {
+      conversation.hidden = true;
+      empty.hidden = false;
+      document.title = 'Chat · facegate';
+      renderChannelList();
+      return;
+    }
+    empty.hidden = true;
+    conversation.hidden = false;
+    alert.clear();
+    setChildren(messagesEl);
+    state.nodes.clear();
+    state.oldestId = null;
+    state.newestId = null;
+    state.hasMore = false;
+    state.lastOwnId = null;
+    seen.hidden = true;
+    olderStatus.textContent = 'Loading messages…';
+    try {
+      const details = await api.get(`/api/channels/${id}`);
+      if (state.activeId !== id) return;
+      upsertChannel(details.channel ?? details);
+    } catch (err) {
+      if (state.activeId !== id) return;
+      olderStatus.textContent = '';
+      fail(err);
+      return;
+    }
+    const channel = state.channels.get(id);
+    renderHeader(channel);
+    renderChannelList();
+    const page = await fetchMessages(id, {});
+    if (state.activeId !== id || !page) return;
+    for (const m of page) appendMessage(m, { stick: true });
+    olderStatus.textContent = state.hasMore ? '' : 'This is the start of the conversation.';
+    scrollToBottom();
+    updateSeen();
+    markRead();
+    textarea.focus();
+    fillScreen();
+  }
+
+  function renderHeader(channel) {
+    title.textContent = channelTitle(channel, me.id);
+    document.title = `${title.textContent} · facegate`;
+    if (channel.kind === 'direct') {
+      const other = others(channel, me.id)[0];
+      const online = other && state.presence.get(other.id) === true;
+      subtitle.textContent = other ? `@${other.username} · ${online ? 'online' : 'offline'}` : '';
+    } else {
+      subtitle.textContent = channel.members.map(displayName).join(', ');
+    }
+  }
+
+  async function fetchMessages(id, { before, after }) {
+    const q = new URLSearchParams({ limit: String(after ? 100 : PAGE) });
+    if (before) q.set('before', before);
+    if (after) q.set('after', after);
+    try {
+      const data = await api.get(`/api/channels/${id}/messages?${q}`);
+      const list = listOf(data, 'messages').map(normMessage).filter((m) => m && m.id !== undefined);
+      list.sort((a, b) => a.id - b.id);
+      if (!after) state.hasMore = typeof data.has_more === 'boolean' ? data.has_more : list.length >= PAGE;
+      return list;
+    } catch (err) {
+      fail(err);
+      return null;
+    }
+  }
+
+  async function loadOlder() {
+    const id = state.activeId;
+    if (!id || !state.hasMore || state.loadingOlder || state.oldestId === null) return;
+    state.loadingOlder = true;
+    olderStatus.textContent = 'Loading earlier messages…';
+    const page = await fetchMessages(id, { before: state.oldestId });
+    state.loadingOlder = false;
+    if (state.activeId !== id || !page) return;
+    const fromBottom = scroller.scrollHeight - scroller.scrollTop;
+    const frag = document.createDocumentFragment();
+    for (const m of page) {
+      if (state.nodes.has(m.id)) continue;
+      const li = messageNode(m);
+      state.nodes.set(m.id, li);
+      frag.append(li);
+    }
+    messagesEl.prepend(frag);
+    if (page.length) state.oldestId = Math.min(state.oldestId, page[0].id);
+    scroller.scrollTop = scroller.scrollHeight - fromBottom;
+    olderStatus.textContent = state.hasMore ? '' : 'This is the start of the conversation.';
+    fillScreen();
+  }
+
+  // Keep loading history until the list can scroll (or there is no more), so the scroll-up
+  // trigger is reachable on tall screens.
+  function fillScreen() {
+    if (state.hasMore && scroller.scrollHeight <= scroller.clientHeight + 20) loadOlder();
+  }
+
+  function onScroll() {
+    if (scroller.scrollTop < 120) loadOlder();
+    if (nearBottom()) markRead();
+  }
+
+  function nearBottom() {
+    return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  }
+
+  function scrollToBottom() {
+    scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  function authorOf(m) {
+    if (m.author) rememberUsers([m.author]);
+    return state.users.get(m.author_id) || m.author || { id: m.author_id };
+  }
+
+  function messageNode(m, { pending = false } = {}) {
+    const mine = m.author_id === me.id;
+    const text = m.deleted ? 'This message was deleted.' : m.text;
+    const meta = h('p', { className: 'message-meta' },
+      h('span', { className: 'message-author', text: mine ? 'You' : displayName(authorOf(m)) }),
+      h('time', { dateTime: isoOf(m.created_at), text: pending ? 'Sending…' : formatTime(m.created_at) }),
+      m.edited && !m.deleted ? h('span', { className: 'message-edited', text: '(edited)' }) : null);
+    return h('li', {
+      className: `message${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}`,
+      dataset: { id: m.id ?? '', author: m.author_id ?? '' },
+    }, meta, h('p', { className: 'message-text', text }));
+  }
+
+  function appendMessage(m, { stick = false } = {}) {
+    if (state.nodes.has(m.id)) return;
+    if (m.client_id && state.nodes.has(m.client_id)) {
+      confirmPending(m.client_id, m);
+      return;
+    }
+    const wasNear = stick || nearBottom();
+    const li = messageNode(m);
+    state.nodes.set(m.id, li);
+    messagesEl.append(li);
+    trackBounds(m);
+    if (wasNear || m.author_id === me.id) scrollToBottom();
+  }
+
+  function trackBounds(m) {
+    state.oldestId = state.oldestId === null ? m.id : Math.min(state.oldestId, m.id);
+    state.newestId = state.newestId === null ? m.id : Math.max(state.newestId, m.id);
+    if (m.author_id === me.id) state.lastOwnId = Math.max(state.lastOwnId || 0, m.id);
+  }
+
+  function confirmPending(clientId, m) {
+    const pending = state.nodes.get(clientId);
+    state.nodes.delete(clientId);
+    if (state.nodes.has(m.id)) {
+      pending.remove();
+      return;
+    }
+    const li = messageNode(m);
+    pending.replaceWith(li);
+    state.nodes.set(m.id, li);
+    trackBounds(m);
+    updateSeen();
+  }
+
+  function replaceMessage(m) {
+    const li = state.nodes.get(m.id);
+    if (!li) return;
+    const author = m.author_id ?? Number(li.dataset.author);
+    const fresh = messageNode({ ...m, author_id: author });
+    li.replaceWith(fresh);
+    state.nodes.set(m.id, fresh);
+  }
+
+  // ---- sending ----
+  async function sendCurrent() {
+    const text = textarea.value;
+    if (!text.trim() || !state.activeId) return;
+    if (text.length > MAX_TEXT) {
+      alert.show(describeError({ code: 'message_too_long' }));
+      return;
+    }
+    textarea.value = '';
+    autoGrow();
+    sendTyping(false);
+    await send(state.activeId, text, newClientId());
+  }
+
+  async function send(channelId, text, clientId) {
+    const draft = { id: undefined, client_id: clientId, author_id: me.id, text, created_at: Date.now() };
+    const li = messageNode(draft, { pending: true });
+    state.nodes.set(clientId, li);
+    messagesEl.append(li);
+    scrollToBottom();
+    try {
+      const data = await api.post(`/api/channels/${channelId}/messages`, { text, client_id: clientId });
+      const m = normMessage(data.message ?? data);
+      bumpChannel(channelId, m);
+      if (state.nodes.has(clientId)) confirmPending(clientId, m);
+    } catch (err) {
+      if (handleAuthError(err)) return;
+      li.classList.add('failed');
+      const retry = h('button', {
+        type: 'button', className: 'btn btn-link', text: 'Not sent. Retry',
+        on: { click: () => { state.nodes.delete(clientId); li.remove(); send(channelId, text, clientId); } },
+      });
+      li.querySelector('time').textContent = describeError(err);
+      li.append(retry);
+    }
+  }
+
+  function bumpChannel(channelId, m) {
+    const c = state.channels.get(channelId);
+    if (!c) return;
+    if (!c.last_message || !(c.last_message.id > m.id)) c.last_message = m;
+    renderChannelList();
+  }
+
+  function onKeyDown(event) {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      sendCurrent();
+    }
+  }
+
+  function onInput() {
+    autoGrow();
+    sendTyping(textarea.value.length > 0);
+  }
+
+  function autoGrow() {
+    textarea.style.height = 'auto';
+    textarea.style.height = `${Math.min(textarea.scrollHeight, 160)}px`;
+  }
+
+  function sendTyping(on) {
+    if (!state.activeId) return;
+    clearTimeout(state.typingTimer);
+    const now = Date.now();
+    if (on) {
+      if (now - state.typingSentAt > TYPING_SEND_EVERY_MS) {
+        socket.send({ type: 'typing', channel_id: state.activeId, on: true });
+        state.typingSentAt = now;
+      }
+      state.typingTimer = setTimeout(() => sendTyping(false), TYPING_IDLE_MS);
+    } else if (state.typingSentAt) {
+      socket.send({ type: 'typing', channel_id: state.activeId, on: false });
+      state.typingSentAt = 0;
+    }
+  }
+
+  // ---- read state ----
+  function markRead() {
+    const id = state.activeId;
+    const last = state.newestId;
+    if (!id || last === null || document.visibilityState !== 'visible' || !nearBottom()) return;
+    if ((state.lastMarkedRead.get(id) || 0) >= last) return;
+    state.lastMarkedRead.set(id, last);
+    const c = state.channels.get(id);
+    if (c) c.unread = 0;
+    renderChannelList();
+    api.post(`/api/channels/${id}/read`, { message_id: last }).catch(() => state.lastMarkedRead.delete(id));
+  }
+
+  function updateSeen() {
+    const c = state.channels.get(state.activeId);
+    const own = state.lastOwnId;
+    if (!c || !own) {
+      seen.hidden = true;
+      return;
+    }
+    const reads = state.reads.get(c.id) || new Map();
+    const readers = others(c, me.id).filter((u) => (reads.get(u.id) || 0) >= own);
+    seen.hidden = readers.length === 0;
+    seen.textContent = c.kind === 'direct' ? 'Seen' : `Seen by ${readers.map(displayName).join(', ')}`;
+  }
+
+  // ---- typing ----
+  function clearTyping() {
+    typingLine.textContent = '';
+  }
+
+  function renderTyping() {
+    const who = state.typing.get(state.activeId);
+    const names = who ? [...who.keys()].map((id) => displayName(state.users.get(id))) : [];
+    typingLine.textContent = names.length === 0 ? ''
+      : names.length === 1 ? `${names[0]} is typing…` : `${names.join(', ')} are typing…`;
+  }
+
+  function onTyping(channelId, userId, on) {
+    if (userId === me.id) return;
+    const map = state.typing.get(channelId) || new Map();
+    clearTimeout(map.get(userId));
+    if (on) map.set(userId, setTimeout(() => onTyping(channelId, userId, false), TYPING_SHOW_MS));
+    else map.delete(userId);
+    state.typing.set(channelId, map);
+    if (channelId === state.activeId) renderTyping();
+  }
+
+  // ---- live events ----
+  function payload(ev) {
+    return ev.data ?? ev.payload ?? ev;
+  }
+
+  function onEvent(ev) {
+    const p = payload(ev);
+    switch (ev.type) {
+      case 'message.new': {
+        const m = normMessage(p.message ?? p);
+        if (m.channel_id === undefined) m.channel_id = p.channel_id;
+        onMessageNew(m);
+        break;
+      }
+      case 'message.updated':
+      case 'message.deleted': {
+        const m = normMessage(p.message ?? p);
+        if (ev.type === 'message.deleted') m.deleted = true;
+        if (m.channel_id === state.activeId) replaceMessage(m);
+        const c = state.channels.get(m.channel_id);
+        if (c && c.last_message && c.last_message.id === m.id) c.last_message = m;
+        renderChannelList();
+        break;
+      }
+      case 'typing': {
+        const on = p.on ?? p.typing ?? (p.state ? p.state === 'on' || p.state === 'start' : true);
+        onTyping(p.channel_id, p.user_id, Boolean(on));
+        break;
+      }
+      case 'read': {
+        const reads = state.reads.get(p.channel_id) || new Map();
+        reads.set(p.user_id, Math.max(reads.get(p.user_id) || 0, p.message_id));
+        state.reads.set(p.channel_id, reads);
+        if (p.user_id === me.id) {
+          const c = state.channels.get(p.channel_id);
+          if (c && (!c.last_message || p.message_id >= c.last_message.id)) c.unread = 0;
+          renderChannelList();
+        }
+        if (p.channel_id === state.activeId) updateSeen();
+        break;
+      }
+      case 'presence': {
+        const online = p.online ?? (p.status ? p.status === 'online' : true);
+        state.presence.set(p.user_id, Boolean(online));
+        renderChannelList();
+        const c = state.channels.get(state.activeId);
+        if (c) renderHeader(c);
+        break;
+      }
+      case 'channel.updated':
+      case 'channel.created':
+      case 'member.added':
+      case 'member.removed':
+      case 'channel.deleted':
+        loadChannels().then(() => {
+          if (state.activeId && !state.channels.has(state.activeId)) navigate('/chat', { replace: true });
+          else if (state.activeId) renderHeader(state.channels.get(state.activeId));
+        });
+        break;
+      default:
+        break;
+    }
+  }
+
+  function onMessageNew(m) {
+    const c = state.channels.get(m.channel_id);
+    if (!c) {
+      loadChannels();
+      return;
+    }
+    if (m.author) rememberUsers([m.author]);
+    c.last_message = m;
+    onTyping(m.channel_id, m.author_id, false);
+    if (m.channel_id === state.activeId) {
+      appendMessage(m);
+      if (m.author_id !== me.id) markRead();
+      updateSeen();
+    } else if (m.author_id !== me.id) {
+      c.unread += 1;
+    }
+    renderChannelList();
+  }
+
+  async function resync() {
+    await loadChannels();
+    const id = state.activeId;
+    if (!id || state.newestId === null) return;
+    // Fetch whatever arrived while we were away, page by page.
+    for (let guard = 0; guard < 20; guard += 1) {
+      const page = await fetchMessages(id, { after: state.newestId });
+      if (!page || state.activeId !== id) return;
+      for (const m of page) appendMessage(m);
+      if (page.length < 100) break;
+    }
+    updateSeen();
+    markRead();
+  }
+
+  async function onEnded() {
+    const s = await currentSession().catch(() => null);
+    if (!s) navigate('/login', { replace: true, notice: 'Your session has ended. Please log in again.' });
+    else if (s.level !== 'full') navigate('/face', { replace: true });
+    else socket.scheduleReconnect();
+  }
+
+  function onConnectionState(st) {
+    connection.hidden = st === 'open';
+    connection.textContent = st === 'connecting' ? 'Connecting…' : 'Offline. Reconnecting…';
+  }
+
+  async function onNewConversation() {
+    const created = await openNewConversation(me.id);
+    if (!created) {
+      newBtn.focus();
+      return;
+    }
+    const c = upsertChannel(created);
+    renderChannelList();
+    navigate(`/chat/${c.id}`);
+  }
+
+  const onVisibility = () => markRead();
+  document.addEventListener('visibilitychange', onVisibility);
+
+  const socket = new ChatSocket({ onEvent, onState: onConnectionState, onResync: resync, onEnded });
+  socket.connect();
+  loadChannels().then(() => selectChannel(params.channel ? Number(params.channel) : null));
+
+  return {
+    update(next) {
+      const id = next.channel ? Number(next.channel) : null;
+      if (id !== state.activeId) selectChannel(id);
+    },
+    cleanup() {
+      sendTyping(false);
+      socket.close();
+      document.removeEventListener('visibilitychange', onVisibility);
+    },
+  };
+}

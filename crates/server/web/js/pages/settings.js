@@ -1,0 +1,183 @@
+// Settings: recent security events, re-enrol the face, delete the account, log out.
+import { api, ApiError } from '../api.js';
+import { h, setChildren, field, alertBox, formatTime, uid } from '../dom.js';
+import { describeError } from '../errors.js';
+import { brand } from '../layout.js';
+import { CameraPanel } from '../camera.js';
+import { listOf } from '../chat-model.js';
+
+export const name = 'settings';
+
+const EVENT_LABELS = {
+  register: 'Account created',
+  registered: 'Account created',
+  login: 'Password accepted',
+  login_success: 'Password accepted',
+  password_ok: 'Password accepted',
+  login_failed: 'Wrong password',
+  password_failed: 'Wrong password',
+  login_locked: 'Password attempts locked',
+  face_success: 'Face check passed',
+  face_ok: 'Face check passed',
+  face_verified: 'Face check passed',
+  face_failed: 'Face check failed',
+  face_mismatch: 'Face check failed',
+  face_locked: 'Face check locked',
+  lockout: 'Locked after failed attempts',
+  locked_out: 'Locked after failed attempts',
+  face_disabled: 'Face check disabled',
+  face_reenrolled: 'Face re-enrolled',
+  face_enrolled: 'Face enrolled',
+  reenroll: 'Face re-enrolled',
+  logout: 'Logged out',
+  account_deleted: 'Account deleted',
+};
+
+function eventLabel(kind) {
+  if (EVENT_LABELS[kind]) return EVENT_LABELS[kind];
+  const text = String(kind || 'event').replace(/[._]/g, ' ');
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+export function render({ root, session, navigate, handleAuthError }) {
+  document.title = 'Settings · facegate';
+  const user = session.user || {};
+  const fail = (alert, err) => {
+    if (!handleAuthError(err)) alert.show(describeError(err));
+  };
+
+  // ---- security events ----
+  const eventsAlert = alertBox();
+  const eventsBody = h('tbody', {}, h('tr', {}, h('td', { colSpan: 4, text: 'Loading…' })));
+  const eventsTable = h('div', { className: 'table-wrap', tabIndex: 0, attrs: { role: 'region', 'aria-label': 'Security events' } },
+    h('table', { className: 'events' },
+      h('caption', { className: 'visually-hidden', text: 'Recent sign-in and security events on your account' }),
+      h('thead', {}, h('tr', {}, ['When', 'What', 'IP address', 'Browser'].map((t) => h('th', { scope: 'col', text: t })))),
+      eventsBody));
+
+  async function loadEvents() {
+    try {
+      const data = await api.get('/api/me/security-events');
+      const events = listOf(data, 'events');
+      setChildren(eventsBody, events.length === 0
+        ? h('tr', {}, h('td', { colSpan: 4, text: 'No events yet.' }))
+        : events.map((e) => {
+          const kind = e.kind ?? e.type ?? e.event;
+          const bad = /fail|mismatch|lock|disabled/.test(String(kind));
+          return h('tr', { className: bad ? 'event-bad' : '' },
+            h('td', { text: formatTime(e.at ?? e.created_at ?? e.time) }),
+            h('td', { text: eventLabel(kind) }),
+            h('td', { text: e.ip ?? '' }),
+            h('td', { className: 'ua', text: e.user_agent ?? '' }));
+        }));
+    } catch (err) {
+      setChildren(eventsBody);
+      fail(eventsAlert, err);
+    }
+  }
+
+  // ---- re-enrol ----
+  const enrolAlert = alertBox();
+  const enrolPassword = field({ label: 'Current password', name: 'password', type: 'password', autocomplete: 'current-password' });
+  const enrolSubmit = h('button', { type: 'submit', className: 'btn btn-primary', text: 'Save new face' });
+  let camera = null;
+  const cameraSlot = h('div', { className: 'camera-slot' });
+  const startEnrol = h('button', {
+    type: 'button', className: 'btn btn-secondary', text: 'Re-enrol my face',
+    on: {
+      click: () => {
+        startEnrol.hidden = true;
+        enrolForm.hidden = false;
+        camera = new CameraPanel({ autoCapture: true, manualCapture: true, allowUpload: true, frames: 3, label: 'Camera preview for your new face photo' });
+        cameraSlot.append(camera.el);
+        camera.start();
+        enrolPassword.input.focus();
+      },
+    },
+  });
+  const enrolForm = h('form', { className: 'form', hidden: true, on: { submit: onEnrol } },
+    h('p', { className: 'field-hint', text: 'Your new face template replaces the old one. The photos are not stored.' }),
+    cameraSlot, enrolPassword.wrap, enrolSubmit);
+
+  async function onEnrol(event) {
+    event.preventDefault();
+    enrolAlert.clear();
+    if (!camera || camera.frames.length === 0) {
+      enrolAlert.show('Please take a photo first: look at the camera, or press "Capture now".');
+      return;
+    }
+    const form = new FormData();
+    form.append('password', enrolPassword.input.value);
+    camera.frames.forEach((f, i) => form.append('face', f, `face-${i + 1}.jpg`));
+    enrolSubmit.disabled = true;
+    try {
+      await api.put('/api/me/face', form);
+      enrolAlert.show('Your face has been re-enrolled.', 'success');
+      enrolPassword.input.value = '';
+      camera.stop();
+      cameraSlot.replaceChildren();
+      camera = null;
+      enrolForm.hidden = true;
+      startEnrol.hidden = false;
+      loadEvents();
+    } catch (err) {
+      if (err instanceof ApiError && ['no_face', 'multiple_faces', 'face_too_small', 'image_invalid'].includes(err.code)) camera.retake();
+      fail(enrolAlert, err);
+    } finally {
+      enrolSubmit.disabled = false;
+    }
+  }
+
+  // ---- delete ----
+  const deleteAlert = alertBox();
+  const deletePassword = field({ label: 'Password to confirm', name: 'delete-password', type: 'password', autocomplete: 'current-password' });
+  const confirmId = uid('confirm');
+  const confirm = h('input', { type: 'checkbox', id: confirmId, required: true });
+  const deleteForm = h('form', { className: 'form', on: { submit: onDelete } },
+    h('p', { text: 'This deletes your account, your face template, your sessions and your messages at once. It cannot be undone.' }),
+    deletePassword.wrap,
+    h('div', { className: 'consent-row' }, confirm, h('label', { htmlFor: confirmId, text: 'I understand that this cannot be undone.' })),
+    h('button', { type: 'submit', className: 'btn btn-danger', text: 'Delete my account' }));
+
+  async function onDelete(event) {
+    event.preventDefault();
+    deleteAlert.clear();
+    try {
+      await api.del('/api/me', { password: deletePassword.input.value });
+      navigate('/login', { replace: true, notice: 'Your account has been deleted.' });
+    } catch (err) {
+      fail(deleteAlert, err);
+    }
+  }
+
+  async function onLogout() {
+    try {
+      await api.post('/api/logout');
+    } catch {
+      // already logged out server-side is fine
+    }
+    navigate('/login', { replace: true, notice: 'You have been logged out.' });
+  }
+
+  root.append(h('div', { className: 'settings-page' },
+    h('header', { className: 'settings-header' }, brand(),
+      h('a', { href: '/chat', className: 'btn btn-link', attrs: { 'data-link': '' }, text: '‹ Back to chat' })),
+    h('h1', { text: 'Settings' }),
+    h('p', { className: 'subtitle', text: `Signed in as ${user.full_name || user.username || ''}${user.email ? ` (${user.email})` : ''}` }),
+    h('section', { className: 'card', attrs: { 'aria-labelledby': 'events-title' } },
+      h('h2', { id: 'events-title', text: 'Security events' }),
+      h('p', { className: 'field-hint', text: 'Sign-ins, failed attempts and lockouts on your account. Anything you do not recognise? Change your password and re-enrol your face.' }),
+      eventsAlert.el, eventsTable),
+    h('section', { className: 'card', attrs: { 'aria-labelledby': 'face-title' } },
+      h('h2', { id: 'face-title', text: 'Your face' }), enrolAlert.el, startEnrol, enrolForm),
+    h('section', { className: 'card', attrs: { 'aria-labelledby': 'session-title' } },
+      h('h2', { id: 'session-title', text: 'Session' }),
+      h('button', { type: 'button', className: 'btn btn-secondary', text: 'Log out', on: { click: onLogout } })),
+    h('section', { className: 'card card-danger', attrs: { 'aria-labelledby': 'delete-title' } },
+      h('h2', { id: 'delete-title', text: 'Delete account' }), deleteAlert.el, deleteForm)));
+
+  loadEvents();
+  return () => {
+    if (camera) camera.stop();
+  };
+}

@@ -1,0 +1,129 @@
+// The chat WebSocket with automatic reconnect and catch-up.
+//
+// Every server event carries a sequence number. The socket remembers the highest one seen and
+// reconnects with `?since=<seq>` so the server replays what was missed; when it cannot (the gap is
+// too old, or the server restarted) it says so and `onResync` lets the page reload state through
+// the REST API instead.
+
+const MIN_DELAY_MS = 500;
+const MAX_DELAY_MS = 15000;
+const PING_MS = 25000;
+
+// Close codes after which reconnecting cannot help (the session is gone or lost its level).
+const FATAL_CLOSE = new Set([1008, 4001, 4003, 4401, 4403]);
+
+export class ChatSocket {
+  /**
+   * @param {object} handlers
+   * @param {(event: object) => void} handlers.onEvent every event, in order, each once
+   * @param {(state: 'connecting'|'open'|'closed') => void} handlers.onState connection state
+   * @param {() => void} handlers.onResync reload channels/messages through the REST API
+   * @param {() => void} handlers.onEnded the server refused the session; check /api/me
+   */
+  constructor({ onEvent, onState = () => {}, onResync = () => {}, onEnded = () => {} }) {
+    this.handlers = { onEvent, onState, onResync, onEnded };
+    this.lastSeq = null;
+    this.ws = null;
+    this.attempt = 0;
+    this.stopped = false;
+    this.timer = null;
+    this.pinger = null;
+    this.onVisible = () => {
+      if (document.visibilityState === 'visible' && !this.ws && !this.stopped) this.connectNow();
+    };
+    document.addEventListener('visibilitychange', this.onVisible);
+    window.addEventListener('online', this.onVisible);
+  }
+
+  url() {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const since = this.lastSeq !== null ? `?since=${encodeURIComponent(this.lastSeq)}` : '';
+    return `${proto}//${location.host}/api/ws${since}`;
+  }
+
+  connect() {
+    if (this.stopped) return;
+    this.handlers.onState('connecting');
+    let ws;
+    try {
+      ws = new WebSocket(this.url());
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    const reconnecting = this.attempt > 0 || this.lastSeq !== null;
+    ws.addEventListener('open', () => {
+      this.attempt = 0;
+      this.handlers.onState('open');
+      clearInterval(this.pinger);
+      this.pinger = setInterval(() => this.send({ type: 'ping' }), PING_MS);
+      // Whatever the replay covers, a reconnect refreshes unread counts and channel order.
+      if (reconnecting) this.handlers.onResync({ soft: true });
+    });
+    ws.addEventListener('message', (msg) => this.receive(msg.data));
+    ws.addEventListener('close', (event) => {
+      clearInterval(this.pinger);
+      if (this.ws === ws) this.ws = null;
+      if (this.stopped) return;
+      this.handlers.onState('closed');
+      if (FATAL_CLOSE.has(event.code)) {
+        this.handlers.onEnded(event);
+        return;
+      }
+      this.scheduleReconnect();
+    });
+  }
+
+  receive(text) {
+    let event;
+    try {
+      event = JSON.parse(text);
+    } catch {
+      return;
+    }
+    const type = event.type || event.event;
+    if (type === 'pong') return;
+    if (type === 'resync' || type === 'replay_unavailable' || type === 'gap' || (type === 'hello' && event.replay === false)) {
+      if (typeof event.seq === 'number') this.lastSeq = event.seq;
+      this.handlers.onResync({ soft: false });
+      return;
+    }
+    if (typeof event.seq === 'number') {
+      if (this.lastSeq !== null && event.seq <= this.lastSeq) return; // already seen
+      this.lastSeq = event.seq;
+    }
+    if (type === 'hello' || type === 'ready') return;
+    this.handlers.onEvent({ ...event, type });
+  }
+
+  scheduleReconnect() {
+    clearTimeout(this.timer);
+    this.attempt += 1;
+    const base = Math.min(MAX_DELAY_MS, MIN_DELAY_MS * 2 ** (this.attempt - 1));
+    const delay = base / 2 + Math.random() * base / 2;
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  connectNow() {
+    clearTimeout(this.timer);
+    this.connect();
+  }
+
+  /** Sends a client event if connected; returns whether it went out. */
+  send(event) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(event));
+    return true;
+  }
+
+  close() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearInterval(this.pinger);
+    document.removeEventListener('visibilitychange', this.onVisible);
+    window.removeEventListener('online', this.onVisible);
+    if (this.ws) this.ws.close(1000, 'leaving');
+    this.ws = null;
+  }
+}
