@@ -1,11 +1,24 @@
-//! The shared application state and the HTTP router.
+//! The shared application state, the HTTP router, and server start-up.
 
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::Context;
 use axum::Router;
+use face::Engine;
+use tokio::task::JoinHandle;
 
+use crate::auth::face::FaceService;
 use crate::config::Config;
+use crate::crypto::{SecretKey, TemplateCipher};
+use crate::pool::BlockingPool;
+use crate::ratelimit::RateLimits;
 use crate::storage::Db;
+
+/// How often expired sessions and challenges are swept from the database.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// Everything a handler needs. Cheap to clone: every field is a handle (`Arc` or pool).
 #[derive(Clone)]
@@ -13,12 +26,133 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub chat: crate::chat::ChatHub,
+    /// Face engine behind the bounded pool.
+    pub face: FaceService,
+    /// The bounded pool for argon2 (shared with `face`).
+    pub pool: BlockingPool,
+    pub cipher: Arc<TemplateCipher>,
+    pub limits: Arc<RateLimits>,
 }
 
-/// The whole HTTP surface: the auth API, chat (`crate::chat`) and the web UI (`crate::web`).
+impl AppState {
+    /// Opens the data directory (database, key) and loads the face engine from
+    /// `config.models_dir`.
+    pub async fn new(config: Config) -> anyhow::Result<Self> {
+        let engine = load_engine(&config).await?;
+        Self::with_engine(config, engine).await
+    }
+
+    /// Like [`AppState::new`] with an engine already loaded (tests and benchmarks share one).
+    pub async fn with_engine(config: Config, engine: Arc<Engine>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        let db = Db::open(&config.database_path())
+            .await
+            .with_context(|| format!("opening database {}", config.database_path().display()))?;
+        let key = SecretKey::load_or_create(&config.secret_key_path())?;
+        let pool = BlockingPool::new(config.pool_workers(), config.pool.queue);
+        Ok(Self {
+            db,
+            face: FaceService::new(engine, pool.clone(), &config),
+            pool,
+            cipher: Arc::new(TemplateCipher::new(&key)),
+            limits: Arc::new(RateLimits::new(&config.rate_limit)),
+            chat: crate::chat::ChatHub::new(),
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// Loads every network from `config.models_dir` off the async runtime.
+pub async fn load_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
+    let dir = config.models_dir.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        std::panic::catch_unwind(AssertUnwindSafe(|| Engine::load(&dir)))
+    })
+    .await
+    .context("face engine loader")?;
+    match loaded {
+        Ok(engine) => Ok(Arc::new(engine.with_context(|| {
+            format!("loading face models from {}", config.models_dir.display())
+        })?)),
+        Err(_) => anyhow::bail!("the face engine failed to load (panicked)"),
+    }
+}
+
+/// The whole HTTP surface: the auth API, chat (`crate::chat`) and the web UI (`crate::web`),
+/// behind the CSRF guard.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .merge(crate::api::router(&state.config))
         .merge(crate::chat::router())
         .merge(crate::web::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::csrf::guard,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// A started server.
+pub struct Server {
+    /// The bound address (the real port when started on port 0).
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds `config.listen` and serves `state` in a background task.
+pub async fn start(state: AppState) -> anyhow::Result<Server> {
+    let listener = tokio::net::TcpListener::bind(state.config.listen)
+        .await
+        .with_context(|| format!("binding {}", state.config.listen))?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(prune_loop(state.clone()));
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(Server { addr, state, task })
+}
+
+/// Loads everything, binds, prints `facegate listening on http://ADDR` and serves until the
+/// server fails.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let server = start(AppState::new(config).await?).await?;
+    println!("facegate listening on http://{}", server.addr);
+    tracing::info!(addr = %server.addr, "listening");
+    server
+        .task
+        .await
+        .context("server task")?
+        .context("serving")?;
+    Ok(())
+}
+
+/// Starts a server from `config` (tests): returns its address and task once bound.
+pub async fn spawn(
+    config: Config,
+) -> anyhow::Result<(SocketAddr, JoinHandle<std::io::Result<()>>)> {
+    let server = start(AppState::new(config).await?).await?;
+    Ok((server.addr, server.task))
+}
+
+async fn prune_loop(state: AppState) {
+    let s = &state.config.sessions;
+    let ms = |secs: u64| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    loop {
+        tokio::time::sleep(PRUNE_EVERY).await;
+        let now = crate::auth::now_ms();
+        let result = state
+            .db
+            .prune_sessions(
+                now,
+                now - ms(s.idle_timeout_secs),
+                now - ms(s.absolute_timeout_secs),
+                now - ms(s.password_level_ttl_secs),
+            )
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "pruning expired sessions failed");
+        }
+    }
 }

@@ -51,8 +51,9 @@ pub struct FaceConfig {
     pub detector_score_threshold: f64,
     /// Input size for the cheaper live `/api/face/detect` feedback.
     pub live_detector_input_size: u32,
-    /// Below this box side (pixels) `/api/face/detect` hints `move_closer`.
-    pub live_min_face_px: u32,
+    /// `/api/face/detect` hints `move_closer` when the face box's shorter side is below this
+    /// fraction of the frame's shorter side (frames are downscaled by the UI, so a ratio).
+    pub live_min_face_ratio: f64,
 }
 
 /// Session lifetimes.
@@ -158,7 +159,7 @@ impl Default for FaceConfig {
             detector_input_size: 416,
             detector_score_threshold: 0.5,
             live_detector_input_size: 224,
-            live_min_face_px: 80,
+            live_min_face_ratio: 0.2,
         }
     }
 }

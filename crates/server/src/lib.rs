@@ -1,10 +1,30 @@
-//! facegate's HTTP and WebSocket service.
+//! facegate's HTTP and WebSocket service: accounts with password + server-side face
+//! verification, sessions, brute-force limits, chat and the web UI.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let config = server::Config::load(&server::ConfigOverrides::default())?;
+//! server::run(config).await // prints "facegate listening on http://127.0.0.1:8080"
+//! # }
+//! ```
+//!
+//! Layout: [`config`] (settings), [`app`] (state, router, start-up), [`api`] (thin HTTP
+//! handlers and the OpenAPI document), [`auth`] (the rules: passwords, sessions, lockout, CSRF,
+//! face matching), [`storage`] (all SQL), [`crypto`] (template encryption), [`pool`] (bounded
+//! blocking work), [`ratelimit`] (per-IP buckets), [`bench`] (the load generator).
 
+pub mod api;
 pub mod app;
+pub mod auth;
+pub mod bench;
 pub mod chat;
 pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod pool;
+pub mod ratelimit;
 pub mod storage;
 pub mod web;
 
-pub use app::{router, AppState};
+pub use app::{router, run, spawn, AppState};
 pub use config::{Config, ConfigOverrides};

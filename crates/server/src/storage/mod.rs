@@ -43,3 +43,10 @@ impl Db {
         &self.pool
     }
 }
+
+pub mod audit;
+pub mod chat;
+pub mod counters;
+pub mod sessions;
+pub mod templates;
+pub mod users;

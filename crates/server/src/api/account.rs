@@ -1,0 +1,180 @@
+//! Account endpoints: register, login, me, logout, security events, delete.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{ApiJson, Upload};
+use crate::app::AppState;
+use crate::auth::account::{self, Registration};
+use crate::auth::password::Password;
+use crate::auth::session::{clear_cookie, set_cookie, AnySession, FullSession, Level};
+use crate::auth::Client;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::storage::audit::AuditEvent;
+use crate::storage::users::User;
+
+/// Multipart form of `POST /api/register` (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegisterForm {
+    username: String,
+    email: String,
+    full_name: String,
+    password: String,
+    /// Must be `true`: explicit consent to storing an encrypted face template.
+    consent: bool,
+    /// 1-3 JPEG/PNG/WebP images, each with exactly one face.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    face: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// Username or email.
+    login: String,
+    #[schema(value_type = String)]
+    password: Password,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Always `"face"`: the next step.
+    next: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeResponse {
+    user: User,
+    auth_level: Level,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventsResponse {
+    events: Vec<AuditEvent>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasswordRequest {
+    #[schema(value_type = String)]
+    password: Password,
+}
+
+fn is_true(v: Option<String>) -> bool {
+    matches!(
+        v.as_deref().map(str::trim),
+        Some("true" | "1" | "on" | "yes")
+    )
+}
+
+/// Creates the account and enrols the face.
+#[utoipa::path(post, path = "/api/register", tag = "auth",
+    request_body(content = RegisterForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = User),
+        (status = 400, description = "invalid_request, password_too_short, password_too_common, consent_required, no_face, multiple_faces, face_too_small, image_invalid", body = ErrorBody),
+        (status = 409, description = "conflict: username or email taken", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 429, description = "rate_limited", body = ErrorBody),
+        (status = 503, description = "busy", body = ErrorBody)))]
+pub async fn register(
+    State(state): State<AppState>,
+    client: Client,
+    mut form: Upload,
+) -> ApiResult<(StatusCode, Json<User>)> {
+    let registration = Registration {
+        username: form.text("username")?,
+        email: form.text("email")?,
+        full_name: form.text("full_name")?,
+        password: Password::new(form.text("password")?),
+        consent: is_true(form.optional_text("consent")),
+        faces: form.files("face"),
+    };
+    let user = account::register(&state, registration, &client).await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// Checks the password; opens a session at level `password` (cookie).
+#[utoipa::path(post, path = "/api/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, body = LoginResponse, headers(("set-cookie" = String))),
+        (status = 401, description = "invalid_credentials", body = ErrorBody),
+        (status = 429, description = "locked_out or rate_limited, with Retry-After", body = ErrorBody),
+        (status = 503, description = "busy", body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let token = account::login(&state, &req.login, req.password, &client).await?;
+    Ok((
+        [(header::SET_COOKIE, set_cookie(&state.config, &token))],
+        Json(LoginResponse { next: "face" }),
+    )
+        .into_response())
+}
+
+/// The signed-in user and the session's level.
+#[utoipa::path(get, path = "/api/me", tag = "auth",
+    responses((status = 200, body = MeResponse), (status = 401, description = "unauthenticated", body = ErrorBody)))]
+pub async fn me(State(state): State<AppState>, session: AnySession) -> ApiResult<Json<MeResponse>> {
+    let user = state
+        .db
+        .user(session.user_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    Ok(Json(MeResponse {
+        user,
+        auth_level: session.level,
+    }))
+}
+
+/// Destroys the session.
+#[utoipa::path(post, path = "/api/logout", tag = "auth",
+    responses((status = 204), (status = 401, description = "unauthenticated", body = ErrorBody)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    client: Client,
+    session: AnySession,
+) -> ApiResult<Response> {
+    account::logout(&state, &session, &client).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, clear_cookie(&state.config))],
+    )
+        .into_response())
+}
+
+/// The account's auth events, newest first (at most 200).
+#[utoipa::path(get, path = "/api/me/security-events", tag = "auth",
+    responses((status = 200, body = EventsResponse),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "face_required", body = ErrorBody)))]
+pub async fn security_events(
+    State(state): State<AppState>,
+    session: FullSession,
+) -> ApiResult<Json<EventsResponse>> {
+    let events = state.db.events(session.user_id, 200).await?;
+    Ok(Json(EventsResponse { events }))
+}
+
+/// Deletes the account (password required), its templates and sessions.
+#[utoipa::path(delete, path = "/api/me", tag = "auth", request_body = PasswordRequest,
+    responses((status = 204),
+        (status = 401, description = "unauthenticated or invalid_credentials", body = ErrorBody),
+        (status = 403, description = "face_required", body = ErrorBody)))]
+pub async fn delete_me(
+    State(state): State<AppState>,
+    session: FullSession,
+    ApiJson(req): ApiJson<PasswordRequest>,
+) -> ApiResult<Response> {
+    account::delete(&state, &session, req.password).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, clear_cookie(&state.config))],
+    )
+        .into_response())
+}

@@ -1,0 +1,77 @@
+//! The auth HTTP API under `/api` and its OpenAPI description. Handlers are thin: they parse,
+//! call one function of [`crate::auth`], and shape the response.
+
+pub mod account;
+pub mod extract;
+pub mod face;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use utoipa::OpenApi;
+
+use crate::app::AppState;
+use crate::config::Config;
+
+/// Room for multipart framing and text fields around the images.
+const MULTIPART_OVERHEAD: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "facegate", description = "Self-hosted chat with password + server-side face MFA"),
+    paths(account::register, account::login, account::me, account::logout, account::security_events,
+        account::delete_me, face::challenge, face::verify_face, face::detect, face::reenrol, healthz, openapi_json),
+    tags((name = "auth", description = "Accounts, passwords and sessions"),
+        (name = "face", description = "Face enrolment and verification"))
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI 3.1 document of the API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    status: &'static str,
+}
+
+/// Liveness and readiness: 200 once the database answers.
+#[utoipa::path(get, path = "/healthz", tag = "auth",
+    responses((status = 200, body = Health), (status = 500, body = crate::error::ErrorBody)))]
+pub async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> crate::error::ApiResult<Json<Health>> {
+    sqlx::query("SELECT 1").execute(state.db.pool()).await?;
+    Ok(Json(Health { status: "ok" }))
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "auth", responses((status = 200, description = "OpenAPI 3.1 JSON")))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi())
+}
+
+/// The auth routes, each with its body limit.
+pub fn router(config: &Config) -> Router<AppState> {
+    let json = Router::new()
+        .route("/api/login", post(account::login))
+        .route("/api/me", get(account::me).delete(account::delete_me))
+        .route("/api/logout", post(account::logout))
+        .route("/api/me/security-events", get(account::security_events))
+        .route("/api/face/challenge", post(face::challenge))
+        .route("/api/openapi.json", get(openapi_json))
+        .route("/healthz", get(healthz))
+        .layer(DefaultBodyLimit::max(config.limits.json_body_bytes));
+    let uploads = Router::new()
+        .route("/api/register", post(account::register))
+        .route("/api/face/verify", post(face::verify_face))
+        .route("/api/me/face", put(face::reenrol))
+        .layer(DefaultBodyLimit::max(config.limits.upload_body_bytes));
+    let detect = Router::new()
+        .route("/api/face/detect", post(face::detect))
+        .layer(DefaultBodyLimit::max(
+            config.limits.detect_image_bytes + MULTIPART_OVERHEAD,
+        ));
+    json.merge(uploads).merge(detect)
+}

@@ -1,0 +1,313 @@
+//! Account flows: registration, login, logout, re-enrolment and deletion.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+
+use super::password::{self, Password};
+use super::session::{AnySession, FullSession, Level, SessionToken};
+use super::{audit, now_ms, Client};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::storage::audit::AuditKind;
+use crate::storage::sessions::NewSession;
+use crate::storage::users::{InsertUserError, NewUser, User};
+
+/// Most face images accepted at enrolment.
+pub const MAX_ENROL_IMAGES: usize = 3;
+const MAX_USERNAME: usize = 32;
+const MAX_EMAIL: usize = 254;
+const MAX_FULL_NAME: usize = 100;
+
+/// The validated fields of a registration.
+#[derive(Debug)]
+pub struct Registration {
+    pub username: String,
+    pub email: String,
+    pub full_name: String,
+    pub password: Password,
+    pub consent: bool,
+    pub faces: Vec<Bytes>,
+}
+
+fn check_fields(r: &Registration) -> ApiResult<()> {
+    let u = &r.username;
+    if u.is_empty()
+        || u.chars().count() > MAX_USERNAME
+        || !u
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(ApiError::Validation(format!(
+            "username must be 1-{MAX_USERNAME} characters of letters, digits, '_', '-' or '.'"
+        )));
+    }
+    let e = &r.email;
+    let valid_email = e.len() <= MAX_EMAIL
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !e.chars().any(char::is_whitespace);
+    if !valid_email {
+        return Err(ApiError::Validation("email is not a valid address".into()));
+    }
+    if r.full_name.trim().is_empty() || r.full_name.chars().count() > MAX_FULL_NAME {
+        return Err(ApiError::Validation(format!(
+            "full_name must be 1-{MAX_FULL_NAME} characters"
+        )));
+    }
+    if !r.consent {
+        return Err(ApiError::ConsentRequired);
+    }
+    check_face_count(r.faces.len())?;
+    password::check_policy(&r.password)
+}
+
+fn check_face_count(n: usize) -> ApiResult<()> {
+    if n == 0 || n > MAX_ENROL_IMAGES {
+        return Err(ApiError::Validation(format!(
+            "send 1-{MAX_ENROL_IMAGES} face images"
+        )));
+    }
+    Ok(())
+}
+
+async fn hash_password(
+    state: &AppState,
+    password: Password,
+) -> ApiResult<password::PasswordHashString> {
+    state
+        .pool
+        .run(move || password::hash(&password))
+        .await
+        .map_err(|_| ApiError::Busy)
+}
+
+async fn verify_password(
+    state: &AppState,
+    password: Password,
+    stored: Option<password::PasswordHashString>,
+) -> ApiResult<bool> {
+    state
+        .pool
+        .run(move || match stored {
+            Some(h) => password::verify(&password, &h),
+            None => {
+                password::verify_dummy(&password);
+                false
+            }
+        })
+        .await
+        .map_err(|_| ApiError::Busy)
+}
+
+/// Creates the account and enrols its face. Images are checked before the password is hashed.
+pub async fn register(state: &AppState, mut r: Registration, client: &Client) -> ApiResult<User> {
+    state
+        .limits
+        .register
+        .check(client.ip, Instant::now())
+        .map_err(|w| ApiError::RateLimited { retry_after: w })?;
+    r.username = r.username.trim().to_owned();
+    r.email = r.email.trim().to_lowercase();
+    r.full_name = r.full_name.trim().to_owned();
+    check_fields(&r)?;
+    let descriptors = state.face.enrol(std::mem::take(&mut r.faces)).await?;
+    let password_hash = hash_password(state, r.password.clone()).await?;
+    let now = now_ms();
+    let user = state
+        .db
+        .insert_user(&NewUser {
+            username: r.username,
+            email: r.email,
+            full_name: r.full_name,
+            password_hash,
+            consent_at: now,
+            created_at: now,
+        })
+        .await
+        .map_err(|e| match e {
+            InsertUserError::Taken(field) => ApiError::Conflict { field },
+            InsertUserError::Db(e) => e.into(),
+        })?;
+    let sealed: Vec<_> = descriptors
+        .iter()
+        .map(|d| state.cipher.seal(user.id, d))
+        .collect();
+    state.db.replace_templates(user.id, &sealed, now).await?;
+    audit(
+        state,
+        Some(user.id),
+        AuditKind::Registered,
+        client,
+        Some(format!("{} face image(s) enrolled", sealed.len())),
+    )
+    .await?;
+    tracing::info!(
+        user_id = user.id,
+        templates = sealed.len(),
+        "account registered"
+    );
+    Ok(user)
+}
+
+/// Checks the password and opens a session at level `password`. Unknown login and wrong
+/// password give the same error after the same argon2 work.
+pub async fn login(
+    state: &AppState,
+    login: &str,
+    password: Password,
+    client: &Client,
+) -> ApiResult<SessionToken> {
+    state
+        .limits
+        .login
+        .check(client.ip, Instant::now())
+        .map_err(|w| ApiError::RateLimited { retry_after: w })?;
+    if login.len() > MAX_EMAIL || password.expose().len() > 4 * password::MAX_CHARS {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let Some((user, stored)) = state.db.find_login(login).await? else {
+        verify_password(state, password, None).await?;
+        audit(
+            state,
+            None,
+            AuditKind::LoginFailed,
+            client,
+            Some("unknown account".into()),
+        )
+        .await?;
+        return Err(ApiError::InvalidCredentials);
+    };
+    let rules = state.config.lockout.clone();
+    let now = now_ms();
+    let (_, gate) = state
+        .db
+        .update_counters(user.id, |c| {
+            let gate = c.password_gate(&rules, now);
+            if gate.is_ok() {
+                c.record_password_attempt(now);
+            }
+            gate
+        })
+        .await?;
+    if let Err(wait) = gate {
+        audit(
+            state,
+            Some(user.id),
+            AuditKind::PasswordLockedOut,
+            client,
+            Some(format!("locked for {} s", wait.as_secs().max(1))),
+        )
+        .await?;
+        return Err(ApiError::LockedOut { retry_after: wait });
+    }
+    if !verify_password(state, password, Some(stored)).await? {
+        audit(
+            state,
+            Some(user.id),
+            AuditKind::LoginFailed,
+            client,
+            Some("wrong password".into()),
+        )
+        .await?;
+        tracing::info!(user_id = user.id, "login failed: wrong password");
+        return Err(ApiError::InvalidCredentials);
+    }
+    state
+        .db
+        .update_counters(user.id, |c| c.password_succeeded())
+        .await?;
+    let token = SessionToken::generate();
+    let ip = client.ip_string();
+    state
+        .db
+        .insert_session(&NewSession {
+            id_hash: &token.hash(),
+            user_id: user.id,
+            level: Level::Password,
+            created_at: now,
+            now,
+            ip: &ip,
+            user_agent: client.user_agent.as_deref(),
+        })
+        .await?;
+    audit(
+        state,
+        Some(user.id),
+        AuditKind::LoginSucceeded,
+        client,
+        Some("password accepted, face pending".into()),
+    )
+    .await?;
+    Ok(token)
+}
+
+/// Destroys the session server-side.
+pub async fn logout(state: &AppState, session: &AnySession, client: &Client) -> ApiResult<()> {
+    state.db.delete_session(&session.id_hash).await?;
+    audit(
+        state,
+        Some(session.user_id),
+        AuditKind::Logout,
+        client,
+        None,
+    )
+    .await
+}
+
+/// Re-checks the password of a full session (re-authentication before sensitive changes).
+async fn reauthenticate(state: &AppState, user_id: i64, password: Password) -> ApiResult<()> {
+    let stored = state
+        .db
+        .password_hash(user_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    if verify_password(state, password, Some(stored)).await? {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidCredentials)
+    }
+}
+
+/// Replaces the face templates after re-checking the password; lifts a disabled face factor.
+pub async fn reenrol(
+    state: &AppState,
+    session: &FullSession,
+    password: Password,
+    faces: Vec<Bytes>,
+    client: &Client,
+) -> ApiResult<()> {
+    state
+        .limits
+        .face
+        .check(client.ip, Instant::now())
+        .map_err(|w| ApiError::RateLimited { retry_after: w })?;
+    check_face_count(faces.len())?;
+    reauthenticate(state, session.user_id, password).await?;
+    let descriptors = state.face.enrol(faces).await?;
+    let sealed: Vec<_> = descriptors
+        .iter()
+        .map(|d| state.cipher.seal(session.user_id, d))
+        .collect();
+    state
+        .db
+        .replace_templates(session.user_id, &sealed, now_ms())
+        .await?;
+    audit(
+        state,
+        Some(session.user_id),
+        AuditKind::FaceReenrolled,
+        client,
+        Some(format!("{} face image(s) enrolled", sealed.len())),
+    )
+    .await
+}
+
+/// Deletes the account after re-checking the password: templates, sessions, counters, events
+/// and chat rows go with it (ON DELETE CASCADE).
+pub async fn delete(state: &AppState, session: &FullSession, password: Password) -> ApiResult<()> {
+    reauthenticate(state, session.user_id, password).await?;
+    state.db.delete_user(session.user_id).await?;
+    tracing::info!(user_id = session.user_id, "account deleted");
+    Ok(())
+}

@@ -1,0 +1,337 @@
+//! Server-side face work: enrolment checks, descriptors of verification frames, the live
+//! detection hint, and the match rule.
+//!
+//! # Match rule
+//!
+//! The client never sends a descriptor; the server computes one per uploaded frame and decides:
+//!
+//! 1. A frame counts only if it holds exactly one face (none or several: the frame fails).
+//! 2. A frame's distance is the **mean** Euclidean distance from its descriptor to the account's
+//!    enrolled templates (1-3, one per enrolment image) — face-api.js's `FaceMatcher` rule, so
+//!    the threshold means what it means there. The mean, rather than the minimum, keeps the
+//!    false match rate from growing with the number of templates.
+//! 3. A frame passes when that distance is strictly below `face.match_threshold` (default 0.6).
+//! 4. The check passes when a **strict majority** of the frames pass (1 of 1, 2 of 2, 2 of 3,
+//!    3 of 4, 3 of 5): one blurred frame does not fail an honest user, one lucky frame does not
+//!    pass an impostor.
+//!
+//! # Enrolment
+//!
+//! Each of the 1-3 images must hold exactly one face whose box is at least `face.min_face_px`
+//! (default 80) pixels on its shorter side: the recognition network works on a 150x150 crop, and
+//! faces much smaller than that give unstable descriptors.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use face::{Descriptor, DetectorOptions, Engine, FaceError, ImageLimits, PipelineOptions};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::pool::BlockingPool;
+
+/// Everything the face endpoints run on: the engine, the bounded pool and the options.
+#[derive(Clone)]
+pub struct FaceService {
+    engine: Arc<Engine>,
+    pool: BlockingPool,
+    pipeline: PipelineOptions,
+    live: DetectorOptions,
+    limits: ImageLimits,
+    live_limits: ImageLimits,
+    min_face_px: u32,
+    live_min_face_ratio: f64,
+}
+
+/// The decision on one verification (no vectors: safe to log).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchOutcome {
+    pub passed: bool,
+    pub frames: usize,
+    pub frames_passed: usize,
+    /// Per-frame mean distance; `None` for frames without exactly one face.
+    pub distances: Vec<Option<f64>>,
+}
+
+/// The camera UI's live feedback on one frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Hint {
+    NoFace,
+    MultipleFaces,
+    MoveCloser,
+    Ok,
+}
+
+/// A detected face box (image pixels) and the detector's score.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FaceBox {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    pub score: f64,
+}
+
+/// Answer of `/api/face/detect`: boxes and a hint, never descriptors.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DetectResult {
+    pub width: u32,
+    pub height: u32,
+    pub faces: Vec<FaceBox>,
+    pub hint: Hint,
+}
+
+/// Applies the match rule of the module docs.
+pub fn decide(
+    frames: &[Option<Descriptor>],
+    templates: &[Descriptor],
+    threshold: f64,
+) -> MatchOutcome {
+    let distances: Vec<Option<f64>> = frames
+        .iter()
+        .map(|f| {
+            let d = f.as_ref()?;
+            (!templates.is_empty()).then(|| face::FaceMatcher::<()>::mean_distance(templates, d))
+        })
+        .collect();
+    let frames_passed = distances
+        .iter()
+        .filter(|d| d.is_some_and(|d| d < threshold))
+        .count();
+    MatchOutcome {
+        passed: !frames.is_empty() && frames_passed * 2 > frames.len(),
+        frames: frames.len(),
+        frames_passed,
+        distances,
+    }
+}
+
+/// The live hint for the faces found in a `width` x `height` frame.
+pub fn hint(faces: &[FaceBox], width: u32, height: u32, min_ratio: f64) -> Hint {
+    match faces {
+        [] => Hint::NoFace,
+        [f] if f.width.min(f.height) < min_ratio * f64::from(width.min(height)) => Hint::MoveCloser,
+        [_] => Hint::Ok,
+        _ => Hint::MultipleFaces,
+    }
+}
+
+fn image_error(index: usize, e: FaceError) -> ApiError {
+    match e {
+        FaceError::ImageTooLarge { .. } | FaceError::ImageTooManyPixels { .. } => {
+            ApiError::PayloadTooLarge
+        }
+        other => ApiError::ImageInvalid {
+            index,
+            reason: other.to_string(),
+        },
+    }
+}
+
+fn engine_error(e: FaceError) -> ApiError {
+    ApiError::Internal(anyhow::Error::new(e).context("face engine"))
+}
+
+impl FaceService {
+    pub fn new(engine: Arc<Engine>, pool: BlockingPool, config: &Config) -> Self {
+        let f = &config.face;
+        Self {
+            engine,
+            pool,
+            pipeline: PipelineOptions {
+                detector: DetectorOptions::Tiny {
+                    input_size: f.detector_input_size,
+                    score_threshold: f.detector_score_threshold,
+                },
+                tiny_landmarks: false,
+                expressions: false,
+            },
+            live: DetectorOptions::Tiny {
+                input_size: f.live_detector_input_size,
+                score_threshold: f.detector_score_threshold,
+            },
+            limits: ImageLimits {
+                max_bytes: config.limits.image_bytes,
+                max_pixels: config.limits.image_pixels,
+            },
+            live_limits: ImageLimits {
+                max_bytes: config.limits.detect_image_bytes,
+                max_pixels: config.limits.detect_image_pixels,
+            },
+            min_face_px: f.min_face_px,
+            live_min_face_ratio: f.live_min_face_ratio,
+        }
+    }
+
+    /// Runs `job` in the bounded pool; a full pool is 503, a panic in the engine is 500.
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&FaceService) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let this = self.clone();
+        let result = self
+            .pool
+            .run(move || std::panic::catch_unwind(AssertUnwindSafe(|| job(&this))))
+            .await
+            .map_err(|_| ApiError::Busy)?;
+        result.unwrap_or_else(|_| Err(ApiError::Internal(anyhow::anyhow!("face engine panicked"))))
+    }
+
+    /// One descriptor per enrolment image, or the first image's problem (1-based index).
+    pub async fn enrol(&self, images: Vec<Bytes>) -> Result<Vec<Descriptor>, ApiError> {
+        self.run(move |s| {
+            images
+                .iter()
+                .enumerate()
+                .map(|(i, bytes)| s.enrol_one(i + 1, bytes))
+                .collect()
+        })
+        .await
+    }
+
+    fn enrol_one(&self, index: usize, bytes: &[u8]) -> Result<Descriptor, ApiError> {
+        let image = face::decode_image(bytes, &self.limits).map_err(|e| image_error(index, e))?;
+        let faces = self
+            .engine
+            .describe_all(&image, &self.pipeline)
+            .map_err(engine_error)?;
+        match faces.as_slice() {
+            [] => Err(ApiError::NoFace { index }),
+            [f] if f.detection.bbox.width.min(f.detection.bbox.height)
+                < f64::from(self.min_face_px) =>
+            {
+                Err(ApiError::FaceTooSmall {
+                    index,
+                    min_px: self.min_face_px,
+                })
+            }
+            [f] => Ok(f.descriptor),
+            _ => Err(ApiError::MultipleFaces { index }),
+        }
+    }
+
+    /// Per frame: the descriptor of its one face, or `None` (no face, or several). An
+    /// undecodable frame is a client error.
+    pub async fn describe_frames(
+        &self,
+        frames: Vec<Bytes>,
+    ) -> Result<Vec<Option<Descriptor>>, ApiError> {
+        self.run(move |s| {
+            frames
+                .iter()
+                .enumerate()
+                .map(|(i, bytes)| {
+                    let image =
+                        face::decode_image(bytes, &s.limits).map_err(|e| image_error(i + 1, e))?;
+                    let faces = s
+                        .engine
+                        .describe_all(&image, &s.pipeline)
+                        .map_err(engine_error)?;
+                    Ok(match faces.as_slice() {
+                        [f] => Some(f.descriptor),
+                        _ => None,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// Boxes and hint for one small live frame.
+    pub async fn detect(&self, frame: Bytes) -> Result<DetectResult, ApiError> {
+        self.run(move |s| {
+            let image =
+                face::decode_image(&frame, &s.live_limits).map_err(|e| image_error(1, e))?;
+            let faces: Vec<FaceBox> = s
+                .engine
+                .detect(&image, &s.live)
+                .map_err(engine_error)?
+                .iter()
+                .map(|d| FaceBox {
+                    x: d.bbox.x,
+                    y: d.bbox.y,
+                    width: d.bbox.width,
+                    height: d.bbox.height,
+                    score: d.score,
+                })
+                .collect();
+            let hint = hint(&faces, image.width, image.height, s.live_min_face_ratio);
+            Ok(DetectResult {
+                width: image.width,
+                height: image.height,
+                faces,
+                hint,
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(x: f32) -> Descriptor {
+        let mut d = [0f32; 128];
+        d[0] = x;
+        Descriptor(d)
+    }
+
+    #[test]
+    fn single_close_frame_passes() {
+        let o = decide(&[Some(at(0.3))], &[at(0.0)], 0.6);
+        assert!(o.passed);
+        assert_eq!(o.frames_passed, 1);
+    }
+
+    #[test]
+    fn distance_equal_to_threshold_fails() {
+        assert!(!decide(&[Some(at(0.5))], &[at(0.0)], 0.5).passed);
+    }
+
+    #[test]
+    fn distance_is_the_mean_over_templates() {
+        // 0.1 from one template, 0.9 from the other: mean 0.5 < 0.6 passes; min would too,
+        // but 0.1 / 1.3 (mean 0.7) must fail although the nearest template is close.
+        assert!(decide(&[Some(at(0.1))], &[at(0.0), at(1.0)], 0.6).passed);
+        assert!(!decide(&[Some(at(0.1))], &[at(0.0), at(1.4)], 0.6).passed);
+    }
+
+    #[test]
+    fn a_strict_majority_of_frames_must_pass() {
+        let t = [at(0.0)];
+        let good = Some(at(0.1));
+        let bad = Some(at(0.9));
+        assert!(decide(&[good, good, bad], &t, 0.6).passed);
+        assert!(!decide(&[good, bad], &t, 0.6).passed);
+        assert!(!decide(&[good, None, None], &t, 0.6).passed);
+        assert!(!decide(&[], &t, 0.6).passed);
+    }
+
+    #[test]
+    fn no_templates_never_match() {
+        assert!(!decide(&[Some(at(0.0))], &[], 0.6).passed);
+    }
+
+    #[test]
+    fn hint_asks_to_move_closer_for_small_faces() {
+        let b = |w: f64| FaceBox {
+            x: 0.0,
+            y: 0.0,
+            width: w,
+            height: w,
+            score: 0.9,
+        };
+        assert_eq!(hint(&[], 320, 240, 0.2), Hint::NoFace);
+        assert_eq!(hint(&[b(30.0)], 320, 240, 0.2), Hint::MoveCloser);
+        assert_eq!(hint(&[b(100.0)], 320, 240, 0.2), Hint::Ok);
+        assert_eq!(
+            hint(&[b(100.0), b(90.0)], 320, 240, 0.2),
+            Hint::MultipleFaces
+        );
+    }
+}

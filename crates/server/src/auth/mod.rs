@@ -1,0 +1,87 @@
+//! Authentication: password policy and hashing, sessions, brute-force rules, CSRF, face
+//! verification, and the account flows that combine them.
+
+pub mod account;
+pub mod csrf;
+pub mod face;
+pub mod lockout;
+pub mod password;
+pub mod session;
+pub mod verify;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+
+use crate::app::AppState;
+use crate::error::ApiResult;
+use crate::storage::audit::{AuditKind, NewAuditEvent};
+
+/// The current time in unix milliseconds.
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Longest user agent stored in the audit trail.
+const MAX_USER_AGENT: usize = 256;
+
+/// Who is asking: peer address and user agent, for rate limits and the audit trail.
+///
+/// The address is the TCP peer; behind a reverse proxy every client shares the proxy's address
+/// (forwarded headers are not trusted because they are trivially forged).
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub ip: std::net::IpAddr,
+    pub user_agent: Option<String>,
+}
+
+impl Client {
+    pub fn ip_string(&self) -> String {
+        self.ip.to_string()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(MAX_USER_AGENT).collect());
+        Ok(Self { ip, user_agent })
+    }
+}
+
+/// Writes one audit event.
+pub async fn audit(
+    state: &AppState,
+    user_id: Option<i64>,
+    kind: AuditKind,
+    client: &Client,
+    detail: Option<String>,
+) -> ApiResult<()> {
+    let ip = client.ip_string();
+    state
+        .db
+        .record_event(&NewAuditEvent {
+            user_id,
+            kind,
+            at: now_ms(),
+            ip: &ip,
+            user_agent: client.user_agent.as_deref(),
+            detail,
+        })
+        .await?;
+    Ok(())
+}

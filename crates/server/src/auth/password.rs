@@ -1,0 +1,187 @@
+//! Password policy and hashing.
+//!
+//! Policy (NIST SP 800-63B-4, ASVS 5.0 6.2): at least 8 characters, up to 256 accepted, no
+//! composition rules, and none of the 3,000 most common passwords. Hashing: argon2id with 19 MiB
+//! of memory, 2 passes, 1 lane and a random salt (OWASP). A fixed dummy hash is verified when
+//! the account does not exist, so that answer costs the same time as a wrong password.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+/// Shortest password accepted, in characters.
+pub const MIN_CHARS: usize = 8;
+/// Longest password accepted, in characters (the standards ask for at least 64).
+pub const MAX_CHARS: usize = 256;
+/// argon2id memory cost in KiB (19 MiB).
+pub const MEMORY_KIB: u32 = 19 * 1024;
+/// argon2id passes.
+pub const ITERATIONS: u32 = 2;
+/// argon2id lanes.
+pub const PARALLELISM: u32 = 1;
+
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+/// A password as received. `Debug` never prints it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+impl Password {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A stored argon2id PHC string. `Debug` never prints it.
+#[derive(Clone)]
+pub struct PasswordHashString(pub String);
+
+impl std::fmt::Debug for PasswordHashString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHashString([redacted])")
+    }
+}
+
+fn common_passwords() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| {
+        COMMON_PASSWORDS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    })
+}
+
+/// Checks a new password against the policy.
+pub fn check_policy(password: &Password) -> Result<(), ApiError> {
+    let chars = password.0.chars().count();
+    if chars < MIN_CHARS {
+        return Err(ApiError::PasswordTooShort { min: MIN_CHARS });
+    }
+    if chars > MAX_CHARS {
+        return Err(ApiError::PasswordTooLong { max: MAX_CHARS });
+    }
+    if common_passwords().contains(password.0.to_lowercase().as_str()) {
+        return Err(ApiError::PasswordTooCommon);
+    }
+    Ok(())
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+        .expect("constant argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes with argon2id and a fresh salt. CPU-heavy: call from the blocking pool.
+pub fn hash(password: &Password) -> PasswordHashString {
+    let salt = SaltString::generate(&mut OsRng);
+    let phc = argon2()
+        .hash_password(password.0.as_bytes(), &salt)
+        .expect("argon2 with valid parameters and a generated salt cannot fail")
+        .to_string();
+    PasswordHashString(phc)
+}
+
+/// Whether `password` matches `stored`; a malformed stored hash never matches. CPU-heavy.
+pub fn verify(password: &Password, stored: &PasswordHashString) -> bool {
+    match PasswordHash::new(&stored.0) {
+        Ok(parsed) => argon2()
+            .verify_password(password.0.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Spends the time of one verification against a hash of the same cost, for unknown accounts.
+pub fn verify_dummy(password: &Password) {
+    static DUMMY: OnceLock<PasswordHashString> = OnceLock::new();
+    let dummy = DUMMY.get_or_init(|| hash(&Password::new("dummy password, never matches".into())));
+    let _ = verify(password, dummy);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pw(s: &str) -> Password {
+        Password::new(s.to_owned())
+    }
+
+    #[test]
+    fn common_list_holds_three_thousand_entries() {
+        assert_eq!(common_passwords().len(), 3000);
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        assert!(matches!(
+            check_policy(&pw("password1")),
+            Err(ApiError::PasswordTooCommon)
+        ));
+        assert!(matches!(
+            check_policy(&pw("Qwertyuiop")),
+            Err(ApiError::PasswordTooCommon)
+        ));
+    }
+
+    #[test]
+    fn length_bounds_are_enforced_in_characters() {
+        assert!(matches!(
+            check_policy(&pw("7 chars")),
+            Err(ApiError::PasswordTooShort { .. })
+        ));
+        assert!(check_policy(&pw("ééééééééx")).is_ok());
+        assert!(
+            check_policy(&pw(&"a9".repeat(32))).is_ok(),
+            "64 characters must be accepted"
+        );
+        assert!(matches!(
+            check_policy(&pw(&"z".repeat(MAX_CHARS + 1))),
+            Err(ApiError::PasswordTooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn hash_is_argon2id_19mib_t2_p1_and_verifies() {
+        let h = hash(&pw("correct horse battery"));
+        assert!(
+            h.0.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{}",
+            h.0
+        );
+        assert!(verify(&pw("correct horse battery"), &h));
+        assert!(!verify(&pw("correct horse battery!"), &h));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let shown = format!(
+            "{:?} {:?}",
+            pw("hunter22hunter"),
+            PasswordHashString("$argon2id$x".into())
+        );
+        assert!(
+            !shown.contains("hunter") && !shown.contains("argon2id"),
+            "{shown}"
+        );
+    }
+}

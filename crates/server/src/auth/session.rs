@@ -1,0 +1,293 @@
+//! Session ids, cookies, timeouts and the extractors that guard the endpoints.
+//!
+//! A session id is 256 bits from the OS CSPRNG, sent to the browser in an `HttpOnly`,
+//! `SameSite=Lax` cookie (`Secure` and `__Host-` prefixed under https) and stored server-side
+//! only as its SHA-256. Each level change issues a new id (login creates one at level
+//! `password`, the face check replaces it by one at level `full`, logout destroys it).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::app::AppState;
+use crate::config::{Config, SessionConfig};
+use crate::error::ApiError;
+use crate::storage::sessions::SessionRow;
+
+/// Cookie name over plain http.
+pub const COOKIE_NAME: &str = "facegate_session";
+/// Cookie name when the public URL is https (the prefix makes browsers demand Secure, Path=/
+/// and no Domain).
+pub const SECURE_COOKIE_NAME: &str = "__Host-facegate_session";
+/// `last_seen_at` is written at most this often per session, to spare the database.
+const TOUCH_EVERY_MS: i64 = 10_000;
+
+/// The authentication level of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Password checked, face pending.
+    Password,
+    /// Password and face checked.
+    Full,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Full => "full",
+        }
+    }
+}
+
+/// A session id as handed to the client. `Debug` never prints it.
+pub struct SessionToken(String);
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken([redacted])")
+    }
+}
+
+impl SessionToken {
+    /// 256 random bits, hex encoded.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(hex::encode(bytes))
+    }
+
+    pub fn hash(&self) -> SessionHash {
+        SessionHash::of(&self.0)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// SHA-256 of a session id, hex encoded: the only form the server stores.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionHash(String);
+
+impl std::fmt::Debug for SessionHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionHash([redacted])")
+    }
+}
+
+impl SessionHash {
+    pub fn of(token: &str) -> Self {
+        Self(hex::encode(Sha256::digest(token.as_bytes())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The session cookie's name under this configuration.
+pub fn cookie_name(config: &Config) -> &'static str {
+    if config.is_https() {
+        SECURE_COOKIE_NAME
+    } else {
+        COOKIE_NAME
+    }
+}
+
+fn cookie_attributes(config: &Config) -> &'static str {
+    if config.is_https() {
+        "Path=/; HttpOnly; SameSite=Lax; Secure"
+    } else {
+        "Path=/; HttpOnly; SameSite=Lax"
+    }
+}
+
+/// `Set-Cookie` value that installs `token`.
+pub fn set_cookie(config: &Config, token: &SessionToken) -> HeaderValue {
+    let value = format!(
+        "{}={}; {}",
+        cookie_name(config),
+        token.0,
+        cookie_attributes(config)
+    );
+    HeaderValue::from_str(&value).expect("hex token and fixed attributes are valid header text")
+}
+
+/// `Set-Cookie` value that removes the cookie.
+pub fn clear_cookie(config: &Config) -> HeaderValue {
+    let value = format!(
+        "{}=; Max-Age=0; {}",
+        cookie_name(config),
+        cookie_attributes(config)
+    );
+    HeaderValue::from_str(&value).expect("fixed cookie text is a valid header")
+}
+
+/// The session cookie's value, if the request carries one.
+pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether a session has timed out at `now`: a password-level session `password_level_ttl`
+/// after the login; a full one after `idle_timeout` without requests or `absolute_timeout`
+/// after the login.
+pub fn is_expired(row: &SessionRow, rules: &SessionConfig, now: i64) -> bool {
+    let secs = |s: u64| i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let age = now - row.created_at;
+    match row.level {
+        Level::Password => age >= secs(rules.password_level_ttl_secs),
+        Level::Full => {
+            age >= secs(rules.absolute_timeout_secs)
+                || now - row.last_seen_at >= secs(rules.idle_timeout_secs)
+        }
+    }
+}
+
+/// A live session at any level. Rejects with 401 `unauthenticated`.
+#[derive(Debug, Clone)]
+pub struct AnySession {
+    pub user_id: i64,
+    pub level: Level,
+    /// When the login (password step) happened, unix ms.
+    pub created_at: i64,
+    /// The stored hash of the session id; never serialised.
+    pub id_hash: SessionHash,
+}
+
+/// A session that passed the face check. Rejects with 401 `unauthenticated` or 403
+/// `face_required`.
+#[derive(Debug, Clone)]
+pub struct FullSession {
+    pub user_id: i64,
+    pub created_at: i64,
+    pub id_hash: SessionHash,
+}
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = read_cookie(&parts.headers, cookie_name(&state.config))
+            .ok_or(ApiError::Unauthenticated)?;
+        let hash = SessionHash::of(&token);
+        let row = state
+            .db
+            .session(&hash)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        let now = super::now_ms();
+        if is_expired(&row, &state.config.sessions, now) {
+            state.db.delete_session(&hash).await?;
+            return Err(ApiError::Unauthenticated);
+        }
+        if now - row.last_seen_at >= TOUCH_EVERY_MS {
+            state.db.touch_session(&hash, now).await?;
+        }
+        Ok(Self {
+            user_id: row.user_id,
+            level: row.level,
+            created_at: row.created_at,
+            id_hash: hash,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for FullSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let any = AnySession::from_request_parts(parts, state).await?;
+        if any.level != Level::Full {
+            return Err(ApiError::FaceRequired);
+        }
+        Ok(Self {
+            user_id: any.user_id,
+            created_at: any.created_at,
+            id_hash: any.id_hash,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_700_000_000_000;
+
+    fn row(level: Level, created_at: i64, last_seen_at: i64) -> SessionRow {
+        SessionRow {
+            id_hash: SessionHash::of("x"),
+            user_id: 1,
+            level,
+            created_at,
+            last_seen_at,
+        }
+    }
+
+    #[test]
+    fn password_level_session_expires_after_five_minutes() {
+        let rules = SessionConfig::default();
+        let r = row(Level::Password, T0, T0 + 299_000);
+        assert!(!is_expired(&r, &rules, T0 + 299_999));
+        assert!(is_expired(&r, &rules, T0 + 300_000));
+    }
+
+    #[test]
+    fn full_session_expires_after_thirty_idle_minutes_or_twelve_hours() {
+        let rules = SessionConfig::default();
+        let r = row(Level::Full, T0, T0);
+        assert!(!is_expired(&r, &rules, T0 + 29 * 60_000));
+        assert!(is_expired(&r, &rules, T0 + 30 * 60_000));
+        let busy = row(Level::Full, T0, T0 + 12 * 3_600_000 - 1000);
+        assert!(is_expired(&busy, &rules, T0 + 12 * 3_600_000));
+    }
+
+    #[test]
+    fn tokens_are_256_bit_and_stored_only_as_their_hash() {
+        let t = SessionToken::generate();
+        assert_eq!(t.expose().len(), 64);
+        assert_ne!(t.hash().as_str(), t.expose());
+        assert_ne!(SessionToken::generate().expose(), t.expose());
+        assert!(!format!("{t:?}").contains(t.expose()));
+    }
+
+    #[test]
+    fn cookie_is_read_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; facegate_session=abc; b=2"),
+        );
+        assert_eq!(read_cookie(&h, COOKIE_NAME).as_deref(), Some("abc"));
+        assert_eq!(read_cookie(&h, SECURE_COOKIE_NAME), None);
+    }
+
+    #[test]
+    fn https_cookie_is_secure_and_host_prefixed() {
+        let config = Config {
+            public_url: Some("https://chat.example.org".into()),
+            ..Config::default()
+        };
+        let v = set_cookie(&config, &SessionToken::generate());
+        let v = v.to_str().expect("ascii");
+        assert!(v.starts_with("__Host-facegate_session="));
+        assert!(
+            v.contains("Secure")
+                && v.contains("HttpOnly")
+                && v.contains("SameSite=Lax")
+                && v.contains("Path=/")
+        );
+    }
+}

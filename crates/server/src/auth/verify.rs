@@ -1,0 +1,216 @@
+//! The face step of the login: a one-time challenge, then frames checked against the templates.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::lockout::FaceGate;
+use super::session::{AnySession, Level, SessionToken};
+use super::{audit, now_ms, Client};
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::storage::audit::AuditKind;
+use crate::storage::sessions::NewSession;
+
+/// Most frames accepted by one verification.
+pub const MAX_FRAMES: usize = 5;
+
+fn nonce_hash(nonce: &str) -> String {
+    hex::encode(Sha256::digest(nonce.as_bytes()))
+}
+
+/// A fresh one-time nonce bound to the session (any earlier one of the session is dropped).
+pub async fn challenge(
+    state: &AppState,
+    session: &AnySession,
+    client: &Client,
+) -> ApiResult<(String, u64)> {
+    state
+        .limits
+        .face
+        .check(client.ip, Instant::now())
+        .map_err(|w| ApiError::RateLimited { retry_after: w })?;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let nonce = hex::encode(bytes);
+    let ttl = state.config.sessions.challenge_ttl_secs;
+    let expires_at =
+        now_ms().saturating_add(i64::try_from(ttl.saturating_mul(1000)).unwrap_or(i64::MAX));
+    state
+        .db
+        .insert_challenge(
+            &nonce_hash(&nonce),
+            &session.id_hash,
+            session.user_id,
+            expires_at,
+        )
+        .await?;
+    Ok((nonce, ttl))
+}
+
+/// Checks the frames; on a match replaces the session by a new one at level `full` and returns
+/// its token.
+pub async fn verify(
+    state: &AppState,
+    session: &AnySession,
+    challenge: &str,
+    frames: Vec<Bytes>,
+    client: &Client,
+) -> ApiResult<SessionToken> {
+    state
+        .limits
+        .face
+        .check(client.ip, Instant::now())
+        .map_err(|w| ApiError::RateLimited { retry_after: w })?;
+    if frames.is_empty() || frames.len() > MAX_FRAMES {
+        return Err(ApiError::Validation(format!(
+            "send 1-{MAX_FRAMES} frame images"
+        )));
+    }
+    let now = now_ms();
+    if !state
+        .db
+        .take_challenge(&nonce_hash(challenge), &session.id_hash, now)
+        .await?
+    {
+        return Err(ApiError::ChallengeInvalid);
+    }
+    let user_id = session.user_id;
+    let rules = state.config.lockout.clone();
+    let (_, gate) = state
+        .db
+        .update_counters(user_id, |c| {
+            let gate = c.face_gate(&rules, now);
+            if gate == FaceGate::Open {
+                c.record_face_attempt(now);
+            }
+            gate
+        })
+        .await?;
+    match gate {
+        FaceGate::Open => {}
+        FaceGate::Wait(wait) => {
+            audit(
+                state,
+                Some(user_id),
+                AuditKind::FaceLockedOut,
+                client,
+                Some(format!("locked for {} s", wait.as_secs().max(1))),
+            )
+            .await?;
+            return Err(ApiError::LockedOut { retry_after: wait });
+        }
+        FaceGate::Disabled => {
+            audit(state, Some(user_id), AuditKind::FaceDisabled, client, None).await?;
+            return Err(ApiError::FaceDisabled);
+        }
+    }
+    let outcome = match check_frames(state, user_id, frames).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // Not the user's failure (bad image, busy server): give the attempt back.
+            state
+                .db
+                .update_counters(user_id, |c| {
+                    c.face_consecutive = c.face_consecutive.saturating_sub(1)
+                })
+                .await?;
+            return Err(e);
+        }
+    };
+    tracing::info!(user_id, passed = outcome.passed, frames = outcome.frames, frames_passed = outcome.frames_passed,
+        distances = ?outcome.distances, "face verification");
+    if !outcome.passed {
+        let (counters, _) = state.db.update_counters(user_id, |_| ()).await?;
+        audit(
+            state,
+            Some(user_id),
+            AuditKind::FaceFailed,
+            client,
+            Some(format!(
+                "{} consecutive failure(s)",
+                counters.face_consecutive
+            )),
+        )
+        .await?;
+        if counters.face_consecutive >= rules.face_disable_after {
+            audit(
+                state,
+                Some(user_id),
+                AuditKind::FaceDisabled,
+                client,
+                Some("re-enrol to use the face check again".into()),
+            )
+            .await?;
+        } else if counters.face_consecutive >= rules.face_free_failures {
+            let wait = Duration::from_secs(rules.face_base_delay_secs)
+                * (1 << (counters.face_consecutive - rules.face_free_failures).min(20));
+            audit(
+                state,
+                Some(user_id),
+                AuditKind::FaceLockedOut,
+                client,
+                Some(format!("locked for {} s", wait.as_secs())),
+            )
+            .await?;
+        }
+        return Err(ApiError::FaceMismatch);
+    }
+    state
+        .db
+        .update_counters(user_id, |c| c.face_succeeded())
+        .await?;
+    let token = upgrade(state, session, client, now).await?;
+    audit(state, Some(user_id), AuditKind::FaceSucceeded, client, None).await?;
+    Ok(token)
+}
+
+async fn check_frames(
+    state: &AppState,
+    user_id: i64,
+    frames: Vec<Bytes>,
+) -> ApiResult<super::face::MatchOutcome> {
+    let sealed = state.db.templates(user_id).await?;
+    let templates = sealed
+        .iter()
+        .map(|t| state.cipher.open(user_id, t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let descriptors = state.face.describe_frames(frames).await?;
+    Ok(super::face::decide(
+        &descriptors,
+        &templates,
+        state.config.face.match_threshold,
+    ))
+}
+
+async fn upgrade(
+    state: &AppState,
+    session: &AnySession,
+    client: &Client,
+    now: i64,
+) -> ApiResult<SessionToken> {
+    let token = SessionToken::generate();
+    let ip = client.ip_string();
+    let replaced = state
+        .db
+        .replace_session(
+            &session.id_hash,
+            &NewSession {
+                id_hash: &token.hash(),
+                user_id: session.user_id,
+                level: Level::Full,
+                created_at: session.created_at,
+                now,
+                ip: &ip,
+                user_agent: client.user_agent.as_deref(),
+            },
+        )
+        .await?;
+    if !replaced {
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok(token)
+}

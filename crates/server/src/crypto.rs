@@ -1,0 +1,215 @@
+//! The server secret key and the encryption of face templates at rest.
+//!
+//! A template is a 128-float descriptor sealed with AES-256-GCM under a key kept in
+//! `<data_dir>/secret.key` (mode 0600, never in the database). The user id is the associated
+//! data, so a ciphertext copied to another account's row fails to open.
+
+use std::io::Write;
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use anyhow::Context;
+use face::Descriptor;
+use rand::RngCore;
+
+const KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 12;
+/// Versioned prefix of the associated data, so a future format cannot be confused with this one.
+const AAD_PREFIX: &[u8] = b"facegate template v1 user ";
+
+/// The 256-bit server key. `Debug` never prints it.
+pub struct SecretKey([u8; KEY_LEN]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey([redacted])")
+    }
+}
+
+impl SecretKey {
+    /// Reads the key file, or creates it with 32 random bytes (mode 0600) when it is missing.
+    pub fn load_or_create(path: &Path) -> anyhow::Result<Self> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let key: [u8; KEY_LEN] = bytes.as_slice().try_into().map_err(|_| {
+                    anyhow::anyhow!("{} must hold exactly {KEY_LEN} bytes", path.display())
+                })?;
+                Ok(Self(key))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(path),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    fn create(path: &Path) -> anyhow::Result<Self> {
+        let mut key = [0u8; KEY_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options
+            .open(path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        file.write_all(&key)?;
+        file.sync_all()?;
+        Ok(Self(key))
+    }
+}
+
+/// A sealed template as stored: nonce and ciphertext (with its 16-byte tag).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedTemplate {
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedTemplate([redacted])")
+    }
+}
+
+/// Seals and opens templates with the server key.
+#[derive(Clone)]
+pub struct TemplateCipher {
+    cipher: Aes256Gcm,
+}
+
+impl std::fmt::Debug for TemplateCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TemplateCipher([redacted])")
+    }
+}
+
+/// Opening a template failed: wrong key, wrong user, or a damaged row.
+#[derive(Debug, thiserror::Error)]
+#[error("face template of user {user_id} does not decrypt")]
+pub struct OpenError {
+    pub user_id: i64,
+}
+
+impl TemplateCipher {
+    pub fn new(key: &SecretKey) -> Self {
+        Self {
+            cipher: Aes256Gcm::new(&key.0.into()),
+        }
+    }
+
+    /// Encrypts `descriptor` for `user_id` under a fresh random nonce.
+    pub fn seal(&self, user_id: i64, descriptor: &Descriptor) -> SealedTemplate {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let plain: Vec<u8> = descriptor.0.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let aad = associated_data(user_id);
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: &plain,
+                    aad: &aad,
+                },
+            )
+            // Encryption fails only for messages beyond GCM's 64 GiB bound; ours are 512 bytes.
+            .expect("AES-GCM encryption of a 512-byte message cannot fail");
+        SealedTemplate {
+            nonce: nonce.to_vec(),
+            ciphertext,
+        }
+    }
+
+    /// Decrypts a template sealed for `user_id`.
+    pub fn open(&self, user_id: i64, sealed: &SealedTemplate) -> Result<Descriptor, OpenError> {
+        if sealed.nonce.len() != NONCE_LEN {
+            return Err(OpenError { user_id });
+        }
+        let aad = associated_data(user_id);
+        let plain = self
+            .cipher
+            .decrypt(
+                Nonce::from_slice(&sealed.nonce),
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| OpenError { user_id })?;
+        if plain.len() != 128 * 4 {
+            return Err(OpenError { user_id });
+        }
+        let mut values = [0f32; 128];
+        for (v, chunk) in values.iter_mut().zip(plain.chunks_exact(4)) {
+            *v = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        }
+        Ok(Descriptor(values))
+    }
+}
+
+fn associated_data(user_id: i64) -> Vec<u8> {
+    let mut aad = AAD_PREFIX.to_vec();
+    aad.extend_from_slice(user_id.to_string().as_bytes());
+    aad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn descriptor(seed: f32) -> Descriptor {
+        let mut v = [0f32; 128];
+        for (i, x) in v.iter_mut().enumerate() {
+            *x = seed + i as f32 * 0.001;
+        }
+        Descriptor(v)
+    }
+
+    fn cipher() -> TemplateCipher {
+        TemplateCipher::new(&SecretKey([7u8; KEY_LEN]))
+    }
+
+    #[test]
+    fn sealed_template_opens_for_its_user() {
+        let c = cipher();
+        let d = descriptor(0.25);
+        let sealed = c.seal(42, &d);
+        assert_eq!(c.open(42, &sealed).expect("open"), d);
+    }
+
+    #[test]
+    fn template_moved_to_another_user_does_not_open() {
+        let c = cipher();
+        let sealed = c.seal(42, &descriptor(0.25));
+        assert!(c.open(43, &sealed).is_err());
+    }
+
+    #[test]
+    fn ciphertext_does_not_contain_the_plain_floats() {
+        let d = descriptor(0.25);
+        let sealed = cipher().seal(1, &d);
+        let needle = d.0[5].to_le_bytes();
+        assert!(!sealed.ciphertext.windows(4).any(|w| w == needle));
+    }
+
+    #[test]
+    fn key_file_is_created_with_mode_0600_and_reloaded() {
+        let dir = std::env::temp_dir().join(format!("facegate-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("secret.key");
+        std::fs::remove_file(&path).ok();
+        let a = SecretKey::load_or_create(&path).expect("create");
+        let b = SecretKey::load_or_create(&path).expect("load");
+        assert_eq!(a.0, b.0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

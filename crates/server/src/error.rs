@@ -1,0 +1,176 @@
+//! The one error type at the HTTP edge: every failure becomes
+//! `{"error": {"code": "...", "message": "..."}}` with a stable machine-readable code.
+
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every error the API can answer. The code strings are part of the API contract.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    #[error("{0}")]
+    Validation(String),
+    #[error("{field} is already taken")]
+    Conflict { field: &'static str },
+    #[error("the password is too short: at least {min} characters")]
+    PasswordTooShort { min: usize },
+    #[error("the password is too long: at most {max} characters")]
+    PasswordTooLong { max: usize },
+    #[error("the password is one of the most common passwords; choose another")]
+    PasswordTooCommon,
+    #[error("consent to face enrolment is required")]
+    ConsentRequired,
+    #[error("no face found in image {index}")]
+    NoFace { index: usize },
+    #[error("more than one face in image {index}")]
+    MultipleFaces { index: usize },
+    #[error("the face in image {index} is too small: move closer (at least {min_px} px)")]
+    FaceTooSmall { index: usize, min_px: u32 },
+    #[error("image {index} cannot be used: {reason}")]
+    ImageInvalid { index: usize, reason: String },
+    #[error("wrong login or password")]
+    InvalidCredentials,
+    #[error("not signed in, or the session expired")]
+    Unauthenticated,
+    #[error("this needs a face check first")]
+    FaceRequired,
+    #[error("the face did not match")]
+    FaceMismatch,
+    #[error("the face check is disabled after too many failures; sign in elsewhere and re-enrol")]
+    FaceDisabled,
+    #[error("the challenge is unknown, used or expired; ask for a new one")]
+    ChallengeInvalid,
+    #[error("too many attempts; retry in {} s", retry_after_secs(*.retry_after))]
+    LockedOut { retry_after: Duration },
+    #[error("too many requests from this address; retry in {} s", retry_after_secs(*.retry_after))]
+    RateLimited { retry_after: Duration },
+    #[error("cross-origin request refused")]
+    CrossOrigin,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("the server is busy; retry shortly")]
+    Busy,
+    #[error("not found")]
+    NotFound,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The JSON error body.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// A stable `code` for programs and a `message` for people.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn retry_after_secs(d: Duration) -> u64 {
+    // Round up so a client that waits exactly this long is not refused again.
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl ApiError {
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "invalid_request",
+            Self::Conflict { .. } => "conflict",
+            Self::PasswordTooShort { .. } => "password_too_short",
+            Self::PasswordTooLong { .. } => "password_too_long",
+            Self::PasswordTooCommon => "password_too_common",
+            Self::ConsentRequired => "consent_required",
+            Self::NoFace { .. } => "no_face",
+            Self::MultipleFaces { .. } => "multiple_faces",
+            Self::FaceTooSmall { .. } => "face_too_small",
+            Self::ImageInvalid { .. } => "image_invalid",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Unauthenticated => "unauthenticated",
+            Self::FaceRequired => "face_required",
+            Self::FaceMismatch => "face_mismatch",
+            Self::FaceDisabled => "face_disabled",
+            Self::ChallengeInvalid => "challenge_invalid",
+            Self::LockedOut { .. } => "locked_out",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::CrossOrigin => "cross_origin",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::Busy => "busy",
+            Self::NotFound => "not_found",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_)
+            | Self::PasswordTooShort { .. }
+            | Self::PasswordTooLong { .. }
+            | Self::PasswordTooCommon
+            | Self::ConsentRequired
+            | Self::NoFace { .. }
+            | Self::MultipleFaces { .. }
+            | Self::FaceTooSmall { .. }
+            | Self::ImageInvalid { .. }
+            | Self::ChallengeInvalid => StatusCode::BAD_REQUEST,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::InvalidCredentials | Self::Unauthenticated | Self::FaceMismatch => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::FaceRequired | Self::FaceDisabled | Self::CrossOrigin => StatusCode::FORBIDDEN,
+            Self::LockedOut { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::LockedOut { retry_after } | Self::RateLimited { retry_after } => {
+                Some(retry_after_secs(*retry_after).max(1))
+            }
+            Self::Busy => Some(1),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(e) = &self {
+            tracing::error!(error = format!("{e:#}"), "internal error");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+            },
+        };
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Some(secs) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(anyhow::Error::new(e).context("database"))
+    }
+}
+
+/// Result of a handler or domain function.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,123 @@
+//! Per-client-IP token buckets, in memory (they protect the process, not the account: the
+//! per-account counters live in the database, see [`crate::auth::lockout`]).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::config::RateLimitConfig;
+
+/// Above this many tracked addresses, full buckets are forgotten.
+const PRUNE_ABOVE: usize = 10_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// One token bucket per client address: `burst` requests at once, refilled at `per_sec`.
+#[derive(Debug)]
+pub struct IpRateLimiter {
+    burst: f64,
+    per_sec: f64,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+impl IpRateLimiter {
+    pub fn new(burst: u32, per_sec: f64) -> Self {
+        Self {
+            burst: f64::from(burst.max(1)),
+            per_sec: per_sec.max(0.0),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `ip` at `now`; `Err(wait)` tells how long until one is available.
+    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > PRUNE_ABOVE {
+            let (burst, per_sec) = (self.burst, self.per_sec);
+            buckets.retain(|_, b| refill(b, now, burst, per_sec) < burst);
+        }
+        let bucket = buckets.entry(ip).or_insert(Bucket {
+            tokens: self.burst,
+            updated: now,
+        });
+        let tokens = refill(bucket, now, self.burst, self.per_sec);
+        if tokens >= 1.0 {
+            bucket.tokens = tokens - 1.0;
+            bucket.updated = now;
+            return Ok(());
+        }
+        if self.per_sec == 0.0 {
+            return Err(Duration::from_secs(3600));
+        }
+        Err(Duration::from_secs_f64((1.0 - tokens) / self.per_sec))
+    }
+}
+
+fn refill(bucket: &Bucket, now: Instant, burst: f64, per_sec: f64) -> f64 {
+    let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
+    (bucket.tokens + elapsed * per_sec).min(burst)
+}
+
+/// The limiters of the endpoints that cost CPU or guess secrets.
+#[derive(Debug)]
+pub struct RateLimits {
+    pub login: IpRateLimiter,
+    pub register: IpRateLimiter,
+    pub face: IpRateLimiter,
+    pub detect: IpRateLimiter,
+}
+
+impl RateLimits {
+    pub fn new(c: &RateLimitConfig) -> Self {
+        Self {
+            login: IpRateLimiter::new(c.login_burst, c.login_per_sec),
+            register: IpRateLimiter::new(c.register_burst, c.register_per_sec),
+            face: IpRateLimiter::new(c.face_burst, c.face_per_sec),
+            detect: IpRateLimiter::new(c.detect_burst, c.detect_per_sec),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
+    #[test]
+    fn burst_then_refused_then_refilled() {
+        let limiter = IpRateLimiter::new(3, 1.0);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(limiter.check(A, t0).is_ok());
+        }
+        let wait = limiter.check(A, t0).expect_err("bucket is empty");
+        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
+        assert!(limiter.check(A, t0 + Duration::from_secs(1)).is_ok());
+    }
+
+    #[test]
+    fn addresses_have_separate_buckets() {
+        let limiter = IpRateLimiter::new(1, 0.1);
+        let t0 = Instant::now();
+        assert!(limiter.check(A, t0).is_ok());
+        assert!(limiter.check(A, t0).is_err());
+        assert!(limiter.check(B, t0).is_ok());
+    }
+
+    #[test]
+    fn five_frames_a_second_pass_the_default_detect_limit() {
+        let limits = RateLimits::new(&RateLimitConfig::default());
+        let t0 = Instant::now();
+        for i in 0..50u64 {
+            let at = t0 + Duration::from_millis(i * 200);
+            assert!(limits.detect.check(A, at).is_ok(), "frame {i} refused");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Users.
+
+use sqlx::Row;
+
+use super::Db;
+use crate::auth::password::PasswordHashString;
+
+/// A user as the API shows it (no secrets).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub full_name: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+/// The fields of a new account.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub full_name: String,
+    pub password_hash: PasswordHashString,
+    pub consent_at: i64,
+    pub created_at: i64,
+}
+
+/// Why an insert failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    #[error("{0} is already taken")]
+    Taken(&'static str),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        email: row.try_get("email")?,
+        full_name: row.try_get("full_name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Db {
+    /// Inserts the user and its zeroed brute-force counters in one transaction.
+    pub async fn insert_user(&self, new: &NewUser) -> Result<User, InsertUserError> {
+        let mut tx = self.pool().begin().await?;
+        let taken = sqlx::query(
+            "SELECT username_key = ? AS by_name FROM users WHERE username_key = ? OR email = ?",
+        )
+        .bind(new.username.to_lowercase())
+        .bind(new.username.to_lowercase())
+        .bind(&new.email)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = taken {
+            let by_name: bool = row.try_get("by_name")?;
+            return Err(InsertUserError::Taken(if by_name {
+                "username"
+            } else {
+                "email"
+            }));
+        }
+        let row = sqlx::query(
+            "INSERT INTO users (username, username_key, email, full_name, password_hash, consent_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             RETURNING id, username, email, full_name, created_at",
+        )
+        .bind(&new.username)
+        .bind(new.username.to_lowercase())
+        .bind(&new.email)
+        .bind(&new.full_name)
+        .bind(&new.password_hash.0)
+        .bind(new.consent_at)
+        .bind(new.created_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => InsertUserError::Taken("username or email"),
+            _ => InsertUserError::Db(e),
+        })?;
+        let user = user_from_row(&row)?;
+        sqlx::query("INSERT INTO auth_counters (user_id) VALUES (?)")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// The user and its password hash by username (any case) or email.
+    pub async fn find_login(
+        &self,
+        login: &str,
+    ) -> Result<Option<(User, PasswordHashString)>, sqlx::Error> {
+        let key = login.trim().to_lowercase();
+        let row = sqlx::query(
+            "SELECT id, username, email, full_name, created_at, password_hash FROM users
+             WHERE username_key = ? OR email = ?",
+        )
+        .bind(&key)
+        .bind(&key)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok((
+                user_from_row(&r)?,
+                PasswordHashString(r.try_get("password_hash")?),
+            ))
+        })
+        .transpose()
+    }
+
+    pub async fn user(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
+        sqlx::query("SELECT id, username, email, full_name, created_at FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| user_from_row(&r))
+            .transpose()
+    }
+
+    pub async fn password_hash(&self, id: i64) -> Result<Option<PasswordHashString>, sqlx::Error> {
+        let row = sqlx::query("SELECT password_hash FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get("password_hash").map(PasswordHashString))
+            .transpose()
+    }
+
+    /// Deletes the user; every row that references it goes with it (ON DELETE CASCADE).
+    pub async fn delete_user(&self, id: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
