@@ -1,20 +1,43 @@
-//! Chat (owned by the chat helper). Stub until that module lands.
+//! Chat: channels (direct and group), messages and real-time delivery, for `full` sessions only.
+//!
+//! - [`domain`]: the rules as plain functions (text length, membership, owner rights, paging).
+//! - [`service`]: the use cases; each stores first, then publishes through the hub.
+//! - [`hub`]: in-memory fan-out with a global event sequence, a replay ring and bounded
+//!   per-connection queues.
+//! - [`events`]: the JSON of the REST views and socket events.
+//! - `routes` / `ws`: the thin HTTP and WebSocket edge.
+//!
+//! A non-member gets 404 for anything about a channel, exactly as if it did not exist.
+//!
+//! ```
+//! use server::chat::{ChatHub, Durability, SessionKey};
+//!
+//! let hub = ChatHub::new();
+//! let mut socket = hub.register(7, SessionKey::new("hash"), None).connection;
+//! let seq = hub.publish(&[7], r#"{"type":"ping"}"#, Durability::Durable);
+//! assert!(seq > 0);
+//! assert_eq!(hub.close_session(&SessionKey::new("hash")), 1);
+//! ```
 
+use axum::routing::get;
 use axum::Router;
 
 use crate::app::AppState;
 
-/// Shared chat state held in [`AppState::chat`]. Stub: the chat helper replaces it.
-#[derive(Clone, Default)]
-pub struct ChatHub {}
+pub mod domain;
+pub mod events;
+pub mod hub;
+mod routes;
+pub mod service;
+mod ws;
 
-impl ChatHub {
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
+#[cfg(feature = "bench")]
+pub mod bench;
+
+pub use hub::{ChatHub, CloseReason, Durability, HubConfig, Replay, SessionKey};
+pub use ws::{origin_allowed, RateLimiter, CLIENT_FRAMES_PER_MINUTE, MAX_FRAME_BYTES};
 
 /// Chat routes under `/api`, merged by [`crate::app::router`].
 pub fn router() -> Router<AppState> {
-    Router::new()
+    routes::routes().route("/api/ws", get(ws::upgrade))
 }

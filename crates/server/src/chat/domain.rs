@@ -1,0 +1,539 @@
+//! Chat rules as plain functions: what a valid message, channel or page request is, and who may
+//! do what. No I/O here; the service applies these before touching storage.
+
+use std::fmt;
+
+/// Longest message text, in characters (Unicode scalar values), as the issue states.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Largest history page.
+pub const MAX_PAGE_LIMIT: u32 = 100;
+/// History page size when the client gives none.
+pub const DEFAULT_PAGE_LIMIT: u32 = 50;
+/// Longest group name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest idempotency key a client may attach to a send.
+pub const MAX_CLIENT_ID_CHARS: usize = 64;
+/// Most members one group may hold; keeps one message's fan-out bounded.
+pub const MAX_GROUP_MEMBERS: usize = 1000;
+/// Longest user search query, in characters.
+pub const MAX_QUERY_CHARS: usize = 100;
+
+/// Everything a chat request can fail with. Each maps to one stable API error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChatError {
+    /// The channel does not exist or the caller is not a member (deliberately the same answer).
+    ChannelNotFound,
+    /// The message does not exist in that channel.
+    MessageNotFound,
+    /// A user named in the request does not exist.
+    UserNotFound(i64),
+    /// Input is malformed; the text says which field and why.
+    Invalid(String),
+    /// The caller is a member but only the owner (or the author) may do this.
+    Forbidden(&'static str),
+    /// A retried send reused a `client_id` with a different text.
+    ClientIdConflict,
+    /// Storage failed; details are logged, never sent.
+    Internal(String),
+}
+
+impl ChatError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            // One code for every "no such thing": a non-member must not tell a missing channel
+            // from one they may not see.
+            ChatError::ChannelNotFound | ChatError::MessageNotFound | ChatError::UserNotFound(_) => {
+                "not_found"
+            }
+            ChatError::Invalid(_) => "invalid_request",
+            ChatError::Forbidden(_) => "forbidden",
+            ChatError::ClientIdConflict => "client_id_conflict",
+            ChatError::Internal(_) => "internal",
+        }
+    }
+
+    /// HTTP status for the code.
+    pub fn status(&self) -> u16 {
+        match self {
+            ChatError::ChannelNotFound | ChatError::MessageNotFound | ChatError::UserNotFound(_) => {
+                404
+            }
+            ChatError::Invalid(_) => 400,
+            ChatError::Forbidden(_) => 403,
+            ChatError::ClientIdConflict => 409,
+            ChatError::Internal(_) => 500,
+        }
+    }
+
+    /// A message a person can act on (never internal details).
+    pub fn message(&self) -> String {
+        match self {
+            ChatError::ChannelNotFound => "No such channel.".into(),
+            ChatError::MessageNotFound => "No such message in this channel.".into(),
+            ChatError::UserNotFound(id) => format!("No user with id {id}."),
+            ChatError::Invalid(why) => why.clone(),
+            ChatError::Forbidden(why) => (*why).into(),
+            ChatError::ClientIdConflict => {
+                "This client_id was already used for a different message.".into()
+            }
+            ChatError::Internal(_) => "Internal error.".into(),
+        }
+    }
+}
+
+impl fmt::Display for ChatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChatError::Internal(detail) => write!(f, "internal: {detail}"),
+            other => write!(f, "{}: {}", other.code(), other.message()),
+        }
+    }
+}
+
+impl std::error::Error for ChatError {}
+
+impl From<sqlx::Error> for ChatError {
+    fn from(err: sqlx::Error) -> Self {
+        ChatError::Internal(err.to_string())
+    }
+}
+
+/// The two kinds of channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelKind {
+    /// Exactly two members, at most one channel per pair, no owner.
+    Direct,
+    /// A name, an owner and any number of members up to [`MAX_GROUP_MEMBERS`].
+    Group,
+}
+
+impl ChannelKind {
+    /// The value stored in `chat_channels.kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Direct => "direct",
+            ChannelKind::Group => "group",
+        }
+    }
+
+    /// Parses the stored value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "direct" => Some(ChannelKind::Direct),
+            "group" => Some(ChannelKind::Group),
+            _ => None,
+        }
+    }
+}
+
+/// What the caller is in a channel, as far as the rules care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Role {
+    pub kind: ChannelKind,
+    pub is_owner: bool,
+}
+
+/// A validated request to create a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewChannel {
+    Direct { peer: i64 },
+    Group { name: String, members: Vec<i64> },
+}
+
+/// Checks a create request from `me`: a direct channel names exactly one other user; a group
+/// needs a name and gets `me` as owner and member (duplicates and `me` are dropped from the
+/// member list).
+pub fn validate_new_channel(
+    me: i64,
+    kind: ChannelKind,
+    members: &[i64],
+    name: Option<&str>,
+) -> Result<NewChannel, ChatError> {
+    match kind {
+        ChannelKind::Direct => {
+            let [peer] = members else {
+                return Err(invalid("A direct channel names exactly one other member."));
+            };
+            if *peer == me {
+                return Err(invalid("A direct channel needs another user than yourself."));
+            }
+            if name.is_some() {
+                return Err(invalid("A direct channel has no name."));
+            }
+            Ok(NewChannel::Direct { peer: *peer })
+        }
+        ChannelKind::Group => {
+            let name = validate_name(name.unwrap_or_default())?;
+            let mut others: Vec<i64> = members.iter().copied().filter(|&m| m != me).collect();
+            others.sort_unstable();
+            others.dedup();
+            if others.len() + 1 > MAX_GROUP_MEMBERS {
+                return Err(invalid(&format!(
+                    "A group holds at most {MAX_GROUP_MEMBERS} members."
+                )));
+            }
+            Ok(NewChannel::Group {
+                name,
+                members: others,
+            })
+        }
+    }
+}
+
+/// The key that makes a direct channel unique per pair, whichever side creates it.
+pub fn direct_key(a: i64, b: i64) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    format!("{lo}:{hi}")
+}
+
+/// A group name: 1..=[`MAX_NAME_CHARS`] characters, not only whitespace, no control characters.
+/// Returned as given (not trimmed): text is data.
+pub fn validate_name(name: &str) -> Result<String, ChatError> {
+    if name.trim().is_empty() {
+        return Err(invalid("A group needs a name."));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(invalid(&format!(
+            "A group name has at most {MAX_NAME_CHARS} characters."
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(invalid("A group name cannot hold control characters."));
+    }
+    Ok(name.to_owned())
+}
+
+/// A message text: 1..=[`MAX_TEXT_CHARS`] characters and not only whitespace. Stored exactly as
+/// sent (no trimming, no escaping): clients render it as text, never as HTML.
+pub fn validate_text(text: &str) -> Result<(), ChatError> {
+    if text.trim().is_empty() {
+        return Err(invalid("A message needs some text."));
+    }
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(invalid(&format!(
+            "A message has at most {MAX_TEXT_CHARS} characters (this one has {chars})."
+        )));
+    }
+    Ok(())
+}
+
+/// An optional idempotency key: 1..=[`MAX_CLIENT_ID_CHARS`] visible ASCII characters.
+pub fn validate_client_id(client_id: Option<&str>) -> Result<(), ChatError> {
+    let Some(id) = client_id else {
+        return Ok(());
+    };
+    let ok = !id.is_empty()
+        && id.len() <= MAX_CLIENT_ID_CHARS
+        && id.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(&format!(
+            "client_id is 1 to {MAX_CLIENT_ID_CHARS} visible ASCII characters."
+        )))
+    }
+}
+
+/// A history page request, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Only messages with a smaller id.
+    pub before: Option<i64>,
+    /// Only messages with a larger id.
+    pub after: Option<i64>,
+    pub limit: u32,
+}
+
+impl PageRequest {
+    /// With `after` only, the page starts right after it (catching up forwards); otherwise it
+    /// is the newest `limit` messages below `before` (scrolling back).
+    pub fn forwards(&self) -> bool {
+        self.after.is_some() && self.before.is_none()
+    }
+}
+
+/// `limit` in 1..=[`MAX_PAGE_LIMIT`] (default [`DEFAULT_PAGE_LIMIT`]); cursors are message ids.
+pub fn validate_page(
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: Option<u32>,
+) -> Result<PageRequest, ChatError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE_LIMIT);
+    if limit == 0 || limit > MAX_PAGE_LIMIT {
+        return Err(invalid(&format!("limit is 1 to {MAX_PAGE_LIMIT}.")));
+    }
+    if let (Some(b), Some(a)) = (before, after) {
+        if b <= a {
+            return Err(invalid("before must be greater than after."));
+        }
+    }
+    Ok(PageRequest {
+        before,
+        after,
+        limit,
+    })
+}
+
+/// A user search page size: 1..=[`MAX_PAGE_LIMIT`], default [`DEFAULT_PAGE_LIMIT`]; the query
+/// at most [`MAX_QUERY_CHARS`] characters.
+pub fn validate_user_search(q: &str, limit: Option<u32>) -> Result<u32, ChatError> {
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(invalid(&format!(
+            "q has at most {MAX_QUERY_CHARS} characters."
+        )));
+    }
+    let limit = limit.unwrap_or(DEFAULT_PAGE_LIMIT);
+    if limit == 0 || limit > MAX_PAGE_LIMIT {
+        return Err(invalid(&format!("limit is 1 to {MAX_PAGE_LIMIT}.")));
+    }
+    Ok(limit)
+}
+
+/// Renaming: groups only, owner only.
+pub fn can_rename(role: Role) -> Result<(), ChatError> {
+    match (role.kind, role.is_owner) {
+        (ChannelKind::Direct, _) => Err(ChatError::Forbidden("A direct channel has no name.")),
+        (ChannelKind::Group, false) => Err(ChatError::Forbidden(
+            "Only the owner can rename this group.",
+        )),
+        (ChannelKind::Group, true) => Ok(()),
+    }
+}
+
+/// Adding a member: groups only, owner only.
+pub fn can_add_member(role: Role) -> Result<(), ChatError> {
+    match (role.kind, role.is_owner) {
+        (ChannelKind::Direct, _) => Err(ChatError::Forbidden(
+            "A direct channel has exactly two members.",
+        )),
+        (ChannelKind::Group, false) => Err(ChatError::Forbidden(
+            "Only the owner can add members.",
+        )),
+        (ChannelKind::Group, true) => Ok(()),
+    }
+}
+
+/// Removing `target` from a group: the owner removes others; anyone removes themselves
+/// (leaving). The owner cannot leave their own group; they delete it instead.
+pub fn can_remove_member(me: i64, target: i64, role: Role) -> Result<(), ChatError> {
+    match (role.kind, role.is_owner, me == target) {
+        (ChannelKind::Direct, _, _) => Err(ChatError::Forbidden(
+            "A direct channel has exactly two members.",
+        )),
+        (ChannelKind::Group, true, true) => Err(ChatError::Forbidden(
+            "The owner cannot leave; delete the group instead.",
+        )),
+        (ChannelKind::Group, true, false) | (ChannelKind::Group, false, true) => Ok(()),
+        (ChannelKind::Group, false, false) => Err(ChatError::Forbidden(
+            "Only the owner can remove other members.",
+        )),
+    }
+}
+
+/// What `DELETE /api/channels/{id}` does for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteAction {
+    /// The channel and all its messages go, for everyone.
+    DeleteChannel,
+    /// Only the caller's membership goes.
+    Leave,
+}
+
+/// The owner deletes a group, a member leaves it. A direct channel can be deleted by either of
+/// its two members (it cannot be left: it would no longer have exactly two members).
+pub fn delete_action(role: Role) -> DeleteAction {
+    match (role.kind, role.is_owner) {
+        (ChannelKind::Direct, _) | (ChannelKind::Group, true) => DeleteAction::DeleteChannel,
+        (ChannelKind::Group, false) => DeleteAction::Leave,
+    }
+}
+
+/// Only the author edits or deletes a message, and a deleted message stays deleted.
+pub fn can_change_message(me: i64, author: i64, deleted: bool) -> Result<(), ChatError> {
+    if author != me {
+        return Err(ChatError::Forbidden(
+            "Only the author can change this message.",
+        ));
+    }
+    if deleted {
+        return Err(ChatError::MessageNotFound);
+    }
+    Ok(())
+}
+
+/// The read position only moves forwards.
+pub fn next_read_position(current: Option<i64>, requested: i64) -> i64 {
+    current.map_or(requested, |c| c.max(requested))
+}
+
+/// A prefix pattern for SQL `LIKE ... ESCAPE '\'`, lower-cased, wildcards in `q` escaped.
+pub fn like_prefix(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 1);
+    for c in q.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn invalid(why: &str) -> ChatError {
+    ChatError::Invalid(why.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GROUP_OWNER: Role = Role {
+        kind: ChannelKind::Group,
+        is_owner: true,
+    };
+    const GROUP_MEMBER: Role = Role {
+        kind: ChannelKind::Group,
+        is_owner: false,
+    };
+    const DIRECT: Role = Role {
+        kind: ChannelKind::Direct,
+        is_owner: false,
+    };
+
+    #[test]
+    fn text_of_exactly_4000_characters_is_accepted_and_4001_refused() {
+        let ok = "é".repeat(MAX_TEXT_CHARS);
+        assert!(validate_text(&ok).is_ok());
+        let long = "é".repeat(MAX_TEXT_CHARS + 1);
+        assert_eq!(validate_text(&long).map_err(|e| e.code()), Err("invalid_request"));
+    }
+
+    #[test]
+    fn blank_text_is_refused_but_markup_is_plain_data() {
+        assert!(validate_text("  \n\t").is_err());
+        assert!(validate_text("").is_err());
+        assert!(validate_text("<script>alert(1)</script>").is_ok());
+    }
+
+    #[test]
+    fn page_limit_is_between_1_and_100() {
+        assert_eq!(validate_page(None, None, None).map(|p| p.limit), Ok(50));
+        assert!(validate_page(None, None, Some(100)).is_ok());
+        assert!(validate_page(None, None, Some(101)).is_err());
+        assert!(validate_page(None, None, Some(0)).is_err());
+        assert!(validate_page(Some(5), Some(5), None).is_err());
+        assert!(validate_page(Some(6), Some(5), None).is_ok());
+    }
+
+    #[test]
+    fn forwards_only_with_after_alone() {
+        let p = |b, a| validate_page(b, a, None).map(|p| p.forwards());
+        assert_eq!(p(None, Some(3)), Ok(true));
+        assert_eq!(p(Some(9), Some(3)), Ok(false));
+        assert_eq!(p(None, None), Ok(false));
+    }
+
+    #[test]
+    fn direct_channel_needs_exactly_one_other_member() {
+        assert_eq!(
+            validate_new_channel(1, ChannelKind::Direct, &[2], None),
+            Ok(NewChannel::Direct { peer: 2 })
+        );
+        assert!(validate_new_channel(1, ChannelKind::Direct, &[1], None).is_err());
+        assert!(validate_new_channel(1, ChannelKind::Direct, &[2, 3], None).is_err());
+        assert!(validate_new_channel(1, ChannelKind::Direct, &[], None).is_err());
+        assert!(validate_new_channel(1, ChannelKind::Direct, &[2], Some("x")).is_err());
+    }
+
+    #[test]
+    fn direct_key_is_the_same_from_both_sides() {
+        assert_eq!(direct_key(7, 3), direct_key(3, 7));
+        assert_ne!(direct_key(1, 23), direct_key(12, 3));
+    }
+
+    #[test]
+    fn group_needs_a_name_and_drops_self_and_duplicates() {
+        assert!(validate_new_channel(1, ChannelKind::Group, &[2], None).is_err());
+        assert!(validate_new_channel(1, ChannelKind::Group, &[2], Some("  ")).is_err());
+        assert_eq!(
+            validate_new_channel(1, ChannelKind::Group, &[3, 1, 2, 3], Some(" team ")),
+            Ok(NewChannel::Group {
+                name: " team ".into(),
+                members: vec![2, 3]
+            })
+        );
+        let too_many: Vec<i64> = (2..=MAX_GROUP_MEMBERS as i64 + 1).collect();
+        assert!(validate_new_channel(1, ChannelKind::Group, &too_many, Some("big")).is_err());
+    }
+
+    #[test]
+    fn only_the_owner_renames_or_adds_and_never_in_a_direct_channel() {
+        assert!(can_rename(GROUP_OWNER).is_ok());
+        assert!(can_rename(GROUP_MEMBER).is_err());
+        assert!(can_rename(DIRECT).is_err());
+        assert!(can_add_member(GROUP_OWNER).is_ok());
+        assert!(can_add_member(GROUP_MEMBER).is_err());
+        assert!(can_add_member(DIRECT).is_err());
+    }
+
+    #[test]
+    fn members_leave_themselves_owner_removes_others_but_cannot_leave() {
+        assert!(can_remove_member(2, 2, GROUP_MEMBER).is_ok());
+        assert!(can_remove_member(2, 3, GROUP_MEMBER).is_err());
+        assert!(can_remove_member(1, 3, GROUP_OWNER).is_ok());
+        assert!(can_remove_member(1, 1, GROUP_OWNER).is_err());
+        assert!(can_remove_member(1, 2, DIRECT).is_err());
+    }
+
+    #[test]
+    fn delete_removes_a_group_for_its_owner_and_leaves_it_for_others() {
+        assert_eq!(delete_action(GROUP_OWNER), DeleteAction::DeleteChannel);
+        assert_eq!(delete_action(GROUP_MEMBER), DeleteAction::Leave);
+        assert_eq!(delete_action(DIRECT), DeleteAction::DeleteChannel);
+    }
+
+    #[test]
+    fn only_the_author_changes_a_message_that_still_exists() {
+        assert!(can_change_message(1, 1, false).is_ok());
+        assert_eq!(
+            can_change_message(1, 2, false).map_err(|e| e.status()),
+            Err(403)
+        );
+        assert_eq!(
+            can_change_message(1, 1, true).map_err(|e| e.status()),
+            Err(404)
+        );
+    }
+
+    #[test]
+    fn read_position_never_moves_back() {
+        assert_eq!(next_read_position(None, 5), 5);
+        assert_eq!(next_read_position(Some(9), 5), 9);
+        assert_eq!(next_read_position(Some(3), 5), 5);
+    }
+
+    #[test]
+    fn client_id_is_short_visible_ascii() {
+        assert!(validate_client_id(None).is_ok());
+        assert!(validate_client_id(Some("3f1c-42")).is_ok());
+        assert!(validate_client_id(Some("")).is_err());
+        assert!(validate_client_id(Some("has space")).is_err());
+        assert!(validate_client_id(Some(&"x".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn like_prefix_escapes_wildcards() {
+        assert_eq!(like_prefix("Ab%_\\"), "ab\\%\\_\\\\%");
+    }
+
+    #[test]
+    fn not_found_errors_share_status_404() {
+        assert_eq!(ChatError::ChannelNotFound.status(), 404);
+        assert_eq!(ChatError::MessageNotFound.status(), 404);
+        assert_eq!(ChatError::Internal("x".into()).message(), "Internal error.");
+    }
+}

@@ -1,0 +1,221 @@
+//! The JSON the chat speaks: REST views and WebSocket events.
+//!
+//! Server events are objects with a `type` and, once published by the hub, a `seq`:
+//! `message.new`, `message.updated`, `message.deleted`, `typing`, `read`, `presence`,
+//! `channel.updated`, `channel.deleted`, `member.added`, `member.removed`. Control frames that
+//! are not events carry no `seq`: `hello` (first frame of every socket), `pong`, `error`.
+//! Client frames: `{"type":"typing","channel_id":N,"on":true}` and `{"type":"ping"}`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::storage::chat::{MessageRow, UserSummary};
+
+/// A message as clients see it. Times are unix milliseconds. A deleted message keeps its id
+/// and author, with empty text and `deleted: true`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub channel_id: i64,
+    pub author: UserSummary,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted: bool,
+}
+
+impl From<MessageRow> for MessageView {
+    fn from(row: MessageRow) -> Self {
+        Self {
+            id: row.id,
+            channel_id: row.channel_id,
+            author: UserSummary {
+                id: row.author_id,
+                username: row.author_username,
+                full_name: row.author_full_name,
+            },
+            text: row.text,
+            client_id: row.client_id,
+            created_at: row.created_at,
+            edited_at: row.edited_at,
+            deleted: row.deleted_at.is_some(),
+        }
+    }
+}
+
+/// A channel member in a channel's details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberView {
+    #[serde(flatten)]
+    pub user: UserSummary,
+    /// Id of the last message this member has read.
+    pub last_read_id: i64,
+    /// Whether the member has an open socket right now.
+    pub online: bool,
+}
+
+/// A channel's details (`GET /api/channels/{id}`, `channel.updated`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelView {
+    pub id: i64,
+    pub kind: &'static str,
+    pub name: Option<String>,
+    pub owner_id: Option<i64>,
+    pub created_at: i64,
+    pub last_activity_at: Option<i64>,
+    pub members: Vec<MemberView>,
+}
+
+/// One entry of `GET /api/channels`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChannelListItem {
+    pub id: i64,
+    pub kind: &'static str,
+    pub name: Option<String>,
+    pub owner_id: Option<i64>,
+    pub created_at: i64,
+    pub last_activity_at: Option<i64>,
+    /// For a direct channel, the other member.
+    pub peer: Option<UserSummary>,
+    pub last_message: Option<MessageView>,
+    pub last_read_id: i64,
+    /// Messages by others after my read position.
+    pub unread: i64,
+}
+
+/// Server-to-client events (before the hub adds `seq`).
+#[derive(Debug, Serialize)]
+#[serde(tag = "type")]
+pub enum Event<'a> {
+    #[serde(rename = "message.new")]
+    MessageNew {
+        channel_id: i64,
+        message: &'a MessageView,
+    },
+    #[serde(rename = "message.updated")]
+    MessageUpdated {
+        channel_id: i64,
+        message: &'a MessageView,
+    },
+    #[serde(rename = "message.deleted")]
+    MessageDeleted { channel_id: i64, message_id: i64 },
+    #[serde(rename = "typing")]
+    Typing {
+        channel_id: i64,
+        user_id: i64,
+        on: bool,
+    },
+    #[serde(rename = "read")]
+    Read {
+        channel_id: i64,
+        user_id: i64,
+        message_id: i64,
+    },
+    #[serde(rename = "channel.updated")]
+    ChannelUpdated { channel: &'a ChannelView },
+    #[serde(rename = "channel.deleted")]
+    ChannelDeleted { channel_id: i64 },
+    #[serde(rename = "member.added")]
+    MemberAdded {
+        channel_id: i64,
+        user: &'a UserSummary,
+    },
+    #[serde(rename = "member.removed")]
+    MemberRemoved { channel_id: i64, user_id: i64 },
+}
+
+impl Event<'_> {
+    /// The JSON object the hub publishes. Serialising these plain structs cannot fail; the
+    /// fallback only keeps a bug from panicking the server.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|err| {
+            tracing::error!(%err, "serialising a chat event failed");
+            String::from(r#"{"type":"error"}"#)
+        })
+    }
+}
+
+/// Frames a client may send over the socket.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type")]
+pub enum ClientFrame {
+    #[serde(rename = "typing")]
+    Typing { channel_id: i64, on: bool },
+    #[serde(rename = "ping")]
+    Ping,
+}
+
+/// First frame on every socket: who you are, the current sequence number, and whether the
+/// requested `since` could be replayed (`resync: true` means: reload through the REST API).
+pub fn hello_frame(user_id: i64, seq: u64, resync: bool) -> String {
+    format!(r#"{{"type":"hello","user_id":{user_id},"seq":{seq},"resync":{resync}}}"#)
+}
+
+/// Answer to a client `ping`.
+pub const PONG_FRAME: &str = r#"{"type":"pong"}"#;
+
+/// An error about one client frame (the socket stays open).
+pub fn error_frame(code: &str, message: &str) -> String {
+    serde_json::json!({"type": "error", "code": code, "message": message}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialise_with_their_dotted_type() {
+        let json = Event::MessageDeleted {
+            channel_id: 3,
+            message_id: 9,
+        }
+        .to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"message.deleted","channel_id":3,"message_id":9}"#
+        );
+    }
+
+    #[test]
+    fn client_frames_parse_and_unknown_ones_are_refused() {
+        assert_eq!(
+            serde_json::from_str::<ClientFrame>(r#"{"type":"typing","channel_id":4,"on":true}"#)
+                .ok(),
+            Some(ClientFrame::Typing {
+                channel_id: 4,
+                on: true
+            })
+        );
+        assert_eq!(
+            serde_json::from_str::<ClientFrame>(r#"{"type":"ping"}"#).ok(),
+            Some(ClientFrame::Ping)
+        );
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"send","text":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn message_text_is_carried_verbatim() {
+        let view = MessageView {
+            id: 1,
+            channel_id: 2,
+            author: UserSummary {
+                id: 3,
+                username: "a".into(),
+                full_name: "A".into(),
+            },
+            text: "<b>hi</b> & \"you\"".into(),
+            client_id: None,
+            created_at: 0,
+            edited_at: None,
+            deleted: false,
+        };
+        let json = Event::MessageNew {
+            channel_id: 2,
+            message: &view,
+        }
+        .to_json();
+        let back: serde_json::Value = serde_json::from_str(&json).expect("valid json");
+        assert_eq!(back["message"]["text"], "<b>hi</b> & \"you\"");
+    }
+}

@@ -1,0 +1,310 @@
+//! The chat REST handlers: parse, call one [`Chat`] use case, answer. All need a `full` session.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::session::FullSession;
+use crate::error::{ErrorBody, ErrorDetail};
+
+use super::domain::{self, ChannelKind, ChatError};
+use super::service::Chat;
+
+/// The chat's REST routes (the WebSocket route is added by [`super::router`]).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/users", get(search_users))
+        .route("/api/channels", get(list_channels).post(create_channel))
+        .route(
+            "/api/channels/{id}",
+            get(channel).patch(rename_channel).delete(delete_channel),
+        )
+        .route("/api/channels/{id}/members", post(add_member))
+        .route("/api/channels/{id}/members/{user}", delete(remove_member))
+        .route("/api/channels/{id}/messages", get(history).post(send))
+        .route(
+            "/api/channels/{id}/messages/{mid}",
+            delete(delete_message).patch(edit_message),
+        )
+        .route("/api/channels/{id}/read", post(mark_read))
+}
+
+impl IntoResponse for ChatError {
+    fn into_response(self) -> Response {
+        if let ChatError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "chat internal error");
+        }
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.message(),
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+type ChatResult<T> = Result<T, ChatError>;
+
+fn chat(state: &AppState) -> Chat<'_> {
+    Chat {
+        db: &state.db,
+        hub: &state.chat,
+    }
+}
+
+/// Unix milliseconds now; handlers pass time into the use cases.
+pub(crate) fn now_ms() -> i64 {
+    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    i64::try_from(nanos).unwrap_or(i64::MAX)
+}
+
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> ChatResult<T> {
+    body.map(|Json(v)| v)
+        .map_err(|e| ChatError::Invalid(format!("Invalid JSON body: {}", e.body_text())))
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> ChatResult<T> {
+    q.map(|Query(v)| v)
+        .map_err(|e| ChatError::Invalid(format!("Invalid query: {}", e.body_text())))
+}
+
+/// A malformed id names no channel or message: 404 like any unknown one.
+fn path<T>(p: Result<Path<T>, PathRejection>) -> ChatResult<T> {
+    p.map(|Path(v)| v).map_err(|_| ChatError::ChannelNotFound)
+}
+
+#[derive(Debug, Deserialize)]
+struct UserQuery {
+    #[serde(default)]
+    q: String,
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn search_users(
+    State(state): State<AppState>,
+    session: FullSession,
+    q: Result<Query<UserQuery>, QueryRejection>,
+) -> ChatResult<Response> {
+    let q = query(q)?;
+    let page = chat(&state)
+        .search_users(session.user_id, &q.q, q.after.as_deref(), q.limit)
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateChannel {
+    kind: ChannelKind,
+    #[serde(default)]
+    members: Vec<i64>,
+    name: Option<String>,
+}
+
+async fn create_channel(
+    State(state): State<AppState>,
+    session: FullSession,
+    body: Result<Json<CreateChannel>, JsonRejection>,
+) -> ChatResult<Response> {
+    let body = json_body(body)?;
+    let (view, created) = chat(&state)
+        .create_channel(
+            session.user_id,
+            body.kind,
+            &body.members,
+            body.name.as_deref(),
+            now_ms(),
+        )
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+async fn list_channels(
+    State(state): State<AppState>,
+    session: FullSession,
+) -> ChatResult<Response> {
+    let channels = chat(&state).list_channels(session.user_id).await?;
+    Ok(Json(serde_json::json!({ "channels": channels })).into_response())
+}
+
+async fn channel(
+    State(state): State<AppState>,
+    session: FullSession,
+    id: Result<Path<i64>, PathRejection>,
+) -> ChatResult<Response> {
+    let view = chat(&state).channel(session.user_id, path(id)?).await?;
+    Ok(Json(view).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct Rename {
+    name: String,
+}
+
+async fn rename_channel(
+    State(state): State<AppState>,
+    session: FullSession,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Json<Rename>, JsonRejection>,
+) -> ChatResult<Response> {
+    let id = path(id)?;
+    let body = json_body(body)?;
+    let view = chat(&state)
+        .rename(session.user_id, id, &body.name, now_ms())
+        .await?;
+    Ok(Json(view).into_response())
+}
+
+async fn delete_channel(
+    State(state): State<AppState>,
+    session: FullSession,
+    id: Result<Path<i64>, PathRejection>,
+) -> ChatResult<StatusCode> {
+    chat(&state)
+        .delete_or_leave(session.user_id, path(id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct AddMember {
+    user_id: i64,
+}
+
+async fn add_member(
+    State(state): State<AppState>,
+    session: FullSession,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Json<AddMember>, JsonRejection>,
+) -> ChatResult<Response> {
+    let id = path(id)?;
+    let body = json_body(body)?;
+    let view = chat(&state)
+        .add_member(session.user_id, id, body.user_id, now_ms())
+        .await?;
+    Ok(Json(view).into_response())
+}
+
+async fn remove_member(
+    State(state): State<AppState>,
+    session: FullSession,
+    ids: Result<Path<(i64, i64)>, PathRejection>,
+) -> ChatResult<StatusCode> {
+    let (id, user) = path(ids)?;
+    chat(&state).remove_member(session.user_id, id, user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryQuery {
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    session: FullSession,
+    id: Result<Path<i64>, PathRejection>,
+    q: Result<Query<HistoryQuery>, QueryRejection>,
+) -> ChatResult<Response> {
+    let id = path(id)?;
+    let q = query(q)?;
+    let page = domain::validate_page(q.before, q.after, q.limit)?;
+    let page = chat(&state).history(session.user_id, id, page).await?;
+    Ok(Json(page).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct SendMessage {
+    text: String,
+    client_id: Option<String>,
+}
+
+async fn send(
+    State(state): State<AppState>,
+    session: FullSession,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Json<SendMessage>, JsonRejection>,
+) -> ChatResult<Response> {
+    let id = path(id)?;
+    let body = json_body(body)?;
+    let sent = chat(&state)
+        .send(
+            session.user_id,
+            id,
+            &body.text,
+            body.client_id.as_deref(),
+            now_ms(),
+        )
+        .await?;
+    let status = if sent.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(sent.message)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct EditMessage {
+    text: String,
+}
+
+async fn edit_message(
+    State(state): State<AppState>,
+    session: FullSession,
+    ids: Result<Path<(i64, i64)>, PathRejection>,
+    body: Result<Json<EditMessage>, JsonRejection>,
+) -> ChatResult<Response> {
+    let (id, mid) = path(ids)?;
+    let body = json_body(body)?;
+    let message = chat(&state)
+        .edit(session.user_id, id, mid, &body.text, now_ms())
+        .await?;
+    Ok(Json(message).into_response())
+}
+
+async fn delete_message(
+    State(state): State<AppState>,
+    session: FullSession,
+    ids: Result<Path<(i64, i64)>, PathRejection>,
+) -> ChatResult<StatusCode> {
+    let (id, mid) = path(ids)?;
+    chat(&state)
+        .delete_message(session.user_id, id, mid, now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct MarkRead {
+    message_id: i64,
+}
+
+async fn mark_read(
+    State(state): State<AppState>,
+    session: FullSession,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<Json<MarkRead>, JsonRejection>,
+) -> ChatResult<Response> {
+    let id = path(id)?;
+    let body = json_body(body)?;
+    let position = chat(&state)
+        .mark_read(session.user_id, id, body.message_id)
+        .await?;
+    Ok(Json(serde_json::json!({ "last_read_id": position })).into_response())
+}

@@ -1,0 +1,524 @@
+//! The chat use cases: each applies the rules of [`super::domain`], calls storage, and publishes
+//! the resulting events through the hub. Handlers call exactly one of these.
+//!
+//! Every change to a channel runs under that channel's order guard, from before it is stored
+//! until after its event is published: a message is stored before anyone hears of it, and per
+//! channel the events go out in storage order.
+
+use std::collections::HashSet;
+
+use crate::storage::chat::{self as store, UserSummary};
+use crate::storage::Db;
+
+use super::domain::{self, ChannelKind, ChatError, DeleteAction, NewChannel, PageRequest, Role};
+use super::events::{ChannelListItem, ChannelView, Event, MemberView, MessageView};
+use super::hub::{ChatHub, Durability};
+
+/// What the chat needs from the application: its storage and its hub.
+#[derive(Clone, Copy)]
+pub struct Chat<'a> {
+    pub db: &'a Db,
+    pub hub: &'a ChatHub,
+}
+
+/// A page of history.
+#[derive(Debug, serde::Serialize)]
+pub struct HistoryPage {
+    pub messages: Vec<MessageView>,
+    /// More messages exist beyond this page in the direction paged.
+    pub has_more: bool,
+}
+
+/// A page of user search results.
+#[derive(Debug, serde::Serialize)]
+pub struct UserPage {
+    pub users: Vec<UserSummary>,
+    /// Pass as `after` for the next page; absent on the last one.
+    pub next: Option<String>,
+}
+
+/// Outcome of a send: the stored message and whether this call stored it (false on a retry).
+#[derive(Debug)]
+pub struct Sent {
+    pub message: MessageView,
+    pub created: bool,
+}
+
+impl Chat<'_> {
+    /// `me`'s role in the channel, or 404 when it does not exist or `me` is not a member.
+    pub async fn role(&self, me: i64, channel_id: i64) -> Result<Role, ChatError> {
+        let row = store::membership(self.db, channel_id, me)
+            .await?
+            .ok_or(ChatError::ChannelNotFound)?;
+        let kind = ChannelKind::parse(&row.kind)
+            .ok_or_else(|| ChatError::Internal(format!("bad channel kind {:?}", row.kind)))?;
+        Ok(Role {
+            kind,
+            is_owner: row.owner_id == Some(me),
+        })
+    }
+
+    /// Users whose username or full name starts with `q`, paginated by username.
+    pub async fn search_users(
+        &self,
+        me: i64,
+        q: &str,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<UserPage, ChatError> {
+        let limit = domain::validate_user_search(q, limit)?;
+        let after = after.map(str::to_lowercase);
+        let users =
+            store::search_users(self.db, me, &domain::like_prefix(q), after.as_deref(), limit)
+                .await?;
+        let next = (users.len() == limit as usize)
+            .then(|| users.last().map(|u| u.username.to_lowercase()))
+            .flatten();
+        Ok(UserPage { users, next })
+    }
+
+    /// Creates a group, or gets (creating if needed) the direct channel with one user.
+    /// Returns the channel and whether it was created by this call.
+    pub async fn create_channel(
+        &self,
+        me: i64,
+        kind: ChannelKind,
+        members: &[i64],
+        name: Option<&str>,
+        now: i64,
+    ) -> Result<(ChannelView, bool), ChatError> {
+        let request = domain::validate_new_channel(me, kind, members, name)?;
+        let (id, created) = match request {
+            NewChannel::Direct { peer } => self.get_or_create_direct(me, peer, now).await?,
+            NewChannel::Group { name, members } => {
+                self.require_users(&members).await?;
+                let id = store::create_group(self.db, me, &name, &members, now).await?;
+                (id, true)
+            }
+        };
+        let _order = self.hub.order_guard(id).await;
+        let view = self.channel_view(id).await?;
+        if created {
+            let recipients = member_ids(&view);
+            self.hub.publish(
+                &recipients,
+                &Event::ChannelUpdated { channel: &view }.to_json(),
+                Durability::Durable,
+            );
+        }
+        Ok((view, created))
+    }
+
+    async fn get_or_create_direct(
+        &self,
+        me: i64,
+        peer: i64,
+        now: i64,
+    ) -> Result<(i64, bool), ChatError> {
+        if let Some(id) = store::find_direct(self.db, me, peer).await? {
+            return Ok((id, false));
+        }
+        self.require_users(&[peer]).await?;
+        if let Some(id) = store::create_direct(self.db, me, peer, now).await? {
+            return Ok((id, true));
+        }
+        // A concurrent request created it between our lookup and insert.
+        let id = store::find_direct(self.db, me, peer)
+            .await?
+            .ok_or_else(|| ChatError::Internal("direct channel vanished".into()))?;
+        Ok((id, false))
+    }
+
+    async fn require_users(&self, ids: &[i64]) -> Result<(), ChatError> {
+        let found: HashSet<i64> = store::existing_users(self.db, ids)
+            .await?
+            .into_iter()
+            .collect();
+        match ids.iter().find(|id| !found.contains(id)) {
+            Some(&missing) => Err(ChatError::UserNotFound(missing)),
+            None => Ok(()),
+        }
+    }
+
+    /// My channels, newest activity first.
+    pub async fn list_channels(&self, me: i64) -> Result<Vec<ChannelListItem>, ChatError> {
+        let rows = store::list_channels(self.db, me).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let last_message = match row.last_message_id {
+                Some(mid) => store::message(self.db, row.id, mid)
+                    .await?
+                    .map(MessageView::from),
+                None => None,
+            };
+            let kind = parse_kind(&row.kind)?;
+            let peer = if kind == ChannelKind::Direct {
+                store::members(self.db, row.id)
+                    .await?
+                    .into_iter()
+                    .map(|(user, _)| user)
+                    .find(|user| user.id != me)
+            } else {
+                None
+            };
+            out.push(ChannelListItem {
+                id: row.id,
+                kind: kind.as_str(),
+                name: row.name,
+                owner_id: row.owner_id,
+                created_at: row.created_at,
+                last_activity_at: row.last_activity_at,
+                peer,
+                last_message,
+                last_read_id: row.last_read_id,
+                unread: row.unread,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A channel's details with its members.
+    pub async fn channel(&self, me: i64, channel_id: i64) -> Result<ChannelView, ChatError> {
+        self.role(me, channel_id).await?;
+        self.channel_view(channel_id).await
+    }
+
+    async fn channel_view(&self, channel_id: i64) -> Result<ChannelView, ChatError> {
+        let row = store::channel(self.db, channel_id)
+            .await?
+            .ok_or(ChatError::ChannelNotFound)?;
+        let members = store::members(self.db, channel_id)
+            .await?
+            .into_iter()
+            .map(|(user, last_read_id)| MemberView {
+                online: self.hub.is_online(user.id),
+                user,
+                last_read_id,
+            })
+            .collect();
+        Ok(ChannelView {
+            id: row.id,
+            kind: parse_kind(&row.kind)?.as_str(),
+            name: row.name,
+            owner_id: row.owner_id,
+            created_at: row.created_at,
+            last_activity_at: row.last_activity_at,
+            members,
+        })
+    }
+
+    /// Renames a group (owner only).
+    pub async fn rename(
+        &self,
+        me: i64,
+        channel_id: i64,
+        name: &str,
+        now: i64,
+    ) -> Result<ChannelView, ChatError> {
+        domain::can_rename(self.role(me, channel_id).await?)?;
+        let name = domain::validate_name(name)?;
+        let _order = self.hub.order_guard(channel_id).await;
+        store::rename(self.db, channel_id, &name, now).await?;
+        let view = self.channel_view(channel_id).await?;
+        self.hub.publish(
+            &member_ids(&view),
+            &Event::ChannelUpdated { channel: &view }.to_json(),
+            Durability::Durable,
+        );
+        Ok(view)
+    }
+
+    /// Deletes the channel (group owner, either member of a direct channel) or leaves it.
+    pub async fn delete_or_leave(&self, me: i64, channel_id: i64) -> Result<(), ChatError> {
+        let role = self.role(me, channel_id).await?;
+        match domain::delete_action(role) {
+            DeleteAction::Leave => self.remove_member(me, channel_id, me).await,
+            DeleteAction::DeleteChannel => {
+                let _order = self.hub.order_guard(channel_id).await;
+                let members = store::member_ids(self.db, channel_id).await?;
+                store::delete_channel(self.db, channel_id).await?;
+                self.hub.publish(
+                    &members,
+                    &Event::ChannelDeleted { channel_id }.to_json(),
+                    Durability::Durable,
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds a member to a group (owner only). Adding an existing member changes nothing.
+    pub async fn add_member(
+        &self,
+        me: i64,
+        channel_id: i64,
+        user_id: i64,
+        now: i64,
+    ) -> Result<ChannelView, ChatError> {
+        domain::can_add_member(self.role(me, channel_id).await?)?;
+        let user = store::user_summary(self.db, user_id)
+            .await?
+            .ok_or(ChatError::UserNotFound(user_id))?;
+        let _order = self.hub.order_guard(channel_id).await;
+        let count = store::member_count(self.db, channel_id).await?;
+        if count >= domain::MAX_GROUP_MEMBERS as i64 {
+            return Err(ChatError::Invalid(format!(
+                "A group holds at most {} members.",
+                domain::MAX_GROUP_MEMBERS
+            )));
+        }
+        if store::add_member(self.db, channel_id, user_id, now).await? {
+            let members = store::member_ids(self.db, channel_id).await?;
+            self.hub.publish(
+                &members,
+                &Event::MemberAdded {
+                    channel_id,
+                    user: &user,
+                }
+                .to_json(),
+                Durability::Durable,
+            );
+        }
+        self.channel_view(channel_id).await
+    }
+
+    /// Removes a member (owner), or leaves (anyone but the owner, on themselves).
+    pub async fn remove_member(
+        &self,
+        me: i64,
+        channel_id: i64,
+        user_id: i64,
+    ) -> Result<(), ChatError> {
+        domain::can_remove_member(me, user_id, self.role(me, channel_id).await?)?;
+        let _order = self.hub.order_guard(channel_id).await;
+        // The removed user hears of it too, so their client drops the channel.
+        let before = store::member_ids(self.db, channel_id).await?;
+        if !store::remove_member(self.db, channel_id, user_id).await? {
+            return Err(ChatError::UserNotFound(user_id));
+        }
+        self.hub.publish(
+            &before,
+            &Event::MemberRemoved {
+                channel_id,
+                user_id,
+            }
+            .to_json(),
+            Durability::Durable,
+        );
+        Ok(())
+    }
+
+    /// A page of history (ascending ids).
+    pub async fn history(
+        &self,
+        me: i64,
+        channel_id: i64,
+        page: PageRequest,
+    ) -> Result<HistoryPage, ChatError> {
+        self.role(me, channel_id).await?;
+        let (rows, has_more) = store::page(
+            self.db,
+            channel_id,
+            page.before,
+            page.after,
+            page.limit,
+            page.forwards(),
+        )
+        .await?;
+        Ok(HistoryPage {
+            messages: rows.into_iter().map(MessageView::from).collect(),
+            has_more,
+        })
+    }
+
+    /// Stores a message, then publishes `message.new` to every member. With a `client_id`
+    /// already used by `me` in this channel, returns the stored message and publishes nothing.
+    pub async fn send(
+        &self,
+        me: i64,
+        channel_id: i64,
+        text: &str,
+        client_id: Option<&str>,
+        now: i64,
+    ) -> Result<Sent, ChatError> {
+        domain::validate_text(text)?;
+        domain::validate_client_id(client_id)?;
+        self.role(me, channel_id).await?;
+        let _order = self.hub.order_guard(channel_id).await;
+        if let Some(cid) = client_id {
+            if let Some(existing) = store::message_by_client_id(self.db, channel_id, me, cid).await?
+            {
+                return retried(existing, text);
+            }
+        }
+        let Some(id) = store::insert_message(self.db, channel_id, me, client_id, text, now).await?
+        else {
+            // Only reachable through a duplicate client_id, which the guard above already saw;
+            // kept for a second server process sharing the database.
+            let cid = client_id.unwrap_or_default();
+            let existing = store::message_by_client_id(self.db, channel_id, me, cid)
+                .await?
+                .ok_or(ChatError::ClientIdConflict)?;
+            return retried(existing, text);
+        };
+        let message: MessageView = store::message(self.db, channel_id, id)
+            .await?
+            .ok_or(ChatError::MessageNotFound)?
+            .into();
+        let members = store::member_ids(self.db, channel_id).await?;
+        self.hub.publish(
+            &members,
+            &Event::MessageNew {
+                channel_id,
+                message: &message,
+            }
+            .to_json(),
+            Durability::Durable,
+        );
+        Ok(Sent {
+            message,
+            created: true,
+        })
+    }
+
+    /// Replaces the text of one of my messages.
+    pub async fn edit(
+        &self,
+        me: i64,
+        channel_id: i64,
+        message_id: i64,
+        text: &str,
+        now: i64,
+    ) -> Result<MessageView, ChatError> {
+        domain::validate_text(text)?;
+        self.role(me, channel_id).await?;
+        let _order = self.hub.order_guard(channel_id).await;
+        let row = store::message(self.db, channel_id, message_id)
+            .await?
+            .ok_or(ChatError::MessageNotFound)?;
+        domain::can_change_message(me, row.author_id, row.deleted_at.is_some())?;
+        store::edit_message(self.db, message_id, text, now).await?;
+        let message: MessageView = store::message(self.db, channel_id, message_id)
+            .await?
+            .ok_or(ChatError::MessageNotFound)?
+            .into();
+        let members = store::member_ids(self.db, channel_id).await?;
+        self.hub.publish(
+            &members,
+            &Event::MessageUpdated {
+                channel_id,
+                message: &message,
+            }
+            .to_json(),
+            Durability::Durable,
+        );
+        Ok(message)
+    }
+
+    /// Deletes one of my messages (its text is dropped, its id stays).
+    pub async fn delete_message(
+        &self,
+        me: i64,
+        channel_id: i64,
+        message_id: i64,
+        now: i64,
+    ) -> Result<(), ChatError> {
+        self.role(me, channel_id).await?;
+        let _order = self.hub.order_guard(channel_id).await;
+        let row = store::message(self.db, channel_id, message_id)
+            .await?
+            .ok_or(ChatError::MessageNotFound)?;
+        domain::can_change_message(me, row.author_id, row.deleted_at.is_some())?;
+        store::delete_message(self.db, message_id, now).await?;
+        let members = store::member_ids(self.db, channel_id).await?;
+        self.hub.publish(
+            &members,
+            &Event::MessageDeleted {
+                channel_id,
+                message_id,
+            }
+            .to_json(),
+            Durability::Durable,
+        );
+        Ok(())
+    }
+
+    /// Moves my read position forwards to `message_id` (a message of this channel) and tells
+    /// the other members. Returns the resulting position.
+    pub async fn mark_read(
+        &self,
+        me: i64,
+        channel_id: i64,
+        message_id: i64,
+    ) -> Result<i64, ChatError> {
+        self.role(me, channel_id).await?;
+        if store::message(self.db, channel_id, message_id).await?.is_none() {
+            return Err(ChatError::MessageNotFound);
+        }
+        let _order = self.hub.order_guard(channel_id).await;
+        let position = store::mark_read(self.db, channel_id, me, message_id).await?;
+        if position == message_id {
+            let members = store::member_ids(self.db, channel_id).await?;
+            self.hub.publish(
+                &members,
+                &Event::Read {
+                    channel_id,
+                    user_id: me,
+                    message_id: position,
+                }
+                .to_json(),
+                Durability::Durable,
+            );
+        }
+        Ok(position)
+    }
+
+    /// Relays a typing indicator to the channel's other members (live only).
+    pub async fn typing(&self, me: i64, channel_id: i64, on: bool) -> Result<(), ChatError> {
+        self.role(me, channel_id).await?;
+        let others: Vec<i64> = store::member_ids(self.db, channel_id)
+            .await?
+            .into_iter()
+            .filter(|&id| id != me)
+            .collect();
+        self.hub.publish(
+            &others,
+            &Event::Typing {
+                channel_id,
+                user_id: me,
+                on,
+            }
+            .to_json(),
+            Durability::Transient,
+        );
+        Ok(())
+    }
+
+    /// Tells everyone sharing a channel with `user_id` whether the user is online now.
+    pub async fn announce_presence(&self, user_id: i64) -> Result<(), ChatError> {
+        let peers = store::peers(self.db, user_id).await?;
+        if !peers.is_empty() {
+            self.hub.publish_presence(user_id, &peers);
+        }
+        Ok(())
+    }
+}
+
+fn retried(existing: store::MessageRow, text: &str) -> Result<Sent, ChatError> {
+    // A deleted message has lost its text; the retry still names the same message.
+    if existing.text != text && existing.deleted_at.is_none() && existing.edited_at.is_none() {
+        return Err(ChatError::ClientIdConflict);
+    }
+    Ok(Sent {
+        message: existing.into(),
+        created: false,
+    })
+}
+
+fn parse_kind(kind: &str) -> Result<ChannelKind, ChatError> {
+    ChannelKind::parse(kind).ok_or_else(|| ChatError::Internal(format!("bad channel kind {kind:?}")))
+}
+
+fn member_ids(view: &ChannelView) -> Vec<i64> {
+    view.members.iter().map(|m| m.user.id).collect()
+}

@@ -1,0 +1,508 @@
+//! SQL of the chat aggregate: channels, members (with read positions) and messages.
+//!
+//! Portable SQL only: no scalar `MAX(a, b)`, new ids through `INSERT ... RETURNING id` (SQLite
+//! 3.35+ and PostgreSQL), prefix search through `LIKE ... ESCAPE`. Rules (who may do what) live in `crate::chat::domain`;
+//! these functions assume the caller already checked them.
+
+use serde::Serialize;
+use sqlx::{FromRow, Sqlite, Transaction};
+
+use super::Db;
+
+/// A user as shown to other chat users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow)]
+pub struct UserSummary {
+    pub id: i64,
+    pub username: String,
+    pub full_name: String,
+}
+
+/// One stored message with its author.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct MessageRow {
+    pub id: i64,
+    pub channel_id: i64,
+    pub author_id: i64,
+    pub author_username: String,
+    pub author_full_name: String,
+    pub client_id: Option<String>,
+    pub text: String,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+/// One channel as stored.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ChannelRow {
+    pub id: i64,
+    pub kind: String,
+    pub name: Option<String>,
+    pub owner_id: Option<i64>,
+    pub created_at: i64,
+    pub last_activity_at: Option<i64>,
+}
+
+/// A channel in the caller's list, with what the list shows about it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ChannelListRow {
+    pub id: i64,
+    pub kind: String,
+    pub name: Option<String>,
+    pub owner_id: Option<i64>,
+    pub created_at: i64,
+    pub last_activity_at: Option<i64>,
+    pub last_read_id: i64,
+    pub unread: i64,
+    pub last_message_id: Option<i64>,
+}
+
+/// The caller's membership of a channel: kind and owner, enough for every rule.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct MembershipRow {
+    pub kind: String,
+    pub owner_id: Option<i64>,
+}
+
+const MESSAGE_COLUMNS: &str = "m.id, m.channel_id, m.author_id, u.username AS author_username, \
+     u.full_name AS author_full_name, m.client_id, m.text, m.created_at, m.edited_at, m.deleted_at";
+
+/// The caller's membership of `channel_id`, or `None` if there is no such channel or the user is
+/// not a member (the two cases are indistinguishable on purpose).
+pub async fn membership(
+    db: &Db,
+    channel_id: i64,
+    user_id: i64,
+) -> Result<Option<MembershipRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.kind, c.owner_id FROM chat_channels c \
+         JOIN chat_members cm ON cm.channel_id = c.id \
+         WHERE c.id = ? AND cm.user_id = ?",
+    )
+    .bind(channel_id)
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await
+}
+
+/// The user ids of every member of a channel.
+pub async fn member_ids(db: &Db, channel_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT user_id FROM chat_members WHERE channel_id = ? ORDER BY user_id")
+        .bind(channel_id)
+        .fetch_all(db.pool())
+        .await
+}
+
+/// Every member of a channel with their names and read positions.
+pub async fn members(db: &Db, channel_id: i64) -> Result<Vec<(UserSummary, i64)>, sqlx::Error> {
+    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+        "SELECT u.id, u.username, u.full_name, cm.last_read_id FROM chat_members cm \
+         JOIN users u ON u.id = cm.user_id WHERE cm.channel_id = ? ORDER BY u.username_key",
+    )
+    .bind(channel_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, username, full_name, read)| {
+            (
+                UserSummary {
+                    id,
+                    username,
+                    full_name,
+                },
+                read,
+            )
+        })
+        .collect())
+}
+
+/// Every user who shares at least one channel with `user_id` (not the user itself).
+pub async fn peers(db: &Db, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT other.user_id FROM chat_members mine \
+         JOIN chat_members other ON other.channel_id = mine.channel_id \
+         WHERE mine.user_id = ? AND other.user_id <> ?",
+    )
+    .bind(user_id)
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await
+}
+
+/// Which of `ids` are existing users.
+pub async fn existing_users(db: &Db, ids: &[i64]) -> Result<Vec<i64>, sqlx::Error> {
+    let mut found = Vec::with_capacity(ids.len());
+    // One indexed lookup each: member lists are small and bounded by MAX_GROUP_MEMBERS.
+    for &id in ids {
+        let hit: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+        found.extend(hit);
+    }
+    Ok(found)
+}
+
+/// A user's public summary.
+pub async fn user_summary(db: &Db, user_id: i64) -> Result<Option<UserSummary>, sqlx::Error> {
+    sqlx::query_as("SELECT id, username, full_name FROM users WHERE id = ?")
+        .bind(user_id)
+        .fetch_optional(db.pool())
+        .await
+}
+
+/// Users whose username or full name starts with `pattern` (a `LIKE` prefix pattern made by
+/// `domain::like_prefix`), ordered by username, after the `after` username key, not `me`.
+pub async fn search_users(
+    db: &Db,
+    me: i64,
+    pattern: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<UserSummary>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, username, full_name FROM users \
+         WHERE id <> ? AND (username_key LIKE ? ESCAPE '\\' OR LOWER(full_name) LIKE ? ESCAPE '\\') \
+         AND username_key > ? ORDER BY username_key LIMIT ?",
+    )
+    .bind(me)
+    .bind(pattern)
+    .bind(pattern)
+    .bind(after.unwrap_or(""))
+    .bind(i64::from(limit))
+    .fetch_all(db.pool())
+    .await
+}
+
+/// The direct channel of the pair, if it exists.
+pub async fn find_direct(db: &Db, a: i64, b: i64) -> Result<Option<i64>, sqlx::Error> {
+    let (lo, hi) = (a.min(b), a.max(b));
+    sqlx::query_scalar("SELECT id FROM chat_channels WHERE direct_lo = ? AND direct_hi = ?")
+        .bind(lo)
+        .bind(hi)
+        .fetch_optional(db.pool())
+        .await
+}
+
+/// Creates the direct channel of the pair; `Ok(None)` if it already exists (a concurrent
+/// create won), in which case the caller looks it up.
+pub async fn create_direct(db: &Db, a: i64, b: i64, now: i64) -> Result<Option<i64>, sqlx::Error> {
+    let (lo, hi) = (a.min(b), a.max(b));
+    let mut tx = db.pool().begin().await?;
+    let inserted: Result<i64, _> = sqlx::query_scalar(
+        "INSERT INTO chat_channels (kind, direct_lo, direct_hi, created_at, last_activity_at) \
+         VALUES ('direct', ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(lo)
+    .bind(hi)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await;
+    let id: i64 = match inserted {
+        Ok(id) => id,
+        Err(err) if is_unique_violation(&err) => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    insert_members(&mut tx, id, &[lo, hi], now).await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+/// Creates a group owned by `owner` with `owner` and `members` as members.
+pub async fn create_group(
+    db: &Db,
+    owner: i64,
+    name: &str,
+    members: &[i64],
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = db.pool().begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO chat_channels (kind, name, owner_id, created_at, last_activity_at) \
+         VALUES ('group', ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(name)
+    .bind(owner)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    insert_members(&mut tx, id, &[owner], now).await?;
+    insert_members(&mut tx, id, members, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn insert_members(
+    tx: &mut Transaction<'_, Sqlite>,
+    channel_id: i64,
+    users: &[i64],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for &user in users {
+        sqlx::query("INSERT INTO chat_members (channel_id, user_id, joined_at) VALUES (?, ?, ?)")
+            .bind(channel_id)
+            .bind(user)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// One channel by id (membership not checked).
+pub async fn channel(db: &Db, channel_id: i64) -> Result<Option<ChannelRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, kind, name, owner_id, created_at, last_activity_at FROM chat_channels \
+         WHERE id = ?",
+    )
+    .bind(channel_id)
+    .fetch_optional(db.pool())
+    .await
+}
+
+/// The caller's channels, most recent activity first, with unread counts (messages by others,
+/// not deleted, after the read position) and the id of the last message.
+pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.id, c.kind, c.name, c.owner_id, c.created_at, c.last_activity_at, \
+           cm.last_read_id, \
+           (SELECT COUNT(*) FROM chat_messages m WHERE m.channel_id = c.id \
+              AND m.id > cm.last_read_id AND m.author_id <> cm.user_id \
+              AND m.deleted_at IS NULL) AS unread, \
+           (SELECT MAX(m.id) FROM chat_messages m WHERE m.channel_id = c.id \
+              AND m.deleted_at IS NULL) AS last_message_id \
+         FROM chat_members cm JOIN chat_channels c ON c.id = cm.channel_id \
+         WHERE cm.user_id = ? ORDER BY c.last_activity_at DESC, c.id DESC",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await
+}
+
+/// Renames a group.
+pub async fn rename(db: &Db, channel_id: i64, name: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE chat_channels SET name = ?, last_activity_at = ? WHERE id = ?")
+        .bind(name)
+        .bind(now)
+        .bind(channel_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Deletes a channel with its members and messages.
+pub async fn delete_channel(db: &Db, channel_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM chat_channels WHERE id = ?")
+        .bind(channel_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Adds a member; false if they already were one.
+pub async fn add_member(
+    db: &Db,
+    channel_id: i64,
+    user_id: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let result =
+        sqlx::query("INSERT INTO chat_members (channel_id, user_id, joined_at) VALUES (?, ?, ?)")
+            .bind(channel_id)
+            .bind(user_id)
+            .bind(now)
+            .execute(db.pool())
+            .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if is_unique_violation(&err) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// Number of members of a channel.
+pub async fn member_count(db: &Db, channel_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM chat_members WHERE channel_id = ?")
+        .bind(channel_id)
+        .fetch_one(db.pool())
+        .await
+}
+
+/// Removes a member; false if they were not one.
+pub async fn remove_member(db: &Db, channel_id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM chat_members WHERE channel_id = ? AND user_id = ?")
+        .bind(channel_id)
+        .bind(user_id)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// The message the author already sent with this `client_id` in this channel, if any.
+pub async fn message_by_client_id(
+    db: &Db,
+    channel_id: i64,
+    author_id: i64,
+    client_id: &str,
+) -> Result<Option<MessageRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM chat_messages m JOIN users u ON u.id = m.author_id \
+         WHERE m.channel_id = ? AND m.author_id = ? AND m.client_id = ?"
+    ))
+    .bind(channel_id)
+    .bind(author_id)
+    .bind(client_id)
+    .fetch_optional(db.pool())
+    .await
+}
+
+/// Stores a message and bumps the channel's activity, in one transaction. `Ok(None)` when the
+/// `(channel, author, client_id)` triple already exists.
+pub async fn insert_message(
+    db: &Db,
+    channel_id: i64,
+    author_id: i64,
+    client_id: Option<&str>,
+    text: &str,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    let mut tx = db.pool().begin().await?;
+    let inserted: Result<i64, _> = sqlx::query_scalar(
+        "INSERT INTO chat_messages (channel_id, author_id, client_id, text, created_at) \
+         VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(channel_id)
+    .bind(author_id)
+    .bind(client_id)
+    .bind(text)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await;
+    let id: i64 = match inserted {
+        Ok(id) => id,
+        Err(err) if is_unique_violation(&err) => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    sqlx::query("UPDATE chat_channels SET last_activity_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(channel_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+/// One message of a channel.
+pub async fn message(
+    db: &Db,
+    channel_id: i64,
+    message_id: i64,
+) -> Result<Option<MessageRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM chat_messages m JOIN users u ON u.id = m.author_id \
+         WHERE m.channel_id = ? AND m.id = ?"
+    ))
+    .bind(channel_id)
+    .bind(message_id)
+    .fetch_optional(db.pool())
+    .await
+}
+
+/// A page of history in ascending id order, and whether more lies beyond it in the paging
+/// direction. Forwards: the first `limit` ids above `after`. Backwards: the last `limit` ids
+/// below `before` (and above `after` when both are given).
+pub async fn page(
+    db: &Db,
+    channel_id: i64,
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: u32,
+    forwards: bool,
+) -> Result<(Vec<MessageRow>, bool), sqlx::Error> {
+    let order = if forwards { "ASC" } else { "DESC" };
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM chat_messages m JOIN users u ON u.id = m.author_id \
+         WHERE m.channel_id = ? AND m.id < ? AND m.id > ? ORDER BY m.id {order} LIMIT ?"
+    );
+    let mut rows: Vec<MessageRow> = sqlx::query_as(&sql)
+        .bind(channel_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(after.unwrap_or(0))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(db.pool())
+        .await?;
+    let has_more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    if !forwards {
+        rows.reverse();
+    }
+    Ok((rows, has_more))
+}
+
+/// Replaces a message's text and marks it edited.
+pub async fn edit_message(
+    db: &Db,
+    message_id: i64,
+    text: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE chat_messages SET text = ?, edited_at = ? WHERE id = ?")
+        .bind(text)
+        .bind(now)
+        .bind(message_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Marks a message deleted and drops its text (the row stays so ids remain valid cursors).
+pub async fn delete_message(db: &Db, message_id: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE chat_messages SET text = '', deleted_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(message_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Largest message id in a channel (0 when empty).
+pub async fn last_message_id(db: &Db, channel_id: i64) -> Result<i64, sqlx::Error> {
+    let max: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(id) FROM chat_messages WHERE channel_id = ?")
+            .bind(channel_id)
+            .fetch_one(db.pool())
+            .await?;
+    Ok(max.unwrap_or(0))
+}
+
+/// Moves a member's read position forwards to `message_id` (never backwards) and returns the
+/// resulting position.
+pub async fn mark_read(
+    db: &Db,
+    channel_id: i64,
+    user_id: i64,
+    message_id: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE chat_members SET last_read_id = ? \
+         WHERE channel_id = ? AND user_id = ? AND last_read_id < ?",
+    )
+    .bind(message_id)
+    .bind(channel_id)
+    .bind(user_id)
+    .bind(message_id)
+    .execute(db.pool())
+    .await?;
+    sqlx::query_scalar("SELECT last_read_id FROM chat_members WHERE channel_id = ? AND user_id = ?")
+        .bind(channel_id)
+        .bind(user_id)
+        .fetch_one(db.pool())
+        .await
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
