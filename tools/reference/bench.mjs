@@ -13,7 +13,7 @@ import {
   arg, faceapi, LIBRARY, loadNets, median, modelsDir, ppmTensor, readPpm, setBackend, tf, TFJS,
 } from './lib.mjs';
 
-export const FRAME = { x: 1280, y: 100, width: 640, height: 480 };
+export const FRAME = { x: 650, y: 250, width: 640, height: 480 };
 
 async function time(iters, fn) {
   await fn(); // warm-up: kernel compilation, first allocations

@@ -33,7 +33,7 @@ export async function setBackend(name) {
   if (name === 'wasm') {
     // Node resolves the .wasm binaries next to the backend's own bundle.
     const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
-    tf.wasm.setWasmPaths(`${wasmDir}${path.sep}`);
+    tf.setWasmPaths(`${wasmDir}${path.sep}`);
   }
   if (!(await tf.setBackend(name))) throw new Error(`tfjs backend ${name} failed to initialise`);
   await tf.ready();
