@@ -245,6 +245,10 @@ pub async fn login(
 /// Destroys the session server-side.
 pub async fn logout(state: &AppState, session: &AnySession, client: &Client) -> ApiResult<()> {
     state.db.delete_session(&session.id_hash).await?;
+    // The session's chat sockets close now, not at their next periodic session check.
+    state
+        .chat
+        .close_session(&crate::chat::SessionKey::new(session.id_hash.as_str()));
     audit(
         state,
         Some(session.user_id),
@@ -308,6 +312,7 @@ pub async fn reenrol(
 pub async fn delete(state: &AppState, session: &FullSession, password: Password) -> ApiResult<()> {
     reauthenticate(state, session.user_id, password).await?;
     state.db.delete_user(session.user_id).await?;
+    state.chat.close_user(session.user_id);
     tracing::info!(user_id = session.user_id, "account deleted");
     Ok(())
 }
