@@ -2,6 +2,7 @@
 
 mod commands;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Result;
@@ -16,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server.
+    Serve(commands::serve::ServeArgs),
     /// Face tools: detect, describe, compare.
     #[command(subcommand)]
     Face(commands::face::FaceCommand),
@@ -36,7 +39,17 @@ enum ModelsCommand {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    // Logs go to stderr so that stdout stays machine-readable (JSON output, the listening line).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     match cli.command {
+        Command::Serve(args) => commands::serve::run(args),
         Command::Face(command) => commands::face::run(command),
         Command::Models(ModelsCommand::Fetch { dir }) => commands::models::fetch(&dir),
     }

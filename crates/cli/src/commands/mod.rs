@@ -2,3 +2,4 @@
 
 pub mod face;
 pub mod models;
+pub mod serve;

@@ -1,0 +1,42 @@
+//! `facegate serve`: the HTTP/WebSocket server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use server::{Config, ConfigOverrides};
+
+/// Flags override `FACEGATE_*` environment variables, which override `facegate.toml`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Configuration file (default: ./facegate.toml when it exists).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Directory for the SQLite database and the secret key (default ./data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Directory holding the face-api.js models (default ./models).
+    #[arg(long)]
+    models: Option<PathBuf>,
+    /// The origin people reach the server at, e.g. https://chat.example.org: used for Origin/CSRF
+    /// checks, and https turns on Secure, `__Host-` cookies.
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+pub fn run(args: ServeArgs) -> Result<()> {
+    let overrides = ConfigOverrides {
+        config_file: args.config,
+        listen: args.listen,
+        data_dir: args.data_dir,
+        models_dir: args.models,
+        public_url: args.public_url,
+    };
+    let config = Config::load(&overrides)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(server::run(config))
+}
