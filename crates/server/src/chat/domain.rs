@@ -44,9 +44,9 @@ impl ChatError {
         match self {
             // One code for every "no such thing": a non-member must not tell a missing channel
             // from one they may not see.
-            ChatError::ChannelNotFound | ChatError::MessageNotFound | ChatError::UserNotFound(_) => {
-                "not_found"
-            }
+            ChatError::ChannelNotFound
+            | ChatError::MessageNotFound
+            | ChatError::UserNotFound(_) => "not_found",
             ChatError::Invalid(_) => "invalid_request",
             ChatError::Forbidden(_) => "forbidden",
             ChatError::ClientIdConflict => "client_id_conflict",
@@ -57,9 +57,9 @@ impl ChatError {
     /// HTTP status for the code.
     pub fn status(&self) -> u16 {
         match self {
-            ChatError::ChannelNotFound | ChatError::MessageNotFound | ChatError::UserNotFound(_) => {
-                404
-            }
+            ChatError::ChannelNotFound
+            | ChatError::MessageNotFound
+            | ChatError::UserNotFound(_) => 404,
             ChatError::Invalid(_) => 400,
             ChatError::Forbidden(_) => 403,
             ChatError::ClientIdConflict => 409,
@@ -158,7 +158,9 @@ pub fn validate_new_channel(
                 return Err(invalid("A direct channel names exactly one other member."));
             };
             if *peer == me {
-                return Err(invalid("A direct channel needs another user than yourself."));
+                return Err(invalid(
+                    "A direct channel needs another user than yourself.",
+                ));
             }
             if name.is_some() {
                 return Err(invalid("A direct channel has no name."));
@@ -310,9 +312,7 @@ pub fn can_add_member(role: Role) -> Result<(), ChatError> {
         (ChannelKind::Direct, _) => Err(ChatError::Forbidden(
             "A direct channel has exactly two members.",
         )),
-        (ChannelKind::Group, false) => Err(ChatError::Forbidden(
-            "Only the owner can add members.",
-        )),
+        (ChannelKind::Group, false) => Err(ChatError::Forbidden("Only the owner can add members.")),
         (ChannelKind::Group, true) => Ok(()),
     }
 }
@@ -409,7 +409,10 @@ mod tests {
         let ok = "é".repeat(MAX_TEXT_CHARS);
         assert!(validate_text(&ok).is_ok());
         let long = "é".repeat(MAX_TEXT_CHARS + 1);
-        assert_eq!(validate_text(&long).map_err(|e| e.code()), Err("invalid_request"));
+        assert_eq!(
+            validate_text(&long).map_err(|e| e.code()),
+            Err("invalid_request")
+        );
     }
 
     #[test]

@@ -274,7 +274,10 @@ impl ChatHub {
     fn lock(&self) -> MutexGuard<'_, HubState> {
         // The state stays consistent at every await-free step, so a panic elsewhere while the
         // lock was held leaves nothing half-done worth refusing service for.
-        self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Serialises the changes of one channel: hold the guard from before storing a change until
@@ -306,7 +309,11 @@ impl ChatHub {
             tx,
             shared: Arc::clone(&shared),
         });
-        state.sessions.entry(session).or_default().push((user_id, id));
+        state
+            .sessions
+            .entry(session)
+            .or_default()
+            .push((user_id, id));
         Registration {
             connection: Connection {
                 id,
@@ -324,7 +331,9 @@ impl ChatHub {
     /// i.e. the user just went offline. Unknown or already-closed connections return false.
     pub fn unregister(&self, connection: &Connection) -> bool {
         let mut state = self.lock();
-        state.remove(connection.user_id, connection.id).unwrap_or(false)
+        state
+            .remove(connection.user_id, connection.id)
+            .unwrap_or(false)
     }
 
     /// Publishes one event to every connection of `recipients` and returns its sequence number.
@@ -414,7 +423,10 @@ impl ChatHub {
 
     /// Whether `user_id` has at least one open socket.
     pub fn is_online(&self, user_id: i64) -> bool {
-        self.lock().users.get(&user_id).is_some_and(|c| !c.is_empty())
+        self.lock()
+            .users
+            .get(&user_id)
+            .is_some_and(|c| !c.is_empty())
     }
 
     /// Number of open sockets.
@@ -555,7 +567,10 @@ mod tests {
         let s1 = hub.publish(&[1, 2], r#"{"type":"x","n":1}"#, Durability::Durable);
         let s2 = hub.publish(&[2], r#"{"type":"x","n":2}"#, Durability::Durable);
         assert!(s2 > s1);
-        assert_eq!(drain(&mut a), vec![format!(r#"{{"seq":{s1},"type":"x","n":1}}"#)]);
+        assert_eq!(
+            drain(&mut a),
+            vec![format!(r#"{{"seq":{s1},"type":"x","n":1}}"#)]
+        );
         assert_eq!(
             drain(&mut b),
             vec![

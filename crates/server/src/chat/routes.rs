@@ -204,7 +204,9 @@ async fn remove_member(
     ids: Result<Path<(i64, i64)>, PathRejection>,
 ) -> ChatResult<StatusCode> {
     let (id, user) = path(ids)?;
-    chat(&state).remove_member(session.user_id, id, user).await?;
+    chat(&state)
+        .remove_member(session.user_id, id, user)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -68,9 +68,14 @@ impl Chat<'_> {
     ) -> Result<UserPage, ChatError> {
         let limit = domain::validate_user_search(q, limit)?;
         let after = after.map(str::to_lowercase);
-        let users =
-            store::search_users(self.db, me, &domain::like_prefix(q), after.as_deref(), limit)
-                .await?;
+        let users = store::search_users(
+            self.db,
+            me,
+            &domain::like_prefix(q),
+            after.as_deref(),
+            limit,
+        )
+        .await?;
         let next = (users.len() == limit as usize)
             .then(|| users.last().map(|u| u.username.to_lowercase()))
             .flatten();
@@ -346,7 +351,8 @@ impl Chat<'_> {
         self.role(me, channel_id).await?;
         let _order = self.hub.order_guard(channel_id).await;
         if let Some(cid) = client_id {
-            if let Some(existing) = store::message_by_client_id(self.db, channel_id, me, cid).await?
+            if let Some(existing) =
+                store::message_by_client_id(self.db, channel_id, me, cid).await?
             {
                 return retried(existing, text);
             }
@@ -452,7 +458,10 @@ impl Chat<'_> {
         message_id: i64,
     ) -> Result<i64, ChatError> {
         self.role(me, channel_id).await?;
-        if store::message(self.db, channel_id, message_id).await?.is_none() {
+        if store::message(self.db, channel_id, message_id)
+            .await?
+            .is_none()
+        {
             return Err(ChatError::MessageNotFound);
         }
         let _order = self.hub.order_guard(channel_id).await;
@@ -516,7 +525,8 @@ fn retried(existing: store::MessageRow, text: &str) -> Result<Sent, ChatError> {
 }
 
 fn parse_kind(kind: &str) -> Result<ChannelKind, ChatError> {
-    ChannelKind::parse(kind).ok_or_else(|| ChatError::Internal(format!("bad channel kind {kind:?}")))
+    ChannelKind::parse(kind)
+        .ok_or_else(|| ChatError::Internal(format!("bad channel kind {kind:?}")))
 }
 
 fn member_ids(view: &ChannelView) -> Vec<i64> {

@@ -248,13 +248,15 @@ async fn handle_client(
         ClientFrame::Ping => send_text(socket, events::PONG_FRAME.to_owned())
             .await
             .map_err(|_| End::WriteFailed),
-        ClientFrame::Typing { channel_id, on } => match chat.typing(user_id, channel_id, on).await {
-            Ok(()) => Ok(()),
-            Err(err) => {
-                let reply = events::error_frame(err.code(), &err.message());
-                send_text(socket, reply).await.map_err(|_| End::WriteFailed)
+        ClientFrame::Typing { channel_id, on } => {
+            match chat.typing(user_id, channel_id, on).await {
+                Ok(()) => Ok(()),
+                Err(err) => {
+                    let reply = events::error_frame(err.code(), &err.message());
+                    send_text(socket, reply).await.map_err(|_| End::WriteFailed)
+                }
             }
-        },
+        }
     }
 }
 
@@ -320,18 +322,36 @@ mod tests {
             public_url: Some("https://chat.example.org".into()),
             ..Config::default()
         };
-        assert!(origin_allowed(&headers(Some("https://chat.example.org"), "x"), &config));
-        assert!(!origin_allowed(&headers(Some("https://evil.example"), "x"), &config));
-        assert!(!origin_allowed(&headers(Some("http://chat.example.org"), "x"), &config));
+        assert!(origin_allowed(
+            &headers(Some("https://chat.example.org"), "x"),
+            &config
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("https://evil.example"), "x"),
+            &config
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("http://chat.example.org"), "x"),
+            &config
+        ));
     }
 
     #[test]
     fn socket_origin_must_match_the_host_and_be_present() {
         let config = Config::default();
         let host = "127.0.0.1:8080";
-        assert!(origin_allowed(&headers(Some("http://127.0.0.1:8080"), host), &config));
-        assert!(!origin_allowed(&headers(Some("http://127.0.0.1:9999"), host), &config));
-        assert!(!origin_allowed(&headers(Some("http://evil.example"), host), &config));
+        assert!(origin_allowed(
+            &headers(Some("http://127.0.0.1:8080"), host),
+            &config
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("http://127.0.0.1:9999"), host),
+            &config
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("http://evil.example"), host),
+            &config
+        ));
         assert!(!origin_allowed(&headers(Some("null"), host), &config));
         assert!(!origin_allowed(&headers(None, host), &config));
     }
