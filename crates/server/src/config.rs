@@ -45,15 +45,28 @@ pub struct FaceConfig {
     pub match_threshold: f64,
     /// Shorter side, in pixels, of the smallest face box accepted at enrolment.
     pub min_face_px: u32,
-    /// TinyFaceDetector input size (multiple of 32) for enrolment and verification.
+    /// Detector for enrolment images: `ssd` (SSD MobileNetV1, slower, finds every face of a
+    /// group photo, so "exactly one face" is reliable) or `tiny`.
+    pub enrol_detector: DetectorKind,
+    /// Detector for verification frames: `tiny` (TinyFaceDetector, fast) or `ssd`.
+    pub verify_detector: DetectorKind,
+    /// TinyFaceDetector input size (multiple of 32) for verification (and enrolment with `tiny`).
     pub detector_input_size: u32,
-    /// TinyFaceDetector score threshold.
+    /// Score threshold of either detector.
     pub detector_score_threshold: f64,
     /// Input size for the cheaper live `/api/face/detect` feedback.
     pub live_detector_input_size: u32,
     /// `/api/face/detect` hints `move_closer` when the face box's shorter side is below this
     /// fraction of the frame's shorter side (frames are downscaled by the UI, so a ratio).
     pub live_min_face_ratio: f64,
+}
+
+/// Which face detector a step uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DetectorKind {
+    Tiny,
+    Ssd,
 }
 
 /// Session lifetimes.
@@ -156,9 +169,11 @@ impl Default for FaceConfig {
         Self {
             match_threshold: face::DEFAULT_MATCH_THRESHOLD,
             min_face_px: 80,
+            enrol_detector: DetectorKind::Ssd,
+            verify_detector: DetectorKind::Tiny,
             detector_input_size: 416,
             detector_score_threshold: 0.5,
-            live_detector_input_size: 224,
+            live_detector_input_size: 320,
             live_min_face_ratio: 0.2,
         }
     }

@@ -1,7 +1,7 @@
 //! Account endpoints: register, login, me, logout, security events, delete.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,9 @@ use super::extract::{ApiJson, Upload};
 use crate::app::AppState;
 use crate::auth::account::{self, Registration};
 use crate::auth::password::Password;
-use crate::auth::session::{clear_cookie, set_cookie, AnySession, FullSession, Level};
+use crate::auth::session::{
+    clear_cookie, cookie_name, read_cookie, set_cookie, AnySession, FullSession, Level, SessionHash,
+};
 use crate::auth::Client;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::storage::audit::AuditEvent;
@@ -107,9 +109,11 @@ pub async fn register(
 pub async fn login(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let token = account::login(&state, &req.login, req.password, &client).await?;
+    let previous = read_cookie(&headers, cookie_name(&state.config)).map(|t| SessionHash::of(&t));
+    let token = account::login(&state, &req.login, req.password, previous, &client).await?;
     Ok((
         [(header::SET_COOKIE, set_cookie(&state.config, &token))],
         Json(LoginResponse { next: "face" }),

@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::body::Bytes;
 
 use super::password::{self, Password};
-use super::session::{AnySession, FullSession, Level, SessionToken};
+use super::session::{AnySession, FullSession, Level, SessionHash, SessionToken};
 use super::{audit, now_ms, Client};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -150,12 +150,14 @@ pub async fn register(state: &AppState, mut r: Registration, client: &Client) ->
     Ok(user)
 }
 
-/// Checks the password and opens a session at level `password`. Unknown login and wrong
-/// password give the same error after the same argon2 work.
+/// Checks the password and opens a session at level `password`, destroying the session the
+/// request came with (`previous`), if any. Unknown login and wrong password give the same error
+/// after the same argon2 work.
 pub async fn login(
     state: &AppState,
     login: &str,
     password: Password,
+    previous: Option<SessionHash>,
     client: &Client,
 ) -> ApiResult<SessionToken> {
     state
@@ -217,6 +219,9 @@ pub async fn login(
         .db
         .update_counters(user.id, |c| c.password_succeeded())
         .await?;
+    if let Some(previous) = previous {
+        state.db.delete_session(&previous).await?;
+    }
     let token = SessionToken::generate();
     let ip = client.ip_string();
     state

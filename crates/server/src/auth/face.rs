@@ -17,7 +17,9 @@
 //!
 //! # Enrolment
 //!
-//! Each of the 1-3 images must hold exactly one face whose box is at least `face.min_face_px`
+//! Enrolment uses SSD MobileNetV1 by default (TinyFaceDetector misses the second face of some
+//! group photos, which would let "exactly one face" pass wrongly); verification uses the faster
+//! TinyFaceDetector. Each of the 1-3 images must hold exactly one face whose box is at least `face.min_face_px`
 //! (default 80) pixels on its shorter side: the recognition network works on a 150x150 crop, and
 //! faces much smaller than that give unstable descriptors.
 
@@ -29,7 +31,7 @@ use face::{Descriptor, DetectorOptions, Engine, FaceError, ImageLimits, Pipeline
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::config::Config;
+use crate::config::{Config, DetectorKind, FaceConfig};
 use crate::error::ApiError;
 use crate::pool::BlockingPool;
 
@@ -38,7 +40,8 @@ use crate::pool::BlockingPool;
 pub struct FaceService {
     engine: Arc<Engine>,
     pool: BlockingPool,
-    pipeline: PipelineOptions,
+    enrol_pipeline: PipelineOptions,
+    verify_pipeline: PipelineOptions,
     live: DetectorOptions,
     limits: ImageLimits,
     live_limits: ImageLimits,
@@ -132,6 +135,24 @@ fn image_error(index: usize, e: FaceError) -> ApiError {
     }
 }
 
+fn pipeline(kind: DetectorKind, f: &FaceConfig) -> PipelineOptions {
+    let detector = match kind {
+        DetectorKind::Tiny => DetectorOptions::Tiny {
+            input_size: f.detector_input_size,
+            score_threshold: f.detector_score_threshold,
+        },
+        DetectorKind::Ssd => DetectorOptions::Ssd {
+            min_confidence: f.detector_score_threshold,
+            max_results: 100,
+        },
+    };
+    PipelineOptions {
+        detector,
+        tiny_landmarks: false,
+        expressions: false,
+    }
+}
+
 fn engine_error(e: FaceError) -> ApiError {
     ApiError::Internal(anyhow::Error::new(e).context("face engine"))
 }
@@ -142,14 +163,8 @@ impl FaceService {
         Self {
             engine,
             pool,
-            pipeline: PipelineOptions {
-                detector: DetectorOptions::Tiny {
-                    input_size: f.detector_input_size,
-                    score_threshold: f.detector_score_threshold,
-                },
-                tiny_landmarks: false,
-                expressions: false,
-            },
+            enrol_pipeline: pipeline(f.enrol_detector, f),
+            verify_pipeline: pipeline(f.verify_detector, f),
             live: DetectorOptions::Tiny {
                 input_size: f.live_detector_input_size,
                 score_threshold: f.detector_score_threshold,
@@ -197,7 +212,7 @@ impl FaceService {
         let image = face::decode_image(bytes, &self.limits).map_err(|e| image_error(index, e))?;
         let faces = self
             .engine
-            .describe_all(&image, &self.pipeline)
+            .describe_all(&image, &self.enrol_pipeline)
             .map_err(engine_error)?;
         match faces.as_slice() {
             [] => Err(ApiError::NoFace { index }),
@@ -229,7 +244,7 @@ impl FaceService {
                         face::decode_image(bytes, &s.limits).map_err(|e| image_error(i + 1, e))?;
                     let faces = s
                         .engine
-                        .describe_all(&image, &s.pipeline)
+                        .describe_all(&image, &s.verify_pipeline)
                         .map_err(engine_error)?;
                     Ok(match faces.as_slice() {
                         [f] => Some(f.descriptor),

@@ -1,0 +1,302 @@
+//! Brute-force limits, persistence across a restart, and templates encrypted at rest.
+
+mod auth_support;
+
+use auth_support::*;
+use reqwest::StatusCode;
+
+fn retry_after(r: &reqwest::Response) -> u64 {
+    r.headers()
+        .get("retry-after")
+        .expect("Retry-After header")
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds")
+}
+
+#[tokio::test]
+async fn face_check_locks_after_five_failures_with_retry_after_of_thirty_seconds() {
+    if !fixtures_present("face lockout") {
+        return;
+    }
+    let s = start(|_| {}).await;
+    let c = client();
+    register(&s, &c, "barack", "obama_1").await;
+    login(&s, &c, "barack").await;
+    for i in 0..5 {
+        let r = face_check(&s, &c, &["biden_1"]).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "failure {i}");
+    }
+    // Even the right face is refused while locked.
+    let r = face_check(&s, &c, &["obama_2"]).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait = retry_after(&r);
+    assert!((30..=31).contains(&wait), "Retry-After {wait}");
+    assert_eq!(error_code(r).await, "locked_out");
+}
+
+#[tokio::test]
+async fn face_delay_doubles_and_the_face_is_disabled_until_reenrolment() {
+    if !fixtures_present("face disable") {
+        return;
+    }
+    // Free failures 2, zero delays, disabled at 4: fast versions of 5 / 30 s / 50.
+    let s = start(|c| {
+        c.lockout.face_free_failures = 2;
+        c.lockout.face_base_delay_secs = 0;
+        c.lockout.face_disable_after = 4;
+    })
+    .await;
+    let owner = full_session(&s, "barack", "obama_1", "obama_2").await;
+    let c = client();
+    login(&s, &c, "barack").await;
+    for _ in 0..4 {
+        assert_eq!(
+            face_check(&s, &c, &["biden_1"]).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = face_check(&s, &c, &["obama_2"]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(r).await, "face_disabled");
+
+    let events: serde_json::Value = owner
+        .get(s.url("/api/me/security-events"))
+        .send()
+        .await
+        .expect("events")
+        .json()
+        .await
+        .expect("json");
+    let list = events["events"].as_array().expect("array");
+    let failed = list
+        .iter()
+        .find(|e| e["kind"] == "face_failed")
+        .expect("a face_failed event");
+    assert_eq!(failed["ip"], "127.0.0.1");
+    assert!(failed["user_agent"].is_string() || failed["user_agent"].is_null());
+    assert!(list.iter().any(|e| e["kind"] == "face_disabled"));
+    assert!(list.iter().any(|e| e["kind"] == "face_locked_out"));
+
+    let form = reqwest::multipart::Form::new()
+        .text("password", PASSWORD)
+        .part(
+            "face",
+            reqwest::multipart::Part::bytes(photo("obama_3")).file_name("f.jpg"),
+        );
+    assert_eq!(
+        owner
+            .put(s.url("/api/me/face"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("reenrol")
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        face_check(&s, &c, &["obama_2"]).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_lock_the_account_with_retry_after() {
+    if !fixtures_present("password lockout") {
+        return;
+    }
+    let s = start(|c| {
+        c.lockout.password_free_failures = 3;
+        c.lockout.password_base_delay_secs = 60;
+    })
+    .await;
+    let c = client();
+    register(&s, &c, "barack", "obama_1").await;
+    for _ in 0..3 {
+        assert_eq!(
+            login_as(&s, &c, "barack", "wrong password!!")
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = login_as(&s, &c, "barack", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!((59..=60).contains(&retry_after(&r)));
+    assert_eq!(error_code(r).await, "locked_out");
+}
+
+#[tokio::test]
+async fn hourly_password_failure_cap_holds_per_account() {
+    if !fixtures_present("hourly cap") {
+        return;
+    }
+    let s = start(|c| {
+        c.lockout.password_free_failures = 1000;
+        c.lockout.password_max_failures_per_hour = 4;
+    })
+    .await;
+    let c = client();
+    register(&s, &c, "barack", "obama_1").await;
+    for _ in 0..4 {
+        assert_eq!(
+            login_as(&s, &c, "barack", "wrong password!!")
+                .await
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = login_as(&s, &c, "barack", "wrong password!!").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&r) > 3500);
+}
+
+#[tokio::test]
+async fn one_address_is_rate_limited_on_login_register_and_detect() {
+    if !fixtures_present("per-IP limits") {
+        return;
+    }
+    let s = start(|c| {
+        c.rate_limit.login_burst = 2;
+        c.rate_limit.login_per_sec = 0.001;
+        c.rate_limit.register_burst = 1;
+        c.rate_limit.register_per_sec = 0.001;
+        c.rate_limit.detect_burst = 1;
+        c.rate_limit.detect_per_sec = 0.001;
+    })
+    .await;
+    let c = client();
+    register(&s, &c, "barack", "obama_1").await;
+    let r = register_with(&s, &c, "joe", vec![photo("biden_1")]).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(error_code(r).await, "rate_limited");
+    for _ in 0..2 {
+        login_as(&s, &c, "someone", "whatever password").await;
+    }
+    let r = login_as(&s, &c, "barack", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&r) >= 1);
+    let frame = || {
+        reqwest::multipart::Form::new().part(
+            "frame",
+            reqwest::multipart::Part::bytes(small_jpeg()).file_name("f.jpg"),
+        )
+    };
+    assert_eq!(
+        c.post(s.url("/api/face/detect"))
+            .multipart(frame())
+            .send()
+            .await
+            .expect("detect")
+            .status(),
+        StatusCode::OK
+    );
+    let r = c
+        .post(s.url("/api/face/detect"))
+        .multipart(frame())
+        .send()
+        .await
+        .expect("detect");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// obama_2 scaled to 320 px wide, as the camera UI sends it.
+fn small_jpeg() -> Vec<u8> {
+    let img = image::load_from_memory(&photo("obama_2")).expect("decode");
+    let small = img.resize(320, 320, image::imageops::FilterType::Triangle);
+    let mut out = std::io::Cursor::new(Vec::new());
+    small
+        .to_rgb8()
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encode");
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn restart_keeps_accounts_templates_and_lockout_counters() {
+    if !fixtures_present("restart") {
+        return;
+    }
+    let s = start(|c| c.lockout.face_free_failures = 2).await;
+    let a = client();
+    register(&s, &a, "barack", "obama_1").await;
+    let b = client();
+    register(&s, &b, "barack2", "obama_3").await;
+    login(&s, &b, "barack2").await;
+    for _ in 0..2 {
+        assert_eq!(
+            face_check(&s, &b, &["biden_1"]).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (dir, config) = s.stop().await;
+    let s = start_in(dir, config).await;
+
+    let a = client();
+    login(&s, &a, "barack").await;
+    assert_eq!(
+        face_check(&s, &a, &["obama_2"]).await.status(),
+        StatusCode::OK,
+        "templates survive"
+    );
+    let b = client();
+    login(&s, &b, "barack2").await;
+    let r = face_check(&s, &b, &["obama_2"]).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "lockout counters survive"
+    );
+}
+
+#[tokio::test]
+async fn database_holds_no_plaintext_descriptor() {
+    if !fixtures_present("encryption at rest") {
+        return;
+    }
+    let s = start(|_| {}).await;
+    let c = client();
+    register(&s, &c, "barack", "obama_1").await;
+    let engine = face::Engine::load(&models_dir()).expect("engine");
+    let img = face::decode_image(&photo("obama_1"), &face::ImageLimits::default()).expect("decode");
+    let options = face::PipelineOptions::default();
+    let descriptor = engine
+        .describe_single(&img, &options)
+        .expect("describe")
+        .expect("a face")
+        .descriptor;
+
+    let mut stored = Vec::new();
+    for suffix in ["", "-wal"] {
+        let path = format!("{}{suffix}", s.db_path().display());
+        if let Ok(bytes) = std::fs::read(&path) {
+            stored.extend(bytes);
+        }
+    }
+    assert!(stored.len() > 4096, "database files must exist");
+    let le: Vec<u8> = descriptor.0.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let be: Vec<u8> = descriptor.0.iter().flat_map(|v| v.to_be_bytes()).collect();
+    for start in (0..le.len() - 12).step_by(4) {
+        assert!(
+            !contains(&stored, &le[start..start + 12]),
+            "plain descriptor floats at {start}"
+        );
+        assert!(!contains(&stored, &be[start..start + 12]));
+    }
+    // The key is a separate 32-byte file, readable by its owner only.
+    let key = s.dir.path().join("secret.key");
+    assert_eq!(std::fs::metadata(&key).expect("key file").len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).expect("meta").permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
