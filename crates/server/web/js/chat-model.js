@@ -7,7 +7,7 @@ export function normUser(u) {
     username: u.username ?? '',
     full_name: u.full_name ?? u.fullName ?? '',
     online: u.online ?? null,
-    last_read: u.last_read_message_id ?? u.last_read ?? u.read_message_id ?? null,
+    last_read: u.last_read_id ?? u.last_read_message_id ?? u.last_read ?? null,
   };
 }
 
@@ -28,7 +28,9 @@ export function normMessage(m) {
 }
 
 export function normChannel(c) {
-  const members = (c.members || []).map((m) => normUser(typeof m === 'object' ? m : { id: m }));
+  // Details list every member; list entries of a direct channel only name the peer.
+  const raw = c.members || (c.peer ? [c.peer] : []);
+  const members = raw.map((m) => normUser(typeof m === 'object' ? m : { id: m }));
   return {
     id: c.id ?? c.channel_id,
     kind: c.kind ?? (c.name ? 'group' : 'direct'),

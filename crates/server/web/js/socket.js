@@ -9,8 +9,9 @@ const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 15000;
 const PING_MS = 25000;
 
-// Close codes after which reconnecting cannot help (the session is gone or lost its level).
-const FATAL_CLOSE = new Set([1008, 4001, 4003, 4401, 4403]);
+// Close codes after which reconnecting cannot help: the session ended (logout, expiry, lost its
+// level). Others (4002 too slow, 4003 rate limited, 1001 shutdown, network loss) reconnect.
+const FATAL_CLOSE = new Set([1008, 4001]);
 
 export class ChatSocket {
   /**
@@ -62,12 +63,16 @@ export class ChatSocket {
       if (reconnecting) this.handlers.onResync({ soft: true });
     });
     ws.addEventListener('message', (msg) => this.receive(msg.data));
+    let opened = false;
+    ws.addEventListener('open', () => { opened = true; });
     ws.addEventListener('close', (event) => {
       clearInterval(this.pinger);
       if (this.ws === ws) this.ws = null;
       if (this.stopped) return;
       this.handlers.onState('closed');
-      if (FATAL_CLOSE.has(event.code)) {
+      // A refused handshake (e.g. the session lost its level) looks like a plain 1006 close;
+      // after repeated ones let the page check the session before trying on.
+      if (FATAL_CLOSE.has(event.code) || (!opened && this.attempt >= 2)) {
         this.handlers.onEnded(event);
         return;
       }
@@ -82,19 +87,21 @@ export class ChatSocket {
     } catch {
       return;
     }
-    const type = event.type || event.event;
-    if (type === 'pong') return;
-    if (type === 'resync' || type === 'replay_unavailable' || type === 'gap' || (type === 'hello' && event.replay === false)) {
-      if (typeof event.seq === 'number') this.lastSeq = event.seq;
-      this.handlers.onResync({ soft: false });
+    const { type } = event;
+    if (type === 'pong' || type === 'error') return;
+    if (type === 'hello') {
+      // `seq` in hello is the server's current position. On a first connect we start there; on
+      // a reconnect the replay of everything after our `since` follows, unless the server says
+      // it cannot (`resync`), in which case we reload through the REST API from its position.
+      if (this.lastSeq === null || event.resync) this.lastSeq = event.seq ?? this.lastSeq;
+      if (event.resync) this.handlers.onResync({ soft: false });
       return;
     }
     if (typeof event.seq === 'number') {
       if (this.lastSeq !== null && event.seq <= this.lastSeq) return; // already seen
       this.lastSeq = event.seq;
     }
-    if (type === 'hello' || type === 'ready') return;
-    this.handlers.onEvent({ ...event, type });
+    this.handlers.onEvent(event);
   }
 
   scheduleReconnect() {

@@ -1,0 +1,167 @@
+// End-to-end flows in headless Chromium against the real server binary, with the webcam faked
+// from photos in ../shared/faces. Each test starts its own server with a fresh data directory and
+// saves a screenshot of its final page in artifacts/browser/.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { FACES } from './lib/paths.mjs';
+import { camera } from './lib/video.mjs';
+import { startServer } from './lib/server.mjs';
+import { openBrowser, screenshot } from './lib/browser.mjs';
+import { PEOPLE, registerInBrowser, registerViaApi, logIn, pressVerify } from './lib/flows.mjs';
+
+const MISMATCH = /didn't match the face enrolled for this account/;
+
+if (!existsSync(FACES)) {
+  test('browser flows', { skip: `SKIPPED: the photos in ${FACES} are missing (set FACEGATE_FACES)` }, () => {});
+} else {
+  let cams;
+  before(() => {
+    cams = { obama_1: camera('obama_1'), obama_2: camera('obama_2'), biden_2: camera('biden_2') };
+  });
+
+  /** Runs `body` with a fresh server and closes every browser it opened, whatever happens. */
+  async function withServer(body) {
+    const server = await startServer();
+    const browsers = [];
+    const open = async (cam, opts) => {
+      const b = await openBrowser(cam, opts);
+      browsers.push(b);
+      return b;
+    };
+    try {
+      await body(server.url, open);
+      for (const b of browsers) assert.deepEqual(b.problems, [], 'the pages logged no script errors');
+    } catch (err) {
+      err.message += `\n--- server log ---\n${server.log().slice(-4000)}`;
+      throw err;
+    } finally {
+      for (const b of browsers) await b.close();
+      await server.stop();
+    }
+  }
+
+  test('obama registers with the camera, logs out, logs in again and the face check opens the chat', async () => {
+    await withServer(async (url, open) => {
+      const first = await open(cams.obama_1);
+      await registerInBrowser(first.page, url, PEOPLE.obama);
+      await assertVisible(first.page, 'Your account is ready. Log in to continue.');
+      await logIn(first.page, url, PEOPLE.obama);
+      await pressVerify(first.page);
+      await first.page.waitForURL(`${url}/chat`);
+      await first.page.getByRole('link', { name: 'Settings' }).click();
+      await first.page.getByRole('button', { name: 'Log out' }).click();
+      await first.page.waitForURL(`${url}/login`);
+      await assertVisible(first.page, 'You have been logged out.');
+
+      // Another day, another photo: the camera now shows obama_2.
+      const second = await open(cams.obama_2);
+      await logIn(second.page, url, PEOPLE.obama);
+      await pressVerify(second.page);
+      await second.page.waitForURL(`${url}/chat`, { timeout: 30000 });
+      await assertVisible(second.page, 'Pick a conversation, or start a new one.');
+      const me = await second.page.evaluate(() => fetch('/api/me').then((r) => r.json()));
+      assert.equal(me.auth_level, 'full');
+      assert.equal(me.user.username, 'obama');
+      await screenshot(second.page, 'obama-face-check-opens-chat');
+    });
+  });
+
+  test('two people start a direct conversation and each sees the other live', async () => {
+    await withServer(async (url, open) => {
+      await registerViaApi(url, PEOPLE.obama, 'obama_1');
+      const joe = await open(cams.biden_2, { viewport: { width: 390, height: 800 } });
+      await registerInBrowser(joe.page, url, PEOPLE.biden);
+      await logIn(joe.page, url, PEOPLE.biden);
+      await pressVerify(joe.page);
+      await joe.page.waitForURL(`${url}/chat`, { timeout: 30000 });
+
+      const barack = await open(cams.obama_2);
+      await logIn(barack.page, url, PEOPLE.obama);
+      await pressVerify(barack.page);
+      await barack.page.waitForURL(`${url}/chat`, { timeout: 30000 });
+
+      // Barack finds Joe and opens a direct conversation.
+      await barack.page.getByRole('button', { name: 'New conversation' }).click();
+      await barack.page.getByLabel('Find people').fill('bid');
+      await barack.page.getByLabel(/Joe Biden/).check();
+      await barack.page.getByRole('button', { name: 'Start conversation' }).click();
+      await barack.page.waitForURL(/\/chat\/\d+$/);
+      const hello = 'Hello Joe! <b>this stays text</b>';
+      await barack.page.getByLabel('Message', { exact: true }).fill(hello);
+      await barack.page.getByLabel('Message', { exact: true }).press('Enter');
+
+      // Joe, on a phone-sized screen, sees the conversation appear with an unread badge, live.
+      const row = joe.page.getByRole('link', { name: /Barack Obama.*1 unread/ });
+      await row.waitFor({ timeout: 15000 });
+      await row.click();
+      const received = joe.page.locator('.message-text', { hasText: 'Hello Joe!' });
+      await received.waitFor();
+      assert.equal(await received.textContent(), hello, 'markup in a message is shown as text');
+      assert.equal(await joe.page.locator('.message-text b').count(), 0);
+
+      // Joe types: Barack sees the typing indicator, then the reply, without reloading.
+      await joe.page.getByLabel('Message', { exact: true }).pressSequentially('Hi Barack', { delay: 20 });
+      await barack.page.getByText('Joe Biden is typing…').waitFor({ timeout: 10000 });
+      await joe.page.getByLabel('Message', { exact: true }).press('Shift+Enter');
+      await joe.page.getByLabel('Message', { exact: true }).pressSequentially('two lines', { delay: 10 });
+      await joe.page.getByLabel('Message', { exact: true }).press('Enter');
+      const reply = barack.page.locator('.message-text', { hasText: 'Hi Barack' });
+      await reply.waitFor({ timeout: 15000 });
+      assert.equal(await reply.textContent(), 'Hi Barack\ntwo lines');
+      // Barack was looking at the conversation, so Joe's side shows it as seen.
+      await joe.page.getByText('Seen').waitFor({ timeout: 10000 }).catch(() => {});
+      await screenshot(barack.page, 'chat-barack');
+      await screenshot(joe.page, 'chat-joe-phone');
+    });
+  });
+
+  test('a different face is refused with a clear message and the sixth try shows a live countdown', async () => {
+    await withServer(async (url, open) => {
+      await registerViaApi(url, PEOPLE.obama, 'obama_1');
+      const { page } = await open(cams.biden_2);
+      await logIn(page, url, PEOPLE.obama);
+      const alert = page.getByRole('alert');
+      for (let attempt = 1; attempt <= 5; attempt += 1) {
+        await pressVerify(page);
+        await page.waitForFunction(() => {
+          const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Verify');
+          return b && !b.disabled;
+        }, null, { timeout: 30000 });
+        assert.match(await alert.textContent(), MISMATCH, `attempt ${attempt} is refused as a mismatch`);
+        assert.equal(page.url(), `${url}/face`);
+      }
+      await pressVerify(page);
+      const countdown = page.getByText(/You can try again in \d+:\d\d\./);
+      await countdown.waitFor({ timeout: 15000 });
+      assert.match(await alert.textContent(), /Too many failed face checks/);
+      const first = await countdown.textContent();
+      await page.waitForFunction((text) => {
+        const el = [...document.querySelectorAll('.countdown')][0];
+        return el && el.textContent !== text;
+      }, first, { timeout: 5000 });
+      assert.ok(await page.getByRole('button', { name: 'Verify' }).isDisabled(), 'Verify waits for the countdown');
+      await screenshot(page, 'face-mismatch-lockout');
+    });
+  });
+
+  test('a password-only session that opens the chat is sent back to the face check', async () => {
+    await withServer(async (url, open) => {
+      await registerViaApi(url, PEOPLE.obama, 'obama_1');
+      const { page } = await open(cams.obama_2);
+      await logIn(page, url, PEOPLE.obama);
+      for (const path of ['/chat', '/chat/1', '/settings']) {
+        await page.goto(`${url}${path}`);
+        await page.waitForURL(`${url}/face`);
+        await assertVisible(page, 'Please finish the face check to open the chat.');
+      }
+      const status = await page.evaluate(() => fetch('/api/channels').then((r) => r.status));
+      assert.equal(status, 403, 'the API refuses it too');
+      await screenshot(page, 'password-only-sent-to-face-check');
+    });
+  });
+}
+
+async function assertVisible(page, text) {
+  await page.getByText(text).first().waitFor({ timeout: 10000 });
+}

@@ -1,0 +1,57 @@
+// Steps a person takes, written once and shared by the tests.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { FACES } from './paths.mjs';
+
+export const PASSWORD = 'correct horse battery staple';
+
+export const PEOPLE = {
+  obama: { username: 'obama', email: 'barack@example.org', full_name: 'Barack Obama' },
+  biden: { username: 'biden', email: 'joe@example.org', full_name: 'Joe Biden' },
+};
+
+/** Registers through the register page; the page's camera must show the person. */
+export async function registerInBrowser(page, url, person) {
+  await page.goto(`${url}/register`);
+  await page.getByLabel('Username').fill(person.username);
+  await page.getByLabel('Email').fill(person.email);
+  await page.getByLabel('Full name').fill(person.full_name);
+  await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel(/I agree that facegate stores an encrypted face template/).check();
+  // The panel captures by itself once one face has been steady for about a second.
+  await page.getByText('Photo ready.').waitFor({ timeout: 30000 });
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL(`${url}/login`, { timeout: 30000 });
+}
+
+/** Logs in through the login page; ends on the face check. */
+export async function logIn(page, url, person) {
+  await page.goto(`${url}/login`);
+  await page.getByLabel('Username or email').fill(person.username);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`${url}/face`);
+}
+
+/** Presses Verify on the face check once the camera runs. */
+export async function pressVerify(page) {
+  const verify = page.getByRole('button', { name: 'Verify' });
+  await verify.waitFor();
+  await page.waitForFunction(() => {
+    const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Verify');
+    return b && !b.disabled;
+  }, null, { timeout: 30000 });
+  await verify.click();
+}
+
+/** Registers over HTTP (no browser), for tests about what comes after registration. */
+export async function registerViaApi(url, person, photo) {
+  const form = new FormData();
+  for (const key of ['username', 'email', 'full_name']) form.append(key, person[key]);
+  form.append('password', PASSWORD);
+  form.append('consent', 'true');
+  form.append('face', new Blob([readFileSync(path.join(FACES, `${photo}.jpg`))], { type: 'image/jpeg' }), `${photo}.jpg`);
+  const res = await fetch(`${url}/api/register`, { method: 'POST', body: form });
+  if (res.status !== 201) throw new Error(`register ${person.username}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
