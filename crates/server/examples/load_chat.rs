@@ -1,0 +1,388 @@
+//! Chat load test (a benchmark, not a test): N idle WebSocket connections held against a real
+//! server process, and M messages/s sent into group channels of K members each.
+//!
+//! ```text
+//! cargo run --release -p facegate-server --features bench --example load_chat -- \
+//!     --connections 10000 --rate 500 --members 10 --seconds 20
+//! ```
+//!
+//! It prints the connections held, the server's resident memory per connection (VmRSS of the
+//! server process before and after connecting), deliveries per second and the p50/p99
+//! send-to-receive latency (from the start of the sender's POST to the frame at a receiver).
+//!
+//! BENCH-ONLY PATH: the N users and their `full` sessions are inserted straight into the
+//! database by `server::chat::bench` (cargo feature `bench`), skipping registration and the
+//! face check, which would take hours for 10,000 users. Everything after that (cookie session
+//! validation, Origin check, REST sends, fan-out) is the production code path.
+//!
+//! The server runs as a child process (this same binary with `--serve`), so its memory is
+//! measured alone. The tool raises its own open-file soft limit to the hard limit, and the
+//! child inherits it. All traffic stays on 127.0.0.1 and the run stops by itself.
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use futures_util::StreamExt;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Debug, Clone)]
+struct Args {
+    connections: usize,
+    rate: u64,
+    members: usize,
+    seconds: u64,
+}
+
+fn parse_args() -> anyhow::Result<(Args, Option<String>)> {
+    let mut args = Args {
+        connections: 1000,
+        rate: 500,
+        members: 10,
+        seconds: 20,
+    };
+    let mut serve = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().context("flag needs a value");
+        match flag.as_str() {
+            "--connections" => args.connections = value()?.parse()?,
+            "--rate" => args.rate = value()?.parse()?,
+            "--members" => args.members = value()?.parse()?,
+            "--seconds" => args.seconds = value()?.parse()?,
+            "--serve" => serve = Some(value()?),
+            other => bail!("unknown flag {other} (see the doc comment of load_chat.rs)"),
+        }
+    }
+    if args.members < 2 || args.connections < args.members {
+        bail!("need --members >= 2 and --connections >= --members");
+    }
+    if args.seconds > 300 {
+        bail!("--seconds is at most 300: the run must stop by itself");
+    }
+    Ok((args, serve))
+}
+
+/// Raises the open-file soft limit to the hard limit; returns the new soft limit.
+fn raise_nofile_limit() -> u64 {
+    #[repr(C)]
+    struct Rlimit {
+        cur: u64,
+        max: u64,
+    }
+    extern "C" {
+        fn getrlimit(resource: i32, rlim: *mut Rlimit) -> i32;
+        fn setrlimit(resource: i32, rlim: *const Rlimit) -> i32;
+    }
+    const RLIMIT_NOFILE: i32 = 7; // Linux
+    let mut limit = Rlimit { cur: 0, max: 0 };
+    // SAFETY: `limit` is a valid, writable `struct rlimit` (two u64 on 64-bit Linux) that lives
+    // across the call; getrlimit only writes into it.
+    if unsafe { getrlimit(RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 0;
+    }
+    let raised = Rlimit {
+        cur: limit.max,
+        max: limit.max,
+    };
+    // SAFETY: `raised` is a valid `struct rlimit`; setrlimit only reads it. Raising the soft
+    // limit up to the hard limit needs no privilege.
+    if unsafe { setrlimit(RLIMIT_NOFILE, &raised) } == 0 {
+        raised.cur
+    } else {
+        limit.cur
+    }
+}
+
+fn vm_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS line")?;
+    let kib = line
+        .split_whitespace()
+        .nth(1)
+        .context("malformed VmRSS")?
+        .parse()?;
+    Ok(kib)
+}
+
+async fn serve(data_dir: String) -> anyhow::Result<()> {
+    let mut config = server::Config::default();
+    config.listen = "127.0.0.1:0".parse()?;
+    config.data_dir = data_dir.into();
+    if let Some(models) = std::env::var_os("FACEGATE_MODELS") {
+        config.models_dir = models.into();
+    }
+    server::run(config).await
+}
+
+struct Stats {
+    received: AtomicU64,
+    latencies_us: Mutex<Vec<u32>>,
+    open: AtomicUsize,
+    closed_early: AtomicUsize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let (args, serve_dir) = parse_args()?;
+    if let Some(dir) = serve_dir {
+        return serve(dir).await;
+    }
+    let nofile = raise_nofile_limit();
+    println!("load_chat: open-file limit {nofile}");
+    println!(
+        "load_chat: BENCH-ONLY session path: {} users with `full` sessions are inserted directly \
+         into the database (cargo feature `bench`), not through registration + face check",
+        args.connections
+    );
+    let dir = tempfile::tempdir()?;
+    let data_dir = dir.path().to_string_lossy().into_owned();
+
+    // Users, sessions and channels, written before the server starts.
+    let setup = Instant::now();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let (users, channels) = {
+        let db = server::storage::Db::open(&dir.path().join("facegate.db")).await?;
+        let users =
+            server::chat::bench::users_with_full_sessions(&db, "load", args.connections, now)
+                .await?;
+        let mut channels = Vec::new();
+        for (i, group) in users.chunks_exact(args.members).enumerate() {
+            let ids: Vec<i64> = group.iter().map(|u| u.id).collect();
+            let id = server::chat::bench::group(&db, &format!("load {i}"), &ids, now).await?;
+            channels.push((id, group[0].session_token.clone()));
+        }
+        (users, channels)
+    };
+    println!(
+        "setup: {} users, {} channels of {} members in {:.1} s",
+        users.len(),
+        channels.len(),
+        args.members,
+        setup.elapsed().as_secs_f64()
+    );
+
+    // The server, as a child process of this same binary.
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["--serve", &data_dir])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().context("server pid")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .context("server did not start within 60 s")??
+            .context("server exited")?;
+        if let Some(addr) = line.strip_prefix("facegate listening on http://") {
+            break addr.to_owned();
+        }
+    };
+    let result = run(&args, &addr, pid, &users, &channels).await;
+    child.kill().await.ok();
+    result
+}
+
+async fn run(
+    args: &Args,
+    addr: &str,
+    pid: u32,
+    users: &[server::chat::bench::BenchUser],
+    channels: &[(i64, String)],
+) -> anyhow::Result<()> {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = vm_rss_kib(pid)?;
+    let epoch = Instant::now();
+    let stats = Arc::new(Stats {
+        received: AtomicU64::new(0),
+        latencies_us: Mutex::new(Vec::new()),
+        open: AtomicUsize::new(0),
+        closed_early: AtomicUsize::new(0),
+    });
+
+    // Connect everyone, a bounded number of handshakes at a time.
+    let connect_start = Instant::now();
+    let handshakes = Arc::new(Semaphore::new(256));
+    let mut connecting = Vec::with_capacity(users.len());
+    for user in users {
+        let permit = Arc::clone(&handshakes).acquire_owned().await?;
+        let url = format!("ws://{addr}/api/ws");
+        let cookie = format!("facegate_session={}", user.session_token);
+        let origin = format!("http://{addr}");
+        let stats = Arc::clone(&stats);
+        connecting.push(tokio::spawn(async move {
+            let connected = connect(&url, &cookie, &origin).await;
+            drop(permit);
+            match connected {
+                Ok(ws) => {
+                    stats.open.fetch_add(1, Ordering::Relaxed);
+                    tokio::spawn(receive(ws, stats, epoch));
+                    Ok(())
+                }
+                Err(err) => Err(err),
+            }
+        }));
+    }
+    let mut failures = 0;
+    for task in connecting {
+        if !matches!(task.await, Ok(Ok(()))) {
+            failures += 1;
+        }
+    }
+    let connect_secs = connect_start.elapsed().as_secs_f64();
+    // Let presence fan-out and allocator settle before measuring.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let rss_after = vm_rss_kib(pid)?;
+    let held = stats.open.load(Ordering::Relaxed);
+    let per_conn = (rss_after.saturating_sub(rss_before)) as f64 / held.max(1) as f64;
+    println!(
+        "connections: {held} held ({failures} failed) in {connect_secs:.1} s; server VmRSS \
+         {rss_before} KiB -> {rss_after} KiB = {per_conn:.1} KiB per connection"
+    );
+
+    // Sending phase.
+    stats.received.store(0, Ordering::Relaxed);
+    if let Ok(mut l) = stats.latencies_us.lock() {
+        l.clear();
+    }
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let in_flight = Arc::new(Semaphore::new(128));
+    let total = args.rate * args.seconds;
+    let send_errors = Arc::new(AtomicU64::new(0));
+    let send_start = Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / args.rate.max(1)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for i in 0..total {
+        ticker.tick().await;
+        let (channel, token) = &channels[(i as usize) % channels.len()];
+        let permit = Arc::clone(&in_flight).acquire_owned().await?;
+        let url = format!("http://{addr}/api/channels/{channel}/messages");
+        let cookie = format!("facegate_session={token}");
+        let http = http.clone();
+        let errors = Arc::clone(&send_errors);
+        tokio::spawn(async move {
+            let sent_at = epoch.elapsed().as_micros();
+            let body =
+                serde_json::json!({"text": format!("t={sent_at}"), "client_id": format!("m{i}")});
+            let ok = http
+                .post(url)
+                .header("cookie", cookie)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if !ok {
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(permit);
+        });
+    }
+    let _ = in_flight.acquire_many(128).await?;
+    let send_secs = send_start.elapsed().as_secs_f64();
+    // Stragglers.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let received = stats.received.load(Ordering::Relaxed);
+    let expected = total * args.members as u64;
+    let mut latencies = stats
+        .latencies_us
+        .lock()
+        .map(|l| l.clone())
+        .unwrap_or_default();
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(latencies[idx.min(latencies.len() - 1)]) / 1000.0
+    };
+    let rss_end = vm_rss_kib(pid)?;
+    println!(
+        "sending: {total} messages at {} msg/s target into {}-member channels over {send_secs:.1} s \
+         ({} send errors)",
+        args.rate,
+        args.members,
+        send_errors.load(Ordering::Relaxed)
+    );
+    println!(
+        "deliveries: {received} of {expected} expected = {:.0} deliveries/s; latency p50 {:.1} ms, \
+         p99 {:.1} ms, max {:.1} ms",
+        received as f64 / send_secs,
+        pct(0.50),
+        pct(0.99),
+        pct(1.0)
+    );
+    println!(
+        "connections still open: {} (closed early: {}); server VmRSS at end {rss_end} KiB",
+        stats.open.load(Ordering::Relaxed),
+        stats.closed_early.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str, cookie: &str, origin: &str) -> anyhow::Result<Ws> {
+    let mut request = url.into_client_request()?;
+    request
+        .headers_mut()
+        .insert("cookie", HeaderValue::from_str(cookie)?);
+    request
+        .headers_mut()
+        .insert("origin", HeaderValue::from_str(origin)?);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let (ws, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
+    Ok(ws)
+}
+
+async fn receive(mut ws: Ws, stats: Arc<Stats>, epoch: Instant) {
+    while let Some(frame) = ws.next().await {
+        let Ok(Message::Text(text)) = frame else {
+            if matches!(frame, Ok(Message::Close(_)) | Err(_)) {
+                break;
+            }
+            continue;
+        };
+        let text = text.as_str();
+        if !text.contains("\"message.new\"") {
+            continue;
+        }
+        // The text is "t=<micros since epoch at send>".
+        let Some(sent) = text
+            .split("\"text\":\"t=")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|n| n.parse::<u128>().ok())
+        else {
+            continue;
+        };
+        let latency = epoch.elapsed().as_micros().saturating_sub(sent);
+        stats.received.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut l) = stats.latencies_us.lock() {
+            l.push(u32::try_from(latency).unwrap_or(u32::MAX));
+        }
+    }
+    stats.open.fetch_sub(1, Ordering::Relaxed);
+    stats.closed_early.fetch_add(1, Ordering::Relaxed);
+}
