@@ -5,12 +5,14 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::align::{align_dlib, clip_floor};
-use crate::error::{FaceError, Result};
+use crate::align::{align_dlib, align_min_bbox, clip_floor};
+use crate::error::Result;
 use crate::image::RgbImage;
 use crate::kernels::CropRect;
+use crate::nets::face_expression::{self, FaceExpressionNet};
 use crate::nets::face_landmark68::{self, FaceLandmark68Net};
 use crate::nets::face_recognition::{self, FaceRecognitionNet};
+use crate::nets::ssd_mobilenetv1::{self, SsdMobilenetV1, SsdOptions};
 use crate::nets::tiny_face_detector::{self, TinyFaceDetector, TinyOptions};
 use crate::weights::Weights;
 
@@ -133,6 +135,8 @@ pub struct Engine {
     landmarks: FaceLandmark68Net,
     landmarks_tiny: FaceLandmark68Net,
     recognition: FaceRecognitionNet,
+    ssd: SsdMobilenetV1,
+    expression: FaceExpressionNet,
 }
 
 impl Engine {
@@ -144,11 +148,15 @@ impl Engine {
         let landmarks_tiny =
             FaceLandmark68Net::load(&Weights::load(dir, face_landmark68::MODEL_TINY)?, true)?;
         let recognition = FaceRecognitionNet::load(&Weights::load(dir, face_recognition::MODEL)?)?;
+        let ssd = SsdMobilenetV1::load(&Weights::load(dir, ssd_mobilenetv1::MODEL)?)?;
+        let expression = FaceExpressionNet::load(&Weights::load(dir, face_expression::MODEL)?)?;
         Ok(Self {
             tiny,
             landmarks,
             landmarks_tiny,
             recognition,
+            ssd,
+            expression,
         })
     }
 
@@ -162,11 +170,13 @@ impl Engine {
                 let options = TinyOptions::new(input_size, score_threshold)?;
                 Ok(self.tiny.detect(image, options))
             }
-            DetectorOptions::Ssd { min_confidence, .. } => Err(FaceError::InvalidOption {
-                name: "detector",
-                value: format!("ssd (min_confidence {min_confidence})"),
-                reason: "the SSD MobileNetV1 detector is not available in this build yet",
-            }),
+            DetectorOptions::Ssd {
+                min_confidence,
+                max_results,
+            } => {
+                let options = SsdOptions::new(min_confidence, max_results)?;
+                Ok(self.ssd.detect(image, options))
+            }
         }
     }
 
@@ -228,12 +238,37 @@ impl Engine {
         let rect = align_dlib(&landmarks, crop.w as f64, crop.h as f64);
         let face_crop = clip_floor(rect, image.width, image.height)?;
         let descriptor = Descriptor(self.recognition.descriptor(image, face_crop));
+        let expressions = if options.expressions {
+            self.expressions(image, &landmarks)
+        } else {
+            None
+        };
         Some(Face {
             detection: *detection,
             landmarks,
             descriptor,
-            expressions: None,
+            expressions,
         })
+    }
+
+    /// FaceExpressionNet on the face's `alignedRect` (min-bbox of the image-pixel landmarks + 20 %),
+    /// as `.withFaceLandmarks().withFaceExpressions()` does; `None` when that box has no pixels
+    /// inside the image.
+    fn expressions(&self, image: &RgbImage, landmarks: &[Point]) -> Option<Expressions> {
+        let rect = align_min_bbox(landmarks, 0.2);
+        // alignedRect is stored relative to the image and rescaled on every read (`rescale(1/W)`
+        // then `rescale(W)`, twice by the time extractFaceTensors crops it): keep the float noise,
+        // since the crop floors it.
+        let (w, h) = (f64::from(image.width), f64::from(image.height));
+        let round_trip = |v: f64, d: f64| ((v * (1.0 / d)) * d * (1.0 / d)) * d;
+        let bbox = BBox {
+            x: round_trip(rect.x, w),
+            y: round_trip(rect.y, h),
+            width: round_trip(rect.width, w),
+            height: round_trip(rect.height, h),
+        };
+        let crop = clip_floor(bbox, image.width, image.height)?;
+        Some(self.expression.expressions(image, crop))
     }
 
     /// The 68 landmarks of the face in `crop`, in crop pixels (`unshiftedLandmarks`).

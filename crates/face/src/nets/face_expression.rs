@@ -14,7 +14,15 @@ use crate::weights::Weights;
 pub const MODEL: &str = "face_expression_model";
 
 /// face-api.js's `FACE_EXPRESSION_LABELS`, the order of the outputs.
-pub const LABELS: [&str; 7] = ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"];
+pub const LABELS: [&str; 7] = [
+    "neutral",
+    "happy",
+    "sad",
+    "angry",
+    "fearful",
+    "disgusted",
+    "surprised",
+];
 
 pub struct FaceExpressionNet {
     features: DenseFeatureExtractor,
@@ -25,7 +33,11 @@ impl FaceExpressionNet {
     pub fn load(w: &Weights) -> Result<Self> {
         let features = DenseFeatureExtractor::load(w, 4, 4)?;
         let n = features.n_features();
-        let fc = FullyConnected::new(w.get("fc/weights", &[n, 7])?, [n, 7], Some(w.get("fc/bias", &[7])?));
+        let fc = FullyConnected::new(
+            w.get("fc/weights", &[n, 7])?,
+            [n, 7],
+            Some(w.get("fc/bias", &[7])?),
+        );
         Ok(Self { features, fc })
     }
 

@@ -7,7 +7,9 @@ use std::cell::RefCell;
 use super::tiny_face_detector::reshaped_dims;
 use crate::error::{FaceError, Result};
 use crate::image::RgbImage;
-use crate::kernels::{crop_to_input, Activation, Conv2d, CropRect, DepthwiseConv2d, Epilogue, Padding};
+use crate::kernels::{
+    crop_to_input, Activation, Conv2d, CropRect, DepthwiseConv2d, Epilogue, Padding,
+};
 use crate::pipeline::{BBox, Detection};
 use crate::tensor::Tensor;
 use crate::weights::Weights;
@@ -53,7 +55,8 @@ const EXTRA: [(usize, usize, usize); 8] = [
     (3, 64, 128),
 ];
 /// `(channels in, anchors per cell)` of BoxPredictor_0..5.
-const PREDICTORS: [(usize, usize); 6] = [(512, 3), (1024, 6), (512, 6), (256, 6), (256, 6), (128, 6)];
+const PREDICTORS: [(usize, usize); 6] =
+    [(512, 3), (1024, 6), (512, 6), (256, 6), (256, 6), (128, 6)];
 
 /// Validated `SsdMobilenetv1Options`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -120,8 +123,14 @@ impl SsdMobilenetV1 {
             .map(|(j, &(cin, cout))| {
                 let i = j + 1;
                 let stride = if STRIDE2.contains(&i) { 2 } else { 1 };
-                let dw = depthwise_layer(w, &format!("MobilenetV1/Conv2d_{i}_depthwise"), cin, stride)?;
-                let pw = pointwise_layer(w, &format!("MobilenetV1/Conv2d_{i}_pointwise"), [1, 1, cin, cout], 1)?;
+                let dw =
+                    depthwise_layer(w, &format!("MobilenetV1/Conv2d_{i}_depthwise"), cin, stride)?;
+                let pw = pointwise_layer(
+                    w,
+                    &format!("MobilenetV1/Conv2d_{i}_pointwise"),
+                    [1, 1, cin, cout],
+                    1,
+                )?;
                 Ok((dw, pw))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -130,7 +139,12 @@ impl SsdMobilenetV1 {
             .enumerate()
             .map(|(j, &(k, cin, cout))| {
                 let stride = if k == 3 { 2 } else { 1 };
-                pointwise_layer(w, &format!("Prediction/Conv2d_{j}_pointwise"), [k, k, cin, cout], stride)
+                pointwise_layer(
+                    w,
+                    &format!("Prediction/Conv2d_{j}_pointwise"),
+                    [k, k, cin, cout],
+                    stride,
+                )
             })
             .collect::<Result<Vec<_>>>()?;
         let predictors = PREDICTORS
@@ -162,7 +176,9 @@ impl SsdMobilenetV1 {
             h: img.height as usize,
         };
         let mut x = crop_to_input(img, full, INPUT_SIZE, false);
-        x.data_mut().iter_mut().for_each(|v| *v = *v / 127.5f32 - 1.0f32);
+        x.data_mut()
+            .iter_mut()
+            .for_each(|v| *v = *v / 127.5f32 - 1.0f32);
         x
     }
 
@@ -192,7 +208,12 @@ impl SsdMobilenetV1 {
         BUFFERS.with(|t| *t.borrow_mut() = (a, b));
         debug_assert_eq!(heads.encodings.len(), NUM_ANCHORS);
         SsdOutput {
-            boxes: heads.encodings.iter().zip(&self.anchors).map(|(e, a)| decode_box(*a, *e)).collect(),
+            boxes: heads
+                .encodings
+                .iter()
+                .zip(&self.anchors)
+                .map(|(e, a)| decode_box(*a, *e))
+                .collect(),
             scores: heads.logits.iter().map(|&v| sigmoid_f32(v)).collect(),
         }
     }
@@ -240,7 +261,8 @@ impl Heads {
         predictor.forward_into(feature, &mut self.out);
         for pixel in self.out.data().chunks_exact(7 * anchors) {
             let (boxes, classes) = pixel.split_at(4 * anchors);
-            self.encodings.extend(boxes.chunks_exact(4).map(|e| [e[0], e[1], e[2], e[3]]));
+            self.encodings
+                .extend(boxes.chunks_exact(4).map(|e| [e[0], e[1], e[2], e[3]]));
             self.logits.extend(classes.chunks_exact(3).map(|c| c[1]));
         }
     }
@@ -250,7 +272,14 @@ impl Heads {
 fn pointwise_layer(w: &Weights, prefix: &str, shape: [usize; 4], stride: usize) -> Result<Conv2d> {
     let filters = w.get(&format!("{prefix}/weights"), &shape)?;
     let offset = w.get(&format!("{prefix}/convolution_bn_offset"), &[shape[3]])?;
-    Ok(Conv2d::new(filters, shape, Some(offset), stride, Padding::Same, Activation::Relu6))
+    Ok(Conv2d::new(
+        filters,
+        shape,
+        Some(offset),
+        stride,
+        Padding::Same,
+        Activation::Relu6,
+    ))
 }
 
 /// `depthwiseConvLayer`: depthwise 3×3 (same), batch norm, ReLU6. The batch norm
@@ -260,7 +289,12 @@ fn depthwise_layer(w: &Weights, prefix: &str, c: usize, stride: usize) -> Result
     let shape = [3, 3, c, 1];
     let filter = w.get(&format!("{prefix}/depthwise_weights"), &shape)?;
     let bn = |name: &str| w.get(&format!("{prefix}/BatchNorm/{name}"), &[c]);
-    let (gamma, beta, mean, var) = (bn("gamma")?, bn("beta")?, bn("moving_mean")?, bn("moving_variance")?);
+    let (gamma, beta, mean, var) = (
+        bn("gamma")?,
+        bn("beta")?,
+        bn("moving_mean")?,
+        bn("moving_variance")?,
+    );
     let mut scale = Vec::with_capacity(c);
     let mut shift = Vec::with_capacity(c);
     for i in 0..c {
@@ -273,7 +307,13 @@ fn depthwise_layer(w: &Weights, prefix: &str, c: usize, stride: usize) -> Result
         shift: Some(shift),
         act: Activation::Relu6,
     };
-    Ok(DepthwiseConv2d::new(filter, shape, stride, Padding::Same, epilogue))
+    Ok(DepthwiseConv2d::new(
+        filter,
+        shape,
+        stride,
+        Padding::Same,
+        epilogue,
+    ))
 }
 
 /// BoxPredictor_k's BoxEncodingPredictor and ClassPredictor as one 1×1 conv whose output
@@ -281,7 +321,10 @@ fn depthwise_layer(w: &Weights, prefix: &str, c: usize, stride: usize) -> Result
 fn predictor(w: &Weights, k: usize, c: usize, anchors: usize) -> Result<Conv2d> {
     let prefix = format!("Prediction/BoxPredictor_{k}");
     let (nb, nc) = (4 * anchors, 3 * anchors);
-    let bw = w.get(&format!("{prefix}/BoxEncodingPredictor/weights"), &[1, 1, c, nb])?;
+    let bw = w.get(
+        &format!("{prefix}/BoxEncodingPredictor/weights"),
+        &[1, 1, c, nb],
+    )?;
     let bb = w.get(&format!("{prefix}/BoxEncodingPredictor/biases"), &[nb])?;
     let cw = w.get(&format!("{prefix}/ClassPredictor/weights"), &[1, 1, c, nc])?;
     let cb = w.get(&format!("{prefix}/ClassPredictor/biases"), &[nc])?;
@@ -291,7 +334,14 @@ fn predictor(w: &Weights, k: usize, c: usize, anchors: usize) -> Result<Conv2d> 
         filter.extend_from_slice(c_row);
     }
     let bias: Vec<f32> = bb.iter().chain(cb).copied().collect();
-    Ok(Conv2d::new(&filter, [1, 1, c, nb + nc], Some(&bias), 1, Padding::Same, Activation::None))
+    Ok(Conv2d::new(
+        &filter,
+        [1, 1, c, nb + nc],
+        Some(&bias),
+        1,
+        Padding::Same,
+        Activation::None,
+    ))
 }
 
 /// `decodeBoxesLayer` for one anchor, every step a float32 op as tfjs does it: encodings
@@ -387,7 +437,12 @@ mod tests {
     #[test]
     fn nms_suppresses_overlap_above_half_and_keeps_disjoint_boxes() {
         let o = out(
-            vec![[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 0.9], [2.0, 2.0, 3.0, 3.0], [0.0, 0.0, 1.0, 1.0]],
+            vec![
+                [0.0, 0.0, 1.0, 1.0],
+                [0.0, 0.0, 1.0, 0.9],
+                [2.0, 2.0, 3.0, 3.0],
+                [0.0, 0.0, 1.0, 1.0],
+            ],
             vec![0.9, 0.8, 0.7, 0.4],
         );
         let options = SsdOptions::new(0.5, 100).expect("valid");
@@ -397,14 +452,27 @@ mod tests {
     #[test]
     fn nms_keeps_iou_of_exactly_one_half_and_stops_at_max_results() {
         // IoU([0,0,1,1], [0,0,1,2]) = 1 / 2: not above the threshold, so both stay.
-        let o = out(vec![[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 2.0], [5.0, 5.0, 6.0, 6.0]], vec![0.9, 0.8, 0.7]);
-        assert_eq!(nms(&o, SsdOptions::new(0.5, 100).expect("valid")), vec![0, 1, 2]);
+        let o = out(
+            vec![
+                [0.0, 0.0, 1.0, 1.0],
+                [0.0, 0.0, 1.0, 2.0],
+                [5.0, 5.0, 6.0, 6.0],
+            ],
+            vec![0.9, 0.8, 0.7],
+        );
+        assert_eq!(
+            nms(&o, SsdOptions::new(0.5, 100).expect("valid")),
+            vec![0, 1, 2]
+        );
         assert_eq!(nms(&o, SsdOptions::new(0.5, 2).expect("valid")), vec![0, 1]);
     }
 
     #[test]
     fn nms_ties_keep_anchor_order() {
-        let o = out(vec![[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]], vec![0.75, 0.75]);
+        let o = out(
+            vec![[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.0]],
+            vec![0.75, 0.75],
+        );
         assert_eq!(nms(&o, SsdOptions::new(0.5, 100).expect("valid")), vec![0]);
     }
 
