@@ -98,8 +98,14 @@ pub enum Event<'a> {
         channel_id: i64,
         message: &'a MessageView,
     },
+    /// Carries the deleted message too (empty text, `deleted: true`), so clients can treat it
+    /// like an update.
     #[serde(rename = "message.deleted")]
-    MessageDeleted { channel_id: i64, message_id: i64 },
+    MessageDeleted {
+        channel_id: i64,
+        message_id: i64,
+        message: &'a MessageView,
+    },
     #[serde(rename = "typing")]
     Typing {
         channel_id: i64,
@@ -166,14 +172,14 @@ mod tests {
 
     #[test]
     fn events_serialise_with_their_dotted_type() {
-        let json = Event::MessageDeleted {
+        let json = Event::MemberRemoved {
             channel_id: 3,
-            message_id: 9,
+            user_id: 9,
         }
         .to_json();
         assert_eq!(
             json,
-            r#"{"type":"message.deleted","channel_id":3,"message_id":9}"#
+            r#"{"type":"member.removed","channel_id":3,"user_id":9}"#
         );
     }
 

@@ -436,12 +436,17 @@ impl Chat<'_> {
             .ok_or(ChatError::MessageNotFound)?;
         domain::can_change_message(me, row.author_id, row.deleted_at.is_some())?;
         store::delete_message(self.db, message_id, now).await?;
+        let message: MessageView = store::message(self.db, channel_id, message_id)
+            .await?
+            .ok_or(ChatError::MessageNotFound)?
+            .into();
         let members = store::member_ids(self.db, channel_id).await?;
         self.hub.publish(
             &members,
             &Event::MessageDeleted {
                 channel_id,
                 message_id,
+                message: &message,
             }
             .to_json(),
             Durability::Durable,
