@@ -765,3 +765,34 @@ async fn user_search_finds_people_by_username_or_full_name_prefix() {
         .expect("search");
     assert_ne!(page2["users"][0]["id"], page["users"][0]["id"]);
 }
+
+#[tokio::test]
+async fn openapi_describes_every_chat_route() {
+    let server = TestServer::start().await.expect("server");
+    let (status, doc) = server
+        .client()
+        .get("/api/openapi.json")
+        .await
+        .expect("openapi");
+    assert_eq!(status, StatusCode::OK);
+    let paths = &doc["paths"];
+    for (path, method) in [
+        ("/api/users", "get"),
+        ("/api/channels", "get"),
+        ("/api/channels", "post"),
+        ("/api/channels/{id}", "get"),
+        ("/api/channels/{id}", "patch"),
+        ("/api/channels/{id}", "delete"),
+        ("/api/channels/{id}/members", "post"),
+        ("/api/channels/{id}/members/{user}", "delete"),
+        ("/api/channels/{id}/messages", "get"),
+        ("/api/channels/{id}/messages", "post"),
+        ("/api/channels/{id}/messages/{mid}", "patch"),
+        ("/api/channels/{id}/messages/{mid}", "delete"),
+        ("/api/channels/{id}/read", "post"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path} missing");
+    }
+    // The auth routes are still there after the merge.
+    assert!(paths["/api/login"]["post"].is_object());
+}

@@ -28,7 +28,7 @@ pub struct ApiDoc;
 
 /// The OpenAPI 3.1 document of the API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    ApiDoc::openapi().merge_from(crate::chat::openapi())
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

@@ -101,7 +101,9 @@ impl From<sqlx::Error> for ChatError {
 }
 
 /// The two kinds of channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelKind {
     /// Exactly two members, at most one channel per pair, no owner.

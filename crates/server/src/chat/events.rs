@@ -7,12 +7,13 @@
 //! Client frames: `{"type":"typing","channel_id":N,"on":true}` and `{"type":"ping"}`.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::storage::chat::{MessageRow, UserSummary};
 
 /// A message as clients see it. Times are unix milliseconds. A deleted message keeps its id
 /// and author, with empty text and `deleted: true`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MessageView {
     pub id: i64,
     pub channel_id: i64,
@@ -45,7 +46,7 @@ impl From<MessageRow> for MessageView {
 }
 
 /// A channel member in a channel's details.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MemberView {
     #[serde(flatten)]
     pub user: UserSummary,
@@ -56,7 +57,7 @@ pub struct MemberView {
 }
 
 /// A channel's details (`GET /api/channels/{id}`, `channel.updated`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ChannelView {
     pub id: i64,
     pub kind: &'static str,
@@ -68,7 +69,7 @@ pub struct ChannelView {
 }
 
 /// One entry of `GET /api/channels`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ChannelListItem {
     pub id: i64,
     pub kind: &'static str,

@@ -37,6 +37,12 @@ pub mod bench;
 pub use hub::{ChatHub, CloseReason, Durability, HubConfig, Replay, SessionKey};
 pub use ws::{origin_allowed, RateLimiter, CLIENT_FRAMES_PER_MINUTE, MAX_FRAME_BYTES};
 
+/// The OpenAPI description of the chat's REST routes, merged into `/api/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    routes::ChatApiDoc::openapi()
+}
+
 /// Chat routes under `/api`, merged by [`crate::app::router`].
 pub fn router() -> Router<AppState> {
     routes::routes().route("/api/ws", get(ws::upgrade))

@@ -1,19 +1,43 @@
 //! The chat REST handlers: parse, call one [`Chat`] use case, answer. All need a `full` session.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 
 use crate::app::AppState;
 use crate::auth::session::FullSession;
 use crate::error::{ErrorBody, ErrorDetail};
 
 use super::domain::{self, ChannelKind, ChatError};
-use super::service::Chat;
+use super::events::{ChannelListItem, ChannelView, MessageView};
+use super::service::{Chat, HistoryPage, UserPage};
+
+/// The OpenAPI description of the chat routes (merged into `/api/openapi.json`).
+#[derive(OpenApi)]
+#[openapi(
+    paths(search_users, create_channel, list_channels, channel, rename_channel, delete_channel,
+        add_member, remove_member, history, send, edit_message, delete_message, mark_read),
+    tags((name = "chat", description = "Channels, messages and read positions (full sessions only). \
+        Live events: WebSocket GET /api/ws, see crate::chat::ws."))
+)]
+pub(super) struct ChatApiDoc;
+
+/// `GET /api/channels`.
+#[derive(Serialize, ToSchema)]
+struct ChannelList {
+    channels: Vec<ChannelListItem>,
+}
+
+/// `POST /api/channels/{id}/read`.
+#[derive(Serialize, ToSchema)]
+struct ReadPosition {
+    last_read_id: i64,
+}
 
 /// The chat's REST routes (the WebSocket route is added by [`super::router`]).
 pub fn routes() -> Router<AppState> {
@@ -32,7 +56,12 @@ pub fn routes() -> Router<AppState> {
             delete(delete_message).patch(edit_message),
         )
         .route("/api/channels/{id}/read", post(mark_read))
+        // A 4,000-character text is at most ~24 KB of JSON even with every character escaped.
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
 }
+
+/// Largest chat request body.
+const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 impl IntoResponse for ChatError {
     fn into_response(self) -> Response {
@@ -89,6 +118,12 @@ struct UserQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/users", tag = "chat",
+    params(("q" = Option<String>, Query, description = "Prefix of a username or full name"),
+        ("after" = Option<String>, Query, description = "The `next` cursor of the previous page"),
+        ("limit" = Option<u32>, Query, description = "1-100, default 50")),
+    responses((status = 200, body = UserPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn search_users(
     State(state): State<AppState>,
     session: FullSession,
@@ -101,7 +136,7 @@ async fn search_users(
     Ok(Json(page).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct CreateChannel {
     kind: ChannelKind,
     #[serde(default)]
@@ -109,6 +144,10 @@ struct CreateChannel {
     name: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/channels", tag = "chat", request_body = CreateChannel,
+    responses((status = 201, description = "Created", body = ChannelView),
+        (status = 200, description = "The existing direct channel of the pair", body = ChannelView),
+        (status = 400, body = ErrorBody), (status = 404, description = "A member does not exist", body = ErrorBody)))]
 async fn create_channel(
     State(state): State<AppState>,
     session: FullSession,
@@ -132,14 +171,18 @@ async fn create_channel(
     Ok((status, Json(view)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/channels", tag = "chat",
+    responses((status = 200, description = "`{\"channels\": [...]}`, newest activity first", body = ChannelList)))]
 async fn list_channels(
     State(state): State<AppState>,
     session: FullSession,
 ) -> ChatResult<Response> {
     let channels = chat(&state).list_channels(session.user_id).await?;
-    Ok(Json(serde_json::json!({ "channels": channels })).into_response())
+    Ok(Json(ChannelList { channels }).into_response())
 }
 
+#[utoipa::path(get, path = "/api/channels/{id}", tag = "chat", params(("id" = i64, Path)),
+    responses((status = 200, body = ChannelView), (status = 404, description = "No such channel or not a member", body = ErrorBody)))]
 async fn channel(
     State(state): State<AppState>,
     session: FullSession,
@@ -149,11 +192,14 @@ async fn channel(
     Ok(Json(view).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct Rename {
     name: String,
 }
 
+#[utoipa::path(patch, path = "/api/channels/{id}", tag = "chat", params(("id" = i64, Path)), request_body = Rename,
+    responses((status = 200, body = ChannelView), (status = 403, description = "Not the owner", body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 async fn rename_channel(
     State(state): State<AppState>,
     session: FullSession,
@@ -168,6 +214,9 @@ async fn rename_channel(
     Ok(Json(view).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/channels/{id}", tag = "chat", params(("id" = i64, Path)),
+    responses((status = 204, description = "Deleted (group owner, direct channel) or left (group member)"),
+        (status = 404, body = ErrorBody)))]
 async fn delete_channel(
     State(state): State<AppState>,
     session: FullSession,
@@ -179,11 +228,14 @@ async fn delete_channel(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct AddMember {
     user_id: i64,
 }
 
+#[utoipa::path(post, path = "/api/channels/{id}/members", tag = "chat", params(("id" = i64, Path)), request_body = AddMember,
+    responses((status = 200, body = ChannelView), (status = 403, description = "Not the owner", body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 async fn add_member(
     State(state): State<AppState>,
     session: FullSession,
@@ -198,6 +250,10 @@ async fn add_member(
     Ok(Json(view).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/channels/{id}/members/{user}", tag = "chat",
+    params(("id" = i64, Path), ("user" = i64, Path)),
+    responses((status = 204, description = "Removed (owner) or left (self)"),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn remove_member(
     State(state): State<AppState>,
     session: FullSession,
@@ -217,6 +273,10 @@ struct HistoryQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/channels/{id}/messages", tag = "chat",
+    params(("id" = i64, Path), ("before" = Option<i64>, Query), ("after" = Option<i64>, Query),
+        ("limit" = Option<u32>, Query, description = "1-100, default 50")),
+    responses((status = 200, body = HistoryPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn history(
     State(state): State<AppState>,
     session: FullSession,
@@ -230,12 +290,16 @@ async fn history(
     Ok(Json(page).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct SendMessage {
     text: String,
     client_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/channels/{id}/messages", tag = "chat", params(("id" = i64, Path)), request_body = SendMessage,
+    responses((status = 201, body = MessageView), (status = 200, description = "A retry: the message stored earlier with this client_id", body = MessageView),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "client_id already used for another text", body = ErrorBody)))]
 async fn send(
     State(state): State<AppState>,
     session: FullSession,
@@ -261,11 +325,15 @@ async fn send(
     Ok((status, Json(sent.message)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct EditMessage {
     text: String,
 }
 
+#[utoipa::path(patch, path = "/api/channels/{id}/messages/{mid}", tag = "chat",
+    params(("id" = i64, Path), ("mid" = i64, Path)), request_body = EditMessage,
+    responses((status = 200, body = MessageView), (status = 403, description = "Not the author", body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 async fn edit_message(
     State(state): State<AppState>,
     session: FullSession,
@@ -280,6 +348,9 @@ async fn edit_message(
     Ok(Json(message).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/channels/{id}/messages/{mid}", tag = "chat",
+    params(("id" = i64, Path), ("mid" = i64, Path)),
+    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_message(
     State(state): State<AppState>,
     session: FullSession,
@@ -292,11 +363,13 @@ async fn delete_message(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 struct MarkRead {
     message_id: i64,
 }
 
+#[utoipa::path(post, path = "/api/channels/{id}/read", tag = "chat", params(("id" = i64, Path)), request_body = MarkRead,
+    responses((status = 200, body = ReadPosition), (status = 404, body = ErrorBody)))]
 async fn mark_read(
     State(state): State<AppState>,
     session: FullSession,
@@ -308,5 +381,8 @@ async fn mark_read(
     let position = chat(&state)
         .mark_read(session.user_id, id, body.message_id)
         .await?;
-    Ok(Json(serde_json::json!({ "last_read_id": position })).into_response())
+    Ok(Json(ReadPosition {
+        last_read_id: position,
+    })
+    .into_response())
 }

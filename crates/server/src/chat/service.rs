@@ -22,7 +22,7 @@ pub struct Chat<'a> {
 }
 
 /// A page of history.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct HistoryPage {
     pub messages: Vec<MessageView>,
     /// More messages exist beyond this page in the direction paged.
@@ -30,7 +30,7 @@ pub struct HistoryPage {
 }
 
 /// A page of user search results.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct UserPage {
     pub users: Vec<UserSummary>,
     /// Pass as `after` for the next page; absent on the last one.

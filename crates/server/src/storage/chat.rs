@@ -10,7 +10,7 @@ use sqlx::{FromRow, Sqlite, Transaction};
 use super::Db;
 
 /// A user as shown to other chat users.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow, utoipa::ToSchema)]
 pub struct UserSummary {
     pub id: i64,
     pub username: String,
