@@ -796,3 +796,39 @@ async fn openapi_describes_every_chat_route() {
     // The auth routes are still there after the merge.
     assert!(paths["/api/login"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn concurrent_sends_arrive_in_storage_order_and_are_stored_before_delivery() {
+    let server = TestServer::start().await.expect("server");
+    let (a, b) = (alice(&server).await, bob(&server).await);
+    let channel = direct(&a, &b).await;
+    let mut wa = a.client.ws("").await.expect("alice socket");
+    let mut wb = b.client.ws("").await.expect("bob socket");
+    hello(&mut wa).await;
+    hello(&mut wb).await;
+    let sends = (0..40).map(|i| {
+        let author = if i % 2 == 0 { a.clone() } else { b.clone() };
+        async move { send(&author, channel, &format!("c{i}"), Some(&format!("k{i}"))).await }
+    });
+    let results = futures_util::future::join_all(sends).await;
+    assert!(results.iter().all(|(s, _)| *s == StatusCode::CREATED));
+    for ws in [&mut wa, &mut wb] {
+        let mut last_id = 0;
+        for _ in 0..40 {
+            let event = ws.next_of("message.new").await.expect("event");
+            let id = event["message"]["id"].as_i64().expect("id");
+            assert!(id > last_id, "delivery order equals storage (id) order");
+            last_id = id;
+            // Whatever a socket has been told about is already in the history.
+            let (_, page) = b
+                .client
+                .get(&format!(
+                    "/api/channels/{channel}/messages?after={}&limit=1",
+                    id - 1
+                ))
+                .await
+                .expect("history");
+            assert_eq!(page["messages"][0]["id"], id);
+        }
+    }
+}
