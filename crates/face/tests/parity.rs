@@ -52,8 +52,24 @@ impl Detector {
     }
 }
 
+/// The largest differences seen, for the summary line.
+#[derive(Default)]
+struct Worst {
+    box_px: f64,
+    score: f64,
+    landmark_px: f64,
+    descriptor_l2: f64,
+    expression: f64,
+}
+
 /// Appends to `report` every way `face` differs from `golden` beyond tolerance.
-fn compare_face(report: &mut String, what: &str, face: &Face, golden: &FaceGolden) {
+fn compare_face(
+    report: &mut String,
+    worst: &mut Worst,
+    what: &str,
+    face: &Face,
+    golden: &FaceGolden,
+) {
     let b = face.detection.bbox;
     let actual_box = [b.x, b.y, b.width, b.height];
     let box_err = actual_box
@@ -61,6 +77,7 @@ fn compare_face(report: &mut String, what: &str, face: &Face, golden: &FaceGolde
         .zip(golden.bbox)
         .map(|(a, e)| (a - e).abs())
         .fold(0.0, f64::max);
+    worst.box_px = worst.box_px.max(box_err);
     if box_err > BOX_TOL_PX {
         let _ = writeln!(
             report,
@@ -69,6 +86,7 @@ fn compare_face(report: &mut String, what: &str, face: &Face, golden: &FaceGolde
         );
     }
     let score_err = (face.detection.score - golden.score).abs();
+    worst.score = worst.score.max(score_err);
     if score_err > SCORE_TOL {
         let _ = writeln!(
             report,
@@ -77,21 +95,23 @@ fn compare_face(report: &mut String, what: &str, face: &Face, golden: &FaceGolde
         );
     }
     assert_eq!(golden.landmarks.len(), 136, "{what}: golden landmarks");
-    let (worst, lm_err) = face
+    let (worst_point, lm_err) = face
         .landmarks
         .iter()
         .zip(golden.landmarks.chunks_exact(2))
         .map(|(p, e)| (p.x - e[0]).abs().max((p.y - e[1]).abs()))
         .enumerate()
         .fold((0, 0.0), |acc, (i, e)| if e > acc.1 { (i, e) } else { acc });
+    worst.landmark_px = worst.landmark_px.max(lm_err);
     if face.landmarks.len() != 68 || lm_err > LANDMARK_TOL_PX {
         let _ = writeln!(
             report,
-            "{what}: {} landmarks, worst point {worst} off by {lm_err:.4} px",
+            "{what}: {} landmarks, worst point {worst_point} off by {lm_err:.4} px",
             face.landmarks.len()
         );
     }
     let desc_err = l2(&face.descriptor.0, &golden.descriptor);
+    worst.descriptor_l2 = worst.descriptor_l2.max(desc_err);
     if desc_err > DESCRIPTOR_TOL_L2 {
         let _ = writeln!(
             report,
@@ -117,6 +137,7 @@ fn compare_face(report: &mut String, what: &str, face: &Face, golden: &FaceGolde
                 x.surprised,
             ];
             let (err, _) = common::max_abs_diff(&actual, &golden.expressions);
+            worst.expression = worst.expression.max(err);
             if err > EXPRESSION_TOL {
                 let _ = writeln!(
                     report,
@@ -151,6 +172,7 @@ fn check_goldens(detector: Detector, samples: bool) {
     let options = detector.options();
     let mut report = String::new();
     let mut faces_checked = 0;
+    let mut worst = Worst::default();
     for (path, golden) in &goldens {
         assert!(
             golden.library.contains("face-api@1.7.15"),
@@ -186,6 +208,7 @@ fn check_goldens(detector: Detector, samples: bool) {
         for (i, (face, gold)) in faces.iter().zip(expected).enumerate() {
             compare_face(
                 &mut report,
+                &mut worst,
                 &format!("{} [{}] face {i}", golden.image, detector.name()),
                 face,
                 gold,
@@ -194,8 +217,14 @@ fn check_goldens(detector: Detector, samples: bool) {
         }
     }
     eprintln!(
-        "{test}: {} images, {faces_checked} faces compared",
-        goldens.len()
+        "{test}: {} images, {faces_checked} faces; worst: box {:.2e} px, score {:.2e}, \
+         landmark {:.2e} px, descriptor L2 {:.2e}, expression {:.2e}",
+        goldens.len(),
+        worst.box_px,
+        worst.score,
+        worst.landmark_px,
+        worst.descriptor_l2,
+        worst.expression
     );
     assert!(faces_checked > 0, "{test}: no face compared");
     assert!(
