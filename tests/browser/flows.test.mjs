@@ -4,11 +4,12 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { FACES } from './lib/paths.mjs';
 import { camera } from './lib/video.mjs';
 import { startServer } from './lib/server.mjs';
 import { openBrowser, screenshot } from './lib/browser.mjs';
-import { PEOPLE, registerInBrowser, registerViaApi, logIn, pressVerify } from './lib/flows.mjs';
+import { PEOPLE, PASSWORD, registerInBrowser, registerViaApi, logIn, pressVerify, detectStats } from './lib/flows.mjs';
 
 const MISMATCH = /didn't match the face enrolled for this account/;
 
@@ -41,10 +42,10 @@ if (!existsSync(FACES)) {
     }
   }
 
-  test('obama registers with the camera, logs out, logs in again and the face check opens the chat', async () => {
+  test('obama registers with the camera, logs out, logs in again and the face check opens the chat', async (t) => {
     await withServer(async (url, open) => {
       const first = await open(cams.obama_1);
-      await registerInBrowser(first.page, url, PEOPLE.obama);
+      await registerInBrowser(first.page, url, PEOPLE.obama, { shot: 'register-camera-captured' });
       await assertVisible(first.page, 'Your account is ready. Log in to continue.');
       await logIn(first.page, url, PEOPLE.obama);
       await pressVerify(first.page);
@@ -57,6 +58,11 @@ if (!existsSync(FACES)) {
       // Another day, another photo: the camera now shows obama_2.
       const second = await open(cams.obama_2);
       await logIn(second.page, url, PEOPLE.obama);
+      await second.page.getByText('Face found. Hold still and press Verify.').waitFor({ timeout: 30000 });
+      await screenshot(second.page, 'face-check-live-overlay');
+      await second.page.waitForTimeout(2000); // let the live feedback run a little, for the numbers below
+      const stats = await detectStats(second.page);
+      t.diagnostic(`live feedback: ${JSON.stringify(stats)}`);
       await pressVerify(second.page);
       await second.page.waitForURL(`${url}/chat`, { timeout: 30000 });
       await assertVisible(second.page, 'Pick a conversation, or start a new one.');
@@ -110,7 +116,8 @@ if (!existsSync(FACES)) {
       await reply.waitFor({ timeout: 15000 });
       assert.equal(await reply.textContent(), 'Hi Barack\ntwo lines');
       // Barack was looking at the conversation, so Joe's side shows it as seen.
-      await joe.page.getByText('Seen').waitFor({ timeout: 10000 }).catch(() => {});
+      await joe.page.locator('.seen', { hasText: 'Seen' }).waitFor({ timeout: 10000 });
+      assert.equal(await barack.page.locator('.seen').isVisible(), false, 'Barack\'s newest message is not his own');
       await screenshot(barack.page, 'chat-barack');
       await screenshot(joe.page, 'chat-joe-phone');
     });
@@ -158,6 +165,71 @@ if (!existsSync(FACES)) {
       const status = await page.evaluate(() => fetch('/api/channels').then((r) => r.status));
       assert.equal(status, 403, 'the API refuses it too');
       await screenshot(page, 'password-only-sent-to-face-check');
+    });
+  });
+
+  test('with the camera blocked the register page says how to allow it and takes an uploaded photo instead', async () => {
+    await withServer(async (url, open) => {
+      const { page } = await open(null, { cameraAllowed: false });
+      await page.goto(`${url}/register`);
+      await assertVisible(page, 'Camera access is blocked');
+      await assertVisible(page, 'click the camera or lock icon in the address bar');
+      const person = PEOPLE.obama;
+      await page.getByLabel('Username').fill(person.username);
+      await page.getByLabel('Email').fill(person.email);
+      await page.getByLabel('Full name').fill(person.full_name);
+      await page.getByLabel('Password', { exact: true }).fill('password');
+      await assertVisible(page, 'Too common.');
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByLabel(/I agree that facegate stores/).check();
+      await page.getByLabel(/upload 1 to 3 photos/).setInputFiles(path.join(FACES, 'obama_1.jpg'));
+      await assertVisible(page, '1 photo chosen.');
+      await screenshot(page, 'register-upload-instead-of-camera');
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.waitForURL(`${url}/login`, { timeout: 30000 });
+      await assertVisible(page, 'Your account is ready. Log in to continue.');
+      // The same username cannot be taken twice, and the page says so in words.
+      await page.goto(`${url}/register`);
+      await page.getByLabel('Username').fill(person.username);
+      await page.getByLabel('Email').fill('other@example.org');
+      await page.getByLabel('Full name').fill('Someone Else');
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByLabel(/I agree that facegate stores/).check();
+      await page.getByLabel(/upload 1 to 3 photos/).setInputFiles(path.join(FACES, 'obama_2.jpg'));
+      await page.getByRole('button', { name: 'Create account' }).click();
+      await assertVisible(page, 'That username is already taken. Please choose another.');
+      await screenshot(page, 'register-username-taken');
+    });
+  });
+
+  test('settings list the security events and deleting the account ends it', async () => {
+    await withServer(async (url, open) => {
+      await registerViaApi(url, PEOPLE.obama, 'obama_1');
+      const { page } = await open(cams.obama_2);
+      await page.goto(`${url}/login`);
+      await page.getByLabel('Username or email').fill('obama');
+      await page.getByLabel('Password').fill('wrong password!');
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await assertVisible(page, 'That username/email and password do not match.');
+      await logIn(page, url, PEOPLE.obama);
+      await pressVerify(page);
+      await page.waitForURL(`${url}/chat`, { timeout: 30000 });
+      await page.goto(`${url}/settings`);
+      const events = page.getByRole('region', { name: 'Security events' });
+      for (const what of ['Account created', 'Wrong password', 'Password accepted', 'Face check passed']) {
+        await events.getByRole('cell', { name: what, exact: true }).first().waitFor();
+      }
+      await screenshot(page, 'settings');
+      await page.getByLabel('Password to confirm').fill(PASSWORD);
+      await page.getByLabel('I understand that this cannot be undone.').check();
+      await page.getByRole('button', { name: 'Delete my account' }).click();
+      await page.waitForURL(`${url}/login`);
+      await assertVisible(page, 'Your account has been deleted.');
+      await page.getByLabel('Username or email').fill('obama');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await assertVisible(page, 'That username/email and password do not match.');
+      await screenshot(page, 'account-deleted');
     });
   });
 }

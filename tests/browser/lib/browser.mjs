@@ -11,13 +11,15 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
  * Launches a browser whose camera shows `y4m`; returns `{ page, close() }`. Each call gets a
  * fresh profile, so nothing (cookies included) is shared between two browsers.
  */
-export async function openBrowser(y4m, { viewport = { width: 1200, height: 860 } } = {}) {
+export async function openBrowser(y4m, { viewport = { width: 1200, height: 860 }, cameraAllowed = true } = {}) {
   const profile = mkdtempSync(path.join(os.tmpdir(), 'facegate-chromium-'));
   const args = [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    '--use-fake-device-for-media-stream',
   ];
+  // Without the fake UI the permission prompt is dismissed, as if the person clicked "Block".
+  if (cameraAllowed) args.push('--use-fake-ui-for-media-stream');
   if (y4m) args.push(`--use-file-for-fake-video-capture=${y4m}`);
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

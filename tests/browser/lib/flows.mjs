@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FACES } from './paths.mjs';
+import { screenshot } from './browser.mjs';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -11,7 +12,7 @@ export const PEOPLE = {
 };
 
 /** Registers through the register page; the page's camera must show the person. */
-export async function registerInBrowser(page, url, person) {
+export async function registerInBrowser(page, url, person, { shot } = {}) {
   await page.goto(`${url}/register`);
   await page.getByLabel('Username').fill(person.username);
   await page.getByLabel('Email').fill(person.email);
@@ -20,6 +21,7 @@ export async function registerInBrowser(page, url, person) {
   await page.getByLabel(/I agree that facegate stores an encrypted face template/).check();
   // The panel captures by itself once one face has been steady for about a second.
   await page.getByText('Photo ready.').waitFor({ timeout: 30000 });
+  if (shot) await screenshot(page, shot);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.waitForURL(`${url}/login`, { timeout: 30000 });
 }
@@ -54,4 +56,18 @@ export async function registerViaApi(url, person, photo) {
   const res = await fetch(`${url}/api/register`, { method: 'POST', body: form });
   if (res.status !== 201) throw new Error(`register ${person.username}: ${res.status} ${await res.text()}`);
   return res.json();
+}
+
+/**
+ * How the live feedback behaved on this page so far: detect requests per second and their mean
+ * duration, from the browser's resource timing (for the report; nothing asserts on time).
+ */
+export async function detectStats(page) {
+  return page.evaluate(() => {
+    const hits = performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/face/detect'));
+    if (hits.length < 2) return { requests: hits.length };
+    const span = (hits[hits.length - 1].startTime - hits[0].startTime) / 1000;
+    const mean = hits.reduce((sum, e) => sum + e.duration, 0) / hits.length;
+    return { requests: hits.length, perSecond: (hits.length - 1) / span, meanMs: mean };
+  });
 }

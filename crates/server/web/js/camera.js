@@ -86,10 +86,11 @@ export class CameraPanel {
    * @param {boolean} opts.allowUpload offer a photo upload when there is no usable camera
    * @param {number}  opts.frames how many full-size frames a capture takes (1-3)
    * @param {string}  opts.label accessible name of the preview
+   * @param {string}  opts.okText status when exactly one good face is in view
    * @param {(frames: Blob[]) => void} opts.onFrames called whenever the captured frames change
    */
-  constructor({ autoCapture = true, manualCapture = true, allowUpload = false, frames = 3, label = 'Camera preview', onFrames = () => {} } = {}) {
-    this.opts = { autoCapture, manualCapture, allowUpload, frames, onFrames };
+  constructor({ autoCapture = true, manualCapture = true, allowUpload = false, frames = 3, label = 'Camera preview', okText = HINT_TEXT.ok, onFrames = () => {} } = {}) {
+    this.opts = { autoCapture, manualCapture, allowUpload, frames, okText, onFrames };
     this.stream = null;
     this.frames = [];
     this.running = false;
@@ -248,7 +249,7 @@ export class CameraPanel {
       && Math.abs(face.w - prev.w) < 0.2 * prev.w;
     this.lastFace = face;
     if (!steady || this.steadySince === null) this.steadySince = now;
-    this.setStatus(HINT_TEXT.ok);
+    this.setStatus(this.opts.okText);
     if (this.opts.autoCapture && now - this.steadySince >= STEADY_MS) this.capture();
   }
 
@@ -313,8 +314,9 @@ export class CameraPanel {
     }
   }
 
-  showFrames(frames) {
+  showFrames(frames, { uploaded = false } = {}) {
     this.frames = frames;
+    this.snapshot.classList.toggle('is-upload', uploaded);
     if (this.snapshotUrl) URL.revokeObjectURL(this.snapshotUrl);
     this.snapshotUrl = URL.createObjectURL(frames[0]);
     this.snapshot.src = this.snapshotUrl;
@@ -355,7 +357,7 @@ export class CameraPanel {
     this.message.hidden = true;
     this.actions.hidden = false;
     this.captureBtn.hidden = true;
-    this.showFrames(files);
+    this.showFrames(files, { uploaded: true });
     this.setStatus(`${files.length} photo${files.length === 1 ? '' : 's'} chosen.`);
   }
 }

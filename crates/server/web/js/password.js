@@ -44,8 +44,8 @@ export function ratePassword(password, { username = '', email = '' } = {}) {
     '',
     'Acceptable, but a longer phrase would be much harder to guess.',
     'Fair. Adding a few more words makes it much stronger.',
-    'Good password.',
-    'Strong password.',
+    '',
+    '',
   ];
   return { ok: true, score, label: labels[score], message: messages[score] };
 }

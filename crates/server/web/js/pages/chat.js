@@ -429,7 +429,8 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   function updateSeen() {
     const c = state.channels.get(state.activeId);
     const own = state.lastOwnId;
-    if (!c || !own) {
+    // Like most messengers: "Seen" sits under the newest message, and only when that one is mine.
+    if (!c || !own || own !== state.newestId) {
       seen.hidden = true;
       return;
     }

@@ -14,7 +14,10 @@ export function render({ root, navigate, notice, session }) {
   document.title = 'Face check · facegate';
   const alert = alertBox();
   const countdown = h('p', { className: 'countdown', hidden: true, attrs: { 'aria-live': 'off' } });
-  const camera = new CameraPanel({ autoCapture: false, manualCapture: false, frames: FRAMES, label: 'Camera preview for the face check' });
+  const camera = new CameraPanel({
+    autoCapture: false, manualCapture: false, frames: FRAMES, label: 'Camera preview for the face check',
+    okText: 'Face found. Hold still and press Verify.',
+  });
   const verify = h('button', { type: 'button', className: 'btn btn-primary btn-block', text: 'Verify', disabled: true, on: { click: onVerify } });
   const logout = h('button', { type: 'button', className: 'btn btn-link', text: 'Log out', on: { click: onLogout } });
   let timer = null;

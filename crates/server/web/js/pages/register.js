@@ -23,7 +23,7 @@ function passwordWithMeter(getContext) {
   const update = () => {
     const r = ratePassword(f.input.value, getContext());
     meter.value = r.score;
-    label.textContent = r.label ? `${r.label}. ${r.message}` : '';
+    label.textContent = [r.label && `${r.label}.`, r.message].filter(Boolean).join(' ');
     f.input.setCustomValidity(r.ok || !f.input.value ? '' : r.message);
     return r;
   };

@@ -22,6 +22,19 @@ const EVENT_LABELS = {
   logout: 'Logged out',
 };
 
+/** "Chrome 156 on Linux" out of a user agent string; the full string goes in a tooltip. */
+export function shortAgent(ua) {
+  if (!ua) return '';
+  const browser = [
+    [/Edg\/(\d+)/, 'Edge'], [/OPR\/(\d+)/, 'Opera'], [/Firefox\/(\d+)/, 'Firefox'],
+    [/Chrom(?:e|ium)\/(\d+)/, 'Chrome'], [/Version\/(\d+).*Safari/, 'Safari'],
+  ].map(([re, name]) => { const m = re.exec(ua); return m && `${name} ${m[1]}`; }).find(Boolean);
+  const os = [[/Android/, 'Android'], [/iPhone|iPad/, 'iOS'], [/Windows/, 'Windows'], [/Mac OS X/, 'macOS'], [/Linux/, 'Linux']]
+    .map(([re, name]) => re.test(ua) && name).find(Boolean);
+  if (!browser) return ua.length > 40 ? `${ua.slice(0, 40)}…` : ua;
+  return os ? `${browser} on ${os}` : browser;
+}
+
 function eventLabel(kind) {
   if (EVENT_LABELS[kind]) return EVENT_LABELS[kind];
   const text = String(kind || 'event').replace(/[._]/g, ' ');
@@ -57,7 +70,7 @@ export function render({ root, session, navigate, handleAuthError }) {
             h('td', { text: formatTime(e.at ?? e.created_at ?? e.time) }),
             h('td', { text: eventLabel(kind) }),
             h('td', { text: e.ip ?? '' }),
-            h('td', { className: 'ua', text: e.user_agent ?? '' }));
+            h('td', { className: 'ua', title: e.user_agent ?? '', text: shortAgent(e.user_agent) }));
         }));
     } catch (err) {
       setChildren(eventsBody);
