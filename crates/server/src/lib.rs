@@ -11,12 +11,12 @@
 //! Layout: [`config`] (settings), [`app`] (state, router, start-up), [`api`] (thin HTTP
 //! handlers and the OpenAPI document), [`auth`] (the rules: passwords, sessions, lockout, CSRF,
 //! face matching), [`storage`] (all SQL), [`crypto`] (template encryption), [`pool`] (bounded
-//! blocking work), [`ratelimit`] (per-IP buckets), [`bench`] (the load generator).
+//! blocking work), [`ratelimit`] (per-IP buckets). The load benchmark is
+//! `examples/load_auth.rs`.
 
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod bench;
 pub mod chat;
 pub mod config;
 pub mod crypto;

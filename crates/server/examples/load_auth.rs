@@ -1,0 +1,329 @@
+//! Load benchmark of the auth endpoints (issue 3, "Speed").
+//!
+//! Starts a local server on 127.0.0.1:0 with a temporary data directory, registers one user,
+//! then measures with `--clients` concurrent clients (default 8) for `--seconds` each (default 10):
+//!
+//! 1. raw argon2id (19 MiB, t=2, p=1) hashes/s on this machine, one thread per pool worker;
+//! 2. `POST /api/login` throughput and p50/p99 latency (argon2-bound), and its ratio to (1);
+//! 3. face verifications (`POST /api/face/challenge` + `POST /api/face/verify` with one 640x480
+//!    JPEG frame) throughput and p50/p99 latency of the pair.
+//!
+//! ```text
+//! cargo run --release -p facegate-server --example load_auth -- [--clients 8] [--seconds 10]
+//! ```
+//! Photos: `$FACEGATE_FACES` or `../shared/faces`; models: `$FACEGATE_MODELS` or `./models`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use reqwest::multipart::{Form, Part};
+use reqwest::{Client, StatusCode};
+use server::app::{self, AppState};
+use server::auth::password::{self, Password};
+use server::Config;
+
+const PASSWORD: &str = "benchmark passphrase 2026";
+
+struct Options {
+    clients: usize,
+    seconds: u64,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let mut o = Options {
+        clients: 8,
+        seconds: 10,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let value = args
+            .next()
+            .with_context(|| format!("{arg} needs a value"))?;
+        match arg.as_str() {
+            "--clients" => o.clients = value.parse()?,
+            "--seconds" => o.seconds = value.parse()?,
+            other => bail!("unknown option {other}; use --clients N --seconds S"),
+        }
+    }
+    Ok(o)
+}
+
+fn repo_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
+fn faces_dir() -> PathBuf {
+    std::env::var_os("FACEGATE_FACES").map_or_else(|| repo_path("../shared/faces"), PathBuf::from)
+}
+
+fn models_dir() -> PathBuf {
+    std::env::var_os("FACEGATE_MODELS").map_or_else(|| repo_path("models"), PathBuf::from)
+}
+
+/// A 640x480 JPEG (quality 85) of `name` scaled to fit and centred on grey, as a webcam
+/// frame of someone sitting in front of it.
+fn frame_640x480(name: &str) -> anyhow::Result<Vec<u8>> {
+    let img = image::open(faces_dir().join(name))?.to_rgb8();
+    let fitted = image::imageops::resize(
+        &img,
+        img.width() * 480 / img.height().max(1),
+        480,
+        image::imageops::FilterType::Triangle,
+    );
+    let mut frame = image::RgbImage::from_pixel(640, 480, image::Rgb([120, 120, 120]));
+    let x = (640i64 - i64::from(fitted.width())) / 2;
+    image::imageops::overlay(&mut frame, &fitted, x, 0);
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&frame)?;
+    Ok(out)
+}
+
+/// Latency statistics of one phase.
+struct Stats {
+    ok: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Stats {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+        sorted[index]
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{} ok in {:.1} s = {:.1}/s, p50 {:.0} ms, p99 {:.0} ms, errors {}",
+            self.ok,
+            self.elapsed.as_secs_f64(),
+            self.rate(),
+            self.percentile(0.50).as_secs_f64() * 1e3,
+            self.percentile(0.99).as_secs_f64() * 1e3,
+            self.errors
+        )
+    }
+}
+
+/// argon2id hashes/s with `threads` threads hashing for `seconds`.
+fn raw_argon2(threads: usize, seconds: u64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let password = Password::new(PASSWORD.into());
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    std::hint::black_box(password::hash(&password));
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+    total as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Runs `clients` loops of `step` for `seconds`; each step returns whether it succeeded.
+async fn run_clients<F, Fut>(clients: usize, seconds: u64, step: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let step = Arc::new(step);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|i| {
+            let step = Arc::clone(&step);
+            tokio::spawn(async move {
+                let (mut ok, mut errors, mut latencies) = (0, 0, Vec::new());
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    if step(i).await {
+                        ok += 1;
+                        latencies.push(t.elapsed());
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (ok, errors, latencies)
+            })
+        })
+        .collect();
+    let mut stats = Stats {
+        ok: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+    };
+    for t in tasks {
+        if let Ok((ok, errors, latencies)) = t.await {
+            stats.ok += ok;
+            stats.errors += errors;
+            stats.latencies.extend(latencies);
+        }
+    }
+    stats.elapsed = start.elapsed();
+    stats
+}
+
+async fn login(client: &Client, base: &str, user: usize) -> bool {
+    let r = client
+        .post(format!("{base}/api/login"))
+        .json(&serde_json::json!({"login": format!("bench{user}"), "password": PASSWORD}))
+        .send()
+        .await;
+    matches!(r, Ok(r) if r.status() == StatusCode::OK)
+}
+
+/// Prints the first failure of a run, so a broken setup is not just an error count.
+fn report_first_error(text: String) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| eprintln!("first error: {text}"));
+}
+
+async fn verify(client: &Client, base: &str, frame: &[u8]) -> bool {
+    let r = match client
+        .post(format!("{base}/api/face/challenge"))
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            report_first_error(format!("challenge: {e}"));
+            return false;
+        }
+    };
+    if r.status() != StatusCode::OK {
+        report_first_error(r.text().await.unwrap_or_default());
+        return false;
+    }
+    let Ok(body) = r.json::<serde_json::Value>().await else {
+        report_first_error("challenge answer is not JSON".into());
+        return false;
+    };
+    let Some(challenge) = body["challenge"].as_str() else {
+        return false;
+    };
+    let form = Form::new()
+        .text("challenge", challenge.to_owned())
+        .part("frame", Part::bytes(frame.to_vec()).file_name("frame.jpg"));
+    match client
+        .post(format!("{base}/api/face/verify"))
+        .multipart(form)
+        .send()
+        .await
+    {
+        Ok(r) if r.status() == StatusCode::OK => true,
+        Ok(r) => {
+            report_first_error(r.text().await.unwrap_or_default());
+            false
+        }
+        Err(e) => {
+            report_first_error(e.to_string());
+            false
+        }
+    }
+}
+
+fn bench_config(dir: &tempfile::TempDir) -> Config {
+    let mut c = Config::default();
+    c.listen = "127.0.0.1:0".parse().expect("literal address");
+    c.data_dir = dir.path().to_path_buf();
+    c.models_dir = models_dir();
+    // One client address drives all the load: lift the per-IP limits, keep everything else.
+    c.rate_limit.login_burst = u32::MAX;
+    c.rate_limit.face_burst = u32::MAX;
+    c.rate_limit.register_burst = u32::MAX;
+    c
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let o = options()?;
+    let dir = tempfile::tempdir()?;
+    let config = bench_config(&dir);
+    let workers = config.pool_workers();
+    let engine = app::load_engine(&config).await?;
+    let server = app::start(AppState::with_engine(config, engine).await?).await?;
+    let base = format!("http://{}", server.addr);
+    println!("facegate auth benchmark: server {base}, {workers} pool workers, {} clients, {} s per phase", o.clients, o.seconds);
+
+    // One account per client, as 8 people logging in at once (the per-account face counter
+    // would otherwise see 8 concurrent attempts on one account).
+    let enrol = std::fs::read(faces_dir().join("obama_1.jpg")).context("reading obama_1.jpg")?;
+    for i in 0..o.clients {
+        let form = Form::new()
+            .text("username", format!("bench{i}"))
+            .text("email", format!("bench{i}@example.org"))
+            .text("full_name", "Bench Mark")
+            .text("password", PASSWORD)
+            .text("consent", "true")
+            .part("face", Part::bytes(enrol.clone()).file_name("face.jpg"));
+        let r = Client::new()
+            .post(format!("{base}/api/register"))
+            .multipart(form)
+            .send()
+            .await?;
+        if r.status() != StatusCode::CREATED {
+            bail!("registration failed: {}", r.text().await?);
+        }
+    }
+
+    let seconds = o.seconds;
+    let one = tokio::task::spawn_blocking(move || raw_argon2(1, seconds.min(5))).await?;
+    let all = tokio::task::spawn_blocking(move || raw_argon2(workers, seconds)).await?;
+    println!("argon2id raw (19 MiB, t=2, p=1): {one:.1} hashes/s on 1 thread, {all:.1} hashes/s on {workers} threads");
+
+    let clients: Arc<Vec<Client>> = Arc::new(
+        (0..o.clients)
+            .map(|_| Client::builder().cookie_store(true).build())
+            .collect::<Result<_, _>>()?,
+    );
+    let (c, b) = (Arc::clone(&clients), base.clone());
+    let logins = run_clients(o.clients, o.seconds, move |i| {
+        let (c, b) = (c[i].clone(), b.clone());
+        async move { login(&c, &b, i).await }
+    })
+    .await;
+    println!(
+        "logins      : {} ({:.0}% of raw argon2)",
+        logins.line(),
+        100.0 * logins.rate() / all
+    );
+
+    for (i, c) in clients.iter().enumerate() {
+        if !login(c, &base, i).await {
+            bail!("login before the face phase failed");
+        }
+    }
+    let frame = Arc::new(frame_640x480("obama_2.jpg")?);
+    let (c, b, f) = (Arc::clone(&clients), base.clone(), Arc::clone(&frame));
+    let verifies = run_clients(o.clients, o.seconds, move |i| {
+        let (c, b, f) = (c[i].clone(), b.clone(), Arc::clone(&f));
+        async move { verify(&c, &b, &f).await }
+    })
+    .await;
+    println!(
+        "face verify : {} (challenge + verify, one 640x480 JPEG of {} KB)",
+        verifies.line(),
+        frame.len() / 1024
+    );
+    Ok(())
+}

@@ -1,1 +1,0 @@
-//! Load benchmark (to come).
