@@ -832,3 +832,38 @@ async fn concurrent_sends_arrive_in_storage_order_and_are_stored_before_delivery
         }
     }
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_not_buffered_for() {
+    let server = TestServer::start().await.expect("server");
+    let (a, b) = (alice(&server).await, bob(&server).await);
+    let channel = direct(&a, &b).await;
+    // Bob opens a socket and never reads from it.
+    let _stalled = b.client.ws_small_window().await.expect("socket");
+    let mut waited = 0;
+    while !server.state.chat.is_online(b.id) && waited < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert!(server.state.chat.is_online(b.id), "bob's socket registered");
+    let text = "x".repeat(4000);
+    let mut sent = 0;
+    // Far more than the per-socket queue (256 events) plus what the kernel buffers hold.
+    while server.state.chat.is_online(b.id) && sent < 2000 {
+        let (status, _) = send(&a, channel, &text, None).await;
+        assert_eq!(status, StatusCode::CREATED, "the sender is never held up");
+        sent += 1;
+    }
+    assert!(
+        !server.state.chat.is_online(b.id),
+        "the stalled socket was dropped after {sent} messages"
+    );
+    assert!(sent > 256, "not before its queue was full ({sent})");
+    // Bob catches up through the history API.
+    let (_, page) = b
+        .client
+        .get(&format!("/api/channels/{channel}/messages?limit=1"))
+        .await
+        .expect("history");
+    assert_eq!(page["messages"][0]["text"], text);
+}

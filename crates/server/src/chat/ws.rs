@@ -186,7 +186,10 @@ async fn serve(
     hash: &SessionHash,
 ) -> End {
     let mut limiter = RateLimiter::per_minute(CLIENT_FRAMES_PER_MINUTE, Instant::now());
-    let mut ticker = tokio::time::interval_at(Instant::now() + CHECK_INTERVAL, CHECK_INTERVAL);
+    // A random phase spreads the checks of sockets opened together (a reconnect storm, a load
+    // test) evenly over the interval instead of hitting the database all at once.
+    let phase = CHECK_INTERVAL.mul_f64(0.5 + rand::random::<f64>());
+    let mut ticker = tokio::time::interval_at(Instant::now() + phase, CHECK_INTERVAL);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {

@@ -279,6 +279,31 @@ impl Client {
         })
     }
 
+    /// Opens `/api/ws` over a TCP socket with a tiny receive buffer, for a client that stops
+    /// reading: the server's writes block after a few kilobytes instead of megabytes.
+    pub async fn ws_small_window(&self) -> anyhow::Result<WsClient> {
+        let addr: SocketAddr = self.base.trim_start_matches("http://").parse()?;
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_recv_buffer_size(2048)?;
+        let stream = socket.connect(addr).await?;
+        let url = format!("ws://{addr}/api/ws");
+        let mut request = url.into_client_request()?;
+        if let Some(cookie) = self.cookie_header() {
+            request
+                .headers_mut()
+                .insert("cookie", HeaderValue::from_str(&cookie)?);
+        }
+        request
+            .headers_mut()
+            .insert("origin", HeaderValue::from_str(&self.base)?);
+        let (stream, _) =
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await?;
+        Ok(WsClient {
+            stream,
+            close_code: None,
+        })
+    }
+
     /// Opens `/api/ws` from this server's own origin.
     pub async fn ws(&self, query: &str) -> anyhow::Result<WsClient> {
         let origin = self.base.clone();
