@@ -3,44 +3,22 @@
 // saves a screenshot of its final page in artifacts/browser/.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { FACES } from './lib/paths.mjs';
-import { camera } from './lib/video.mjs';
-import { startServer } from './lib/server.mjs';
-import { openBrowser, screenshot } from './lib/browser.mjs';
+import { screenshot } from './lib/browser.mjs';
+import { skipReason, cameras, withServer, assertVisible } from './lib/harness.mjs';
 import { PEOPLE, PASSWORD, registerInBrowser, registerViaApi, logIn, pressVerify, detectStats } from './lib/flows.mjs';
 
 const MISMATCH = /didn't match the face enrolled for this account/;
 
-if (!existsSync(FACES)) {
-  test('browser flows', { skip: `SKIPPED: the photos in ${FACES} are missing (set FACEGATE_FACES)` }, () => {});
+const skip = skipReason();
+if (skip) {
+  test('browser flows', { skip }, () => {});
 } else {
   let cams;
   before(() => {
-    cams = { obama_1: camera('obama_1'), obama_2: camera('obama_2'), biden_2: camera('biden_2') };
+    cams = cameras();
   });
-
-  /** Runs `body` with a fresh server and closes every browser it opened, whatever happens. */
-  async function withServer(body) {
-    const server = await startServer();
-    const browsers = [];
-    const open = async (cam, opts) => {
-      const b = await openBrowser(cam, opts);
-      browsers.push(b);
-      return b;
-    };
-    try {
-      await body(server.url, open);
-      for (const b of browsers) assert.deepEqual(b.problems, [], 'the pages logged no script errors');
-    } catch (err) {
-      err.message += `\n--- server log ---\n${server.log().slice(-4000)}`;
-      throw err;
-    } finally {
-      for (const b of browsers) await b.close();
-      await server.stop();
-    }
-  }
 
   test('obama registers with the camera, logs out, logs in again and the face check opens the chat', async (t) => {
     await withServer(async (url, open) => {
@@ -234,6 +212,3 @@ if (!existsSync(FACES)) {
   });
 }
 
-async function assertVisible(page, text) {
-  await page.getByText(text).first().waitFor({ timeout: 10000 });
-}

@@ -22,6 +22,7 @@ const MAX_TEXT = 4000;
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_IDLE_MS = 4000;
 const TYPING_SHOW_MS = 6000;
+const GROUP_MS = 5 * 60 * 1000;
 
 export function render({ root, session, params, navigate, handleAuthError }) {
   document.title = 'Chat · facegate';
@@ -249,7 +250,12 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       state.nodes.set(m.id, li);
       frag.append(li);
     }
+    const oldFirst = messagesEl.firstElementChild;
     messagesEl.prepend(frag);
+    for (const li of messagesEl.children) {
+      groupWithPrevious(li);
+      if (li === oldFirst) break;
+    }
     if (page.length) state.oldestId = Math.min(state.oldestId, page[0].id);
     scroller.scrollTop = scroller.scrollHeight - fromBottom;
     olderStatus.textContent = state.hasMore ? '' : 'This is the start of the conversation.';
@@ -289,8 +295,17 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       m.edited && !m.deleted ? h('span', { className: 'message-edited', text: '(edited)' }) : null);
     return h('li', {
       className: `message${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}`,
-      dataset: { id: m.id ?? '', author: m.author_id ?? '' },
+      dataset: { id: m.id ?? '', author: m.author_id ?? '', at: toDate(m.created_at).getTime() || 0 },
     }, meta, h('p', { className: 'message-text', text }));
+  }
+
+  // Consecutive messages by one author within a few minutes show the name and time once.
+  function groupWithPrevious(li) {
+    const prev = li && li.previousElementSibling;
+    if (!li) return;
+    const same = prev && prev.dataset.author === li.dataset.author
+      && Math.abs(Number(li.dataset.at) - Number(prev.dataset.at)) < GROUP_MS;
+    li.classList.toggle('continued', Boolean(same));
   }
 
   function appendMessage(m, { stick = false } = {}) {
@@ -303,6 +318,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const li = messageNode(m);
     state.nodes.set(m.id, li);
     messagesEl.append(li);
+    groupWithPrevious(li);
     trackBounds(m);
     if (wasNear || m.author_id === me.id) scrollToBottom();
   }
@@ -322,6 +338,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     }
     const li = messageNode(m);
     pending.replaceWith(li);
+    groupWithPrevious(li);
     state.nodes.set(m.id, li);
     trackBounds(m);
     updateSeen();
@@ -331,8 +348,9 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const li = state.nodes.get(m.id);
     if (!li) return;
     const author = m.author_id ?? Number(li.dataset.author);
-    const fresh = messageNode({ ...m, author_id: author });
+    const fresh = messageNode({ ...m, author_id: author, created_at: m.created_at ?? Number(li.dataset.at) });
     li.replaceWith(fresh);
+    groupWithPrevious(fresh);
     state.nodes.set(m.id, fresh);
   }
 
@@ -355,6 +373,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const li = messageNode(draft, { pending: true });
     state.nodes.set(clientId, li);
     messagesEl.append(li);
+    groupWithPrevious(li);
     scrollToBottom();
     try {
       const data = await api.post(`/api/channels/${channelId}/messages`, { text, client_id: clientId });
@@ -364,6 +383,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     } catch (err) {
       if (handleAuthError(err)) return;
       li.classList.add('failed');
+      li.classList.remove('continued');
       const retry = h('button', {
         type: 'button', className: 'btn btn-link', text: 'Not sent. Retry',
         on: { click: () => { state.nodes.delete(clientId); li.remove(); send(channelId, text, clientId); } },

@@ -1,0 +1,46 @@
+// Test scaffolding: a fresh server per test, browsers that are always closed, and checks that
+// the pages logged no script errors.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { FACES } from './paths.mjs';
+import { camera } from './video.mjs';
+import { startServer } from './server.mjs';
+import { openBrowser } from './browser.mjs';
+
+/** Why the browser tests cannot run here, or null when they can. */
+export function skipReason() {
+  if (!existsSync(FACES)) return `SKIPPED: the photos in ${FACES} are missing (set FACEGATE_FACES)`;
+  return null;
+}
+
+let cams = null;
+/** The fake webcam clips, made once per run. */
+export function cameras() {
+  cams ??= { obama_1: camera('obama_1'), obama_2: camera('obama_2'), biden_2: camera('biden_2') };
+  return cams;
+}
+
+/** Runs `body(url, open, server)` with a fresh server; closes every browser it opened. */
+export async function withServer(body) {
+  const server = await startServer();
+  const browsers = [];
+  const open = async (cam, opts) => {
+    const b = await openBrowser(cam, opts);
+    browsers.push(b);
+    return b;
+  };
+  try {
+    await body(server.url, open, server);
+    for (const b of browsers) assert.deepEqual(b.problems, [], 'the pages logged no script errors');
+  } catch (err) {
+    err.message += `\n--- server log ---\n${server.log().slice(-4000)}`;
+    throw err;
+  } finally {
+    for (const b of browsers) await b.close();
+    await server.stop();
+  }
+}
+
+export async function assertVisible(page, text) {
+  await page.getByText(text).first().waitFor({ timeout: 10000 });
+}
