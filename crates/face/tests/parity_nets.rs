@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use common::{f32_from_base64, golden_dir, load_image, max_abs_diff, models_dir, pixels_sha256};
 use face::kernels::CropRect;
+use face::nets::age_gender::{self, AgeGenderNet};
 use face::nets::face_expression::{self, FaceExpressionNet};
 use face::nets::face_landmark68::{self, FaceLandmark68Net};
 use face::nets::face_recognition::{self, FaceRecognitionNet};
@@ -45,6 +46,13 @@ struct CropNets {
     face_recognition: Vec<f32>,
     face_expression_logits: Vec<f32>,
     face_expression_probs: Vec<f32>,
+    age_gender: AgeGenderGolden,
+}
+
+#[derive(Deserialize)]
+struct AgeGenderGolden {
+    age: f32,
+    gender_probs: Vec<f32>,
 }
 
 #[derive(Deserialize)]
@@ -179,6 +187,22 @@ fn expression_net_logits_and_probabilities_match_faceapi_on_a_fixed_crop() {
         &net.forward(&input),
         &f.golden.crop_nets.face_expression_probs,
     );
+}
+
+#[test]
+fn age_gender_net_matches_faceapi_on_a_fixed_crop() {
+    let f = fixture();
+    let net = AgeGenderNet::load(&weights(age_gender::MODEL)).expect("load");
+    let input = face_input(
+        &f.image,
+        f.crop,
+        age_gender::INPUT_SIZE,
+        age_gender::DIVISOR,
+    );
+    let out = net.forward(&input);
+    let g = &f.golden.crop_nets.age_gender;
+    assert_close("age", &[out.age], &[g.age]);
+    assert_close("gender probabilities", &out.gender_probs, &g.gender_probs);
 }
 
 #[test]

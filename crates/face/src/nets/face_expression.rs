@@ -48,7 +48,8 @@ impl FaceExpressionNet {
 
     /// The 7 probabilities (`forwardInput`) for a prepared input, in [`LABELS`] order.
     pub fn forward(&self, input: &Tensor) -> [f32; 7] {
-        softmax(&self.logits(input))
+        let p = softmax(&self.logits(input));
+        std::array::from_fn(|i| p[i])
     }
 
     /// Expressions of the face in `crop` (non-empty, inside `img`).
@@ -69,14 +70,14 @@ impl FaceExpressionNet {
 
 /// tfjs CPU's softmax: `e = exp(x − max)` (f32 subtraction, exp in double stored as f32), the sum
 /// accumulated in double and stored as f32, then one f32 division per value.
-fn softmax(logits: &[f32]) -> [f32; 7] {
+pub(crate) fn softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut e = [0f32; 7];
-    for (e, &l) in e.iter_mut().zip(logits) {
-        *e = f64::from(l - max).exp() as f32;
-    }
+    let e: Vec<f32> = logits
+        .iter()
+        .map(|&l| f64::from(l - max).exp() as f32)
+        .collect();
     let sum = e.iter().map(|&v| f64::from(v)).sum::<f64>() as f32;
-    e.map(|v| v / sum)
+    e.into_iter().map(|v| v / sum).collect()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! once, and a forward pass over a prepared input [`Tensor`]. Tensor names in the code are the
 //! manifest names, so each file reads side by side with the spec and the weight listing.
 
+pub mod age_gender;
 pub mod face_expression;
 pub mod face_landmark68;
 pub mod face_recognition;
