@@ -243,10 +243,12 @@ async fn verify(client: &Client, base: &str, frame: &[u8]) -> bool {
 }
 
 fn bench_config(dir: &tempfile::TempDir) -> Config {
-    let mut c = Config::default();
-    c.listen = "127.0.0.1:0".parse().expect("literal address");
-    c.data_dir = dir.path().to_path_buf();
-    c.models_dir = models_dir();
+    let mut c = Config {
+        listen: "127.0.0.1:0".parse().expect("literal address"),
+        data_dir: dir.path().to_path_buf(),
+        models_dir: models_dir(),
+        ..Config::default()
+    };
     // One client address drives all the load: lift the per-IP limits, keep everything else.
     c.rate_limit.login_burst = u32::MAX;
     c.rate_limit.face_burst = u32::MAX;

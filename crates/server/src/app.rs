@@ -50,6 +50,7 @@ impl AppState {
             .await
             .with_context(|| format!("opening database {}", config.database_path().display()))?;
         let key = SecretKey::load_or_create(&config.secret_key_path())?;
+        tokio::task::spawn_blocking(crate::auth::password::warm_up).await?;
         let pool = BlockingPool::new(config.pool_workers(), config.pool.queue);
         Ok(Self {
             db,

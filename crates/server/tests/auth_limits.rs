@@ -300,3 +300,41 @@ async fn database_holds_no_plaintext_descriptor() {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_blocking_pool_answers_503_with_retry_after() {
+    if !fixtures_present("busy pool") {
+        return;
+    }
+    let s = start(|c| {
+        c.pool.workers = 1;
+        c.pool.queue = 0;
+    })
+    .await;
+    let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let pool = s.state.pool.clone();
+    let occupant = tokio::spawn(async move {
+        pool.run(move || {
+            started_tx.send(()).ok();
+            release_rx.recv().ok();
+        })
+        .await
+    });
+    tokio::task::spawn_blocking(move || started_rx.recv())
+        .await
+        .expect("join")
+        .expect("occupant started");
+    let r = login_as(&s, &client(), "anyone", "some password here").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(retry_after(&r) >= 1);
+    assert_eq!(error_code(r).await, "busy");
+    release_tx.send(()).expect("release");
+    occupant.await.expect("join").expect("occupant ran");
+    let r = login_as(&s, &client(), "anyone", "some password here").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "the pool serves again once free"
+    );
+}

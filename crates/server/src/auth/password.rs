@@ -111,11 +111,20 @@ pub fn verify(password: &Password, stored: &PasswordHashString) -> bool {
     }
 }
 
+fn dummy_hash() -> &'static PasswordHashString {
+    static DUMMY: OnceLock<PasswordHashString> = OnceLock::new();
+    DUMMY.get_or_init(|| hash(&Password::new("dummy password, never matches".into())))
+}
+
+/// Computes the dummy hash now, so the first unknown-account login is not slower than the rest.
+/// CPU-heavy.
+pub fn warm_up() {
+    let _ = dummy_hash();
+}
+
 /// Spends the time of one verification against a hash of the same cost, for unknown accounts.
 pub fn verify_dummy(password: &Password) {
-    static DUMMY: OnceLock<PasswordHashString> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash(&Password::new("dummy password, never matches".into())));
-    let _ = verify(password, dummy);
+    let _ = verify(password, dummy_hash());
 }
 
 #[cfg(test)]

@@ -69,6 +69,7 @@ pub struct TestServer {
     pub base: String,
     pub dir: Arc<tempfile::TempDir>,
     pub config: Config,
+    pub state: AppState,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -81,10 +82,12 @@ impl Drop for TestServer {
 /// The configuration every test starts from: port 0, a temp data dir, generous per-IP limits
 /// (tests run from one address) so that only the rule under test triggers.
 pub fn test_config(dir: &tempfile::TempDir) -> Config {
-    let mut c = Config::default();
-    c.listen = "127.0.0.1:0".parse().expect("addr");
-    c.data_dir = dir.path().to_path_buf();
-    c.models_dir = models_dir();
+    let mut c = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: dir.path().to_path_buf(),
+        models_dir: models_dir(),
+        ..Config::default()
+    };
     c.rate_limit.login_burst = 1000;
     c.rate_limit.register_burst = 1000;
     c.rate_limit.face_burst = 1000;
@@ -110,6 +113,7 @@ pub async fn start_in(dir: Arc<tempfile::TempDir>, config: Config) -> TestServer
         base: format!("http://{}", server.addr),
         dir,
         config,
+        state: server.state,
         task: server.task,
     }
 }
