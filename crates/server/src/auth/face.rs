@@ -135,7 +135,8 @@ fn image_error(index: usize, e: FaceError) -> ApiError {
     }
 }
 
-fn pipeline(kind: DetectorKind, f: &FaceConfig) -> PipelineOptions {
+/// The pipeline options of a step (enrolment or verification) under `f`.
+pub fn pipeline(kind: DetectorKind, f: &FaceConfig) -> PipelineOptions {
     let detector = match kind {
         DetectorKind::Tiny => DetectorOptions::Tiny {
             input_size: f.detector_input_size,
