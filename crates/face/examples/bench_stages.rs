@@ -71,6 +71,10 @@ fn main() -> anyhow::Result<()> {
     let frame = crop(&sample1, frame_at.0, frame_at.1, 640, 480)?;
     let options = PipelineOptions::default();
     let detector = DetectorOptions::tiny();
+    let ssd_options = PipelineOptions {
+        detector: DetectorOptions::ssd(),
+        ..PipelineOptions::default()
+    };
 
     let det = engine
         .describe_single(&frame, &options)?
@@ -120,6 +124,24 @@ fn main() -> anyhow::Result<()> {
                 "full tiny pipeline, sample1 (3 faces)",
                 median_ms(iters.div_ceil(3), || {
                     let _ = engine.describe_all(&sample1, &options);
+                }),
+            );
+            row(
+                "ssd detect (640x480)",
+                median_ms(iters.div_ceil(2), || {
+                    let _ = engine.detect(&frame, &DetectorOptions::ssd());
+                }),
+            );
+            row(
+                "full ssd pipeline, 1 face 640x480",
+                median_ms(iters.div_ceil(2), || {
+                    let _ = engine.describe_single(&frame, &ssd_options);
+                }),
+            );
+            row(
+                "full ssd pipeline, sample1 (3 faces)",
+                median_ms(iters.div_ceil(3), || {
+                    let _ = engine.describe_all(&sample1, &ssd_options);
                 }),
             );
             Ok(())
