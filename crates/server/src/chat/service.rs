@@ -350,17 +350,10 @@ impl Chat<'_> {
         domain::validate_client_id(client_id)?;
         self.role(me, channel_id).await?;
         let _order = self.hub.order_guard(channel_id).await;
-        if let Some(cid) = client_id {
-            if let Some(existing) =
-                store::message_by_client_id(self.db, channel_id, me, cid).await?
-            {
-                return retried(existing, text);
-            }
-        }
+        // The unique (channel, author, client_id) key makes a retry fail to insert; only then
+        // is the earlier message looked up, so a first send costs no extra query.
         let Some(id) = store::insert_message(self.db, channel_id, me, client_id, text, now).await?
         else {
-            // Only reachable through a duplicate client_id, which the guard above already saw;
-            // kept for a second server process sharing the database.
             let cid = client_id.unwrap_or_default();
             let existing = store::message_by_client_id(self.db, channel_id, me, cid)
                 .await?

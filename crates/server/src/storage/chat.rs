@@ -64,6 +64,11 @@ pub struct MembershipRow {
     pub owner_id: Option<i64>,
 }
 
+/// SQLite has one writer at a time, and a writer that finds the lock taken sleeps in the busy
+/// handler (1 ms, 2 ms, 5 ms... up to 100 ms). Queueing chat writes in-process instead keeps
+/// contended sends at the cost of the writes ahead of them, not of those sleeps.
+static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const MESSAGE_COLUMNS: &str = "m.id, m.channel_id, m.author_id, u.username AS author_username, \
      u.full_name AS author_full_name, m.client_id, m.text, m.created_at, m.edited_at, m.deleted_at";
 
@@ -188,6 +193,7 @@ pub async fn find_direct(db: &Db, a: i64, b: i64) -> Result<Option<i64>, sqlx::E
 /// Creates the direct channel of the pair; `Ok(None)` if it already exists (a concurrent
 /// create won), in which case the caller looks it up.
 pub async fn create_direct(db: &Db, a: i64, b: i64, now: i64) -> Result<Option<i64>, sqlx::Error> {
+    let _write = WRITE_LOCK.lock().await;
     let (lo, hi) = (a.min(b), a.max(b));
     let mut tx = db.pool().begin().await?;
     let inserted: Result<i64, _> = sqlx::query_scalar(
@@ -218,6 +224,7 @@ pub async fn create_group(
     members: &[i64],
     now: i64,
 ) -> Result<i64, sqlx::Error> {
+    let _write = WRITE_LOCK.lock().await;
     let mut tx = db.pool().begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO chat_channels (kind, name, owner_id, created_at, last_activity_at) \
@@ -284,6 +291,7 @@ pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>,
 
 /// Renames a group.
 pub async fn rename(db: &Db, channel_id: i64, name: &str, now: i64) -> Result<(), sqlx::Error> {
+    let _write = WRITE_LOCK.lock().await;
     sqlx::query("UPDATE chat_channels SET name = ?, last_activity_at = ? WHERE id = ?")
         .bind(name)
         .bind(now)
@@ -295,6 +303,7 @@ pub async fn rename(db: &Db, channel_id: i64, name: &str, now: i64) -> Result<()
 
 /// Deletes a channel with its members and messages.
 pub async fn delete_channel(db: &Db, channel_id: i64) -> Result<(), sqlx::Error> {
+    let _write = WRITE_LOCK.lock().await;
     sqlx::query("DELETE FROM chat_channels WHERE id = ?")
         .bind(channel_id)
         .execute(db.pool())
@@ -309,6 +318,7 @@ pub async fn add_member(
     user_id: i64,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
+    let _write = WRITE_LOCK.lock().await;
     let result =
         sqlx::query("INSERT INTO chat_members (channel_id, user_id, joined_at) VALUES (?, ?, ?)")
             .bind(channel_id)
@@ -333,6 +343,7 @@ pub async fn member_count(db: &Db, channel_id: i64) -> Result<i64, sqlx::Error> 
 
 /// Removes a member; false if they were not one.
 pub async fn remove_member(db: &Db, channel_id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
+    let _write = WRITE_LOCK.lock().await;
     let done = sqlx::query("DELETE FROM chat_members WHERE channel_id = ? AND user_id = ?")
         .bind(channel_id)
         .bind(user_id)
@@ -369,6 +380,7 @@ pub async fn insert_message(
     text: &str,
     now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
+    let _write = WRITE_LOCK.lock().await;
     let mut tx = db.pool().begin().await?;
     let inserted: Result<i64, _> = sqlx::query_scalar(
         "INSERT INTO chat_messages (channel_id, author_id, client_id, text, created_at) \
@@ -449,6 +461,7 @@ pub async fn edit_message(
     text: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    let _write = WRITE_LOCK.lock().await;
     sqlx::query("UPDATE chat_messages SET text = ?, edited_at = ? WHERE id = ?")
         .bind(text)
         .bind(now)
@@ -460,6 +473,7 @@ pub async fn edit_message(
 
 /// Marks a message deleted and drops its text (the row stays so ids remain valid cursors).
 pub async fn delete_message(db: &Db, message_id: i64, now: i64) -> Result<(), sqlx::Error> {
+    let _write = WRITE_LOCK.lock().await;
     sqlx::query("UPDATE chat_messages SET text = '', deleted_at = ? WHERE id = ?")
         .bind(now)
         .bind(message_id)
@@ -486,6 +500,7 @@ pub async fn mark_read(
     user_id: i64,
     message_id: i64,
 ) -> Result<i64, sqlx::Error> {
+    let _write = WRITE_LOCK.lock().await;
     sqlx::query(
         "UPDATE chat_members SET last_read_id = ? \
          WHERE channel_id = ? AND user_id = ? AND last_read_id < ?",
