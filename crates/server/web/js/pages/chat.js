@@ -59,11 +59,13 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const back = h('button', { type: 'button', className: 'btn btn-link chat-back', text: '‹ Conversations', on: { click: () => navigate('/chat') } });
   const title = h('h2', { className: 'chat-title', id: uid('chat-title'), text: '' });
   const subtitle = h('p', { className: 'chat-subtitle' });
-  const messagesEl = h('ol', { className: 'message-list', attrs: { role: 'log', 'aria-live': 'polite', 'aria-labelledby': title.id } });
+  const messagesEl = h('ol', { className: 'message-list' });
+  // The live region wraps the list (a role on the <ol> itself would take away its list semantics).
+  const log = h('div', { attrs: { role: 'log', 'aria-live': 'polite', 'aria-labelledby': title.id } }, messagesEl);
   const olderStatus = h('p', { className: 'older-status', attrs: { role: 'status' } });
   const seen = h('p', { className: 'seen', hidden: true });
   const scroller = h('div', { className: 'messages', tabIndex: 0, attrs: { 'aria-label': 'Messages' }, on: { scroll: onScroll } },
-    olderStatus, messagesEl, seen);
+    olderStatus, log, seen);
   const typingLine = h('p', { className: 'typing', attrs: { 'aria-live': 'polite' } });
   const textareaId = uid('composer');
   const textarea = h('textarea', {
@@ -143,20 +145,22 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const last = c.last_message;
     const preview = last ? `${last.author_id === me.id ? 'You: ' : ''}${last.deleted ? 'Message deleted' : last.text}` : 'No messages yet';
     const unread = active ? 0 : c.unread;
-    const label = [channelTitle(c, me.id), other ? (online ? 'online' : 'offline') : `${c.members.length} members`,
-      unread ? `${unread} unread` : null].filter(Boolean).join(', ');
+    // The link's accessible name is its visible text plus hidden words for what the dot and
+    // the badge show, so speech and screen readers name it as it reads.
     return h('li', {},
       h('a', {
         href: `/chat/${c.id}`, className: `channel${active ? ' active' : ''}${unread ? ' has-unread' : ''}`,
-        attrs: { 'data-link': '', 'aria-current': active ? 'page' : null, 'aria-label': label },
+        attrs: { 'data-link': '', 'aria-current': active ? 'page' : null },
       },
       c.kind === 'direct'
         ? h('span', { className: `presence-dot ${online ? 'online' : 'offline'}`, attrs: { 'aria-hidden': 'true' } })
         : h('span', { className: 'group-mark', attrs: { 'aria-hidden': 'true' }, text: '#' }),
       h('span', { className: 'channel-text' },
-        h('span', { className: 'channel-name', text: channelTitle(c, me.id) }),
+        h('span', { className: 'channel-name' }, channelTitle(c, me.id),
+          h('span', { className: 'visually-hidden', text: other ? (online ? ', online' : ', offline') : `, group of ${c.members.length}` })),
         h('span', { className: 'channel-preview', text: preview })),
-      unread ? h('span', { className: 'badge', attrs: { 'aria-hidden': 'true' }, text: unread > 99 ? '99+' : String(unread) }) : null));
+      unread ? h('span', { className: 'badge', attrs: { 'aria-hidden': 'true' }, text: unread > 99 ? '99+' : String(unread) }) : null,
+      unread ? h('span', { className: 'visually-hidden', text: `, ${unread} unread` }) : null));
   }
 
   // ---- conversation ----

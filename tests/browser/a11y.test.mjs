@@ -1,0 +1,78 @@
+// Accessibility: every page passes axe-core's WCAG 2.1 A/AA rules (labels, names, contrast,
+// landmarks...) on a desktop and a phone-sized screen. axe is injected as a script, so this
+// browser alone bypasses the pages' Content-Security-Policy.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { screenshot } from './lib/browser.mjs';
+import { skipReason, cameras, withServer } from './lib/harness.mjs';
+import { PEOPLE, registerViaApi, logIn, pressVerify } from './lib/flows.mjs';
+import { ApiClient } from './lib/apiclient.mjs';
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+async function violations(page) {
+  await page.addScriptTag({ path: AXE });
+  const result = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  }));
+  return result.violations.map((v) => `${v.id}: ${v.help} -> ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+}
+
+const skip = skipReason();
+if (skip) {
+  test('accessibility', { skip }, () => {});
+} else {
+  let cams;
+  before(() => {
+    cams = cameras();
+  });
+
+  for (const [label, viewport] of [['desktop', { width: 1200, height: 860 }], ['phone', { width: 390, height: 800 }]]) {
+    test(`every page meets WCAG 2.1 AA rules of axe-core on a ${label} screen`, async () => {
+      await withServer(async (url, open) => {
+        const obama = await registerViaApi(url, PEOPLE.obama, 'obama_1');
+        await registerViaApi(url, PEOPLE.biden, 'biden_2');
+        const joe = new ApiClient(url);
+        await joe.logInFully('biden', 'biden_1');
+        const channel = await joe.request('POST', '/api/channels', { kind: 'direct', members: [obama.id] });
+        await joe.request('POST', `/api/channels/${channel.id}/messages`, { text: 'Hello there', client_id: 'x' });
+
+        const { page } = await open(cams.obama_2, { viewport, bypassCSP: true });
+        const found = {};
+        const check = async (name) => {
+          found[name] = await violations(page);
+        };
+        await page.goto(`${url}/register`);
+        await page.getByText('Face found').or(page.getByText('Hold still')).or(page.getByText('Photo ready.')).first().waitFor({ timeout: 30000 });
+        await check('register');
+        await logIn(page, url, PEOPLE.obama);
+        await page.getByText('Face found').first().waitFor({ timeout: 30000 });
+        await check('face');
+        await pressVerify(page);
+        await page.waitForURL(`${url}/chat`, { timeout: 30000 });
+        await page.locator('.channel').first().waitFor();
+        await check('chat list');
+        await page.goto(`${url}/chat/${channel.id}`);
+        await page.locator('.message-text', { hasText: 'Hello there' }).waitFor();
+        await check('conversation');
+        // On a phone the list is behind the back button.
+        if (label === 'phone') await page.getByRole('button', { name: /Conversations/ }).click();
+        await page.getByRole('button', { name: 'New conversation' }).click();
+        const dialog = page.getByRole('dialog');
+        await dialog.getByLabel('Find people').fill('bid');
+        await dialog.getByLabel(/Joe Biden/).waitFor();
+        await check('new conversation dialog');
+        await page.keyboard.press('Escape');
+        await page.goto(`${url}/settings`);
+        await page.getByRole('cell', { name: 'Face check passed' }).first().waitFor();
+        await check('settings');
+        await page.goto(`${url}/login`);
+        await check('login');
+        await screenshot(page, `a11y-${label}-last-page`);
+        const expected = Object.fromEntries(Object.keys(found).map((name) => [name, []]));
+        assert.deepEqual(found, expected, `axe-core violations on a ${label} screen`);
+      });
+    });
+  }
+}
