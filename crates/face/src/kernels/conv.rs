@@ -2,7 +2,8 @@
 
 use std::cell::RefCell;
 
-use super::{Activation, AxisPad, Epilogue, Padding, Tensor};
+use super::direct::{conv_rows, Geometry, PackedFilter, Source};
+use super::{Activation, Epilogue, Padding, Tensor};
 
 /// A conv2d layer whose filter was laid out once at load time.
 #[derive(Debug, Clone)]
@@ -15,12 +16,14 @@ pub struct Conv2d {
     padding: Padding,
     /// HWIO, i.e. a row-major `[kh*kw*cin, cout]` matrix.
     filter: Vec<f32>,
+    /// The same filter laid out for the direct kernel.
+    packed: PackedFilter,
     epilogue: Epilogue,
 }
 
 thread_local! {
-    /// im2col patches; grows to the largest layer once per thread, then is reused.
-    static PATCHES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Zero-padded copies of layer inputs; grows to the largest layer once per thread.
+    static PADDED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Conv2d {
@@ -70,6 +73,7 @@ impl Conv2d {
             stride: stride.max(1),
             padding,
             filter: filter.to_vec(),
+            packed: PackedFilter::pack(filter, kh * kw * cin, cout),
             epilogue,
         }
     }
@@ -81,6 +85,7 @@ impl Conv2d {
         for row in self.filter.chunks_exact_mut(self.cout) {
             row.iter_mut().zip(scale).for_each(|(w, s)| *w *= s);
         }
+        self.packed = PackedFilter::pack(&self.filter, self.kh * self.kw * self.cin, self.cout);
     }
 
     pub fn cin(&self) -> usize {
@@ -117,8 +122,9 @@ impl Conv2d {
 
     fn run(&self, x: &Tensor, residual: Option<&Tensor>, out: &mut Tensor) {
         assert_eq!(x.c(), self.cin, "conv input channels");
-        let py = self.padding.axis(x.h(), self.kh, self.stride, true);
-        let px = self.padding.axis(x.w(), self.kw, self.stride, false);
+        let (h, w, c) = x.shape();
+        let py = self.padding.axis(h, self.kh, self.stride, true);
+        let px = self.padding.axis(w, self.kw, self.stride, false);
         out.reshape_for_overwrite(py.out, px.out, self.cout);
         if let Some(r) = residual {
             assert_eq!(r.shape(), out.shape(), "conv residual shape");
@@ -126,137 +132,90 @@ impl Conv2d {
         if out.is_empty() {
             return;
         }
-        let m = py.out * px.out;
-        let k = self.kh * self.kw * self.cin;
-        let direct = self.kh == 1
-            && self.kw == 1
-            && self.stride == 1
-            && py.before == 0
-            && px.before == 0
-            && py.out == x.h()
-            && px.out == x.w();
-        if direct {
-            matmul(m, k, self.cout, x.data(), &self.filter, out.data_mut());
+        // The extent of the input the windows cover, padding included.
+        let hp = (py.out - 1) * self.stride + self.kh;
+        let wp = (px.out - 1) * self.stride + self.kw;
+        let inside = py.before == 0 && px.before == 0 && hp <= h && wp <= w;
+        let geometry = Geometry {
+            kh: self.kh,
+            kw: self.kw,
+            stride: self.stride,
+            ow: px.out,
+            cout: self.cout,
+        };
+        let residual = residual.map(Tensor::data);
+        if inside {
+            let src = Source {
+                data: x.data(),
+                row_stride: w * c,
+                c,
+            };
+            self.compute(src, geometry, residual, out);
         } else {
-            // Taken out of the thread-local rather than borrowed: a rayon worker waiting inside
-            // gemm may run another layer's job on this same thread.
-            let mut patches = PATCHES.with(|p| std::mem::take(&mut *p.borrow_mut()));
-            patches.resize(m * k, 0.0);
-            im2col(x, self.kh, self.kw, self.stride, py, px, &mut patches);
-            matmul(m, k, self.cout, &patches, &self.filter, out.data_mut());
-            PATCHES.with(|p| *p.borrow_mut() = patches);
+            // Taken out of the thread-local rather than borrowed: a rayon worker waiting for
+            // other rows may run another layer's job on this same thread.
+            let mut padded = PADDED.with(|p| std::mem::take(&mut *p.borrow_mut()));
+            pad_into(x, hp, wp, py.before, px.before, &mut padded);
+            let src = Source {
+                data: &padded,
+                row_stride: wp * c,
+                c,
+            };
+            self.compute(src, geometry, residual, out);
+            PADDED.with(|p| *p.borrow_mut() = padded);
         }
-        apply_epilogue(&self.epilogue, out, residual);
+    }
+
+    /// Runs the direct kernel over all output rows, split across the rayon pool when the layer
+    /// is big enough to pay for it.
+    fn compute(&self, src: Source<'_>, g: Geometry, residual: Option<&[f32]>, out: &mut Tensor) {
+        let oh = out.h();
+        let row_len = g.ow * g.cout;
+        let macs = oh * row_len * self.kh * self.kw * self.cin;
+        let threads = rayon::current_num_threads();
+        if threads > 1 && macs >= 1 << 18 && oh > 1 {
+            use rayon::prelude::*;
+            let rows_per_chunk = oh.div_ceil(threads * 4).max(1);
+            out.data_mut()
+                .par_chunks_mut(rows_per_chunk * row_len)
+                .enumerate()
+                .for_each(|(i, chunk)| {
+                    let start = i * rows_per_chunk;
+                    let rows = start..(start + rows_per_chunk).min(oh);
+                    conv_rows(src, &self.packed, g, &self.epilogue, residual, rows, chunk);
+                });
+        } else {
+            conv_rows(
+                src,
+                &self.packed,
+                g,
+                &self.epilogue,
+                residual,
+                0..oh,
+                out.data_mut(),
+            );
+        }
     }
 }
 
-/// Runs the epilogue over every output pixel.
-pub(crate) fn apply_epilogue(epilogue: &Epilogue, out: &mut Tensor, residual: Option<&Tensor>) {
-    if epilogue.scale.is_none()
-        && epilogue.shift.is_none()
-        && epilogue.act == Activation::None
-        && residual.is_none()
-    {
-        return;
-    }
-    let c = out.c();
-    match residual {
-        Some(r) => out
-            .data_mut()
-            .chunks_exact_mut(c)
-            .zip(r.data().chunks_exact(c))
-            .for_each(|(o, r)| epilogue.apply_pixel(o, Some(r))),
-        None => out
-            .data_mut()
-            .chunks_exact_mut(c)
-            .for_each(|o| epilogue.apply_pixel(o, None)),
-    }
-}
-
-/// Gathers the receptive field of every output pixel into one row of `patches`
-/// (`[oh*ow, kh*kw*cin]`, zeros where the window hangs over the padding).
-fn im2col(
-    x: &Tensor,
-    kh: usize,
-    kw: usize,
-    stride: usize,
-    py: AxisPad,
-    px: AxisPad,
-    patches: &mut [f32],
-) {
+/// Copies `x` into a zeroed `hp × wp` map at offset (`top`, `left`), cutting off whatever falls
+/// outside it.
+fn pad_into(x: &Tensor, hp: usize, wp: usize, top: usize, left: usize, buf: &mut Vec<f32>) {
     let (h, w, c) = x.shape();
-    let k = kh * kw * c;
-    for oy in 0..py.out {
-        for ox in 0..px.out {
-            let row = &mut patches[(oy * px.out + ox) * k..][..k];
-            for ky in 0..kh {
-                let iy = (oy * stride + ky) as isize - py.before as isize;
-                let dst = &mut row[ky * kw * c..(ky + 1) * kw * c];
-                if iy < 0 || iy >= h as isize {
-                    dst.fill(0.0);
-                    continue;
-                }
-                let ix0 = (ox * stride) as isize - px.before as isize;
-                if ix0 >= 0 && ix0 as usize + kw <= w {
-                    let start = (iy as usize * w + ix0 as usize) * c;
-                    dst.copy_from_slice(&x.data()[start..start + kw * c]);
-                } else {
-                    for kx in 0..kw {
-                        let ix = ix0 + kx as isize;
-                        let d = &mut dst[kx * c..(kx + 1) * c];
-                        if ix < 0 || ix >= w as isize {
-                            d.fill(0.0);
-                        } else {
-                            d.copy_from_slice(x.pixel(iy as usize, ix as usize));
-                        }
-                    }
-                }
-            }
-        }
+    if buf.len() < hp * wp * c {
+        buf.resize(hp * wp * c, 0.0);
     }
-}
-
-/// `dst[m, n] = lhs[m, k] · rhs[k, n]`, all row-major.
-pub(crate) fn matmul(m: usize, k: usize, n: usize, lhs: &[f32], rhs: &[f32], dst: &mut [f32]) {
-    assert!(lhs.len() >= m * k && rhs.len() >= k * n && dst.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        dst[..m * n].fill(0.0);
-        return;
-    }
-    let threads = rayon::current_num_threads();
-    let parallelism = if threads > 1 && m * n * k >= 1 << 18 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: the asserts above guarantee that every index gemm touches is inside the three
-    // slices for the given row-major strides, and `dst` does not alias `lhs` or `rhs` (it is a
-    // distinct `&mut`).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            lhs.as_ptr(),
-            1,
-            k as isize,
-            rhs.as_ptr(),
-            1,
-            n as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
+    let rows = h.min(hp.saturating_sub(top));
+    let cols = w.min(wp.saturating_sub(left));
+    let row_len = wp * c;
+    // Only the border is zeroed; the interior is overwritten.
+    buf[..top * row_len].fill(0.0);
+    buf[(top + rows) * row_len..hp * row_len].fill(0.0);
+    for y in 0..rows {
+        let row = &mut buf[(y + top) * row_len..(y + top + 1) * row_len];
+        row[..left * c].fill(0.0);
+        row[left * c..(left + cols) * c].copy_from_slice(&x.row(y)[..cols * c]);
+        row[(left + cols) * c..].fill(0.0);
     }
 }
 

@@ -1,8 +1,6 @@
 //! Depthwise (channel multiplier 1) and separable convolutions.
 
-use std::cell::RefCell;
-
-use super::{Activation, Conv2d, Epilogue, Padding, Tensor};
+use super::{multiversion, Activation, AxisPad, Conv2d, Epilogue, Padding, Tensor};
 
 /// A depthwise conv2d layer: filters `[kh, kw, c, 1]`, stride, TF padding, fused epilogue.
 #[derive(Debug, Clone)]
@@ -72,18 +70,42 @@ impl DepthwiseConv2d {
             return;
         }
         let row_len = px.out * c;
-        let compute_row = |oy: usize, dst: &mut [f32]| {
+        let work = py.out * row_len * self.kh * self.kw;
+        let geometry = (py, px);
+        if rayon::current_num_threads() > 1 && work >= 1 << 16 {
+            use rayon::prelude::*;
+            let rows_per_chunk = py.out.div_ceil(rayon::current_num_threads() * 4).max(1);
+            out.data_mut()
+                .par_chunks_mut(rows_per_chunk * row_len)
+                .enumerate()
+                .for_each(|(i, chunk)| {
+                    depthwise_rows(self, x, geometry, i * rows_per_chunk, chunk)
+                });
+        } else {
+            depthwise_rows(self, x, geometry, 0, out.data_mut());
+        }
+    }
+}
+
+multiversion! {
+    /// Output rows `first..` of a depthwise conv, as many as `out` holds.
+    fn depthwise_rows(layer: &DepthwiseConv2d, x: &Tensor, geometry: (AxisPad, AxisPad), first: usize, out: &mut [f32]) {
+        let (py, px) = geometry;
+        let (h, w, c) = x.shape();
+        let row_len = px.out * c;
+        for (r, dst) in out.chunks_exact_mut(row_len).enumerate() {
+            let oy = first + r;
             dst.fill(0.0);
-            for ky in 0..self.kh {
-                let iy = (oy * self.stride + ky) as isize - py.before as isize;
+            for ky in 0..layer.kh {
+                let iy = (oy * layer.stride + ky) as isize - py.before as isize;
                 if iy < 0 || iy >= h as isize {
                     continue;
                 }
                 let src_row = x.row(iy as usize);
-                for kx in 0..self.kw {
-                    let wk = &self.filter[(ky * self.kw + kx) * c..][..c];
+                for kx in 0..layer.kw {
+                    let wk = &layer.filter[(ky * layer.kw + kx) * c..][..c];
                     for ox in 0..px.out {
-                        let ix = (ox * self.stride + kx) as isize - px.before as isize;
+                        let ix = (ox * layer.stride + kx) as isize - px.before as isize;
                         if ix < 0 || ix >= w as isize {
                             continue;
                         }
@@ -96,26 +118,10 @@ impl DepthwiseConv2d {
                 }
             }
             for pixel in dst.chunks_exact_mut(c) {
-                self.epilogue.apply_pixel(pixel, None);
-            }
-        };
-        let work = py.out * row_len * self.kh * self.kw;
-        if rayon::current_num_threads() > 1 && work >= 1 << 16 {
-            use rayon::prelude::*;
-            out.data_mut()
-                .par_chunks_mut(row_len)
-                .enumerate()
-                .for_each(|(oy, dst)| compute_row(oy, dst));
-        } else {
-            for (oy, dst) in out.data_mut().chunks_mut(row_len).enumerate() {
-                compute_row(oy, dst);
+                layer.epilogue.apply_pixel(pixel, None);
             }
         }
     }
-}
-
-thread_local! {
-    static DW_OUT: RefCell<Tensor> = RefCell::new(Tensor::default());
 }
 
 /// tfjs's `separableConv2d(x, dw, pw, stride, padding)` followed by `+ bias` and an activation:
@@ -168,18 +174,18 @@ impl SeparableConv2d {
     }
 
     pub fn forward_into(&self, x: &Tensor, out: &mut Tensor) {
-        let mut tmp = DW_OUT.with(|t| std::mem::take(&mut *t.borrow_mut()));
+        let mut tmp = Tensor::take();
         self.depthwise.forward_into(x, &mut tmp);
         self.pointwise.forward_into(&tmp, out);
-        DW_OUT.with(|t| *t.borrow_mut() = tmp);
+        tmp.recycle();
     }
 
     /// `act(separable(x) + bias + residual)`.
     pub fn forward_residual_into(&self, x: &Tensor, residual: &Tensor, out: &mut Tensor) {
-        let mut tmp = DW_OUT.with(|t| std::mem::take(&mut *t.borrow_mut()));
+        let mut tmp = Tensor::take();
         self.depthwise.forward_into(x, &mut tmp);
         self.pointwise.forward_residual_into(&tmp, residual, out);
-        DW_OUT.with(|t| *t.borrow_mut() = tmp);
+        tmp.recycle();
     }
 }
 

@@ -30,6 +30,7 @@
 
 mod conv;
 mod depthwise;
+mod direct;
 mod elementwise;
 mod fc;
 mod pool;
@@ -37,14 +38,47 @@ mod resize;
 
 pub use conv::{conv2d_reference, Conv2d};
 pub use depthwise::{depthwise_reference, DepthwiseConv2d, SeparableConv2d};
-pub use elementwise::{add, add_into, relu_inplace};
+pub use elementwise::{add, add_into, relu_inplace, sum_right_relu_into};
 pub use fc::FullyConnected;
-pub use pool::{avg_pool_valid, global_avg_pool, max_pool, max_pool_into, max_pool_reference};
+pub use pool::{
+    avg_pool_valid, avg_pool_valid_into, global_avg_pool, max_pool, max_pool_into,
+    max_pool_reference,
+};
 pub use resize::{
-    crop_to_input, image_to_tensor, normalize, pad_to_square, resize_bilinear_legacy, CropRect,
+    crop_to_input, crop_to_input_into, image_to_tensor, normalize, pad_to_square,
+    resize_bilinear_legacy, CropRect,
 };
 
 pub use crate::tensor::Tensor;
+
+/// Defines `fn $name(args)` that runs its body compiled for AVX2 + FMA when the CPU has them
+/// (inside a `#[target_feature]` function, where the inlined body is autovectorised with 256-bit
+/// registers) and as portable code otherwise. The results are identical: no FMA contraction
+/// happens without explicit `mul_add`.
+macro_rules! multiversion {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn generic($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn avx2($($arg: $ty),*) {
+                generic($($arg),*)
+            }
+            #[cfg(target_arch = "x86_64")]
+            {
+                if $crate::kernels::direct::avx2_available() {
+                    // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                    unsafe { avx2($($arg),*) };
+                    return;
+                }
+            }
+            generic($($arg),*)
+        }
+    };
+}
+pub(crate) use multiversion;
 
 /// TF padding modes (spec §0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

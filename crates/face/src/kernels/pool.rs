@@ -1,6 +1,6 @@
 //! Max and average pooling.
 
-use super::{Padding, Tensor};
+use super::{multiversion, AxisPad, Padding, Tensor};
 
 /// Max pooling with a `k×k` window; padded positions are excluded from the max (tfjs treats
 /// them as −∞). A window that covers only padding (impossible for TF padding) yields −∞.
@@ -21,41 +21,56 @@ pub fn max_pool_into(x: &Tensor, k: usize, stride: usize, padding: Padding, out:
         return;
     }
     let row_len = px.out * c;
-    let compute_row = |oy: usize, dst: &mut [f32]| {
-        dst.fill(f32::NEG_INFINITY);
-        let y0 = (oy * stride) as isize - py.before as isize;
-        for iy in y0.max(0)..(y0 + k as isize).min(h as isize) {
-            let src = x.row(iy as usize);
-            for ox in 0..px.out {
-                let x0 = (ox * stride) as isize - px.before as isize;
-                let d = &mut dst[ox * c..][..c];
-                for ix in x0.max(0)..(x0 + k as isize).min(w as isize) {
-                    let s = &src[ix as usize * c..][..c];
-                    d.iter_mut().zip(s).for_each(|(d, s)| *d = d.max(*s));
+    let geometry = (k, stride, py, px);
+    if rayon::current_num_threads() > 1 && out.len() * k * k >= 1 << 17 {
+        use rayon::prelude::*;
+        let rows_per_chunk = py.out.div_ceil(rayon::current_num_threads() * 4).max(1);
+        out.data_mut()
+            .par_chunks_mut(rows_per_chunk * row_len)
+            .enumerate()
+            .for_each(|(i, chunk)| max_pool_rows(x, geometry, i * rows_per_chunk, chunk));
+    } else {
+        max_pool_rows(x, geometry, 0, out.data_mut());
+    }
+}
+
+multiversion! {
+    /// Output rows `first..` of a max pool, as many as `out` holds.
+    fn max_pool_rows(x: &Tensor, geometry: (usize, usize, AxisPad, AxisPad), first: usize, out: &mut [f32]) {
+        let (k, stride, py, px) = geometry;
+        let (h, w, c) = x.shape();
+        for (r, dst) in out.chunks_exact_mut(px.out * c).enumerate() {
+            let oy = first + r;
+            dst.fill(f32::NEG_INFINITY);
+            let y0 = (oy * stride) as isize - py.before as isize;
+            for iy in y0.max(0)..(y0 + k as isize).min(h as isize) {
+                let src = x.row(iy as usize);
+                for ox in 0..px.out {
+                    let x0 = (ox * stride) as isize - px.before as isize;
+                    let d = &mut dst[ox * c..][..c];
+                    for ix in x0.max(0)..(x0 + k as isize).min(w as isize) {
+                        let s = &src[ix as usize * c..][..c];
+                        d.iter_mut().zip(s).for_each(|(d, s)| *d = d.max(*s));
+                    }
                 }
             }
         }
-    };
-    if rayon::current_num_threads() > 1 && out.len() * k * k >= 1 << 17 {
-        use rayon::prelude::*;
-        out.data_mut()
-            .par_chunks_mut(row_len)
-            .enumerate()
-            .for_each(|(oy, d)| compute_row(oy, d));
-    } else {
-        out.data_mut()
-            .chunks_mut(row_len)
-            .enumerate()
-            .for_each(|(oy, d)| compute_row(oy, d));
     }
 }
 
 /// Average pooling, `k×k`, valid padding. Sums in f64 and divides once, as tfjs's CPU kernel.
 pub fn avg_pool_valid(x: &Tensor, k: usize, stride: usize) -> Tensor {
+    let mut out = Tensor::default();
+    avg_pool_valid_into(x, k, stride, &mut out);
+    out
+}
+
+/// [`avg_pool_valid`] into a reused tensor.
+pub fn avg_pool_valid_into(x: &Tensor, k: usize, stride: usize, out: &mut Tensor) {
     let (h, w, c) = x.shape();
     let stride = stride.max(1);
     let (oh, ow) = Padding::Valid.output_size(h, w, k, k, stride);
-    let mut out = Tensor::zeros(oh, ow, c);
+    out.reshape_for_overwrite(oh, ow, c);
     let mut acc = vec![0.0f64; c];
     for oy in 0..oh {
         for ox in 0..ow {
@@ -74,7 +89,6 @@ pub fn avg_pool_valid(x: &Tensor, k: usize, stride: usize) -> Tensor {
             }
         }
     }
-    out
 }
 
 /// Mean over all pixels per channel (an avgPool whose window is the whole map), f64 sum.

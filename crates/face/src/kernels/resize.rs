@@ -81,10 +81,23 @@ pub fn resize_bilinear_legacy(x: &Tensor, oh: usize, ow: usize) -> Tensor {
 /// `size × size` with the legacy bilinear resize: exactly `resize(pad_to_square(crop))`, in one
 /// pass and without materialising the padded square. An empty rect gives zeros.
 pub fn crop_to_input(img: &RgbImage, rect: CropRect, size: usize, centered: bool) -> Tensor {
-    let mut out = Tensor::zeros(size, size, 3);
+    let mut out = Tensor::default();
+    crop_to_input_into(img, rect, size, centered, &mut out);
+    out
+}
+
+/// [`crop_to_input`] into a reused tensor.
+pub fn crop_to_input_into(
+    img: &RgbImage,
+    rect: CropRect,
+    size: usize,
+    centered: bool,
+    out: &mut Tensor,
+) {
+    out.reshape_zeroed(size, size, 3);
     let within = rect.x + rect.w <= img.width as usize && rect.y + rect.h <= img.height as usize;
     if rect.w == 0 || rect.h == 0 || !within {
-        return out;
+        return;
     }
     let n = rect.w.max(rect.h);
     let (offy, offx) = (
@@ -92,24 +105,34 @@ pub fn crop_to_input(img: &RgbImage, rect: CropRect, size: usize, centered: bool
         pad_before(n - rect.w, centered),
     );
     let stride = img.width as usize * 3;
-    // Source sample at square coordinates (sy, sx): image pixel or padding zero.
-    let sample = |sy: usize, sx: usize, ch: usize| -> f64 {
-        if sy < offy || sx < offx || sy - offy >= rect.h || sx - offx >= rect.w {
-            return 0.0;
-        }
-        f64::from(img.pixels[(rect.y + sy - offy) * stride + (rect.x + sx - offx) * 3 + ch])
-    };
-    let (ty, tx) = (taps(n, size), taps(n, size));
+    // Square coordinate -> image row / byte offset of the column, `None` inside the padding.
+    let row_of = |sy: usize| (sy >= offy && sy - offy < rect.h).then(|| rect.y + sy - offy);
+    let col_of = |sx: usize| (sx >= offx && sx - offx < rect.w).then(|| (rect.x + sx - offx) * 3);
+    let cols: Vec<(Option<usize>, Option<usize>, f64)> = taps(n, size)
+        .into_iter()
+        .map(|(x0, x1, dx)| (col_of(x0), col_of(x1), dx))
+        .collect();
+    let rows = taps(n, size);
     let row_len = size * 3;
     let fill_row = |oy: usize, dst: &mut [f32]| {
-        let (y0, y1, dy) = ty[oy];
-        for (ox, &(x0, x1, dx)) in tx.iter().enumerate() {
-            for ch in 0..3 {
-                dst[ox * 3 + ch] = lerp2(
-                    sample(y0, x0, ch),
-                    sample(y0, x1, ch),
-                    sample(y1, x0, ch),
-                    sample(y1, x1, ch),
+        let (y0, y1, dy) = rows[oy];
+        let r0 = row_of(y0).map(|r| &img.pixels[r * stride..(r + 1) * stride]);
+        let r1 = row_of(y1).map(|r| &img.pixels[r * stride..(r + 1) * stride]);
+        if r0.is_none() && r1.is_none() {
+            dst.fill(0.0);
+            return;
+        }
+        let get = |row: Option<&[u8]>, col: Option<usize>, ch: usize| match (row, col) {
+            (Some(r), Some(c)) => f64::from(r[c + ch]),
+            _ => 0.0,
+        };
+        for (d, &(c0, c1, dx)) in dst.chunks_exact_mut(3).zip(&cols) {
+            for (ch, v) in d.iter_mut().enumerate() {
+                *v = lerp2(
+                    get(r0, c0, ch),
+                    get(r0, c1, ch),
+                    get(r1, c0, ch),
+                    get(r1, c1, ch),
                     dx,
                     dy,
                 );
@@ -128,7 +151,6 @@ pub fn crop_to_input(img: &RgbImage, rect: CropRect, size: usize, centered: bool
             .enumerate()
             .for_each(|(oy, d)| fill_row(oy, d));
     }
-    out
 }
 
 /// `(x − mean[c]) / divisor` per RGB channel, two f32 operations per value (spec §2.3).

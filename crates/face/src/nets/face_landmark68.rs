@@ -1,11 +1,11 @@
 //! FaceLandmark68Net and FaceLandmark68TinyNet (spec §5), and the DenseNet feature extractor
 //! they share with FaceExpressionNet.
 
-use super::{face_input, load_conv, load_separable};
+use super::{face_input_into, load_conv, load_separable};
 use crate::error::Result;
 use crate::image::RgbImage;
 use crate::kernels::{
-    add_into, global_avg_pool, relu_inplace, Activation, Conv2d, CropRect, FullyConnected, Padding,
+    global_avg_pool, sum_right_relu_into, Activation, Conv2d, CropRect, FullyConnected, Padding,
     SeparableConv2d,
 };
 use crate::pipeline::Point;
@@ -94,11 +94,16 @@ impl DenseFeatureExtractor {
 
     /// Global-average-pooled features of a prepared `[112, 112, 3]` input.
     pub fn forward(&self, input: &Tensor) -> Vec<f32> {
-        let mut x = input.clone();
-        for block in &self.blocks {
-            x = block.forward(&x);
+        let mut x = Tensor::take();
+        let mut y = Tensor::take();
+        for (i, block) in self.blocks.iter().enumerate() {
+            block.forward_into(if i == 0 { input } else { &x }, &mut y);
+            std::mem::swap(&mut x, &mut y);
         }
-        global_avg_pool(&x)
+        let features = global_avg_pool(&x);
+        x.recycle();
+        y.recycle();
+        features
     }
 }
 
@@ -108,41 +113,28 @@ impl DenseBlock {
     /// out = relu(o1 + (o2 + (o3 + o4)))      (3-conv blocks stop at relu(o1 + (o2 + o3)))
     /// ```
     /// The sums are nested right to left, as in the source, so the f32 results match.
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let mut o1 = Tensor::default();
+    fn forward_into(&self, x: &Tensor, out: &mut Tensor) {
+        let mut outs: Vec<Tensor> = (0..=self.convs.len()).map(|_| Tensor::take()).collect();
         match &self.conv0 {
-            FirstConv::Plain(c) => c.forward_into(x, &mut o1),
-            FirstConv::Separable(c) => c.forward_into(x, &mut o1),
+            FirstConv::Plain(c) => c.forward_into(x, &mut outs[0]),
+            FirstConv::Separable(c) => c.forward_into(x, &mut outs[0]),
         }
-        let outs: Vec<Tensor> = {
-            let mut outs = vec![o1];
-            for (k, conv) in self.convs.iter().enumerate() {
-                let input = if k == 0 {
-                    outs[0].clone()
-                } else {
-                    let mut s = sum_right(&outs);
-                    relu_inplace(&mut s);
-                    s
-                };
-                outs.push(conv.forward(&input));
+        let mut input = Tensor::take();
+        for (k, conv) in self.convs.iter().enumerate() {
+            let (done, rest) = outs.split_at_mut(k + 1);
+            if k == 0 {
+                conv.forward_into(&done[0], &mut rest[0]);
+            } else {
+                let refs: Vec<&Tensor> = done.iter().collect();
+                sum_right_relu_into(&refs, &mut input);
+                conv.forward_into(&input, &mut rest[0]);
             }
-            outs
-        };
-        let mut out = sum_right(&outs);
-        relu_inplace(&mut out);
-        out
+        }
+        let refs: Vec<&Tensor> = outs.iter().collect();
+        sum_right_relu_into(&refs, out);
+        input.recycle();
+        outs.into_iter().for_each(Tensor::recycle);
     }
-}
-
-/// `t0 + (t1 + (… + tn))`.
-fn sum_right(ts: &[Tensor]) -> Tensor {
-    let mut acc = ts[ts.len() - 1].clone();
-    let mut tmp = Tensor::default();
-    for t in ts[..ts.len() - 1].iter().rev() {
-        add_into(t, &acc, &mut tmp);
-        std::mem::swap(&mut acc, &mut tmp);
-    }
-    acc
 }
 
 /// FaceLandmark68Net (`tiny = false`) or FaceLandmark68TinyNet (`tiny = true`).
@@ -172,7 +164,10 @@ impl FaceLandmark68Net {
     /// The 68 points of the face in `crop`, in crop pixels (face-api.js's `unshiftedLandmarks`).
     /// `crop` must be non-empty and inside `img`.
     pub fn landmarks(&self, img: &RgbImage, crop: CropRect) -> Vec<Point> {
-        let raw = self.forward(&face_input(img, crop, INPUT_SIZE, DIVISOR));
+        let mut input = Tensor::take();
+        face_input_into(img, crop, INPUT_SIZE, DIVISOR, &mut input);
+        let raw = self.forward(&input);
+        input.recycle();
         decode(&raw, crop.w, crop.h)
     }
 }

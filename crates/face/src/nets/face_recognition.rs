@@ -1,10 +1,10 @@
 //! FaceRecognitionNet (spec §7): the dlib ResNet-34-style network producing 128-D descriptors.
 
-use super::face_input;
+use super::face_input_into;
 use crate::error::Result;
 use crate::image::RgbImage;
 use crate::kernels::{
-    avg_pool_valid, global_avg_pool, max_pool, Activation, Conv2d, CropRect, Epilogue,
+    avg_pool_valid_into, global_avg_pool, max_pool_into, Activation, Conv2d, CropRect, Epilogue,
     FullyConnected, Padding,
 };
 use crate::tensor::Tensor;
@@ -143,39 +143,44 @@ impl FaceRecognitionNet {
 
     /// The descriptor of a prepared `[150, 150, 3]` input.
     pub fn forward(&self, input: &Tensor) -> [f32; 128] {
-        let mut a = Tensor::default();
-        self.conv32_down.forward_into(input, &mut a);
-        let mut x = max_pool(&a, 3, 2, Padding::Valid);
-        let (mut t, mut out) = (Tensor::default(), Tensor::default());
+        let [mut x, mut t, mut out, mut pooled] = [(); 4].map(|_| Tensor::take());
+        self.conv32_down.forward_into(input, &mut t);
+        max_pool_into(&t, 3, 2, Padding::Valid, &mut x);
         for block in &self.blocks {
             block.conv1.forward_into(&x, &mut t);
             if block.down {
                 block.conv2.forward_into(&t, &mut out);
-                out = shortcut_down(&x, &out);
+                avg_pool_valid_into(&x, 2, 2, &mut pooled);
+                shortcut_down(&pooled, &out, &mut x);
             } else {
                 block.conv2.forward_residual_into(&t, &x, &mut out);
+                std::mem::swap(&mut x, &mut out);
             }
-            std::mem::swap(&mut x, &mut out);
         }
-        let pooled = global_avg_pool(&x);
+        let features = global_avg_pool(&x);
+        [x, t, out, pooled].into_iter().for_each(Tensor::recycle);
         let mut d = [0.0f32; 128];
-        d.copy_from_slice(&self.fc.forward(&pooled));
+        d.copy_from_slice(&self.fc.forward(&features));
         d
     }
 
     /// The descriptor of the face in `crop` (non-empty, inside `img`).
     pub fn descriptor(&self, img: &RgbImage, crop: CropRect) -> [f32; 128] {
-        self.forward(&face_input(img, crop, INPUT_SIZE, DIVISOR))
+        let mut input = Tensor::take();
+        face_input_into(img, crop, INPUT_SIZE, DIVISOR, &mut input);
+        let d = self.forward(&input);
+        input.recycle();
+        d
     }
 }
 
-/// `relu(avgPool2x2/2(x) ⧺ zeros + o)`, with `o` zero-padded by one row at the bottom and one
-/// column at the right when it is smaller than the pooled map (spec §7, `residualDown`).
-fn shortcut_down(x: &Tensor, o: &Tensor) -> Tensor {
-    let p = avg_pool_valid(x, 2, 2);
+/// `relu(p ⧺ zeros + o)` where `p` is the 2×2/2 average pool of the block input, with `o`
+/// zero-padded by one row at the bottom and one column at the right when it is smaller than `p`
+/// (spec §7, `residualDown`).
+fn shortcut_down(p: &Tensor, o: &Tensor, out: &mut Tensor) {
     let (ph, pw, pc) = p.shape();
     let (oh, ow, oc) = o.shape();
-    let mut out = Tensor::zeros(ph, pw, oc);
+    out.reshape_zeroed(ph, pw, oc);
     for y in 0..ph {
         for xx in 0..pw {
             let dst = &mut out.data_mut()[(y * pw + xx) * oc..][..oc];
@@ -189,5 +194,4 @@ fn shortcut_down(x: &Tensor, o: &Tensor) -> Tensor {
             dst.iter_mut().for_each(|v| *v = v.max(0.0));
         }
     }
-    out
 }

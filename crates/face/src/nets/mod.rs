@@ -12,7 +12,7 @@ pub mod tiny_face_detector;
 use crate::error::Result;
 use crate::image::RgbImage;
 use crate::kernels::{
-    crop_to_input, normalize, Activation, Conv2d, CropRect, Padding, SeparableConv2d,
+    crop_to_input_into, normalize, Activation, Conv2d, CropRect, Padding, SeparableConv2d,
 };
 use crate::tensor::Tensor;
 use crate::weights::Weights;
@@ -23,9 +23,15 @@ pub const FACE_MEAN_RGB: [f32; 3] = [122.782, 117.001, 104.298];
 /// The input of a face net: `crop` of `img`, centered zero-pad to square, legacy bilinear to
 /// `size`, then `(x − FACE_MEAN_RGB) / divisor`.
 pub fn face_input(img: &RgbImage, crop: CropRect, size: usize, divisor: f32) -> Tensor {
-    let mut x = crop_to_input(img, crop, size, true);
-    normalize(&mut x, FACE_MEAN_RGB, divisor);
+    let mut x = Tensor::default();
+    face_input_into(img, crop, size, divisor, &mut x);
     x
+}
+
+/// [`face_input`] into a reused tensor.
+pub fn face_input_into(img: &RgbImage, crop: CropRect, size: usize, divisor: f32, x: &mut Tensor) {
+    crop_to_input_into(img, crop, size, true, x);
+    normalize(x, FACE_MEAN_RGB, divisor);
 }
 
 /// `<prefix>/filters` (`[k, k, cin, cout]`) and `<prefix>/bias`.

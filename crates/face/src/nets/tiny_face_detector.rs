@@ -4,7 +4,8 @@ use super::{load_conv, load_separable, sigmoid};
 use crate::error::{FaceError, Result};
 use crate::image::RgbImage;
 use crate::kernels::{
-    crop_to_input, max_pool_into, normalize, Activation, Conv2d, CropRect, Padding, SeparableConv2d,
+    crop_to_input_into, max_pool_into, normalize, Activation, Conv2d, CropRect, Padding,
+    SeparableConv2d,
 };
 use crate::pipeline::{BBox, Detection};
 use crate::tensor::Tensor;
@@ -112,20 +113,25 @@ impl TinyFaceDetector {
 
     /// The image as the net sees it: bottom/right zero-padded square, resized to `size`, normalised.
     pub fn prepare(img: &RgbImage, size: usize) -> Tensor {
+        let mut x = Tensor::default();
+        Self::prepare_into(img, size, &mut x);
+        x
+    }
+
+    fn prepare_into(img: &RgbImage, size: usize, x: &mut Tensor) {
         let full = CropRect {
             x: 0,
             y: 0,
             w: img.width as usize,
             h: img.height as usize,
         };
-        let mut x = crop_to_input(img, full, size, false);
-        normalize(&mut x, MEAN_RGB, DIVISOR);
-        x
+        crop_to_input_into(img, full, size, false, x);
+        normalize(x, MEAN_RGB, DIVISOR);
     }
 
     /// Raw output `[N, N, 25]` (N = S/32) for a prepared `[S, S, 3]` input.
     pub fn forward(&self, input: &Tensor) -> Tensor {
-        let (mut a, mut b) = (Tensor::default(), Tensor::default());
+        let (mut a, mut b) = (Tensor::take(), Tensor::take());
         self.conv0.forward_into(input, &mut a);
         for conv in &self.convs {
             max_pool_into(&a, 2, 2, Padding::Same, &mut b);
@@ -133,6 +139,7 @@ impl TinyFaceDetector {
         }
         max_pool_into(&a, 2, 1, Padding::Same, &mut b);
         self.conv8.forward_into(&b, &mut a);
+        b.recycle();
         a
     }
 
@@ -141,8 +148,12 @@ impl TinyFaceDetector {
         if img.width == 0 || img.height == 0 {
             return Vec::new();
         }
-        let out = self.forward(&Self::prepare(img, options.input_size));
+        let mut input = Tensor::take();
+        Self::prepare_into(img, options.input_size, &mut input);
+        let out = self.forward(&input);
+        input.recycle();
         let candidates = decode(&out, img.width, img.height, options);
+        out.recycle();
         nms(&candidates, options.input_size as f64)
             .into_iter()
             .map(|i| {
