@@ -116,12 +116,14 @@ fn vm_rss_kib(pid: u32) -> anyhow::Result<u64> {
 }
 
 async fn serve(data_dir: String) -> anyhow::Result<()> {
-    let mut config = server::Config::default();
-    config.listen = "127.0.0.1:0".parse()?;
-    config.data_dir = data_dir.into();
-    if let Some(models) = std::env::var_os("FACEGATE_MODELS") {
-        config.models_dir = models.into();
-    }
+    let defaults = server::Config::default();
+    let config = server::Config {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: data_dir.into(),
+        models_dir: std::env::var_os("FACEGATE_MODELS")
+            .map_or(defaults.models_dir.clone(), Into::into),
+        ..defaults
+    };
     server::run(config).await
 }
 

@@ -67,14 +67,19 @@ fn engine() -> Arc<face::Engine> {
 /// A configuration for tests: port 0, the given data directory, generous per-IP limits (every
 /// test client shares 127.0.0.1).
 pub fn test_config(data_dir: &Path) -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().expect("valid address");
-    config.data_dir = data_dir.to_path_buf();
-    config.models_dir = workspace_root().join("models");
-    config.rate_limit.register_burst = 1000;
-    config.rate_limit.login_burst = 1000;
-    config.rate_limit.face_burst = 1000;
-    config
+    let defaults = Config::default();
+    Config {
+        listen: "127.0.0.1:0".parse().expect("valid address"),
+        data_dir: data_dir.to_path_buf(),
+        models_dir: workspace_root().join("models"),
+        rate_limit: server::config::RateLimitConfig {
+            register_burst: 1000,
+            login_burst: 1000,
+            face_burst: 1000,
+            ..defaults.rate_limit.clone()
+        },
+        ..defaults
+    }
 }
 
 /// A running server with its own temporary data directory.
