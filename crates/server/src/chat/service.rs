@@ -58,6 +58,16 @@ impl Chat<'_> {
         })
     }
 
+    /// The channel's member ids, or 404 when `me` is not one of them (or there is no channel).
+    async fn member_ids_of(&self, me: i64, channel_id: i64) -> Result<Vec<i64>, ChatError> {
+        let members = store::member_ids(self.db, channel_id).await?;
+        if members.contains(&me) {
+            Ok(members)
+        } else {
+            Err(ChatError::ChannelNotFound)
+        }
+    }
+
     /// Users whose username or full name starts with `q`, paginated by username.
     pub async fn search_users(
         &self,
@@ -348,8 +358,10 @@ impl Chat<'_> {
     ) -> Result<Sent, ChatError> {
         domain::validate_text(text)?;
         domain::validate_client_id(client_id)?;
-        self.role(me, channel_id).await?;
         let _order = self.hub.order_guard(channel_id).await;
+        // Membership changes take the same guard, so this list is both the permission check
+        // and the exact set of recipients.
+        let members = self.member_ids_of(me, channel_id).await?;
         // The unique (channel, author, client_id) key makes a retry fail to insert; only then
         // is the earlier message looked up, so a first send costs no extra query.
         let Some(id) = store::insert_message(self.db, channel_id, me, client_id, text, now).await?
@@ -364,7 +376,6 @@ impl Chat<'_> {
             .await?
             .ok_or(ChatError::MessageNotFound)?
             .into();
-        let members = store::member_ids(self.db, channel_id).await?;
         self.hub.publish(
             &members,
             &Event::MessageNew {
@@ -482,8 +493,8 @@ impl Chat<'_> {
 
     /// Relays a typing indicator to the channel's other members (live only).
     pub async fn typing(&self, me: i64, channel_id: i64, on: bool) -> Result<(), ChatError> {
-        self.role(me, channel_id).await?;
-        let others: Vec<i64> = store::member_ids(self.db, channel_id)
+        let others: Vec<i64> = self
+            .member_ids_of(me, channel_id)
             .await?
             .into_iter()
             .filter(|&id| id != me)
