@@ -44,7 +44,7 @@ impl AppState {
 
     /// Like [`AppState::new`] with an engine already loaded (tests and benchmarks share one).
     pub async fn with_engine(config: Config, engine: Arc<Engine>) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&config.data_dir)
+        create_private_dir(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let db = Db::open(&config.database_path())
             .await
@@ -62,6 +62,19 @@ impl AppState {
             config: Arc::new(config),
         })
     }
+}
+
+/// Creates `dir` (and parents) readable by its owner only when it does not exist yet; an
+/// existing directory keeps the permissions the operator gave it.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
 }
 
 /// Loads every network from `config.models_dir` off the async runtime.
