@@ -28,7 +28,12 @@ if (skip) {
     cams = cameras();
   });
 
-  for (const [label, viewport] of [['desktop', { width: 1200, height: 860 }], ['phone', { width: 390, height: 800 }]]) {
+  const SCREENS = [
+    ['desktop', { width: 1200, height: 860 }, 'light'],
+    ['phone', { width: 390, height: 800 }, 'light'],
+    ['dark desktop', { width: 1200, height: 860 }, 'dark'],
+  ];
+  for (const [label, viewport, colorScheme] of SCREENS) {
     test(`every page meets WCAG 2.1 AA rules of axe-core on a ${label} screen`, async () => {
       await withServer(async (url, open) => {
         const obama = await registerViaApi(url, PEOPLE.obama, 'obama_1');
@@ -38,7 +43,7 @@ if (skip) {
         const channel = await joe.request('POST', '/api/channels', { kind: 'direct', members: [obama.id] });
         await joe.request('POST', `/api/channels/${channel.id}/messages`, { text: 'Hello there', client_id: 'x' });
 
-        const { page } = await open(cams.obama_2, { viewport, bypassCSP: true });
+        const { page } = await open(cams.obama_2, { viewport, colorScheme, bypassCSP: true });
         const found = {};
         const check = async (name) => {
           found[name] = await violations(page);
@@ -69,7 +74,7 @@ if (skip) {
         await check('settings');
         await page.goto(`${url}/login`);
         await check('login');
-        await screenshot(page, `a11y-${label}-last-page`);
+        await screenshot(page, `a11y-${label.replace(' ', '-')}-last-page`);
         const expected = Object.fromEntries(Object.keys(found).map((name) => [name, []]));
         assert.deepEqual(found, expected, `axe-core violations on a ${label} screen`);
       });

@@ -11,7 +11,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
  * Launches a browser whose camera shows `y4m`; returns `{ page, close() }`. Each call gets a
  * fresh profile, so nothing (cookies included) is shared between two browsers.
  */
-export async function openBrowser(y4m, { viewport = { width: 1200, height: 860 }, cameraAllowed = true, bypassCSP = false } = {}) {
+export async function openBrowser(y4m, { viewport = { width: 1200, height: 860 }, cameraAllowed = true, bypassCSP = false, colorScheme = 'light' } = {}) {
   const profile = mkdtempSync(path.join(os.tmpdir(), 'facegate-chromium-'));
   const args = [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -27,6 +27,7 @@ export async function openBrowser(y4m, { viewport = { width: 1200, height: 860 }
     args,
     viewport,
     bypassCSP,
+    colorScheme,
     ignoreDefaultArgs: ['--enable-automation'],
   });
   const page = context.pages()[0] || (await context.newPage());
