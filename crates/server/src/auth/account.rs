@@ -15,6 +15,7 @@ use crate::storage::users::{InsertUserError, NewUser, User};
 
 /// Most face images accepted at enrolment.
 pub const MAX_ENROL_IMAGES: usize = 3;
+const MIN_USERNAME: usize = 3;
 const MAX_USERNAME: usize = 32;
 const MAX_EMAIL: usize = 254;
 const MAX_FULL_NAME: usize = 100;
@@ -32,14 +33,14 @@ pub struct Registration {
 
 fn check_fields(r: &Registration) -> ApiResult<()> {
     let u = &r.username;
-    if u.is_empty()
+    if u.chars().count() < MIN_USERNAME
         || u.chars().count() > MAX_USERNAME
         || !u
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
     {
         return Err(ApiError::Validation(format!(
-            "username must be 1-{MAX_USERNAME} characters of letters, digits, '_', '-' or '.'"
+            "username must be {MIN_USERNAME}-{MAX_USERNAME} characters of letters, digits, '_', '-' or '.'"
         )));
     }
     let e = &r.email;
