@@ -21,8 +21,8 @@ async fn face_check_locks_after_five_failures_with_retry_after_of_thirty_seconds
         return;
     }
     let s = start(|_| {}).await;
+    let owner = full_session(&s, "barack", "obama_1", "obama_2").await;
     let c = client();
-    register(&s, &c, "barack", "obama_1").await;
     login(&s, &c, "barack").await;
     for i in 0..5 {
         let r = face_check(&s, &c, &["biden_1"]).await;
@@ -34,6 +34,28 @@ async fn face_check_locks_after_five_failures_with_retry_after_of_thirty_seconds
     let wait = retry_after(&r);
     assert!((30..=31).contains(&wait), "Retry-After {wait}");
     assert_eq!(error_code(r).await, "locked_out");
+
+    // The owner sees the failures and the lockout.
+    let events: serde_json::Value = owner
+        .get(s.url("/api/me/security-events"))
+        .send()
+        .await
+        .expect("events")
+        .json()
+        .await
+        .expect("json");
+    let kinds: Vec<&str> = events["events"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "face_failed").count(),
+        5,
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"face_locked_out"), "{kinds:?}");
 }
 
 #[tokio::test]
@@ -77,7 +99,6 @@ async fn face_delay_doubles_and_the_face_is_disabled_until_reenrolment() {
     assert_eq!(failed["ip"], "127.0.0.1");
     assert!(failed["user_agent"].is_string() || failed["user_agent"].is_null());
     assert!(list.iter().any(|e| e["kind"] == "face_disabled"));
-    assert!(list.iter().any(|e| e["kind"] == "face_locked_out"));
 
     let form = reqwest::multipart::Form::new()
         .text("password", PASSWORD)

@@ -1,6 +1,6 @@
 //! The face step of the login: a one-time challenge, then frames checked against the templates.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use rand::RngCore;
@@ -78,35 +78,7 @@ pub async fn verify(
         return Err(ApiError::ChallengeInvalid);
     }
     let user_id = session.user_id;
-    let rules = state.config.lockout.clone();
-    let (_, gate) = state
-        .db
-        .update_counters(user_id, |c| {
-            let gate = c.face_gate(&rules, now);
-            if gate == FaceGate::Open {
-                c.record_face_attempt(now);
-            }
-            gate
-        })
-        .await?;
-    match gate {
-        FaceGate::Open => {}
-        FaceGate::Wait(wait) => {
-            audit(
-                state,
-                Some(user_id),
-                AuditKind::FaceLockedOut,
-                client,
-                Some(format!("locked for {} s", wait.as_secs().max(1))),
-            )
-            .await?;
-            return Err(ApiError::LockedOut { retry_after: wait });
-        }
-        FaceGate::Disabled => {
-            audit(state, Some(user_id), AuditKind::FaceDisabled, client, None).await?;
-            return Err(ApiError::FaceDisabled);
-        }
-    }
+    admit_face_attempt(state, user_id, client, now).await?;
     let outcome = match check_frames(state, user_id, frames).await {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -120,42 +92,10 @@ pub async fn verify(
             return Err(e);
         }
     };
-    tracing::info!(user_id, passed = outcome.passed, frames = outcome.frames, frames_passed = outcome.frames_passed,
-        distances = ?outcome.distances, "face verification");
+    tracing::info!(user_id, passed = outcome.passed, frames = outcome.frames,
+        frames_passed = outcome.frames_passed, distances = ?outcome.distances, "face verification");
     if !outcome.passed {
-        let (counters, _) = state.db.update_counters(user_id, |_| ()).await?;
-        audit(
-            state,
-            Some(user_id),
-            AuditKind::FaceFailed,
-            client,
-            Some(format!(
-                "{} consecutive failure(s)",
-                counters.face_consecutive
-            )),
-        )
-        .await?;
-        if counters.face_consecutive >= rules.face_disable_after {
-            audit(
-                state,
-                Some(user_id),
-                AuditKind::FaceDisabled,
-                client,
-                Some("re-enrol to use the face check again".into()),
-            )
-            .await?;
-        } else if counters.face_consecutive >= rules.face_free_failures {
-            let wait = Duration::from_secs(rules.face_base_delay_secs)
-                * (1 << (counters.face_consecutive - rules.face_free_failures).min(20));
-            audit(
-                state,
-                Some(user_id),
-                AuditKind::FaceLockedOut,
-                client,
-                Some(format!("locked for {} s", wait.as_secs())),
-            )
-            .await?;
-        }
+        record_face_failure(state, user_id, client, now).await?;
         return Err(ApiError::FaceMismatch);
     }
     state
@@ -165,6 +105,91 @@ pub async fn verify(
     let token = upgrade(state, session, client, now).await?;
     audit(state, Some(user_id), AuditKind::FaceSucceeded, client, None).await?;
     Ok(token)
+}
+
+/// Applies the face lockout gate and, when open, counts the attempt as a failure up front (so
+/// parallel attempts cannot slip through one gate); refusals are audited.
+async fn admit_face_attempt(
+    state: &AppState,
+    user_id: i64,
+    client: &Client,
+    now: i64,
+) -> ApiResult<()> {
+    let rules = state.config.lockout.clone();
+    let (_, gate) = state
+        .db
+        .update_counters(user_id, |c| {
+            let gate = c.face_gate(&rules, now);
+            if gate == FaceGate::Open {
+                c.record_face_attempt(now);
+            }
+            gate
+        })
+        .await?;
+    match gate {
+        FaceGate::Open => Ok(()),
+        FaceGate::Wait(wait) => {
+            let detail = format!("locked for {} s", wait.as_secs().max(1));
+            audit(
+                state,
+                Some(user_id),
+                AuditKind::FaceLockedOut,
+                client,
+                Some(detail),
+            )
+            .await?;
+            Err(ApiError::LockedOut { retry_after: wait })
+        }
+        FaceGate::Disabled => {
+            audit(state, Some(user_id), AuditKind::FaceDisabled, client, None).await?;
+            Err(ApiError::FaceDisabled)
+        }
+    }
+}
+
+/// Audits a failed check (already counted by [`admit_face_attempt`]) and the lockout or
+/// disabling it triggers.
+async fn record_face_failure(
+    state: &AppState,
+    user_id: i64,
+    client: &Client,
+    now: i64,
+) -> ApiResult<()> {
+    let counters = state.db.counters(user_id).await?;
+    let detail = format!("{} consecutive failure(s)", counters.face_consecutive);
+    audit(
+        state,
+        Some(user_id),
+        AuditKind::FaceFailed,
+        client,
+        Some(detail),
+    )
+    .await?;
+    match counters.face_gate(&state.config.lockout, now) {
+        FaceGate::Open => Ok(()),
+        FaceGate::Wait(wait) => {
+            let detail = format!("locked for {} s", wait.as_secs().max(1));
+            audit(
+                state,
+                Some(user_id),
+                AuditKind::FaceLockedOut,
+                client,
+                Some(detail),
+            )
+            .await
+        }
+        FaceGate::Disabled => {
+            let detail = "re-enrol to use the face check again".to_owned();
+            audit(
+                state,
+                Some(user_id),
+                AuditKind::FaceDisabled,
+                client,
+                Some(detail),
+            )
+            .await
+        }
+    }
 }
 
 async fn check_frames(
