@@ -183,7 +183,15 @@ impl SsdMobilenetV1 {
     }
 
     /// Decoded boxes and scores for every anchor, from a prepared `[512, 512, 3]` input.
+    ///
+    /// Panics on any other input shape (a programming error: [`Self::prepare`] makes the input),
+    /// since the anchors only fit the 512 grid.
     pub fn forward(&self, input: &Tensor) -> SsdOutput {
+        assert_eq!(
+            input.shape(),
+            (INPUT_SIZE, INPUT_SIZE, 3),
+            "SSD input must be 512x512x3"
+        );
         let (mut a, mut b) = BUFFERS.with(|t| std::mem::take(&mut *t.borrow_mut()));
         let mut heads = Heads::default();
         self.conv_0.forward_into(input, &mut a);
@@ -206,7 +214,11 @@ impl SsdMobilenetV1 {
             }
         }
         BUFFERS.with(|t| *t.borrow_mut() = (a, b));
-        debug_assert_eq!(heads.encodings.len(), NUM_ANCHORS);
+        assert_eq!(
+            heads.encodings.len(),
+            NUM_ANCHORS,
+            "predictor outputs vs anchors"
+        );
         SsdOutput {
             boxes: heads
                 .encodings
