@@ -72,7 +72,8 @@ if (skip) {
         await page.goto(`${url}/settings`);
         await page.getByRole('cell', { name: 'Face check passed' }).first().waitFor();
         await check('settings');
-        await page.goto(`${url}/login`);
+        await page.getByRole('button', { name: 'Log out' }).click();
+        await page.waitForURL(`${url}/login`);
         await check('login');
         await screenshot(page, `a11y-${label.replace(' ', '-')}-last-page`);
         const expected = Object.fromEntries(Object.keys(found).map((name) => [name, []]));

@@ -23,7 +23,16 @@ if (skip) {
   test('obama registers with the camera, logs out, logs in again and the face check opens the chat', async (t) => {
     await withServer(async (url, open) => {
       const first = await open(cams.obama_1);
-      await registerInBrowser(first.page, url, PEOPLE.obama, { shot: 'register-camera-captured' });
+      // Nothing moves while the camera starts and captures: same boxes before and after.
+      const layout = () => first.page.evaluate(() => ['.camera-stage', '.camera-status', '.camera-actions', '.photo-state']
+        .map((sel) => { const r = document.querySelector(sel).getBoundingClientRect(); return [sel, r.x, r.y, r.width, r.height]; }));
+      await first.page.goto(`${url}/register`);
+      await first.page.locator('.camera-stage').waitFor();
+      const before = await layout();
+      await registerInBrowser(first.page, url, PEOPLE.obama, {
+        shot: 'register-camera-captured',
+        beforeSubmit: async () => assert.deepEqual(await layout(), before, 'no layout jump while the camera starts'),
+      });
       await assertVisible(first.page, 'Your account is ready. Log in to continue.');
       await logIn(first.page, url, PEOPLE.obama);
       await pressVerify(first.page);
@@ -146,6 +155,19 @@ if (skip) {
     });
   });
 
+  test('the camera panel asks for one face and for a closer face, and captures neither', async () => {
+    await withServer(async (url, open) => {
+      for (const [cam, status, shot] of [[cams.group, 'Only one face, please', 'camera-two-faces'], [cams.far, 'Move closer', 'camera-move-closer']]) {
+        const { page } = await open(cam);
+        await page.goto(`${url}/register`);
+        await page.getByText(status, { exact: true }).waitFor({ timeout: 30000 });
+        assert.ok(await page.getByRole('button', { name: 'Capture now' }).isVisible(), 'still waiting for a good frame');
+        assert.equal(await page.getByText('Photo ready.').count(), 0);
+        await screenshot(page, shot);
+      }
+    });
+  });
+
   test('with the camera blocked the register page says how to allow it and takes an uploaded photo instead', async () => {
     await withServer(async (url, open) => {
       const { page } = await open(null, { cameraAllowed: false });
@@ -198,6 +220,13 @@ if (skip) {
         await events.getByRole('cell', { name: what, exact: true }).first().waitFor();
       }
       await screenshot(page, 'settings');
+      // Re-enrol: password again, and a new capture (the camera shows obama_2).
+      await page.getByRole('button', { name: 'Re-enrol my face' }).click();
+      await page.getByText('Got it.').waitFor({ timeout: 30000 });
+      await page.getByLabel('Current password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Save new face' }).click();
+      await assertVisible(page, 'Your face has been re-enrolled.');
+      await events.getByRole('cell', { name: 'Face re-enrolled', exact: true }).first().waitFor();
       await page.getByLabel('Password to confirm').fill(PASSWORD);
       await page.getByLabel('I understand that this cannot be undone.').check();
       await page.getByRole('button', { name: 'Delete my account' }).click();

@@ -12,8 +12,8 @@ export const PEOPLE = {
 };
 
 /** Registers through the register page; the page's camera must show the person. */
-export async function registerInBrowser(page, url, person, { shot } = {}) {
-  await page.goto(`${url}/register`);
+export async function registerInBrowser(page, url, person, { shot, beforeSubmit } = {}) {
+  if (!page.url().endsWith('/register')) await page.goto(`${url}/register`);
   await page.getByLabel('Username').fill(person.username);
   await page.getByLabel('Email').fill(person.email);
   await page.getByLabel('Full name').fill(person.full_name);
@@ -22,6 +22,7 @@ export async function registerInBrowser(page, url, person, { shot } = {}) {
   // The panel captures by itself once one face has been steady for about a second.
   await page.getByText('Photo ready.').waitFor({ timeout: 30000 });
   if (shot) await screenshot(page, shot);
+  if (beforeSubmit) await beforeSubmit();
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.waitForURL(`${url}/login`, { timeout: 30000 });
 }

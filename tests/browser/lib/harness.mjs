@@ -16,7 +16,7 @@ export function skipReason() {
 let cams = null;
 /** The fake webcam clips, made once per run. */
 export function cameras() {
-  cams ??= { obama_1: camera('obama_1'), obama_2: camera('obama_2'), biden_2: camera('biden_2') };
+  cams ??= Object.fromEntries(['obama_1', 'obama_2', 'biden_2', 'group', 'far'].map((n) => [n, camera(n)]));
   return cams;
 }
 

@@ -128,6 +128,10 @@ export const CAMERAS = {
   obama_1: ['obama_1', { zoom: 0.8, cx: 0.5, top: 0 }],
   obama_2: ['obama_2', { zoom: 1.3, cx: 0.5, top: 0.08 }],
   biden_2: ['biden_2', { zoom: 0.85, cx: 0.53, top: 0 }],
+  // Two people side by side, both well sized.
+  group: ['group_obama_biden', { zoom: 0.45, cx: 0.51, top: 0.12 }],
+  // Obama far from the camera: his face is a small part of the frame.
+  far: ['obama_1', { zoom: 3, cx: 0.5, top: -0.6 }],
 };
 
 export function camera(name) {
