@@ -127,6 +127,23 @@ async fn serve(data_dir: String) -> anyhow::Result<()> {
     server::run(config).await
 }
 
+/// User + system CPU time of a process, in seconds (clock ticks of 1/100 s on Linux).
+fn cpu_secs(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 struct Stats {
     received: AtomicU64,
     latencies_us: Mutex<Vec<u32>>,
@@ -268,6 +285,7 @@ async fn run(
     let total = args.rate * args.seconds;
     let send_errors = Arc::new(AtomicU64::new(0));
     let send_start = Instant::now();
+    let (server_cpu0, client_cpu0) = (cpu_secs(&pid.to_string()), cpu_secs("self"));
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / args.rate.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     for i in 0..total {
@@ -298,6 +316,8 @@ async fn run(
     }
     let _ = in_flight.acquire_many(128).await?;
     let send_secs = send_start.elapsed().as_secs_f64();
+    let server_cpu = (cpu_secs(&pid.to_string()) - server_cpu0) / send_secs * 100.0;
+    let client_cpu = (cpu_secs("self") - client_cpu0) / send_secs * 100.0;
     // Stragglers.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let received = stats.received.load(Ordering::Relaxed);
@@ -330,6 +350,10 @@ async fn run(
         pct(0.50),
         pct(0.99),
         pct(1.0)
+    );
+    println!(
+        "cpu while sending: server {server_cpu:.0}% of one core, load tool {client_cpu:.0}% \
+         (2 cores in all)"
     );
     println!(
         "connections still open: {} (closed early: {}); server VmRSS at end {rss_end} KiB",

@@ -867,3 +867,34 @@ async fn a_client_that_stops_reading_is_disconnected_not_buffered_for() {
         .expect("history");
     assert_eq!(page["messages"][0]["text"], text);
 }
+
+#[tokio::test]
+async fn channel_list_puts_the_newest_activity_first() {
+    let server = TestServer::start().await.expect("server");
+    let (a, b, c) = (
+        alice(&server).await,
+        bob(&server).await,
+        carol(&server).await,
+    );
+    let with_bob = direct(&a, &b).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let with_carol = direct(&a, &c).await;
+    let order = |list: &Value| -> Vec<i64> {
+        list["channels"]
+            .as_array()
+            .expect("channels")
+            .iter()
+            .map(|ch| ch["id"].as_i64().expect("id"))
+            .collect()
+    };
+    let (_, list) = a.client.get("/api/channels").await.expect("list");
+    assert_eq!(order(&list), [with_carol, with_bob], "newest channel first");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    send(&b, with_bob, "bump", None).await;
+    let (_, list) = a.client.get("/api/channels").await.expect("list");
+    assert_eq!(
+        order(&list),
+        [with_bob, with_carol],
+        "a new message moves it up"
+    );
+}

@@ -157,7 +157,10 @@ impl Chat<'_> {
 
     /// My channels, newest activity first.
     pub async fn list_channels(&self, me: i64) -> Result<Vec<ChannelListItem>, ChatError> {
-        let rows = store::list_channels(self.db, me).await?;
+        let mut rows = store::list_channels(self.db, me).await?;
+        rows.sort_by_key(|r| {
+            std::cmp::Reverse((activity(r.last_activity_at, r.last_message_at), r.id))
+        });
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let last_message = match row.last_message_id {
@@ -182,7 +185,7 @@ impl Chat<'_> {
                 name: row.name,
                 owner_id: row.owner_id,
                 created_at: row.created_at,
-                last_activity_at: row.last_activity_at,
+                last_activity_at: activity(row.last_activity_at, row.last_message_at),
                 peer,
                 last_message,
                 last_read_id: row.last_read_id,
@@ -217,7 +220,7 @@ impl Chat<'_> {
             name: row.name,
             owner_id: row.owner_id,
             created_at: row.created_at,
-            last_activity_at: row.last_activity_at,
+            last_activity_at: activity(row.last_activity_at, row.last_message_at),
             members,
         })
     }
@@ -531,6 +534,11 @@ fn retried(existing: store::MessageRow, text: &str) -> Result<Sent, ChatError> {
         message: existing.into(),
         created: false,
     })
+}
+
+/// A channel's activity: its newest message, or its creation/rename if that is later.
+fn activity(channel_changed: Option<i64>, last_message: Option<i64>) -> Option<i64> {
+    channel_changed.max(last_message)
 }
 
 fn parse_kind(kind: &str) -> Result<ChannelKind, ChatError> {

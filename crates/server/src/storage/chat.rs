@@ -40,7 +40,10 @@ pub struct ChannelRow {
     pub name: Option<String>,
     pub owner_id: Option<i64>,
     pub created_at: i64,
+    /// Creation or last rename (messages do not touch the channel row).
     pub last_activity_at: Option<i64>,
+    /// Time of the newest message, if any.
+    pub last_message_at: Option<i64>,
 }
 
 /// A channel in the caller's list, with what the list shows about it.
@@ -51,7 +54,10 @@ pub struct ChannelListRow {
     pub name: Option<String>,
     pub owner_id: Option<i64>,
     pub created_at: i64,
+    /// Creation or last rename (messages do not touch the channel row).
     pub last_activity_at: Option<i64>,
+    /// Time of the newest message, if any.
+    pub last_message_at: Option<i64>,
     pub last_read_id: i64,
     pub unread: i64,
     pub last_message_id: Option<i64>,
@@ -262,19 +268,23 @@ async fn insert_members(
 /// One channel by id (membership not checked).
 pub async fn channel(db: &Db, channel_id: i64) -> Result<Option<ChannelRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, kind, name, owner_id, created_at, last_activity_at FROM chat_channels \
-         WHERE id = ?",
+        "SELECT c.id, c.kind, c.name, c.owner_id, c.created_at, c.last_activity_at, \
+           (SELECT m.created_at FROM chat_messages m WHERE m.channel_id = c.id \
+              ORDER BY m.id DESC LIMIT 1) AS last_message_at \
+         FROM chat_channels c WHERE c.id = ?",
     )
     .bind(channel_id)
     .fetch_optional(db.pool())
     .await
 }
 
-/// The caller's channels, most recent activity first, with unread counts (messages by others,
+/// The caller's channels (unordered: the caller sorts by activity), with unread counts (messages by others,
 /// not deleted, after the read position) and the id of the last message.
 pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.id, c.kind, c.name, c.owner_id, c.created_at, c.last_activity_at, \
+           (SELECT m.created_at FROM chat_messages m WHERE m.channel_id = c.id \
+              ORDER BY m.id DESC LIMIT 1) AS last_message_at, \
            cm.last_read_id, \
            (SELECT COUNT(*) FROM chat_messages m WHERE m.channel_id = c.id \
               AND m.id > cm.last_read_id AND m.author_id <> cm.user_id \
@@ -282,7 +292,7 @@ pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>,
            (SELECT MAX(m.id) FROM chat_messages m WHERE m.channel_id = c.id \
               AND m.deleted_at IS NULL) AS last_message_id \
          FROM chat_members cm JOIN chat_channels c ON c.id = cm.channel_id \
-         WHERE cm.user_id = ? ORDER BY c.last_activity_at DESC, c.id DESC",
+         WHERE cm.user_id = ?",
     )
     .bind(user_id)
     .fetch_all(db.pool())
@@ -370,8 +380,8 @@ pub async fn message_by_client_id(
     .await
 }
 
-/// Stores a message and bumps the channel's activity, in one transaction. `Ok(None)` when the
-/// `(channel, author, client_id)` triple already exists.
+/// Stores a message (one autocommit statement: the channel row is not touched, activity comes
+/// from the newest message). `Ok(None)` when the `(channel, author, client_id)` triple exists.
 pub async fn insert_message(
     db: &Db,
     channel_id: i64,
@@ -381,7 +391,6 @@ pub async fn insert_message(
     now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
-    let mut tx = db.pool().begin().await?;
     let inserted: Result<i64, _> = sqlx::query_scalar(
         "INSERT INTO chat_messages (channel_id, author_id, client_id, text, created_at) \
          VALUES (?, ?, ?, ?, ?) RETURNING id",
@@ -391,20 +400,13 @@ pub async fn insert_message(
     .bind(client_id)
     .bind(text)
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(db.pool())
     .await;
-    let id: i64 = match inserted {
-        Ok(id) => id,
-        Err(err) if is_unique_violation(&err) => return Ok(None),
-        Err(err) => return Err(err),
-    };
-    sqlx::query("UPDATE chat_channels SET last_activity_at = ? WHERE id = ?")
-        .bind(now)
-        .bind(channel_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(Some(id))
+    match inserted {
+        Ok(id) => Ok(Some(id)),
+        Err(err) if is_unique_violation(&err) => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 /// One message of a channel.
