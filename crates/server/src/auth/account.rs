@@ -181,29 +181,8 @@ pub async fn login(
         .await?;
         return Err(ApiError::InvalidCredentials);
     };
-    let rules = state.config.lockout.clone();
     let now = now_ms();
-    let (_, gate) = state
-        .db
-        .update_counters(user.id, |c| {
-            let gate = c.password_gate(&rules, now);
-            if gate.is_ok() {
-                c.record_password_attempt(now);
-            }
-            gate
-        })
-        .await?;
-    if let Err(wait) = gate {
-        audit(
-            state,
-            Some(user.id),
-            AuditKind::PasswordLockedOut,
-            client,
-            Some(format!("locked for {} s", wait.as_secs().max(1))),
-        )
-        .await?;
-        return Err(ApiError::LockedOut { retry_after: wait });
-    }
+    admit_password_attempt(state, user.id, client, now).await?;
     if !verify_password(state, password, Some(stored)).await? {
         audit(
             state,
@@ -225,18 +204,16 @@ pub async fn login(
     }
     let token = SessionToken::generate();
     let ip = client.ip_string();
-    state
-        .db
-        .insert_session(&NewSession {
-            id_hash: &token.hash(),
-            user_id: user.id,
-            level: Level::Password,
-            created_at: now,
-            now,
-            ip: &ip,
-            user_agent: client.user_agent.as_deref(),
-        })
-        .await?;
+    let session = NewSession {
+        id_hash: &token.hash(),
+        user_id: user.id,
+        level: Level::Password,
+        created_at: now,
+        now,
+        ip: &ip,
+        user_agent: client.user_agent.as_deref(),
+    };
+    state.db.insert_session(&session).await?;
     audit(
         state,
         Some(user.id),
@@ -246,6 +223,40 @@ pub async fn login(
     )
     .await?;
     Ok(token)
+}
+
+/// Applies the per-account password gate and, when open, counts the attempt as a failure up
+/// front (a correct password undoes it); a refusal is audited.
+async fn admit_password_attempt(
+    state: &AppState,
+    user_id: i64,
+    client: &Client,
+    now: i64,
+) -> ApiResult<()> {
+    let rules = state.config.lockout.clone();
+    let (_, gate) = state
+        .db
+        .update_counters(user_id, |c| {
+            let gate = c.password_gate(&rules, now);
+            if gate.is_ok() {
+                c.record_password_attempt(now);
+            }
+            gate
+        })
+        .await?;
+    if let Err(wait) = gate {
+        let detail = format!("locked for {} s", wait.as_secs().max(1));
+        audit(
+            state,
+            Some(user_id),
+            AuditKind::PasswordLockedOut,
+            client,
+            Some(detail),
+        )
+        .await?;
+        return Err(ApiError::LockedOut { retry_after: wait });
+    }
+    Ok(())
 }
 
 /// Destroys the session server-side.
