@@ -521,6 +521,30 @@ mod tests {
     }
 
     #[test]
+    fn example_file_lists_every_default() {
+        let text = include_str!("../facegate.example.toml");
+        let parsed: Config = toml::from_str(text).expect("example parses");
+        let defaults = Config {
+            models_dir: PathBuf::from(face::models::DEFAULT_DIR),
+            ..Config::default()
+        };
+        assert_eq!(parsed, defaults);
+        let keys = toml::Table::try_from(&defaults).expect("table");
+        for (key, value) in &keys {
+            let names: Vec<String> = match value {
+                toml::Value::Table(t) => t.keys().cloned().collect(),
+                _ => vec![key.clone()],
+            };
+            for name in names {
+                assert!(
+                    text.contains(&format!("{name} = ")),
+                    "{name} missing from the example"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn public_url_with_a_path_is_refused() {
         let o = ConfigOverrides {
             public_url: Some("https://example.org/chat".into()),
