@@ -20,8 +20,7 @@ const MAX_USERNAME: usize = 32;
 const MAX_EMAIL: usize = 254;
 const MAX_FULL_NAME: usize = 100;
 
-/// The validated fields of a registration.
-#[derive(Debug)]
+/// The fields of a registration. `Debug` shows neither the password nor the images.
 pub struct Registration {
     pub username: String,
     pub email: String,
@@ -29,6 +28,17 @@ pub struct Registration {
     pub password: Password,
     pub consent: bool,
     pub faces: Vec<Bytes>,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("consent", &self.consent)
+            .field("faces", &self.faces.len())
+            .finish_non_exhaustive()
+    }
 }
 
 fn check_fields(r: &Registration) -> ApiResult<()> {
