@@ -898,3 +898,89 @@ async fn channel_list_puts_the_newest_activity_first() {
         "a new message moves it up"
     );
 }
+
+#[tokio::test]
+async fn deleting_an_account_leaves_no_chat_row_of_it_and_closes_its_sockets() {
+    let server = TestServer::start().await.expect("server");
+    let (a, b) = (alice(&server).await, bob(&server).await);
+    let dm = direct(&a, &b).await;
+    let (_, group) = b
+        .client
+        .post_json(
+            "/api/channels",
+            &json!({"kind": "group", "name": "bobs", "members": [a.id]}),
+        )
+        .await
+        .expect("group");
+    let group = group["id"].as_i64().expect("id");
+    let (_, mine) = a
+        .client
+        .post_json(
+            "/api/channels",
+            &json!({"kind": "group", "name": "alices", "members": [b.id]}),
+        )
+        .await
+        .expect("group");
+    let mine = mine["id"].as_i64().expect("id");
+    for channel in [dm, group, mine] {
+        send(&a, channel, "from alice", None).await;
+        send(&b, channel, "from bob", None).await;
+    }
+    let mut ws = a.client.ws("").await.expect("socket");
+    hello(&mut ws).await;
+
+    let response = a
+        .client
+        .http
+        .delete(a.client.url("/api/me"))
+        .json(&json!({"password": "correct horse battery staple"}))
+        .send()
+        .await
+        .expect("delete account");
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(ws.closed().await.expect("closed"), Some(4001));
+
+    let pool = server.state.db.pool();
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(a.id)
+            .fetch_one(pool)
+            .await
+            .expect("count")
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM chat_messages WHERE author_id = ?").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM chat_members WHERE user_id = ?").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM chat_channels WHERE owner_id = ? OR direct_lo = ?1 OR direct_hi = ?1")
+            .await,
+        0
+    );
+    // Bob keeps his own group with his own messages; the direct channel and alice's group are gone.
+    let (status, page) = b
+        .client
+        .get(&format!("/api/channels/{group}/messages"))
+        .await
+        .expect("history");
+    assert_eq!(status, StatusCode::OK);
+    let texts: Vec<&str> = page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["from bob"]);
+    for gone in [dm, mine] {
+        let (status, _) = b
+            .client
+            .get(&format!("/api/channels/{gone}"))
+            .await
+            .expect("get");
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}
