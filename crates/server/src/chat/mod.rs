@@ -13,7 +13,7 @@
 //! use server::chat::{ChatHub, Durability, SessionKey};
 //!
 //! let hub = ChatHub::new();
-//! let mut socket = hub.register(7, SessionKey::new("hash"), None).connection;
+//! let _socket = hub.register(7, SessionKey::new("hash"), None).connection;
 //! let seq = hub.publish(&[7], r#"{"type":"ping"}"#, Durability::Durable);
 //! assert!(seq > 0);
 //! assert_eq!(hub.close_session(&SessionKey::new("hash")), 1);

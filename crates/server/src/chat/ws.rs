@@ -291,7 +291,12 @@ async fn send(socket: &mut WebSocket, message: Message) -> Result<(), ()> {
 
 async fn close(socket: &mut WebSocket, end: &End) {
     let (code, reason) = match end {
-        End::Client | End::WriteFailed => return,
+        End::WriteFailed => return,
+        End::Client => {
+            // Completes the closing handshake the client started (or ends a vanished one).
+            let _ = send(socket, Message::Close(None)).await;
+            return;
+        }
         End::Hub(CloseReason::TooSlow) => (4002, "too slow"),
         End::Hub(CloseReason::SessionEnded) | End::SessionEnded => (4001, "session ended"),
         End::Hub(_) => (1001, "server shutting down"),
