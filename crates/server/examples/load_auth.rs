@@ -139,6 +139,20 @@ fn raw_argon2(threads: usize, seconds: u64) -> f64 {
     total as f64 / start.elapsed().as_secs_f64()
 }
 
+/// CPU seconds (user + system) used by this process so far; Linux only.
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
+}
+
+fn cpu_delta(start: Option<f64>) -> Option<f64> {
+    Some(process_cpu_secs()? - start?).filter(|d| *d > 0.0)
+}
+
 /// Runs `clients` loops of `step` for `seconds`; each step returns whether it succeeded.
 async fn run_clients<F, Fut>(clients: usize, seconds: u64, step: F) -> Stats
 where
@@ -290,18 +304,22 @@ async fn main() -> anyhow::Result<()> {
 
     let seconds = o.seconds;
     let one = tokio::task::spawn_blocking(move || raw_argon2(1, seconds.min(5))).await?;
+    let cpu0 = process_cpu_secs();
     let before = tokio::task::spawn_blocking(move || raw_argon2(workers, seconds)).await?;
+    let raw_cpu = cpu_delta(cpu0);
     let clients: Arc<Vec<Client>> = Arc::new(
         (0..o.clients)
             .map(|_| Client::builder().cookie_store(true).build())
             .collect::<Result<_, _>>()?,
     );
     let (c, b) = (Arc::clone(&clients), base.clone());
+    let cpu0 = process_cpu_secs();
     let logins = run_clients(o.clients, o.seconds, move |i| {
         let (c, b) = (c[i].clone(), b.clone());
         async move { login(&c, &b, i).await }
     })
     .await;
+    let login_cpu = cpu_delta(cpu0);
     // Measured on both sides of the login phase: on a shared machine the rate drifts.
     let after = tokio::task::spawn_blocking(move || raw_argon2(workers, seconds)).await?;
     let raw = (before + after) / 2.0;
@@ -313,6 +331,15 @@ async fn main() -> anyhow::Result<()> {
         logins.line(),
         100.0 * logins.rate() / raw
     );
+    if let (Some(raw_cpu), Some(login_cpu)) = (raw_cpu, login_cpu) {
+        // Per CPU-second of this process (server and clients), immune to other load.
+        let raw_per_cpu = before * seconds as f64 / raw_cpu;
+        let login_per_cpu = logins.ok as f64 / login_cpu;
+        println!(
+            "per CPU-second: {raw_per_cpu:.1} raw hashes, {login_per_cpu:.1} logins = {:.0}%",
+            100.0 * login_per_cpu / raw_per_cpu
+        );
+    }
 
     for (i, c) in clients.iter().enumerate() {
         if !login(c, &base, i).await {
