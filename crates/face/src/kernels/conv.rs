@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 
-use super::direct::{conv_rows, Geometry, PackedFilter, Source};
+use super::direct::{conv, Geometry, PackedFilter, Source};
 use super::{Activation, Epilogue, Padding, Tensor};
 
 /// A conv2d layer whose filter was laid out once at load time.
@@ -140,6 +140,7 @@ impl Conv2d {
             kh: self.kh,
             kw: self.kw,
             stride: self.stride,
+            oh: py.out,
             ow: px.out,
             cout: self.cout,
         };
@@ -166,35 +167,15 @@ impl Conv2d {
         }
     }
 
-    /// Runs the direct kernel over all output rows, split across the rayon pool when the layer
-    /// is big enough to pay for it.
     fn compute(&self, src: Source<'_>, g: Geometry, residual: Option<&[f32]>, out: &mut Tensor) {
-        let oh = out.h();
-        let row_len = g.ow * g.cout;
-        let macs = oh * row_len * self.kh * self.kw * self.cin;
-        let threads = rayon::current_num_threads();
-        if threads > 1 && macs >= 1 << 18 && oh > 1 {
-            use rayon::prelude::*;
-            let rows_per_chunk = oh.div_ceil(threads * 4).max(1);
-            out.data_mut()
-                .par_chunks_mut(rows_per_chunk * row_len)
-                .enumerate()
-                .for_each(|(i, chunk)| {
-                    let start = i * rows_per_chunk;
-                    let rows = start..(start + rows_per_chunk).min(oh);
-                    conv_rows(src, &self.packed, g, &self.epilogue, residual, rows, chunk);
-                });
-        } else {
-            conv_rows(
-                src,
-                &self.packed,
-                g,
-                &self.epilogue,
-                residual,
-                0..oh,
-                out.data_mut(),
-            );
-        }
+        conv(
+            src,
+            &self.packed,
+            g,
+            &self.epilogue,
+            residual,
+            out.data_mut(),
+        );
     }
 }
 

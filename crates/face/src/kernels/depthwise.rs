@@ -88,37 +88,59 @@ impl DepthwiseConv2d {
 }
 
 multiversion! {
-    /// Output rows `first..` of a depthwise conv, as many as `out` holds.
+    /// Output rows `first..` of a depthwise conv, as many as `out` holds. Each output value is
+    /// accumulated in registers over its valid taps in (ky, kx) order, 8 channels at a time.
     fn depthwise_rows(layer: &DepthwiseConv2d, x: &Tensor, geometry: (AxisPad, AxisPad), first: usize, out: &mut [f32]) {
+        const L: usize = 8;
         let (py, px) = geometry;
         let (h, w, c) = x.shape();
+        let (kh, kw, s) = (layer.kh, layer.kw, layer.stride);
+        // Valid tap range of a window starting at `start` (may be negative) on an axis of `n`.
+        let taps = |start: isize, k: usize, n: usize| -> (usize, usize) {
+            let lo = (-start).max(0) as usize;
+            let hi = (n as isize - start).clamp(0, k as isize) as usize;
+            (lo.min(hi), hi)
+        };
         let row_len = px.out * c;
         for (r, dst) in out.chunks_exact_mut(row_len).enumerate() {
-            let oy = first + r;
-            dst.fill(0.0);
-            for ky in 0..layer.kh {
-                let iy = (oy * layer.stride + ky) as isize - py.before as isize;
-                if iy < 0 || iy >= h as isize {
-                    continue;
-                }
-                let src_row = x.row(iy as usize);
-                for kx in 0..layer.kw {
-                    let wk = &layer.filter[(ky * layer.kw + kx) * c..][..c];
-                    for ox in 0..px.out {
-                        let ix = (ox * layer.stride + kx) as isize - px.before as isize;
-                        if ix < 0 || ix >= w as isize {
-                            continue;
+            let y0 = ((first + r) * s) as isize - py.before as isize;
+            let (ky_lo, ky_hi) = taps(y0, kh, h);
+            for ox in 0..px.out {
+                let x0 = (ox * s) as isize - px.before as isize;
+                let (kx_lo, kx_hi) = taps(x0, kw, w);
+                let d = &mut dst[ox * c..(ox + 1) * c];
+                if c % L == 0 {
+                    for (chunk, dch) in d.chunks_exact_mut(L).enumerate() {
+                        let ch = chunk * L;
+                        let mut acc = [0.0f32; L];
+                        for ky in ky_lo..ky_hi {
+                            let row = x.row((y0 + ky as isize) as usize);
+                            for kx in kx_lo..kx_hi {
+                                let xi = (x0 + kx as isize) as usize * c + ch;
+                                let xs: &[f32; L] = row[xi..xi + L].try_into().expect("8 lanes");
+                                let wi = (ky * kw + kx) * c + ch;
+                                let ws: &[f32; L] = layer.filter[wi..wi + L].try_into().expect("8 lanes");
+                                for l in 0..L {
+                                    acc[l] += xs[l] * ws[l];
+                                }
+                            }
                         }
-                        let s = &src_row[ix as usize * c..][..c];
-                        let d = &mut dst[ox * c..][..c];
-                        for ((d, s), k) in d.iter_mut().zip(s).zip(wk) {
-                            *d += s * k;
+                        dch.copy_from_slice(&acc);
+                    }
+                } else {
+                    d.fill(0.0);
+                    for ky in ky_lo..ky_hi {
+                        let row = x.row((y0 + ky as isize) as usize);
+                        for kx in kx_lo..kx_hi {
+                            let xs = &row[(x0 + kx as isize) as usize * c..][..c];
+                            let ws = &layer.filter[(ky * kw + kx) * c..][..c];
+                            for ((d, xv), wv) in d.iter_mut().zip(xs).zip(ws) {
+                                *d += xv * wv;
+                            }
                         }
                     }
                 }
-            }
-            for pixel in dst.chunks_exact_mut(c) {
-                layer.epilogue.apply_pixel(pixel, None);
+                layer.epilogue.apply_pixel(d, None);
             }
         }
     }

@@ -198,7 +198,7 @@ impl Epilogue {
 
     /// Applies the epilogue to one output pixel's channels in place, adding `residual` (same
     /// length) after the affine step and before the activation when given.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn apply_pixel(&self, out: &mut [f32], residual: Option<&[f32]>) {
         match (&self.scale, &self.shift) {
             (Some(s), Some(b)) => {
