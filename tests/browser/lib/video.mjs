@@ -2,7 +2,7 @@
 // ../shared/faces turned into a short YUV4MPEG2 (4:2:0) clip. JPEG decoding is done by the face
 // crate's dump_ppm example, so the pixels are exactly what the server's engine would see.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, openSync, writeSync, closeSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { REPO, FACES, CACHE } from './paths.mjs';
 
@@ -32,8 +32,13 @@ export function decodePhotos(names) {
   mkdirSync(outDir, { recursive: true });
   const missing = names.filter((n) => !existsSync(path.join(outDir, `${n}.ppm`)));
   if (missing.length) {
+    // Test files may run in parallel processes: decode into a private folder, then rename
+    // (atomic) into the shared cache.
+    const scratch = mkdtempSync(path.join(CACHE, 'decode-'));
     execFileSync('cargo', ['run', '--release', '--quiet', '-p', 'facegate-face', '--example', 'dump_ppm', '--',
-      outDir, ...missing.map((n) => path.join(FACES, `${n}.jpg`))], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
+      scratch, ...missing.map((n) => path.join(FACES, `${n}.jpg`))], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
+    for (const n of missing) renameSync(path.join(scratch, `${n}.ppm`), path.join(outDir, `${n}.ppm`));
+    rmSync(scratch, { recursive: true, force: true });
   }
   return Object.fromEntries(names.map((n) => [n, path.join(outDir, `${n}.ppm`)]));
 }
@@ -107,19 +112,20 @@ function toI420(rgb) {
  * returns its path. `crop` picks the window of the photo the "camera" sees.
  */
 export function fakeCamera(name, crop = {}, { frames = 10, fps = 5 } = {}) {
-  const key = `${name}-${crop.zoom ?? 1}-${crop.cx ?? 0.5}-${crop.top ?? 0}`;
+  const key = `v1-${name}-${crop.zoom ?? 1}-${crop.cx ?? 0.5}-${crop.top ?? 0}-${frames}-${fps}`;
   const out = path.join(CACHE, `${key}.y4m`);
   if (existsSync(out)) return out;
   const ppm = decodePhotos([name])[name];
   const yuv = toI420(frameRgb(readPpm(ppm), crop));
-  const fd = openSync(`${out}.tmp`, 'w');
+  const tmp = `${out}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w');
   writeSync(fd, `YUV4MPEG2 W${WIDTH} H${HEIGHT} F${fps}:1 Ip A1:1 C420jpeg\n`);
   for (let i = 0; i < frames; i += 1) {
     writeSync(fd, 'FRAME\n');
     writeSync(fd, yuv);
   }
   closeSync(fd);
-  execFileSync('mv', [`${out}.tmp`, out]);
+  renameSync(tmp, out);
   return out;
 }
 
