@@ -211,6 +211,10 @@ pub async fn login(
         .await?;
     if let Some(previous) = previous {
         state.db.delete_session(&previous).await?;
+        // A re-login from a browser that still had a session ends that session's sockets too.
+        state
+            .chat
+            .close_session(&crate::chat::SessionKey::new(previous.as_str()));
     }
     let token = SessionToken::generate();
     let ip = client.ip_string();
