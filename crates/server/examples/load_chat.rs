@@ -64,6 +64,9 @@ fn parse_args() -> anyhow::Result<(Args, Option<String>)> {
     if args.members < 2 || args.connections < args.members {
         bail!("need --members >= 2 and --connections >= --members");
     }
+    if args.rate == 0 || args.rate > 100_000 {
+        bail!("--rate is 1 to 100000 messages/s");
+    }
     if args.seconds > 300 {
         bail!("--seconds is at most 300: the run must stop by itself");
     }
@@ -286,7 +289,7 @@ async fn run(
     let send_errors = Arc::new(AtomicU64::new(0));
     let send_start = Instant::now();
     let (server_cpu0, client_cpu0) = (cpu_secs(&pid.to_string()), cpu_secs("self"));
-    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / args.rate.max(1)));
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / args.rate));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     for i in 0..total {
         ticker.tick().await;
