@@ -22,6 +22,8 @@ enum Command {
     /// Face tools: detect, describe, compare.
     #[command(subcommand)]
     Face(commands::face::FaceCommand),
+    /// Operator tasks: list accounts, unlock, sign out, delete.
+    Admin(commands::admin::AdminArgs),
     /// The face-api.js model files.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -50,6 +52,7 @@ fn main() -> Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => commands::serve::run(args),
+        Command::Admin(args) => commands::admin::run(args),
         Command::Face(command) => commands::face::run(command),
         Command::Models(ModelsCommand::Fetch { dir }) => commands::models::fetch(&dir),
     }

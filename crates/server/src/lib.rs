@@ -14,6 +14,7 @@
 //! blocking work), [`ratelimit`] (per-IP buckets). The load benchmark is
 //! `examples/load_auth.rs`.
 
+pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -1,5 +1,6 @@
 //! One module per top-level subcommand.
 
+pub mod admin;
 pub mod face;
 pub mod models;
 pub mod serve;

@@ -18,6 +18,10 @@ pub enum AuditKind {
     FaceDisabled,
     FaceReenrolled,
     Logout,
+    /// An operator cleared the lockout counters (`facegate admin unlock`).
+    AdminUnlocked,
+    /// An operator ended every session (`facegate admin sign-out`).
+    AdminSignedOut,
 }
 
 impl AuditKind {
@@ -33,6 +37,8 @@ impl AuditKind {
             Self::FaceDisabled => "face_disabled",
             Self::FaceReenrolled => "face_reenrolled",
             Self::Logout => "logout",
+            Self::AdminUnlocked => "admin_unlocked",
+            Self::AdminSignedOut => "admin_signed_out",
         }
     }
 }

@@ -185,3 +185,14 @@ impl Db {
         }
     }
 }
+
+impl Db {
+    /// Ends every session of the user (signs it out everywhere); returns how many there were.
+    pub async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

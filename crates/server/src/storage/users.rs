@@ -142,4 +142,19 @@ impl Db {
             .await?;
         Ok(done.rows_affected() == 1)
     }
+
+    /// Every account, oldest first, for operators (`facegate admin users`).
+    pub async fn list_users(&self, limit: i64, offset: i64) -> Result<Vec<User>, sqlx::Error> {
+        sqlx::query(
+            "SELECT id, username, email, full_name, created_at FROM users
+             ORDER BY id LIMIT ? OFFSET ?",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(user_from_row)
+        .collect()
+    }
 }

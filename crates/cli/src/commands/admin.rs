@@ -1,0 +1,85 @@
+//! `facegate admin ...`: operator tasks on the database, with or without the server running.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use server::storage::Db;
+use server::{admin, Config, ConfigOverrides};
+
+#[derive(Args)]
+pub struct AdminArgs {
+    /// Configuration file (default: ./facegate.toml when it exists).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Directory holding the database (default ./data, or as configured).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    task: AdminTask,
+}
+
+#[derive(Subcommand)]
+enum AdminTask {
+    /// List every account.
+    Users,
+    /// Clear an account's password and face lockouts (re-enables a disabled face factor).
+    Unlock { login: String },
+    /// End every session of an account.
+    SignOut { login: String },
+    /// Delete an account with its face templates, sessions and messages.
+    DeleteUser {
+        login: String,
+        /// Required: deletion cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+pub fn run(args: AdminArgs) -> Result<()> {
+    let config = Config::load(&ConfigOverrides {
+        config_file: args.config,
+        data_dir: args.data_dir,
+        ..ConfigOverrides::default()
+    })?;
+    let path = config.database_path();
+    anyhow::ensure!(path.is_file(), "no database at {}: has `facegate serve` run with this data directory?", path.display());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let db = Db::open(&path).await?;
+        run_task(&db, args.task).await
+    })
+}
+
+async fn run_task(db: &Db, task: AdminTask) -> Result<()> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    match task {
+        AdminTask::Users => {
+            let users = admin::users(db).await?;
+            println!("{:>6}  {:<24} {:<32} full name", "id", "username", "email");
+            for u in &users {
+                println!("{:>6}  {:<24} {:<32} {}", u.id, u.username, u.email, u.full_name);
+            }
+            println!("{} account(s)", users.len());
+        }
+        AdminTask::Unlock { login } => {
+            let (user, before) = admin::unlock(db, &login, now_ms).await?;
+            println!(
+                "unlocked {}: cleared {} consecutive face and {} password failures",
+                user.username, before.face_consecutive, before.pw_consecutive
+            );
+        }
+        AdminTask::SignOut { login } => {
+            let (user, ended) = admin::sign_out(db, &login, now_ms).await?;
+            println!("ended {ended} session(s) of {}", user.username);
+        }
+        AdminTask::DeleteUser { login, yes } => {
+            anyhow::ensure!(yes, "deleting {login:?} cannot be undone: repeat with --yes");
+            let user = admin::delete_account(db, &login).await?;
+            println!("deleted {} and all of its data", user.username);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! Operator tasks run from the command line (`facegate admin ...`) against the database
+//! directly; they work whether or not the server is running (SQLite in WAL mode allows both).
+
+use crate::auth::lockout::Counters;
+use crate::storage::audit::{AuditKind, NewAuditEvent};
+use crate::storage::users::User;
+use crate::storage::Db;
+
+/// Why an admin task failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    #[error("no account with username or email {0:?}")]
+    NoSuchAccount(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// The audit trail shows operators' actions to the account owner like any other auth event.
+const ADMIN_IP: &str = "local admin";
+
+async fn account(db: &Db, login: &str) -> Result<User, AdminError> {
+    db.find_login(login)
+        .await?
+        .map(|(user, _)| user)
+        .ok_or_else(|| AdminError::NoSuchAccount(login.to_string()))
+}
+
+async fn record(db: &Db, user_id: i64, kind: AuditKind, now_ms: i64) -> Result<(), AdminError> {
+    db.record_event(&NewAuditEvent {
+        user_id: Some(user_id),
+        kind,
+        at: now_ms,
+        ip: ADMIN_IP,
+        user_agent: None,
+        detail: None,
+    })
+    .await?;
+    Ok(())
+}
+
+/// Every account, oldest first.
+pub async fn users(db: &Db) -> Result<Vec<User>, AdminError> {
+    let mut all = Vec::new();
+    loop {
+        let page = db.list_users(500, all.len() as i64).await?;
+        let done = page.len() < 500;
+        all.extend(page);
+        if done {
+            return Ok(all);
+        }
+    }
+}
+
+/// Clears the password and face lockout counters, which also re-enables a face factor that was
+/// disabled after too many failures. Returns the account and the counters it had.
+pub async fn unlock(db: &Db, login: &str, now_ms: i64) -> Result<(User, Counters), AdminError> {
+    let user = account(db, login).await?;
+    let (before, ()) = db
+        .update_counters(user.id, |c| *c = Counters::default())
+        .await?;
+    record(db, user.id, AuditKind::AdminUnlocked, now_ms).await?;
+    Ok((user, before))
+}
+
+/// Ends every session of the account (a running server's open sockets close at their next
+/// session check). Returns the account and how many sessions ended.
+pub async fn sign_out(db: &Db, login: &str, now_ms: i64) -> Result<(User, u64), AdminError> {
+    let user = account(db, login).await?;
+    let ended = db.delete_user_sessions(user.id).await?;
+    record(db, user.id, AuditKind::AdminSignedOut, now_ms).await?;
+    Ok((user, ended))
+}
+
+/// Deletes the account with its face templates, sessions, messages and every other row of it.
+pub async fn delete_account(db: &Db, login: &str) -> Result<User, AdminError> {
+    let user = account(db, login).await?;
+    db.delete_user(user.id).await?;
+    Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::password::PasswordHashString;
+    use crate::storage::users::NewUser;
+
+    async fn db_with_user() -> (tempfile::TempDir, Db, User) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = Db::open(&dir.path().join("t.db")).await.expect("open");
+        let user = db
+            .insert_user(&NewUser {
+                username: "Ada".into(),
+                email: "ada@example.org".into(),
+                full_name: "Ada L".into(),
+                password_hash: PasswordHashString("$argon2id$placeholder".into()),
+                consent_at: 1,
+                created_at: 1,
+            })
+            .await
+            .expect("insert");
+        (dir, db, user)
+    }
+
+    #[tokio::test]
+    async fn unlock_clears_face_and_password_counters_and_is_audited() {
+        let (_dir, db, user) = db_with_user().await;
+        db.update_counters(user.id, |c| {
+            c.face_consecutive = 50;
+            c.face_last_failure_at = Some(10);
+            c.pw_consecutive = 12;
+        })
+        .await
+        .expect("lock");
+        let (found, before) = unlock(&db, "ADA@example.org", 99).await.expect("unlock");
+        assert_eq!(found.id, user.id);
+        assert_eq!(before.face_consecutive, 50);
+        assert_eq!(db.counters(user.id).await.expect("counters"), Counters::default());
+        let events = db.events(user.id, 10).await.expect("events");
+        assert!(events.iter().any(|e| e.kind == "admin_unlocked" && e.at == 99), "{events:?}");
+    }
+
+    #[tokio::test]
+    async fn unknown_account_is_an_error_naming_it() {
+        let (_dir, db, _) = db_with_user().await;
+        let err = unlock(&db, "nobody", 1).await.expect_err("must fail");
+        assert!(err.to_string().contains("\"nobody\""), "{err}");
+    }
+
+    #[tokio::test]
+    async fn delete_account_leaves_no_user_and_list_shows_the_rest() {
+        let (_dir, db, user) = db_with_user().await;
+        assert_eq!(users(&db).await.expect("list").len(), 1);
+        delete_account(&db, "ada").await.expect("delete");
+        assert!(db.user(user.id).await.expect("query").is_none());
+        assert!(users(&db).await.expect("list").is_empty());
+    }
+}
