@@ -6,7 +6,7 @@
 //
 // For every IMAGE (its PPM is DIR/<stem>.ppm) it writes <out>/<stem>.json with, per detector
 // (tiny@416 and SSD), every face of detectAllFaces().withFaceLandmarks().withFaceDescriptors()
-// .withFaceExpressions(). It also writes <out>/nets.json: raw network outputs on fixed inputs
+// .withFaceExpressions(), and the same with tiny@416 and withFaceLandmarks(true). It also writes <out>/nets.json: raw network outputs on fixed inputs
 // taken from sample1.jpg, for per-network checks.
 
 import crypto from 'node:crypto';
@@ -41,10 +41,10 @@ function faceJson(r) {
   };
 }
 
-async function pipeline(tensor, options) {
+async function pipeline(tensor, options, tinyLandmarks = false) {
   const results = await faceapi
     .detectAllFaces(tensor, options)
-    .withFaceLandmarks()
+    .withFaceLandmarks(tinyLandmarks)
     .withFaceDescriptors()
     .withFaceExpressions();
   return results.map(faceJson);
@@ -65,6 +65,7 @@ async function imageGolden(imagePath, ppmDir, backend) {
   const tensor = ppmTensor(ppm);
   const tiny = await pipeline(tensor, new faceapi.TinyFaceDetectorOptions(TINY));
   const ssd = await pipeline(tensor, new faceapi.SsdMobilenetv1Options(SSD));
+  const tinyTiny = await pipeline(tensor, new faceapi.TinyFaceDetectorOptions(TINY), true);
   tensor.dispose();
   return {
     ...header(backend),
@@ -76,6 +77,8 @@ async function imageGolden(imagePath, ppmDir, backend) {
     detectors: {
       tiny: { options: TINY, faces: tiny },
       ssd: { options: SSD, faces: ssd },
+      // withFaceLandmarks(true): FaceLandmark68TinyNet.
+      tiny_with_tiny_landmarks: { options: { ...TINY, tinyLandmarks: true }, faces: tinyTiny },
     },
   };
 }

@@ -25,16 +25,18 @@ const EXPRESSION_TOL: f64 = 1e-4;
 enum Detector {
     Tiny,
     Ssd,
+    /// The tiny detector with FaceLandmark68TinyNet (`withFaceLandmarks(true)`).
+    TinyWithTinyLandmarks,
 }
 
 impl Detector {
     fn options(self) -> PipelineOptions {
         PipelineOptions {
             detector: match self {
-                Self::Tiny => DetectorOptions::tiny(),
+                Self::Tiny | Self::TinyWithTinyLandmarks => DetectorOptions::tiny(),
                 Self::Ssd => DetectorOptions::ssd(),
             },
-            tiny_landmarks: false,
+            tiny_landmarks: self == Self::TinyWithTinyLandmarks,
             expressions: true,
         }
     }
@@ -42,12 +44,14 @@ impl Detector {
         match self {
             Self::Tiny => "tiny",
             Self::Ssd => "ssd",
+            Self::TinyWithTinyLandmarks => "tiny+tiny_landmarks",
         }
     }
     fn golden(self, g: &ImageGolden) -> &[FaceGolden] {
         match self {
             Self::Tiny => &g.detectors.tiny.faces,
             Self::Ssd => &g.detectors.ssd.faces,
+            Self::TinyWithTinyLandmarks => &g.detectors.tiny_with_tiny_landmarks.faces,
         }
     }
 }
@@ -251,6 +255,16 @@ fn ssd_pipeline_matches_faceapi_on_sample_images() {
 #[test]
 fn ssd_pipeline_matches_faceapi_on_shared_faces() {
     check_goldens(Detector::Ssd, false);
+}
+
+#[test]
+fn tiny_landmark_pipeline_matches_faceapi_on_sample_images() {
+    check_goldens(Detector::TinyWithTinyLandmarks, true);
+}
+
+#[test]
+fn tiny_landmark_pipeline_matches_faceapi_on_shared_faces() {
+    check_goldens(Detector::TinyWithTinyLandmarks, false);
 }
 
 /// The largest face's descriptor, as the shared photos' README measured them.

@@ -82,6 +82,7 @@ pub struct ImageGolden {
 pub struct Detectors {
     pub tiny: DetectorGolden,
     pub ssd: DetectorGolden,
+    pub tiny_with_tiny_landmarks: DetectorGolden,
 }
 
 #[derive(Debug, Deserialize)]
