@@ -61,6 +61,36 @@ if (skip) {
     });
   });
 
+  test('a group is created by searching people, and its messages name their authors', async () => {
+    await withServer(async (url, open) => {
+      const { joe } = await twoPeople(url, open);
+      await registerViaApi(url, { username: 'kit', email: 'kit@example.org', full_name: 'Kit Harington' }, 'kit_harington_1');
+      const { page } = await open(cams.obama_2);
+      await openChat(page, url);
+      await page.getByRole('button', { name: 'New conversation' }).click();
+      const dialog = page.getByRole('dialog');
+      for (const [query, name] of [['joe', /Joe Biden/], ['kit', /Kit Harington/]]) {
+        await dialog.getByLabel('Find people').fill(query);
+        await dialog.getByLabel(name).check();
+      }
+      await dialog.getByLabel('Group name').fill('Situation room');
+      await dialog.getByRole('button', { name: 'Create group' }).click();
+      await page.waitForURL(/\/chat\/\d+$/);
+      await assertVisible(page, 'Joe Biden, Kit Harington, you');
+      const groupId = Number(page.url().split('/').pop());
+      await joe.request('POST', `/api/channels/${groupId}/messages`, { text: 'Briefing at nine', client_id: 'g1' });
+      const message = page.locator('.message', { hasText: 'Briefing at nine' });
+      await message.waitFor();
+      assert.equal(await message.locator('.message-author').textContent(), 'Joe Biden');
+      await page.getByLabel('Message', { exact: true }).fill('On my way');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await page.locator('.message.mine', { hasText: 'On my way' }).waitFor();
+      const history = await joe.request('GET', `/api/channels/${groupId}/messages`);
+      assert.deepEqual(history.messages.map((m) => m.text), ['Briefing at nine', 'On my way']);
+      await screenshot(page, 'chat-group');
+    });
+  });
+
   test('after the connection drops the chat reconnects with since= and shows what it missed', async () => {
     await withServer(async (url, open) => {
       const { joe, channel } = await twoPeople(url, open);

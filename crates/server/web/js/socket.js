@@ -53,14 +53,11 @@ export class ChatSocket {
       return;
     }
     this.ws = ws;
-    const reconnecting = this.attempt > 0 || this.lastSeq !== null;
     ws.addEventListener('open', () => {
       this.attempt = 0;
       this.handlers.onState('open');
       clearInterval(this.pinger);
       this.pinger = setInterval(() => this.send({ type: 'ping' }), PING_MS);
-      // Whatever the replay covers, a reconnect refreshes unread counts and channel order.
-      if (reconnecting) this.handlers.onResync({ soft: true });
     });
     ws.addEventListener('message', (msg) => this.receive(msg.data));
     let opened = false;
@@ -94,7 +91,10 @@ export class ChatSocket {
       // a reconnect the replay of everything after our `since` follows, unless the server says
       // it cannot (`resync`), in which case we reload through the REST API from its position.
       if (this.lastSeq === null || event.resync) this.lastSeq = event.seq ?? this.lastSeq;
-      if (event.resync) this.handlers.onResync({ soft: false });
+      // Every (re)connect also catches up through the REST API: on a first connect that covers
+      // what happened between the page's first load and the socket's start; on a reconnect it
+      // refreshes unread counts and channel order whatever the replay covered.
+      this.handlers.onResync({ soft: !event.resync });
       return;
     }
     if (typeof event.seq === 'number') {

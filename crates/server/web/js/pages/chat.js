@@ -218,7 +218,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       const online = other && state.presence.get(other.id) === true;
       subtitle.textContent = other ? `@${other.username} · ${online ? 'online' : 'offline'}` : '';
     } else {
-      subtitle.textContent = channel.members.map(displayName).join(', ');
+      subtitle.textContent = [...others(channel, me.id).map(displayName), 'you'].join(', ');
     }
   }
 
@@ -321,8 +321,14 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const wasNear = stick || nearBottom();
     const li = messageNode(m);
     state.nodes.set(m.id, li);
-    messagesEl.append(li);
+    // Live events, catch-up and history pages can arrive in any order: keep the list sorted by
+    // id (almost always this is the end, so the walk is short). Unsent drafts stay last.
+    let after = messagesEl.lastElementChild;
+    while (after && (after.dataset.id === '' || Number(after.dataset.id) > m.id)) after = after.previousElementSibling;
+    if (after) after.after(li);
+    else messagesEl.prepend(li);
     groupWithPrevious(li);
+    groupWithPrevious(li.nextElementSibling);
     trackBounds(m);
     if (wasNear || m.author_id === me.id) scrollToBottom();
   }
@@ -368,6 +374,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     }
     textarea.value = '';
     autoGrow();
+    textarea.focus();
     sendTyping(false);
     await send(state.activeId, text, newClientId());
   }
@@ -572,13 +579,15 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   async function resync() {
     await loadChannels();
     const id = state.activeId;
-    if (!id || state.newestId === null) return;
-    // Fetch whatever arrived while we were away, page by page.
+    if (!id) return;
+    // Fetch whatever arrived while the socket was not there, page by page (or the latest page
+    // when nothing is shown yet); appendMessage drops what we already have.
     for (let guard = 0; guard < 20; guard += 1) {
-      const page = await fetchMessages(id, { after: state.newestId });
+      const newest = state.newestId;
+      const page = await fetchMessages(id, newest === null ? {} : { after: newest });
       if (!page || state.activeId !== id) return;
       for (const m of page) appendMessage(m);
-      if (page.length < 100) break;
+      if (newest === null || page.length < 100) break;
     }
     updateSeen();
     markRead();
