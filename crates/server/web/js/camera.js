@@ -341,8 +341,7 @@ export class CameraPanel {
     }
     this.setStatus(HINT_TEXT.no_face);
     this.resumeDetection();
-    this.retakeBtn.blur();
-    this.captureBtn.focus();
+    if (this.opts.manualCapture && this.el.contains(document.activeElement)) this.captureBtn.focus();
   }
 
   /** Shows the snapshot of frames taken outside capture() (used by the face check). */

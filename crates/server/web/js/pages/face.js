@@ -52,6 +52,8 @@ export function render({ root, navigate, notice, session }) {
     }
     if (!disabled && Date.now() >= lockedUntil) verify.disabled = !cameraReady;
     if (camera.frames.length) camera.retake();
+    // The button was disabled during the check, which drops keyboard focus: give it back.
+    if (!verify.disabled) verify.focus();
   }
 
   function handleError(err) {
