@@ -155,7 +155,7 @@ if (skip) {
     });
   });
 
-  test('the camera panel asks for one face and for a closer face, and captures neither', async () => {
+  test('the camera panel asks for one face and for a closer face, captures neither by itself, and captures on request', async () => {
     await withServer(async (url, open) => {
       for (const [cam, status, shot] of [[cams.group, 'Only one face, please', 'camera-two-faces'], [cams.far, 'Move closer', 'camera-move-closer']]) {
         const { page } = await open(cam);
@@ -165,6 +165,17 @@ if (skip) {
         assert.equal(await page.getByText('Photo ready.').count(), 0);
         await screenshot(page, shot);
       }
+      // Manual capture still works, shows the snapshot, and Retake goes back to the live view.
+      const { page } = await open(cams.group);
+      await page.goto(`${url}/register`);
+      await page.getByText('Only one face, please', { exact: true }).waitFor({ timeout: 30000 });
+      await page.getByRole('button', { name: 'Capture now' }).click();
+      await page.getByText('Photo ready.').waitFor();
+      assert.ok(await page.getByRole('img', { name: 'Your captured photo' }).isVisible());
+      await page.getByRole('button', { name: 'Retake' }).click();
+      await page.getByText('Only one face, please', { exact: true }).waitFor({ timeout: 30000 });
+      assert.equal(await page.getByRole('img', { name: 'Your captured photo' }).isVisible(), false);
+      assert.ok(await page.getByText('No photo yet.').isVisible());
     });
   });
 
