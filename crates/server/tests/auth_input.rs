@@ -101,6 +101,19 @@ async fn rgba_png_and_exif_rotated_photos_enrol() {
         "{}",
         r.text().await.unwrap_or_default()
     );
+    // Enrolled from the EXIF-rotated copy, verified with another upright photo.
+    login(&s, &c, "rotated").await;
+    assert_eq!(
+        face_check(&s, &c, &["obama_1"]).await.status(),
+        StatusCode::OK
+    );
+    let r = register_with(&s, &client(), "rgba", vec![photo("edge_rgba_32bit.png")]).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
 }
 
 #[tokio::test]
