@@ -88,59 +88,150 @@ impl DepthwiseConv2d {
 }
 
 multiversion! {
-    /// Output rows `first..` of a depthwise conv, as many as `out` holds. Each output value is
-    /// accumulated in registers over its valid taps in (ky, kx) order, 8 channels at a time.
+    /// Output rows `first..` of a depthwise conv, as many as `out` holds.
     fn depthwise_rows(layer: &DepthwiseConv2d, x: &Tensor, geometry: (AxisPad, AxisPad), first: usize, out: &mut [f32]) {
-        const L: usize = 8;
+        #[cfg(target_arch = "x86_64")]
+        {
+            if layer.kh == 3 && layer.kw == 3 && layer.c % 8 == 0 && super::direct::avx2_available() {
+                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                unsafe { avx2::rows_3x3(layer, x, geometry, first, out) };
+                return;
+            }
+        }
         let (py, px) = geometry;
-        let (h, w, c) = x.shape();
-        let (kh, kw, s) = (layer.kh, layer.kw, layer.stride);
-        // Valid tap range of a window starting at `start` (may be negative) on an axis of `n`.
-        let taps = |start: isize, k: usize, n: usize| -> (usize, usize) {
-            let lo = (-start).max(0) as usize;
-            let hi = (n as isize - start).clamp(0, k as isize) as usize;
-            (lo.min(hi), hi)
-        };
-        let row_len = px.out * c;
-        for (r, dst) in out.chunks_exact_mut(row_len).enumerate() {
-            let y0 = ((first + r) * s) as isize - py.before as isize;
-            let (ky_lo, ky_hi) = taps(y0, kh, h);
-            for ox in 0..px.out {
-                let x0 = (ox * s) as isize - px.before as isize;
-                let (kx_lo, kx_hi) = taps(x0, kw, w);
-                let d = &mut dst[ox * c..(ox + 1) * c];
-                if c % L == 0 {
-                    for (chunk, dch) in d.chunks_exact_mut(L).enumerate() {
-                        let ch = chunk * L;
-                        let mut acc = [0.0f32; L];
-                        for ky in ky_lo..ky_hi {
-                            let row = x.row((y0 + ky as isize) as usize);
-                            for kx in kx_lo..kx_hi {
-                                let xi = (x0 + kx as isize) as usize * c + ch;
-                                let xs: &[f32; L] = row[xi..xi + L].try_into().expect("8 lanes");
-                                let wi = (ky * kw + kx) * c + ch;
-                                let ws: &[f32; L] = layer.filter[wi..wi + L].try_into().expect("8 lanes");
-                                for l in 0..L {
-                                    acc[l] += xs[l] * ws[l];
-                                }
-                            }
-                        }
-                        dch.copy_from_slice(&acc);
-                    }
-                } else {
-                    d.fill(0.0);
-                    for ky in ky_lo..ky_hi {
-                        let row = x.row((y0 + ky as isize) as usize);
-                        for kx in kx_lo..kx_hi {
-                            let xs = &row[(x0 + kx as isize) as usize * c..][..c];
-                            let ws = &layer.filter[(ky * kw + kx) * c..][..c];
-                            for ((d, xv), wv) in d.iter_mut().zip(xs).zip(ws) {
-                                *d += xv * wv;
-                            }
-                        }
+        let c = x.c();
+        for (r, dst) in out.chunks_exact_mut(px.out * c).enumerate() {
+            let y0 = ((first + r) * layer.stride) as isize - py.before as isize;
+            for (ox, d) in dst.chunks_exact_mut(c).enumerate() {
+                let x0 = (ox * layer.stride) as isize - px.before as isize;
+                depthwise_pixel(layer, x, y0, x0, d);
+            }
+        }
+    }
+}
+
+/// Valid tap range `lo..hi` of a window starting at `start` (may be negative) on an axis of `n`.
+#[inline(always)]
+fn valid_taps(start: isize, k: usize, n: usize) -> (usize, usize) {
+    let lo = (-start).max(0) as usize;
+    let hi = (n as isize - start).clamp(0, k as isize) as usize;
+    (lo.min(hi), hi)
+}
+
+/// One output pixel whose window starts at (`y0`, `x0`), accumulated over its valid taps in
+/// (ky, kx) order, 8 channels at a time when possible; then the epilogue.
+#[inline(always)]
+fn depthwise_pixel(layer: &DepthwiseConv2d, x: &Tensor, y0: isize, x0: isize, d: &mut [f32]) {
+    const L: usize = 8;
+    let (h, w, c) = x.shape();
+    let (ky_lo, ky_hi) = valid_taps(y0, layer.kh, h);
+    let (kx_lo, kx_hi) = valid_taps(x0, layer.kw, w);
+    if c % L == 0 {
+        for (chunk, dch) in d.chunks_exact_mut(L).enumerate() {
+            let ch = chunk * L;
+            let mut acc = [0.0f32; L];
+            for ky in ky_lo..ky_hi {
+                let row = x.row((y0 + ky as isize) as usize);
+                for kx in kx_lo..kx_hi {
+                    let xi = (x0 + kx as isize) as usize * c + ch;
+                    let wi = (ky * layer.kw + kx) * c + ch;
+                    for ((a, xv), wv) in acc
+                        .iter_mut()
+                        .zip(&row[xi..xi + L])
+                        .zip(&layer.filter[wi..wi + L])
+                    {
+                        *a += xv * wv;
                     }
                 }
-                layer.epilogue.apply_pixel(d, None);
+            }
+            dch.copy_from_slice(&acc);
+        }
+    } else {
+        d.fill(0.0);
+        for ky in ky_lo..ky_hi {
+            let row = x.row((y0 + ky as isize) as usize);
+            for kx in kx_lo..kx_hi {
+                let xs = &row[(x0 + kx as isize) as usize * c..][..c];
+                let ws = &layer.filter[(ky * layer.kw + kx) * c..][..c];
+                for ((d, xv), wv) in d.iter_mut().zip(xs).zip(ws) {
+                    *d += xv * wv;
+                }
+            }
+        }
+    }
+    layer.epilogue.apply_pixel(d, None);
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{depthwise_pixel, AxisPad, DepthwiseConv2d, Tensor};
+
+    /// 3×3 depthwise rows with `c % 8 == 0`: pixels whose whole window is inside the input run
+    /// with the 9 filter vectors of an 8-channel group held in registers; border pixels take
+    /// the generic path.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn rows_3x3(
+        layer: &DepthwiseConv2d,
+        x: &Tensor,
+        geometry: (AxisPad, AxisPad),
+        first: usize,
+        out: &mut [f32],
+    ) {
+        let (py, px) = geometry;
+        let (h, w, c) = x.shape();
+        let s = layer.stride;
+        // Output columns whose window [x0, x0 + 3) lies inside 0..w.
+        let ox_lo = px.before.div_ceil(s).min(px.out);
+        let ox_hi = if w + px.before >= 3 {
+            ((w + px.before - 3) / s + 1).min(px.out)
+        } else {
+            0
+        }
+        .max(ox_lo);
+        let identity = layer.epilogue.scale.is_none()
+            && layer.epilogue.shift.is_none()
+            && layer.epilogue.act == super::Activation::None;
+        for (r, dst) in out.chunks_exact_mut(px.out * c).enumerate() {
+            let y0 = ((first + r) * s) as isize - py.before as isize;
+            let border = |ox: usize, dst: &mut [f32]| {
+                let x0 = (ox * s) as isize - px.before as isize;
+                depthwise_pixel(layer, x, y0, x0, &mut dst[ox * c..(ox + 1) * c]);
+            };
+            if y0 < 0 || y0 as usize + 3 > h {
+                (0..px.out).for_each(|ox| border(ox, dst));
+                continue;
+            }
+            (0..ox_lo).for_each(|ox| border(ox, dst));
+            (ox_hi..px.out).for_each(|ox| border(ox, dst));
+            let rows = [0, 1, 2].map(|k| x.row(y0 as usize + k).as_ptr());
+            for ch in (0..c).step_by(8) {
+                // SAFETY: `(k·c + ch) + 8 <= 9·c`, the filter's length.
+                let wv: [__m256; 9] = std::array::from_fn(|k| unsafe {
+                    _mm256_loadu_ps(layer.filter.as_ptr().add(k * c + ch))
+                });
+                for ox in ox_lo..ox_hi {
+                    let xi = (ox * s - px.before) * c + ch;
+                    // SAFETY: for interior columns `x0 + 2 < w`, so `xi + 2c + 8 <= w·c`, the row
+                    // length; `dst` holds `px.out·c` values.
+                    unsafe {
+                        let mut acc = _mm256_mul_ps(_mm256_loadu_ps(rows[0].add(xi)), wv[0]);
+                        for (k, wk) in wv.iter().enumerate().skip(1) {
+                            let v = _mm256_loadu_ps(rows[k / 3].add(xi + (k % 3) * c));
+                            acc = _mm256_fmadd_ps(v, *wk, acc);
+                        }
+                        _mm256_storeu_ps(dst.as_mut_ptr().add(ox * c + ch), acc);
+                    }
+                }
+            }
+            if !identity {
+                for d in dst[ox_lo * c..ox_hi * c].chunks_exact_mut(c) {
+                    layer.epilogue.apply_pixel(d, None);
+                }
             }
         }
     }
@@ -272,6 +363,30 @@ mod tests {
                 *v = (*v * scale[i % c] + shift[i % c]).clamp(0.0, 6.0);
             }
             assert_close(&got, &want, 1e-5);
+        }
+
+        #[test]
+        fn fast_3x3_depthwise_on_multiples_of_8_channels_matches_reference(
+            h in 1usize..12, w in 1usize..40, groups in 1usize..5, stride in 1usize..3,
+            padding in arb_padding(), act in 0usize..2, seed in any::<u64>(),
+        ) {
+            let c = groups * 8;
+            let x = random_tensor(h, w, c, seed);
+            let filter = random_vec(9 * c, seed ^ 13);
+            let shift = random_vec(c, seed ^ 14);
+            let epilogue = if act == 0 {
+                Epilogue::default()
+            } else {
+                Epilogue { scale: None, shift: Some(shift.clone()), act: Activation::Relu6 }
+            };
+            let layer = DepthwiseConv2d::new(&filter, [3, 3, c, 1], stride, padding, epilogue);
+            let mut want = depthwise_reference(&x, &filter, [3, 3, c, 1], stride, padding);
+            if act == 1 {
+                for (i, v) in want.data_mut().iter_mut().enumerate() {
+                    *v = (*v + shift[i % c]).clamp(0.0, 6.0);
+                }
+            }
+            assert_close(&layer.forward(&x), &want, 1e-5);
         }
 
         #[test]
