@@ -2,8 +2,8 @@
 
 use std::cell::RefCell;
 
-use super::direct::{conv, Geometry, PackedFilter, Source};
-use super::{Activation, Epilogue, Padding, Tensor};
+use super::direct::{conv, conv_serial, Geometry, PackedFilter, Source};
+use super::{max_pool_into, Activation, Epilogue, Padding, Tensor};
 
 /// A conv2d layer whose filter was laid out once at load time.
 #[derive(Debug, Clone)]
@@ -167,6 +167,69 @@ impl Conv2d {
         }
     }
 
+    /// `max_pool(act(conv(x)), 2×2, stride 2, same)` without materialising the conv output:
+    /// pairs of conv rows are computed into a small per-worker buffer and pooled at once (the
+    /// detector's conv → pool pairs). Only for layers whose windows never touch padding; others
+    /// take the two-step path. Identical to the two steps.
+    pub fn forward_max_pool2_into(&self, x: &Tensor, out: &mut Tensor) {
+        let (h, w, c) = x.shape();
+        let py = self.padding.axis(h, self.kh, self.stride, true);
+        let px = self.padding.axis(w, self.kw, self.stride, false);
+        let (oh, ow) = (py.out, px.out);
+        let inside = oh > 0
+            && ow > 0
+            && py.before == 0
+            && px.before == 0
+            && (oh - 1) * self.stride + self.kh <= h
+            && (ow - 1) * self.stride + self.kw <= w;
+        if !inside || c != self.cin {
+            let mut full = Tensor::take();
+            self.forward_into(x, &mut full);
+            max_pool_into(&full, 2, 2, Padding::Same, out);
+            full.recycle();
+            return;
+        }
+        let (ph, pw) = (oh.div_ceil(2), ow.div_ceil(2));
+        out.reshape_for_overwrite(ph, pw, self.cout);
+        let row_len = pw * self.cout;
+        let rs = w * c;
+        let pooled_rows = |first: usize, chunk: &mut [f32]| {
+            let mut buf = Tensor::take();
+            buf.reshape_for_overwrite(2, ow, self.cout);
+            for (i, dst) in chunk.chunks_exact_mut(row_len).enumerate() {
+                let r = first + i;
+                let n = (oh - 2 * r).min(2);
+                let g = Geometry {
+                    kh: self.kh,
+                    kw: self.kw,
+                    stride: self.stride,
+                    oh: n,
+                    ow,
+                    cout: self.cout,
+                };
+                let src = Source {
+                    data: &x.data()[2 * r * self.stride * rs..],
+                    row_stride: rs,
+                    c,
+                };
+                conv_serial(src, &self.packed, g, &self.epilogue, None, buf.data_mut());
+                pool_pair(buf.data(), n, ow, self.cout, dst);
+            }
+            buf.recycle();
+        };
+        let threads = rayon::current_num_threads();
+        if threads > 1 && ph > 1 {
+            use rayon::prelude::*;
+            let per = ph.div_ceil(threads * 4);
+            out.data_mut()
+                .par_chunks_mut(per * row_len)
+                .enumerate()
+                .for_each(|(i, chunk)| pooled_rows(i * per, chunk));
+        } else {
+            pooled_rows(0, out.data_mut());
+        }
+    }
+
     fn compute(&self, src: Source<'_>, g: Geometry, residual: Option<&[f32]>, out: &mut Tensor) {
         conv(
             src,
@@ -176,6 +239,20 @@ impl Conv2d {
             residual,
             out.data_mut(),
         );
+    }
+}
+
+/// 2×2 / 2 max pool of `n` (1 or 2) rows of `ow × c` values into one row of `ceil(ow/2) × c`;
+/// a missing second row or column is padding, excluded from the max.
+fn pool_pair(rows: &[f32], n: usize, ow: usize, c: usize, dst: &mut [f32]) {
+    for (pc, d) in dst.chunks_exact_mut(c).enumerate() {
+        d.fill(f32::NEG_INFINITY);
+        for y in 0..n {
+            for xx in 2 * pc..(2 * pc + 2).min(ow) {
+                let s = &rows[(y * ow + xx) * c..][..c];
+                d.iter_mut().zip(s).for_each(|(d, s)| *d = d.max(*s));
+            }
+        }
     }
 }
 
@@ -286,6 +363,32 @@ mod tests {
             }
             assert_close(&got, &want, 1e-5);
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn fused_conv_max_pool_equals_conv_then_pool(
+            h in 1usize..14, w in 1usize..14, cin in 1usize..5, cout in 1usize..20,
+            k in 1usize..4, stride in 1usize..3, explicit in any::<bool>(), threads in 1usize..3, seed in any::<u64>(),
+        ) {
+            let padding = if explicit { Padding::Explicit { top: 1, bottom: 1, left: 1, right: 1 } } else { Padding::Valid };
+            let x = random_tensor(h, w, cin, seed);
+            let filter = random_vec(k * k * cin * cout, seed ^ 1);
+            let bias = random_vec(cout, seed ^ 2);
+            let layer = Conv2d::new(&filter, [k, k, cin, cout], Some(&bias), stride, padding, Activation::Leaky);
+            let want = max_pool_into_new(&layer.forward(&x));
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            let mut got = Tensor::default();
+            pool.install(|| layer.forward_max_pool2_into(&x, &mut got));
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    fn max_pool_into_new(x: &Tensor) -> Tensor {
+        let mut out = Tensor::default();
+        max_pool_into(x, 2, 2, Padding::Same, &mut out);
+        out
     }
 
     #[test]

@@ -293,6 +293,14 @@ impl SeparableConv2d {
         tmp.recycle();
     }
 
+    /// `max_pool(separable(x), 2×2, stride 2, same)`, the pool fused into the pointwise conv.
+    pub fn forward_max_pool2_into(&self, x: &Tensor, out: &mut Tensor) {
+        let mut tmp = Tensor::take();
+        self.depthwise.forward_into(x, &mut tmp);
+        self.pointwise.forward_max_pool2_into(&tmp, out);
+        tmp.recycle();
+    }
+
     /// `act(separable(x) + bias + residual)`.
     pub fn forward_residual_into(&self, x: &Tensor, residual: &Tensor, out: &mut Tensor) {
         let mut tmp = Tensor::take();

@@ -91,7 +91,8 @@ struct Job<'a> {
     out: OutPtr,
 }
 
-/// The whole conv: `out` (`oh·ow·cout` values, pixel-major) from `src`.
+/// The whole conv: `out` (`oh·ow·cout` values, pixel-major) from `src`, split over the current
+/// rayon pool when big enough.
 pub(crate) fn conv(
     src: Source<'_>,
     filter: &PackedFilter,
@@ -99,6 +100,30 @@ pub(crate) fn conv(
     epilogue: &Epilogue,
     residual: Option<&[f32]>,
     out: &mut [f32],
+) {
+    conv_impl(src, filter, g, epilogue, residual, out, true);
+}
+
+/// [`conv`] on the calling thread only (for callers that already split the work).
+pub(crate) fn conv_serial(
+    src: Source<'_>,
+    filter: &PackedFilter,
+    g: Geometry,
+    epilogue: &Epilogue,
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    conv_impl(src, filter, g, epilogue, residual, out, false);
+}
+
+fn conv_impl(
+    src: Source<'_>,
+    filter: &PackedFilter,
+    g: Geometry,
+    epilogue: &Epilogue,
+    residual: Option<&[f32]>,
+    out: &mut [f32],
+    parallel: bool,
 ) {
     let npix = g.oh * g.ow;
     let nblk = g.cout.div_ceil(NR);
@@ -131,7 +156,7 @@ pub(crate) fn conv(
     };
     let threads = rayon::current_num_threads();
     let macs = npix * g.cout * filter.k;
-    if threads == 1 || macs < 1 << 17 {
+    if !parallel || threads == 1 || macs < 1 << 17 {
         // SAFETY: bounds asserted above; a single worker.
         unsafe { run(job, 0..npix, 0..nblk) };
         return;

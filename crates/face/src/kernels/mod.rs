@@ -9,8 +9,9 @@
 //! * [`Conv2d`]: `conv2d` with HWIO filters `[kh, kw, cin, cout]` (as in the manifests), any
 //!   stride, [`Padding::Same`] / [`Padding::Valid`] / [`Padding::Explicit`], and a fused
 //!   [`Epilogue`]: `y = act(acc * scale[c] + shift[c] (+ residual))`. [`Conv2d::new`] takes the
-//!   bias as `shift`; [`Conv2d::with_scale`] adds a per-channel scale (recognition-net style).
-//!   1×1 filters (pointwise) take a direct matrix-product path.
+//!   bias as `shift`; [`Conv2d::with_epilogue`] takes a full [`Epilogue`] (per-channel scale,
+//!   recognition-net or batch-norm style), and [`Conv2d::fold_scale_into_filter`] folds a scale
+//!   into the weights.
 //! * [`DepthwiseConv2d`]: channel multiplier 1, filters `[kh, kw, c, 1]`, the same epilogue
 //!   (use scale/shift for a folded batch norm).
 //! * [`SeparableConv2d`]: depthwise (no bias) then 1×1 pointwise with bias and activation, as
@@ -21,11 +22,23 @@
 //!   offset, computed in f64), plus [`crop_to_input`], which does crop + pad + resize from an
 //!   [`RgbImage`](crate::image::RgbImage) in one pass with identical results, and [`normalize`].
 //! * [`FullyConnected`]: `y = x · W + b` with `W` as `[in, out]`.
-//! * Elementwise helpers: [`add`], [`add_into`], [`relu_inplace`], [`Activation::apply`].
+//! * Elementwise helpers: [`add`], [`add_into`], [`sum_right_relu_into`], [`relu_inplace`],
+//!   [`Activation::apply`].
 //!
 //! [`Activation::Leaky`] is computed as face-api.js does: `m = x * 0.1f32; relu(x - m) + m`.
 //!
-//! Every fast kernel has a naive reference next to it (`reference` modules), and property tests
+//! Buffers: [`Tensor::take`] / [`Tensor::recycle`] hand out per-thread spare tensors whose
+//! allocations persist, so a network's forward pass does not allocate or zero-fill in steady
+//! state; `forward_into` only grows an output when it is too small.
+//!
+//! Speed: dense convs (any k, stride, padding; 1×1 included) run a direct register-tiled kernel
+//! (6 pixels × 16 channels, AVX2 + FMA when the CPU has them, detected at run time, else a
+//! portable loop), reading NHWC input in place and applying the epilogue before the one store.
+//! 3×3 depthwise layers with a multiple of 8 channels keep the filter in registers. Large layers
+//! split their output over the current rayon pool, so callers choose the thread count with
+//! `ThreadPool::install`; results are bit-identical for any pool size.
+//!
+//! Every fast kernel has a naive reference next to it (`*_reference`), and property tests
 //! compare the two on random shapes, strides and paddings.
 
 mod conv;

@@ -61,8 +61,10 @@ impl TinyOptions {
 
 pub struct TinyFaceDetector {
     conv0: Conv2d,
-    /// conv1..conv5.
+    /// conv1..conv4, each followed by a 2×2/2 max pool.
     convs: Vec<SeparableConv2d>,
+    /// conv5, followed by a 2×2/1 max pool.
+    conv5: SeparableConv2d,
     conv8: Conv2d,
 }
 
@@ -82,7 +84,7 @@ impl TinyFaceDetector {
             left: 1,
             right: 1,
         };
-        let convs = (1..=5)
+        let convs = (1..=4)
             .map(|i| {
                 let (cin, cout) = (CHANNELS[i - 1], CHANNELS[i]);
                 load_separable(
@@ -96,6 +98,7 @@ impl TinyFaceDetector {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
+        let conv5 = load_separable(w, "conv5", 256, 512, 1, pad1, Activation::Leaky)?;
         let conv8 = load_conv(
             w,
             "conv8",
@@ -107,6 +110,7 @@ impl TinyFaceDetector {
         Ok(Self {
             conv0,
             convs,
+            conv5,
             conv8,
         })
     }
@@ -132,12 +136,16 @@ impl TinyFaceDetector {
     /// Raw output `[N, N, 25]` (N = S/32) for a prepared `[S, S, 3]` input.
     pub fn forward(&self, input: &Tensor) -> Tensor {
         let (mut a, mut b) = (Tensor::take(), Tensor::take());
-        self.conv0.forward_into(input, &mut a);
+        // Each conv's 2×2/2 max pool is fused into it (identical results, no full-size
+        // intermediate): conv0 → pool → conv1 → pool … conv4 → pool, conv5 → pool 2×2/1.
+        self.conv0.forward_max_pool2_into(input, &mut a);
         for conv in &self.convs {
-            max_pool_into(&a, 2, 2, Padding::Same, &mut b);
-            conv.forward_into(&b, &mut a);
+            conv.forward_max_pool2_into(&a, &mut b);
+            std::mem::swap(&mut a, &mut b);
         }
-        max_pool_into(&a, 2, 1, Padding::Same, &mut b);
+        self.conv5.forward_into(&a, &mut b);
+        max_pool_into(&b, 2, 1, Padding::Same, &mut a);
+        std::mem::swap(&mut a, &mut b);
         self.conv8.forward_into(&b, &mut a);
         b.recycle();
         a
