@@ -212,7 +212,9 @@ impl Engine {
         let best = detections
             .iter()
             .fold(None::<&Detection>, |best, d| match best {
-                Some(b) if !(d.score > b.score) => Some(b),
+                Some(b) if d.score.partial_cmp(&b.score) != Some(std::cmp::Ordering::Greater) => {
+                    Some(b)
+                }
                 _ => Some(d),
             });
         Ok(best.and_then(|d| self.describe_detection(image, d, options)))

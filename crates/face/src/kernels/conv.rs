@@ -397,7 +397,10 @@ mod tests {
         let x = Tensor::from_vec(4, 4, 1, (0..16).map(|v| v as f32).collect()).expect("shape");
         let out = conv2d_reference(&x, &[1.0; 9], [3, 3, 1, 1], 2, Padding::Same);
         assert_eq!(out.shape(), (2, 2, 1));
-        assert_eq!(out.at(0, 0, 0), (0 + 1 + 2 + 4 + 5 + 6 + 8 + 9 + 10) as f32);
+        assert_eq!(
+            out.at(0, 0, 0),
+            [0, 1, 2, 4, 5, 6, 8, 9, 10].iter().sum::<i32>() as f32
+        );
         // Output (1,1) covers rows/cols 2..4, the last of which is padding.
         assert_eq!(out.at(1, 1, 0), (10 + 11 + 14 + 15) as f32);
     }

@@ -92,7 +92,7 @@ multiversion! {
     fn depthwise_rows(layer: &DepthwiseConv2d, x: &Tensor, geometry: (AxisPad, AxisPad), first: usize, out: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
         {
-            if layer.kh == 3 && layer.kw == 3 && layer.c % 8 == 0 && super::direct::avx2_available() {
+            if layer.kh == 3 && layer.kw == 3 && layer.c & 7 == 0 && super::direct::avx2_available() {
                 // SAFETY: the CPU supports AVX2 and FMA (checked just above).
                 unsafe { avx2::rows_3x3(layer, x, geometry, first, out) };
                 return;
@@ -247,6 +247,7 @@ pub struct SeparableConv2d {
 
 impl SeparableConv2d {
     /// `dw` has shape `[kh, kw, cin, 1]`, `pw` `[1, 1, cin, cout]`, `bias` `cout` entries.
+    #[allow(clippy::too_many_arguments)] // one argument per manifest tensor and conv setting
     pub fn new(
         dw: &[f32],
         dw_shape: [usize; 4],

@@ -34,7 +34,7 @@ pub fn sum_right_relu_into(ts: &[&Tensor], out: &mut Tensor) {
     let out = out.data_mut();
     out.copy_from_slice(last.data());
     for t in rest.iter().rev() {
-        out.iter_mut().zip(t.data()).for_each(|(o, v)| *o = v + *o);
+        out.iter_mut().zip(t.data()).for_each(|(o, v)| *o += v);
     }
     out.iter_mut().for_each(|o| *o = o.max(0.0));
 }

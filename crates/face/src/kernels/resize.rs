@@ -17,7 +17,7 @@ pub struct CropRect {
 /// (JS rounds .5 up, so the odd pixel goes after); not centered puts nothing before.
 fn pad_before(d: usize, centered: bool) -> usize {
     if centered {
-        d - (d + 1) / 2
+        d - d.div_ceil(2)
     } else {
         0
     }

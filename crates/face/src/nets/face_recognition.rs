@@ -50,6 +50,7 @@ const BLOCKS: [(&str, usize, usize, bool); 14] = [
 /// `<p>/conv/{filters,bias}` and `<p>/scale/{weights,biases}`, i.e.
 /// `(conv(x) + bias) · scale + scale_bias`, folded at load time into one conv:
 /// `conv(x; filters · scale) + (bias · scale + scale_bias)`.
+#[allow(clippy::too_many_arguments)] // the conv settings, spelled out per layer as in the spec
 fn conv_layer(
     w: &Weights,
     p: &str,

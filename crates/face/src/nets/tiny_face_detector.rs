@@ -38,14 +38,14 @@ pub struct TinyOptions {
 impl TinyOptions {
     /// Input size must be a multiple of 32 in 128..=608; the score threshold in (0, 1).
     pub fn new(input_size: u32, score_threshold: f64) -> Result<Self> {
-        if !(128..=608).contains(&input_size) || input_size % 32 != 0 {
+        if !(128..=608).contains(&input_size) || input_size & 31 != 0 {
             return Err(FaceError::InvalidOption {
                 name: "input_size",
                 value: input_size.to_string(),
                 reason: "must be a multiple of 32 between 128 and 608",
             });
         }
-        if !(score_threshold > 0.0 && score_threshold < 1.0) {
+        if score_threshold.is_nan() || score_threshold <= 0.0 || score_threshold >= 1.0 {
             return Err(FaceError::InvalidOption {
                 name: "score_threshold",
                 value: score_threshold.to_string(),
@@ -238,7 +238,10 @@ fn nms(candidates: &[(f64, [f64; 4])], size: f64) -> Vec<usize> {
     while let Some(cur) = order.pop() {
         picked.push(cur);
         let cb = scaled(cur);
-        order.retain(|&i| !(iou(cb, scaled(i)) > IOU_THRESHOLD));
+        // Kept unless IoU > 0.4; a NaN IoU (two zero-area boxes) keeps the box, as in JS.
+        order.retain(|&i| {
+            iou(cb, scaled(i)).partial_cmp(&IOU_THRESHOLD) != Some(std::cmp::Ordering::Greater)
+        });
     }
     picked
 }
