@@ -196,3 +196,74 @@ fn shortcut_down(p: &Tensor, o: &Tensor, out: &mut Tensor) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::conv2d_reference;
+
+    fn weights() -> Option<Weights> {
+        let dir = std::env::var_os(crate::models::DIR_ENV).map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"),
+            std::path::PathBuf::from,
+        );
+        match Weights::load(&dir, MODEL) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("SKIPPED folded_scale_layers_match_conv_then_scale: {e}");
+                None
+            }
+        }
+    }
+
+    /// Folding `scale/weights` into the filters reorders float roundings; on every conv layer of
+    /// the real net the folded layer must stay within 1e-5 (relative to the largest output) of
+    /// the spec's `(conv(x) + bias) * scale + scale_bias`.
+    #[test]
+    fn folded_scale_layers_match_conv_then_scale() {
+        let Some(w) = weights() else { return };
+        let mut layers = vec![("conv32_down".to_string(), 7, 3, 32)];
+        for &(name, cin, cout, _) in &BLOCKS {
+            layers.push((format!("{name}/conv1"), 3, cin, cout));
+            layers.push((format!("{name}/conv2"), 3, cout, cout));
+        }
+        for (i, (p, k, cin, cout)) in layers.into_iter().enumerate() {
+            let x = Tensor::from_vec(
+                9,
+                9,
+                cin,
+                (0..81 * cin)
+                    .map(|j| ((j * 37 + i) % 101) as f32 / 50.0 - 1.0)
+                    .collect(),
+            )
+            .expect("shape");
+            let folded = conv_layer(&w, &p, k, cin, cout, 1, Padding::Same, Activation::None)
+                .expect("layer");
+            let shape = [k, k, cin, cout];
+            let get = |n: &str, s: &[usize]| w.get(&format!("{p}/{n}"), s).expect("tensor");
+            let (bias, scale, sb) = (
+                get("conv/bias", &[cout]),
+                get("scale/weights", &[cout]),
+                get("scale/biases", &[cout]),
+            );
+            let mut want =
+                conv2d_reference(&x, get("conv/filters", &shape), shape, 1, Padding::Same);
+            for (j, v) in want.data_mut().iter_mut().enumerate() {
+                let c = j % cout;
+                *v = (*v + bias[c]) * scale[c] + sb[c];
+            }
+            let got = folded.forward(&x);
+            let worst = got
+                .data()
+                .iter()
+                .zip(want.data())
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f32::max);
+            assert!(
+                worst <= 1e-5 * want.max_abs(),
+                "{p}: max diff {worst} vs max {}",
+                want.max_abs()
+            );
+        }
+    }
+}
