@@ -14,8 +14,6 @@ pub struct Conv2d {
     cout: usize,
     stride: usize,
     padding: Padding,
-    /// HWIO, i.e. a row-major `[kh*kw*cin, cout]` matrix.
-    filter: Vec<f32>,
     /// The same filter laid out for the direct kernel.
     packed: PackedFilter,
     epilogue: Epilogue,
@@ -72,7 +70,6 @@ impl Conv2d {
             cout,
             stride: stride.max(1),
             padding,
-            filter: filter.to_vec(),
             packed: PackedFilter::pack(filter, kh * kw * cin, cout),
             epilogue,
         }
@@ -82,10 +79,7 @@ impl Conv2d {
     /// that follows the conv into its weights).
     pub fn fold_scale_into_filter(&mut self, scale: &[f32]) {
         assert_eq!(scale.len(), self.cout);
-        for row in self.filter.chunks_exact_mut(self.cout) {
-            row.iter_mut().zip(scale).for_each(|(w, s)| *w *= s);
-        }
-        self.packed = PackedFilter::pack(&self.filter, self.kh * self.kw * self.cin, self.cout);
+        self.packed.scale_channels(scale);
     }
 
     pub fn cin(&self) -> usize {
@@ -263,8 +257,10 @@ fn pad_into(x: &Tensor, hp: usize, wp: usize, top: usize, left: usize, buf: &mut
     if buf.len() < hp * wp * c {
         buf.resize(hp * wp * c, 0.0);
     }
-    let rows = h.min(hp.saturating_sub(top));
-    let cols = w.min(wp.saturating_sub(left));
+    // A pad larger than the covered extent leaves no room for input (windows see only zeros).
+    let (top, left) = (top.min(hp), left.min(wp));
+    let rows = h.min(hp - top);
+    let cols = w.min(wp - left);
     let row_len = wp * c;
     // Only the border is zeroed; the interior is overwritten.
     buf[..top * row_len].fill(0.0);

@@ -38,6 +38,18 @@ impl PackedFilter {
         Self { k, data }
     }
 
+    /// Multiplies output channel `c`'s weights by `scale[c]`.
+    pub fn scale_channels(&mut self, scale: &[f32]) {
+        for (b, block) in self.data.chunks_exact_mut(self.k * NR).enumerate() {
+            for row in block.chunks_exact_mut(NR) {
+                for (j, w) in row.iter_mut().enumerate() {
+                    // Padding lanes beyond the last channel stay zero.
+                    *w *= scale.get(b * NR + j).copied().unwrap_or(0.0);
+                }
+            }
+        }
+    }
+
     fn block(&self, b: usize) -> &[f32] {
         &self.data[b * self.k * NR..(b + 1) * self.k * NR]
     }
