@@ -1,10 +1,10 @@
 //! The login flow end to end over HTTP: register → login → challenge → verify → full, session
 //! rotation, replayed challenges, the password-only session's limits, logout and deletion.
 
-mod auth_support;
+mod common;
 
-use auth_support::*;
-use reqwest::StatusCode;
+use common::*;
+use reqwest::{Method, StatusCode};
 
 #[tokio::test]
 async fn obama_registers_logs_in_and_passes_the_face_check_with_another_photo() {
@@ -22,48 +22,21 @@ async fn obama_registers_logs_in_and_passes_the_face_check_with_another_photo() 
     let r = login(&s, &c, "barack").await;
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["next"], "face");
-    let me: serde_json::Value = c
-        .get(s.url("/api/me"))
-        .send()
-        .await
-        .expect("me")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(me["auth_level"], "password");
+    assert_eq!(auth_level(&s, &c).await, "password");
 
     let r = face_check(&s, &c, &["obama_2"]).await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["level"], "full");
-    let me: serde_json::Value = c
-        .get(s.url("/api/me"))
-        .send()
-        .await
-        .expect("me")
-        .json()
-        .await
-        .expect("json");
+    let me = get_json(&s, &c, "/api/me").await;
     assert_eq!(me["auth_level"], "full");
     assert_eq!(me["user"]["email"], "barack@example.org");
 
-    let r = c
-        .get(s.url("/api/me/security-events"))
-        .send()
-        .await
-        .expect("events");
-    assert_eq!(r.status(), StatusCode::OK);
-    let events: serde_json::Value = r.json().await.expect("json");
-    let kinds: Vec<&str> = events["events"]
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter_map(|e| e["kind"].as_str())
-        .collect();
+    let kinds = event_kinds(&s, &c).await;
     assert!(
-        kinds.contains(&"registered")
-            && kinds.contains(&"login_succeeded")
-            && kinds.contains(&"face_succeeded"),
+        ["registered", "login_succeeded", "face_succeeded"]
+            .iter()
+            .all(|k| kinds.iter().any(|seen| seen == k)),
         "{kinds:?}"
     );
 }
@@ -80,16 +53,9 @@ async fn someone_else_s_face_is_refused() {
     let r = face_check(&s, &c, &["biden_1"]).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(r).await, "face_mismatch");
-    let me: serde_json::Value = c
-        .get(s.url("/api/me"))
-        .send()
-        .await
-        .expect("me")
-        .json()
-        .await
-        .expect("json");
     assert_eq!(
-        me["auth_level"], "password",
+        auth_level(&s, &c).await,
+        "password",
         "a failed check must not raise the level"
     );
 }
@@ -125,27 +91,16 @@ async fn session_cookie_changes_at_login_and_at_face_success_and_old_ids_die() {
     let full = set_cookie(&r).expect("face success sets a cookie");
     assert_ne!(full, second);
     for value in [&first, &second] {
-        let plain = reqwest::Client::new();
-        let r = plain
-            .get(s.url("/api/me"))
-            .header("cookie", value.as_str())
-            .send()
-            .await
-            .expect("me");
         assert_eq!(
-            r.status(),
+            status_with_cookie(&s, Method::GET, "/api/me", value).await,
             StatusCode::UNAUTHORIZED,
             "the password-level id must be gone"
         );
     }
-    let plain = reqwest::Client::new();
-    let r = plain
-        .get(s.url("/api/me"))
-        .header("cookie", full.as_str())
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        status_with_cookie(&s, Method::GET, "/api/me", &full).await,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -157,13 +112,7 @@ async fn session_cookie_is_httponly_and_samesite() {
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
     let r = login(&s, &c, "barack").await;
-    let raw = r
-        .headers()
-        .get("set-cookie")
-        .expect("set-cookie")
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let raw = raw_set_cookie(&r);
     assert!(
         raw.contains("HttpOnly") && raw.contains("SameSite=Lax") && raw.contains("Path=/"),
         "{raw}"
@@ -183,13 +132,7 @@ async fn https_public_url_gives_secure_host_prefixed_cookie() {
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
     let r = login(&s, &c, "barack").await;
-    let raw = r
-        .headers()
-        .get("set-cookie")
-        .expect("set-cookie")
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let raw = raw_set_cookie(&r);
     assert!(
         raw.starts_with("__Host-facegate_session=") && raw.contains("Secure"),
         "{raw}"
@@ -256,22 +199,13 @@ async fn a_password_only_session_is_refused_by_every_full_endpoint() {
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
     login(&s, &c, "barack").await;
-    let form = register_form("ignored", PASSWORD, vec![photo("obama_2")]);
     let responses = vec![
         c.get(s.url("/api/me/security-events"))
             .send()
             .await
             .expect("events"),
-        c.put(s.url("/api/me/face"))
-            .multipart(form)
-            .send()
-            .await
-            .expect("reenrol"),
-        c.delete(s.url("/api/me"))
-            .json(&serde_json::json!({"password": PASSWORD}))
-            .send()
-            .await
-            .expect("delete"),
+        reenrol(&s, &c, PASSWORD, &["obama_2"]).await,
+        delete_account(&s, &c, PASSWORD).await,
         c.get(s.url("/api/channels"))
             .send()
             .await
@@ -337,20 +271,14 @@ async fn logout_destroys_the_session_server_side() {
     let ch = challenge(&s, &r).await;
     let full = verify_with(&s, &r, &ch, vec![photo("obama_2")]).await;
     let cookie = set_cookie(&full).expect("cookie");
-    let r = reqwest::Client::new()
-        .post(s.url("/api/logout"))
-        .header("cookie", cookie.as_str())
-        .send()
-        .await
-        .expect("logout");
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = reqwest::Client::new()
-        .get(s.url("/api/me"))
-        .header("cookie", cookie.as_str())
-        .send()
-        .await
-        .expect("me");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status_with_cookie(&s, Method::POST, "/api/logout", &cookie).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        status_with_cookie(&s, Method::GET, "/api/me", &cookie).await,
+        StatusCode::UNAUTHORIZED
+    );
     // The other session of the same account is unaffected.
     assert_eq!(
         c.get(s.url("/api/me")).send().await.expect("me").status(),
@@ -365,31 +293,9 @@ async fn reenrolment_replaces_the_face() {
     }
     let s = start(|_| {}).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
-    let form = reqwest::multipart::Form::new()
-        .text("password", "wrong password!!")
-        .part(
-            "face",
-            reqwest::multipart::Part::bytes(photo("biden_1")).file_name("f.jpg"),
-        );
-    let r = c
-        .put(s.url("/api/me/face"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("reenrol");
+    let r = reenrol(&s, &c, "wrong password!!", &["biden_1"]).await;
     assert_eq!(error_code(r).await, "invalid_credentials");
-    let form = reqwest::multipart::Form::new()
-        .text("password", PASSWORD)
-        .part(
-            "face",
-            reqwest::multipart::Part::bytes(photo("biden_1")).file_name("f.jpg"),
-        );
-    let r = c
-        .put(s.url("/api/me/face"))
-        .multipart(form)
-        .send()
-        .await
-        .expect("reenrol");
+    let r = reenrol(&s, &c, PASSWORD, &["biden_1"]).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let d = client();
     login(&s, &d, "barack").await;
@@ -411,15 +317,9 @@ async fn deleting_the_account_leaves_no_row_of_the_user() {
     let s = start(|_| {}).await;
     let keep = full_session(&s, "joe", "biden_1", "biden_2").await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
-    let me: serde_json::Value = c
-        .get(s.url("/api/me"))
-        .send()
-        .await
-        .expect("me")
-        .json()
-        .await
-        .expect("json");
-    let id = me["user"]["id"].as_i64().expect("id");
+    let id = get_json(&s, &c, "/api/me").await["user"]["id"]
+        .as_i64()
+        .expect("id");
     // Leave some chat traces when the chat API is there (ignored otherwise).
     let _ = c
         .post(s.url("/api/channels"))
@@ -427,19 +327,9 @@ async fn deleting_the_account_leaves_no_row_of_the_user() {
         .send()
         .await;
 
-    let r = c
-        .delete(s.url("/api/me"))
-        .json(&serde_json::json!({"password": "wrong password!!"}))
-        .send()
-        .await
-        .expect("delete");
+    let r = delete_account(&s, &c, "wrong password!!").await;
     assert_eq!(error_code(r).await, "invalid_credentials");
-    let r = c
-        .delete(s.url("/api/me"))
-        .json(&serde_json::json!({"password": PASSWORD}))
-        .send()
-        .await
-        .expect("delete");
+    let r = delete_account(&s, &c, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         c.get(s.url("/api/me")).send().await.expect("me").status(),

@@ -1,9 +1,9 @@
 //! Input handling: bad images and oversized bodies give the documented 4xx codes, password
 //! policy, CSRF, the live detect endpoint, OpenAPI and health.
 
-mod auth_support;
+mod common;
 
-use auth_support::*;
+use common::*;
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 

@@ -1,19 +1,9 @@
 //! Brute-force limits, persistence across a restart, and templates encrypted at rest.
 
-mod auth_support;
+mod common;
 
-use auth_support::*;
+use common::*;
 use reqwest::StatusCode;
-
-fn retry_after(r: &reqwest::Response) -> u64 {
-    r.headers()
-        .get("retry-after")
-        .expect("Retry-After header")
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("seconds")
-}
 
 #[tokio::test]
 async fn face_check_locks_after_five_failures_with_retry_after_of_thirty_seconds() {
@@ -36,26 +26,13 @@ async fn face_check_locks_after_five_failures_with_retry_after_of_thirty_seconds
     assert_eq!(error_code(r).await, "locked_out");
 
     // The owner sees the failures and the lockout.
-    let events: serde_json::Value = owner
-        .get(s.url("/api/me/security-events"))
-        .send()
-        .await
-        .expect("events")
-        .json()
-        .await
-        .expect("json");
-    let kinds: Vec<&str> = events["events"]
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter_map(|e| e["kind"].as_str())
-        .collect();
+    let kinds = event_kinds(&s, &owner).await;
     assert_eq!(
-        kinds.iter().filter(|k| **k == "face_failed").count(),
+        kinds.iter().filter(|k| *k == "face_failed").count(),
         5,
         "{kinds:?}"
     );
-    assert!(kinds.contains(&"face_locked_out"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == "face_locked_out"), "{kinds:?}");
 }
 
 #[tokio::test]
@@ -83,14 +60,7 @@ async fn face_delay_doubles_and_the_face_is_disabled_until_reenrolment() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(r).await, "face_disabled");
 
-    let events: serde_json::Value = owner
-        .get(s.url("/api/me/security-events"))
-        .send()
-        .await
-        .expect("events")
-        .json()
-        .await
-        .expect("json");
+    let events = get_json(&s, &owner, "/api/me/security-events").await;
     let list = events["events"].as_array().expect("array");
     let failed = list
         .iter()
@@ -100,20 +70,8 @@ async fn face_delay_doubles_and_the_face_is_disabled_until_reenrolment() {
     assert!(failed["user_agent"].is_string() || failed["user_agent"].is_null());
     assert!(list.iter().any(|e| e["kind"] == "face_disabled"));
 
-    let form = reqwest::multipart::Form::new()
-        .text("password", PASSWORD)
-        .part(
-            "face",
-            reqwest::multipart::Part::bytes(photo("obama_3")).file_name("f.jpg"),
-        );
     assert_eq!(
-        owner
-            .put(s.url("/api/me/face"))
-            .multipart(form)
-            .send()
-            .await
-            .expect("reenrol")
-            .status(),
+        reenrol(&s, &owner, PASSWORD, &["obama_3"]).await.status(),
         StatusCode::NO_CONTENT
     );
     assert_eq!(

@@ -3,9 +3,9 @@
 //! must pass and every impostor pair must fail. Prints the distance ranges, the measured false
 //! match / false non-match rates of this (small) set.
 
-mod auth_support;
+mod common;
 
-use auth_support::*;
+use common::*;
 use face::{Descriptor, Engine, ImageLimits};
 use server::auth::face::{decide, pipeline};
 use server::config::FaceConfig;

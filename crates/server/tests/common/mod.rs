@@ -1,6 +1,10 @@
-//! Shared helpers for the server's integration tests: a real server on `127.0.0.1:0` with its
-//! own data directory, HTTP clients with a cookie jar, the register -> login -> face check flow
-//! with real photos from `../shared/faces`, and WebSocket clients.
+//! Shared helpers of the server's integration tests (every `tests/*.rs` uses this one module):
+//! a real server on `127.0.0.1:0` with its own data directory, the test photos and models, the
+//! register -> login -> face check flow over HTTP, and chat WebSocket clients.
+//!
+//! Two client styles share the same forms and server: free functions over a cookie-keeping
+//! `reqwest::Client` that return the raw `Response` (for tests that look at headers and
+//! cookies), and [`Client`], which returns `(status, JSON)` pairs for the chat tests.
 //!
 //! Use from a test file with `mod common;`. Not every test file uses every helper.
 #![allow(dead_code)]
@@ -14,7 +18,7 @@ use anyhow::{anyhow, bail, Context};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::multipart::{Form, Part};
-use reqwest::StatusCode;
+use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -22,112 +26,408 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use server::app::{start, AppState};
+use server::app::{self, AppState};
 use server::Config;
 
-/// The workspace root (two levels above this crate).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// `<repo>/../shared/faces`, or `$FACEGATE_FACES`.
+pub fn faces_dir() -> PathBuf {
+    std::env::var_os("FACEGATE_FACES").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/faces"),
+        PathBuf::from,
+    )
 }
 
-/// A photo from the shared test faces (`obama_1.jpg`...).
-pub fn face_photo(name: &str) -> Vec<u8> {
-    if let Some(dir) = std::env::var_os("FACEGATE_FACES") {
-        if let Ok(bytes) = std::fs::read(PathBuf::from(dir).join(name)) {
-            return bytes;
-        }
-    }
-    let candidates = [
-        workspace_root().join("../shared/faces").join(name),
-        workspace_root().join("shared/faces").join(name),
-    ];
-    for path in &candidates {
-        if let Ok(bytes) = std::fs::read(path) {
-            return bytes;
-        }
-    }
-    panic!("test photo {name} not found in ../shared/faces");
+/// `$FACEGATE_MODELS` or `<repo>/models`.
+pub fn models_dir() -> PathBuf {
+    std::env::var_os("FACEGATE_MODELS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
+        PathBuf::from,
+    )
 }
 
-/// The face engine, loaded once per test binary from the workspace's `models/`.
+/// Whether the photos and models are present; prints why a test is skipped when they are not.
+pub fn fixtures_present(test: &str) -> bool {
+    let ok = faces_dir().join("obama_1.jpg").exists()
+        && models_dir().join("face_recognition_model.bin").exists();
+    if !ok {
+        eprintln!(
+            "SKIPPED {test}: needs photos in {} and models in {}",
+            faces_dir().display(),
+            models_dir().display()
+        );
+    }
+    ok
+}
+
+/// A photo from the shared faces directory (`obama_1`, `obama_1.jpg`, `edge_rgba_32bit.png`)
+/// or the models dir (`sample1`). A name without an extension means `.jpg`.
+pub fn photo(name: &str) -> Vec<u8> {
+    let file = if Path::new(name).extension().is_some() {
+        name.to_owned()
+    } else {
+        format!("{name}.jpg")
+    };
+    let path = if name.starts_with("sample") {
+        models_dir().join(file)
+    } else {
+        faces_dir().join(file)
+    };
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The face engine, loaded once per test binary.
 fn engine() -> Arc<face::Engine> {
     static ENGINE: OnceLock<Arc<face::Engine>> = OnceLock::new();
     ENGINE
-        .get_or_init(|| {
-            let dir = std::env::var_os("FACEGATE_MODELS")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| workspace_root().join("models"));
-            Arc::new(
-                face::Engine::load(&dir).expect("face models load (run `facegate models fetch`)"),
-            )
-        })
+        .get_or_init(|| Arc::new(face::Engine::load(&models_dir()).expect("load face models")))
         .clone()
 }
 
-/// A configuration for tests: port 0, the given data directory, generous per-IP limits (every
-/// test client shares 127.0.0.1).
+/// The configuration every test starts from: port 0, the given data dir, generous per-IP
+/// limits (every test client shares 127.0.0.1) so that only the rule under test triggers.
 pub fn test_config(data_dir: &Path) -> Config {
-    let defaults = Config::default();
-    Config {
-        listen: "127.0.0.1:0".parse().expect("valid address"),
+    let mut c = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: data_dir.to_path_buf(),
-        models_dir: workspace_root().join("models"),
-        rate_limit: server::config::RateLimitConfig {
-            register_burst: 1000,
-            login_burst: 1000,
-            face_burst: 1000,
-            ..defaults.rate_limit.clone()
-        },
-        ..defaults
+        models_dir: models_dir(),
+        ..Config::default()
+    };
+    c.rate_limit.login_burst = 1000;
+    c.rate_limit.register_burst = 1000;
+    c.rate_limit.face_burst = 1000;
+    c.rate_limit.detect_burst = 1000;
+    c
+}
+
+/// A running server and its data directory (deleted when the last holder drops it).
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub dir: Arc<tempfile::TempDir>,
+    pub config: Config,
+    pub state: AppState,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
-/// A running server with its own temporary data directory.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub state: AppState,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-    dir: Arc<tempfile::TempDir>,
+/// Starts a server on a fresh data directory with [`test_config`] changed by `tweak`.
+pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let mut config = test_config(dir.path());
+    tweak(&mut config);
+    start_in(dir, config).await
+}
+
+/// Starts a server on an existing data directory (a "restart").
+pub async fn start_in(dir: Arc<tempfile::TempDir>, config: Config) -> TestServer {
+    let state = AppState::with_engine(config.clone(), engine())
+        .await
+        .expect("state");
+    let server = app::start(state).await.expect("start");
+    TestServer {
+        addr: server.addr,
+        base: format!("http://{}", server.addr),
+        dir,
+        config,
+        state: server.state,
+        task: server.task,
+    }
 }
 
 impl TestServer {
-    /// Starts a server on a fresh data directory.
+    /// Starts a server with the default test configuration.
     pub async fn start() -> anyhow::Result<Self> {
-        let dir = Arc::new(tempfile::tempdir()?);
-        Self::start_in(dir).await
-    }
-
-    async fn start_in(dir: Arc<tempfile::TempDir>) -> anyhow::Result<Self> {
-        let config = test_config(dir.path());
-        let state = AppState::with_engine(config, engine()).await?;
-        let server = start(state).await?;
-        Ok(Self {
-            addr: server.addr,
-            state: server.state,
-            task: server.task,
-            dir,
-        })
+        Ok(start(|_| {}).await)
     }
 
     /// Stops this server (in-memory state is gone, open sockets are closed) and starts a new
-    /// one on the same data directory, as a restart would.
+    /// one on the same data directory and configuration, as a restart would.
     pub async fn restart(self) -> anyhow::Result<Self> {
+        let (dir, config) = self.stop().await;
+        Ok(start_in(dir, config).await)
+    }
+
+    /// Stops serving and closes the chat sockets (the data directory stays).
+    pub async fn stop(self) -> (Arc<tempfile::TempDir>, Config) {
         self.task.abort();
         self.state.chat.close_all();
         let dir = Arc::clone(&self.dir);
+        let config = self.config.clone();
         drop(self);
-        Self::start_in(dir).await
+        (dir, config)
     }
 
     /// `http://127.0.0.1:PORT`
     pub fn base(&self) -> String {
-        format!("http://{}", self.addr)
+        self.base.clone()
     }
 
-    /// A fresh client (own cookie jar) for this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("facegate.db")
+    }
+
+    /// A fresh [`Client`] (own cookie jar) for this server.
     pub fn client(&self) -> Client {
         Client::new(self.base())
     }
+}
+
+/// A client that keeps cookies, like a browser tab.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client")
+}
+
+/// An image upload part; the server sniffs the format from the bytes, not from the name.
+fn image_part(bytes: Vec<u8>) -> Part {
+    Part::bytes(bytes)
+        .file_name("image.jpg")
+        .mime_str("image/jpeg")
+        .expect("mime")
+}
+
+/// The `POST /api/register` form for `username` (email `<username>@example.org`).
+pub fn register_form(username: &str, password: &str, faces: Vec<Vec<u8>>) -> Form {
+    let mut form = Form::new()
+        .text("username", username.to_owned())
+        .text("email", format!("{username}@example.org"))
+        .text("full_name", format!("{username} Tester"))
+        .text("password", password.to_owned())
+        .text("consent", "true");
+    for f in faces {
+        form = form.part("face", image_part(f));
+    }
+    form
+}
+
+/// The `PUT /api/me/face` form: the password and the new enrolment photos.
+pub fn reenrol_form(password: &str, faces: &[&str]) -> Form {
+    let mut form = Form::new().text("password", password.to_owned());
+    for name in faces {
+        form = form.part("face", image_part(photo(name)));
+    }
+    form
+}
+
+/// The `POST /api/face/verify` form.
+pub fn verify_form(challenge: &str, frames: Vec<Vec<u8>>) -> Form {
+    let mut form = Form::new().text("challenge", challenge.to_owned());
+    for f in frames {
+        form = form.part("frame", image_part(f));
+    }
+    form
+}
+
+pub async fn register_with(
+    s: &TestServer,
+    c: &reqwest::Client,
+    username: &str,
+    faces: Vec<Vec<u8>>,
+) -> Response {
+    c.post(s.url("/api/register"))
+        .multipart(register_form(username, PASSWORD, faces))
+        .send()
+        .await
+        .expect("register request")
+}
+
+/// Registers `username` with one photo; panics unless 201.
+pub async fn register(s: &TestServer, c: &reqwest::Client, username: &str, face: &str) {
+    let r = register_with(s, c, username, vec![photo(face)]).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "register: {}",
+        r.text().await.unwrap_or_default()
+    );
+}
+
+pub async fn login_as(
+    s: &TestServer,
+    c: &reqwest::Client,
+    login: &str,
+    password: &str,
+) -> Response {
+    c.post(s.url("/api/login"))
+        .json(&json!({"login": login, "password": password}))
+        .send()
+        .await
+        .expect("login request")
+}
+
+/// Logs in with the right password; panics unless 200.
+pub async fn login(s: &TestServer, c: &reqwest::Client, username: &str) -> Response {
+    let r = login_as(s, c, username, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r
+}
+
+pub async fn challenge(s: &TestServer, c: &reqwest::Client) -> String {
+    let r = c
+        .post(s.url("/api/face/challenge"))
+        .send()
+        .await
+        .expect("challenge request");
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["expires_in"], 120);
+    body["challenge"]
+        .as_str()
+        .expect("challenge string")
+        .to_owned()
+}
+
+pub async fn verify_with(
+    s: &TestServer,
+    c: &reqwest::Client,
+    challenge: &str,
+    frames: Vec<Vec<u8>>,
+) -> Response {
+    c.post(s.url("/api/face/verify"))
+        .multipart(verify_form(challenge, frames))
+        .send()
+        .await
+        .expect("verify request")
+}
+
+/// Challenge + verify with the named photos.
+pub async fn face_check(s: &TestServer, c: &reqwest::Client, frames: &[&str]) -> Response {
+    let ch = challenge(s, c).await;
+    verify_with(s, c, &ch, frames.iter().map(|f| photo(f)).collect()).await
+}
+
+/// Register, login and pass the face check with `face` / `frame`.
+pub async fn full_session(
+    s: &TestServer,
+    username: &str,
+    face: &str,
+    frame: &str,
+) -> reqwest::Client {
+    let c = client();
+    register(s, &c, username, face).await;
+    login(s, &c, username).await;
+    let r = face_check(s, &c, &[frame]).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "verify: {}",
+        r.text().await.unwrap_or_default()
+    );
+    c
+}
+
+/// `PUT /api/me/face` with `password` and the named photos.
+pub async fn reenrol(
+    s: &TestServer,
+    c: &reqwest::Client,
+    password: &str,
+    faces: &[&str],
+) -> Response {
+    c.put(s.url("/api/me/face"))
+        .multipart(reenrol_form(password, faces))
+        .send()
+        .await
+        .expect("re-enrol request")
+}
+
+/// `DELETE /api/me` with `password`.
+pub async fn delete_account(s: &TestServer, c: &reqwest::Client, password: &str) -> Response {
+    c.delete(s.url("/api/me"))
+        .json(&json!({"password": password}))
+        .send()
+        .await
+        .expect("delete request")
+}
+
+/// `GET path` with `c`'s session, parsed as JSON (panics unless 200).
+pub async fn get_json(s: &TestServer, c: &reqwest::Client, path: &str) -> Value {
+    let r = c.get(s.url(path)).send().await.expect("GET request");
+    assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+    r.json().await.expect("json")
+}
+
+/// The `auth_level` `GET /api/me` reports for `c`'s session.
+pub async fn auth_level(s: &TestServer, c: &reqwest::Client) -> Value {
+    get_json(s, c, "/api/me").await["auth_level"].clone()
+}
+
+/// The kinds of the account's security events, newest first.
+pub async fn event_kinds(s: &TestServer, c: &reqwest::Client) -> Vec<String> {
+    get_json(s, c, "/api/me/security-events").await["events"]
+        .as_array()
+        .expect("events array")
+        .iter()
+        .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The status of a request sent with only the raw `cookie` (no jar), as a stolen cookie would.
+pub async fn status_with_cookie(
+    s: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    cookie: &str,
+) -> StatusCode {
+    reqwest::Client::new()
+        .request(method, s.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("request")
+        .status()
+}
+
+/// The session cookie set by a response (name=value), if any.
+pub fn set_cookie(r: &Response) -> Option<String> {
+    r.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.contains("facegate_session="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// The raw `Set-Cookie` header of a response.
+pub fn raw_set_cookie(r: &Response) -> String {
+    r.headers()
+        .get("set-cookie")
+        .expect("set-cookie")
+        .to_str()
+        .expect("ascii")
+        .to_owned()
+}
+
+/// The `Retry-After` seconds of a response.
+pub fn retry_after(r: &Response) -> u64 {
+    r.headers()
+        .get("retry-after")
+        .expect("Retry-After header")
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds")
+}
+
+/// The `error.code` of a JSON error response.
+pub async fn error_code(r: Response) -> String {
+    let body: Value = r.json().await.expect("json error body");
+    body["error"]["code"]
+        .as_str()
+        .expect("error.code")
+        .to_owned()
 }
 
 /// An HTTP client with its own cookie jar, like one browser.
@@ -176,18 +476,7 @@ impl Client {
         password: &str,
         faces: &[&str],
     ) -> anyhow::Result<(StatusCode, Value)> {
-        let mut form = Form::new()
-            .text("username", username.to_owned())
-            .text("email", format!("{username}@example.org"))
-            .text("full_name", format!("{username} Tester"))
-            .text("password", password.to_owned())
-            .text("consent", "true");
-        for name in faces {
-            let part = Part::bytes(face_photo(name))
-                .file_name((*name).to_owned())
-                .mime_str(mime_of(name))?;
-            form = form.part("face", part);
-        }
+        let form = register_form(username, password, faces.iter().map(|f| photo(f)).collect());
         let response = self
             .http
             .post(self.url("/api/register"))
@@ -217,13 +506,7 @@ impl Client {
             .as_str()
             .ok_or_else(|| anyhow!("no challenge in {body}"))?
             .to_owned();
-        let mut form = Form::new().text("challenge", challenge);
-        for name in frames {
-            let part = Part::bytes(face_photo(name))
-                .file_name((*name).to_owned())
-                .mime_str(mime_of(name))?;
-            form = form.part("frame", part);
-        }
+        let form = verify_form(&challenge, frames.iter().map(|f| photo(f)).collect());
         let response = self
             .http
             .post(self.url("/api/face/verify"))
@@ -327,12 +610,11 @@ pub async fn verified_user(
     verify: &[&str],
 ) -> anyhow::Result<Verified> {
     let client = server.client();
-    let password = "correct horse battery staple";
-    let (status, user) = client.register(username, password, enrol).await?;
+    let (status, user) = client.register(username, PASSWORD, enrol).await?;
     if status != StatusCode::CREATED {
         bail!("register {username}: {status} {user}");
     }
-    let (status, body) = client.login(username, password).await?;
+    let (status, body) = client.login(username, PASSWORD).await?;
     if status != StatusCode::OK {
         bail!("login {username}: {status} {body}");
     }
@@ -357,24 +639,15 @@ pub async fn password_only_user(
     enrol: &str,
 ) -> anyhow::Result<Client> {
     let client = server.client();
-    let password = "correct horse battery staple";
-    let (status, body) = client.register(username, password, &[enrol]).await?;
+    let (status, body) = client.register(username, PASSWORD, &[enrol]).await?;
     if status != StatusCode::CREATED {
         bail!("register {username}: {status} {body}");
     }
-    let (status, body) = client.login(username, password).await?;
+    let (status, body) = client.login(username, PASSWORD).await?;
     if status != StatusCode::OK {
         bail!("login {username}: {status} {body}");
     }
     Ok(client)
-}
-
-fn mime_of(name: &str) -> &'static str {
-    if name.ends_with(".png") {
-        "image/png"
-    } else {
-        "image/jpeg"
-    }
 }
 
 async fn json_of(response: reqwest::Response) -> anyhow::Result<(StatusCode, Value)> {
