@@ -169,13 +169,15 @@ pub async fn security_events(
 #[utoipa::path(delete, path = "/api/me", tag = "auth", request_body = PasswordRequest,
     responses((status = 204),
         (status = 401, description = "unauthenticated or invalid_credentials", body = ErrorBody),
-        (status = 403, description = "face_required", body = ErrorBody)))]
+        (status = 403, description = "face_required", body = ErrorBody),
+        (status = 429, description = "locked_out: too many wrong passwords", body = ErrorBody)))]
 pub async fn delete_me(
     State(state): State<AppState>,
     session: FullSession,
+    client: Client,
     ApiJson(req): ApiJson<PasswordRequest>,
 ) -> ApiResult<Response> {
-    account::delete(&state, &session, req.password).await?;
+    account::delete(&state, &session, req.password, &client).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, clear_cookie(&state.config))],

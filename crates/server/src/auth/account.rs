@@ -291,17 +291,37 @@ pub async fn logout(state: &AppState, session: &AnySession, client: &Client) -> 
 }
 
 /// Re-checks the password of a full session (re-authentication before sensitive changes).
-async fn reauthenticate(state: &AppState, user_id: i64, password: Password) -> ApiResult<()> {
+///
+/// Goes through the same per-account gate as login: a stolen full session must not become an
+/// unthrottled password oracle.
+async fn reauthenticate(
+    state: &AppState,
+    user_id: i64,
+    password: Password,
+    client: &Client,
+) -> ApiResult<()> {
     let stored = state
         .db
         .password_hash(user_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    if verify_password(state, password, Some(stored)).await? {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidCredentials)
+    admit_password_attempt(state, user_id, client, now_ms()).await?;
+    if !verify_password(state, password, Some(stored)).await? {
+        audit(
+            state,
+            Some(user_id),
+            AuditKind::LoginFailed,
+            client,
+            Some("wrong password at re-authentication".into()),
+        )
+        .await?;
+        return Err(ApiError::InvalidCredentials);
     }
+    state
+        .db
+        .update_counters(user_id, |c| c.password_succeeded())
+        .await?;
+    Ok(())
 }
 
 /// Replaces the face templates after re-checking the password; lifts a disabled face factor.
@@ -318,7 +338,7 @@ pub async fn reenrol(
         .check(client.ip, Instant::now())
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     check_face_count(faces.len())?;
-    reauthenticate(state, session.user_id, password).await?;
+    reauthenticate(state, session.user_id, password, client).await?;
     let descriptors = state.face.enrol(faces).await?;
     let sealed: Vec<_> = descriptors
         .iter()
@@ -340,8 +360,13 @@ pub async fn reenrol(
 
 /// Deletes the account after re-checking the password: templates, sessions, counters, events
 /// and chat rows go with it (ON DELETE CASCADE).
-pub async fn delete(state: &AppState, session: &FullSession, password: Password) -> ApiResult<()> {
-    reauthenticate(state, session.user_id, password).await?;
+pub async fn delete(
+    state: &AppState,
+    session: &FullSession,
+    password: Password,
+    client: &Client,
+) -> ApiResult<()> {
+    reauthenticate(state, session.user_id, password, client).await?;
     state.db.delete_user(session.user_id).await?;
     state.chat.close_user(session.user_id);
     tracing::info!(user_id = session.user_id, "account deleted");
