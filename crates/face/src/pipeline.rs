@@ -132,7 +132,7 @@ pub struct PipelineOptions {
 /// caller `install`ed), so a server can bound inference threads by choosing the pool. Results
 /// do not depend on the pool size (they are bit-identical on 1 and 2 threads).
 ///
-/// Memory: the weights take about 45 MB. Each thread that calls into the engine keeps the
+/// Memory: the weights take about 50 MB. Each thread that calls into the engine keeps the
 /// intermediate tensors of its largest call for reuse (a few MB for the tiny detector at 416,
 /// a few tens of MB for SSD), so run inference on a bounded set of threads.
 pub struct Engine {
