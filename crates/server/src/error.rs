@@ -29,6 +29,8 @@ pub enum ApiError {
     NoFace { index: usize },
     #[error("more than one face in image {index}")]
     MultipleFaces { index: usize },
+    #[error("images {first} and {second} show different people; enrol photos of one person only")]
+    FacesDiffer { first: usize, second: usize },
     #[error("the face in image {index} is too small: move closer (at least {min_px} px)")]
     FaceTooSmall { index: usize, min_px: u32 },
     #[error("image {index} cannot be used: {reason}")]
@@ -91,6 +93,7 @@ impl ApiError {
             Self::ConsentRequired => "consent_required",
             Self::NoFace { .. } => "no_face",
             Self::MultipleFaces { .. } => "multiple_faces",
+            Self::FacesDiffer { .. } => "faces_differ",
             Self::FaceTooSmall { .. } => "face_too_small",
             Self::ImageInvalid { .. } => "image_invalid",
             Self::InvalidCredentials => "invalid_credentials",
@@ -118,6 +121,7 @@ impl ApiError {
             | Self::ConsentRequired
             | Self::NoFace { .. }
             | Self::MultipleFaces { .. }
+            | Self::FacesDiffer { .. }
             | Self::FaceTooSmall { .. }
             | Self::ImageInvalid { .. }
             | Self::ChallengeInvalid => StatusCode::BAD_REQUEST,

@@ -123,6 +123,7 @@ pub async fn register(state: &AppState, mut r: Registration, client: &Client) ->
     r.full_name = r.full_name.trim().to_owned();
     check_fields(&r)?;
     let descriptors = state.face.enrol(std::mem::take(&mut r.faces)).await?;
+    super::face::check_one_person(&descriptors, state.config.face.match_threshold)?;
     let password_hash = hash_password(state, r.password.clone()).await?;
     let now = now_ms();
     let user = state
@@ -340,6 +341,7 @@ pub async fn reenrol(
     check_face_count(faces.len())?;
     reauthenticate(state, session.user_id, password, client).await?;
     let descriptors = state.face.enrol(faces).await?;
+    super::face::check_one_person(&descriptors, state.config.face.match_threshold)?;
     let sealed: Vec<_> = descriptors
         .iter()
         .map(|d| state.cipher.seal(session.user_id, d))

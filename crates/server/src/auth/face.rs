@@ -88,6 +88,23 @@ pub struct DetectResult {
     pub hint: Hint,
 }
 
+/// Refuses an enrolment whose images are not all of one person: every pair must match at the
+/// verification threshold. Without this, two people's photos enrol as one account, and the mean
+/// distance of the match rule then rejects both of them at every later face check.
+pub fn check_one_person(descriptors: &[Descriptor], threshold: f64) -> Result<(), ApiError> {
+    for (i, a) in descriptors.iter().enumerate() {
+        for (j, b) in descriptors.iter().enumerate().skip(i + 1) {
+            if face::euclidean_distance(a, b) >= threshold {
+                return Err(ApiError::FacesDiffer {
+                    first: i + 1,
+                    second: j + 1,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Applies the match rule of the module docs.
 pub fn decide(
     frames: &[Option<Descriptor>],
@@ -295,6 +312,16 @@ mod tests {
         let mut d = [0f32; 128];
         d[0] = x;
         Descriptor(d)
+    }
+
+    #[test]
+    fn enrolment_of_one_person_passes_and_a_stranger_is_named() {
+        assert!(check_one_person(&[at(0.0), at(0.3), at(0.5)], 0.6).is_ok());
+        match check_one_person(&[at(0.0), at(0.3), at(0.9)], 0.6) {
+            Err(ApiError::FacesDiffer { first, second }) => assert_eq!((first, second), (1, 3)),
+            other => panic!("expected faces_differ, got {other:?}"),
+        }
+        assert!(check_one_person(&[at(0.0)], 0.6).is_ok());
     }
 
     #[test]
