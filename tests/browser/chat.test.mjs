@@ -4,7 +4,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
 import { skipReason, cameras, withServer, assertVisible } from './lib/harness.mjs';
-import { PEOPLE, registerViaApi, logIn, pressVerify } from './lib/flows.mjs';
+import { PEOPLE, registerViaApi, logInFully } from './lib/flows.mjs';
 import { ApiClient } from './lib/apiclient.mjs';
 
 const HISTORY = 130; // more than two pages of 50
@@ -28,11 +28,7 @@ if (skip) {
     return { joe, channel };
   }
 
-  async function openChat(page, url) {
-    await logIn(page, url, PEOPLE.obama);
-    await pressVerify(page);
-    await page.waitForURL(`${url}/chat`, { timeout: 30000 });
-  }
+  const openChat = (page, url) => logInFully(page, url, PEOPLE.obama);
 
   test('scrolling up loads the whole history once, in order', async () => {
     await withServer(async (url, open) => {

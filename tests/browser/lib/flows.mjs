@@ -47,6 +47,13 @@ export async function pressVerify(page) {
   await verify.click();
 }
 
+/** Password and face check in the browser; ends on the chat. */
+export async function logInFully(page, url, person) {
+  await logIn(page, url, person);
+  await pressVerify(page);
+  await page.waitForURL(`${url}/chat`, { timeout: 30000 });
+}
+
 /** Registers over HTTP (no browser), for tests about what comes after registration. */
 export async function registerViaApi(url, person, photo) {
   const form = new FormData();

@@ -20,9 +20,12 @@ export function cameras() {
   return cams;
 }
 
-/** Runs `body(url, open, server)` with a fresh server; closes every browser it opened. */
-export async function withServer(body) {
-  const server = await startServer();
+/**
+ * Runs `body(url, open, server)` with a fresh server (started with `serverOptions`, e.g.
+ * `{ env: { FACEGATE_LOCKOUT_...: '2' } }`); closes every browser it opened.
+ */
+export async function withServer(body, serverOptions = {}) {
+  const server = await startServer(serverOptions);
   const browsers = [];
   const open = async (cam, opts) => {
     const b = await openBrowser(cam, opts);

@@ -4,6 +4,12 @@ import { h, setChildren, uid, alertBox } from './dom.js';
 import { describeError } from './errors.js';
 import { normUser, listOf, displayName } from './chat-model.js';
 
+/** People whose username or full name starts with `q`, without `meId`. */
+export async function findPeople(q, meId) {
+  const data = await api.get(`/api/users?q=${encodeURIComponent(q)}&limit=20`);
+  return listOf(data, 'users').map(normUser).filter((u) => u.id !== meId);
+}
+
 /**
  * Opens the dialog. Resolves with the created/fetched channel JSON, or null when cancelled.
  * `meId` is left out of the results.
@@ -50,9 +56,8 @@ export function openNewConversation(meId) {
         return;
       }
       try {
-        const data = await api.get(`/api/users?q=${encodeURIComponent(q)}&limit=20`);
+        const people = await findPeople(q, meId);
         if (mine !== seq) return;
-        const people = listOf(data, 'users').map(normUser).filter((u) => u.id !== meId);
         setChildren(results, people.length ? people.map(personRow) : h('li', { className: 'muted', text: 'Nobody found.' }));
       } catch (err) {
         if (mine === seq) alert.show(describeError(err));

@@ -6,6 +6,8 @@ import { describeError } from '../errors.js';
 import { brand } from '../layout.js';
 import { ChatSocket } from '../socket.js';
 import { openNewConversation } from '../chat-dialog.js';
+import { openGroupSettings } from '../chat-group.js';
+import { messageActions } from '../chat-message-actions.js';
 import {
   normUser, normMessage, normChannel, listOf, displayName, others, channelTitle, compareActivity, newClientId,
 } from '../chat-model.js';
@@ -43,10 +45,14 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     typingSentAt: 0,
     typingTimer: null,
     lastOwnId: null,
+    groupPanel: null, // the open group settings dialog
+    goingAway: null, // {id, why} while I leave or delete a group
   };
 
   // ---- layout ----
   const alert = alertBox();
+  // In the sidebar, so it is seen on a phone too, where leaving a conversation shows the list.
+  const listNotice = alertBox();
   const connection = h('p', { className: 'connection', hidden: true, attrs: { role: 'status' } });
   const channelList = h('ul', { className: 'channel-list', attrs: { 'aria-label': 'Conversations' } });
   const newBtn = h('button', { type: 'button', className: 'btn btn-primary btn-block', text: 'New conversation', on: { click: onNewConversation } });
@@ -54,11 +60,12 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     h('div', { className: 'sidebar-top' }, brand(),
       h('a', { href: '/settings', className: 'btn btn-link', attrs: { 'data-link': '' }, text: 'Settings' })),
     h('p', { className: 'me' }, h('span', { className: 'presence-dot online', attrs: { 'aria-hidden': 'true' } }), h('span', { text: displayName(me) })),
-    newBtn, connection, channelList);
+    newBtn, connection, listNotice.el, channelList);
 
   const back = h('button', { type: 'button', className: 'btn btn-link chat-back', text: '‹ Conversations', on: { click: () => navigate('/chat') } });
   const title = h('h2', { className: 'chat-title', id: uid('chat-title'), text: '' });
   const subtitle = h('p', { className: 'chat-subtitle' });
+  const manageBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-manage', text: 'Group settings', hidden: true, on: { click: onManageGroup } });
   const messagesEl = h('ol', { className: 'message-list' });
   // The live region wraps the list (a role on the <ol> itself would take away its list semantics).
   const log = h('div', { attrs: { role: 'log', 'aria-live': 'polite', 'aria-labelledby': title.id } }, messagesEl);
@@ -79,7 +86,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     textarea, sendBtn,
     h('p', { id: `${textareaId}-help`, className: 'visually-hidden', text: 'Enter sends, Shift+Enter starts a new line.' }));
   const conversation = h('section', { className: 'chat-main', attrs: { 'aria-labelledby': title.id } },
-    h('header', { className: 'chat-header' }, back, h('div', {}, title, subtitle)),
+    h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), manageBtn),
     scroller, typingLine, composer);
   const empty = h('section', { className: 'chat-empty' },
     h('p', { text: 'Pick a conversation, or start a new one.' }));
@@ -92,6 +99,19 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   function fail(err) {
     if (!handleAuthError(err)) alert.show(describeError(err));
   }
+
+  const actions = messageActions({
+    channelId: () => state.activeId,
+    nodeOf: (id) => state.nodes.get(id),
+    apply: (m) => {
+      replaceMessage(m);
+      const c = state.channels.get(m.channel_id ?? state.activeId);
+      if (c && c.last_message && c.last_message.id === m.id) c.last_message = m;
+      renderChannelList();
+    },
+    afterDelete: () => textarea.focus(),
+    fail,
+  });
 
   function rememberUsers(list) {
     for (const u of list) {
@@ -107,6 +127,8 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const old = state.channels.get(c.id);
     if (old && c.members.length === 0) c.members = old.members;
     if (old && !c.last_message) c.last_message = old.last_message;
+    // A channel view (rename, details) has no unread count: keep the one we have.
+    if (old && raw.unread === undefined && raw.unread_count === undefined) c.unread = old.unread;
     rememberUsers(c.members);
     c.members = c.members.map((m) => state.users.get(m.id) || m);
     const reads = state.reads.get(c.id) || new Map();
@@ -178,6 +200,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     empty.hidden = true;
     conversation.hidden = false;
     alert.clear();
+    listNotice.clear();
     setChildren(messagesEl);
     state.nodes.clear();
     state.oldestId = null;
@@ -211,6 +234,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   }
 
   function renderHeader(channel) {
+    manageBtn.hidden = channel.kind !== 'group';
     title.textContent = channelTitle(channel, me.id);
     document.title = `${title.textContent} · facegate`;
     if (channel.kind === 'direct') {
@@ -295,12 +319,15 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const text = m.deleted ? 'This message was deleted.' : m.text;
     const meta = h('p', { className: 'message-meta' },
       h('span', { className: 'message-author', text: mine ? 'You' : displayName(authorOf(m)) }),
-      h('time', { dateTime: isoOf(m.created_at), text: pending ? 'Sending…' : formatTime(m.created_at) }),
-      m.edited && !m.deleted ? h('span', { className: 'message-edited', text: '(edited)' }) : null);
+      h('time', { dateTime: isoOf(m.created_at), text: pending ? 'Sending…' : formatTime(m.created_at) }));
+    const editable = mine && !pending && !m.deleted && m.id !== undefined;
     return h('li', {
       className: `message${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}`,
       dataset: { id: m.id ?? '', author: m.author_id ?? '', at: toDate(m.created_at).getTime() || 0 },
-    }, meta, h('p', { className: 'message-text', text }));
+    }, meta, h('p', { className: 'message-text', text }),
+    // Outside the meta line, which follow-up messages hide: an edit shows on every bubble.
+    m.edited && !m.deleted ? h('p', { className: 'message-edited', text: 'edited' }) : null,
+    editable ? actions.tools({ ...m, channel_id: m.channel_id ?? state.activeId }) : null);
   }
 
   // Consecutive messages by one author within a few minutes show the name and time once.
@@ -544,14 +571,36 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       }
       case 'channel.updated':
       case 'channel.created':
-      case 'member.added':
-      case 'member.removed':
-      case 'channel.deleted':
-        loadChannels().then(() => {
-          if (state.activeId && !state.channels.has(state.activeId)) navigate('/chat', { replace: true });
-          else if (state.activeId) renderHeader(state.channels.get(state.activeId));
-        });
+        if (p.channel && p.channel.id !== undefined && state.channels.has(p.channel.id)) {
+          channelChanged(upsertChannel(p.channel));
+        } else {
+          loadChannels();
+        }
         break;
+      case 'member.added':
+      case 'member.removed': {
+        const c = state.channels.get(p.channel_id);
+        const userId = p.user_id ?? (p.user && p.user.id);
+        if (!c) {
+          loadChannels();
+        } else if (ev.type === 'member.removed' && userId === me.id) {
+          channelGone(p.channel_id, `You are no longer a member of “${channelTitle(c, me.id)}”.`);
+        } else {
+          if (ev.type === 'member.added') {
+            rememberUsers([normUser(p.user)]);
+            if (!c.members.some((m) => m.id === userId)) c.members = [...c.members, state.users.get(userId)];
+          } else {
+            c.members = c.members.filter((m) => m.id !== userId);
+          }
+          channelChanged(c);
+        }
+        break;
+      }
+      case 'channel.deleted': {
+        const c = state.channels.get(p.channel_id);
+        if (c) channelGone(p.channel_id, `“${channelTitle(c, me.id)}” was deleted.`);
+        break;
+      }
       default:
         break;
     }
@@ -580,6 +629,10 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     await loadChannels();
     const id = state.activeId;
     if (!id) return;
+    if (!state.channels.has(id)) {
+      navigate('/chat', { replace: true });
+      return;
+    }
     // Fetch whatever arrived while the socket was not there, page by page (or the latest page
     // when nothing is shown yet); appendMessage drops what we already have.
     for (let guard = 0; guard < 20; guard += 1) {
@@ -603,6 +656,50 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   function onConnectionState(st) {
     connection.hidden = st === 'open';
     connection.textContent = st === 'connecting' ? 'Connecting…' : 'Offline. Reconnecting…';
+  }
+
+  // A group's name or members changed: list, header and an open settings dialog follow.
+  function channelChanged(c) {
+    renderChannelList();
+    if (c.id !== state.activeId) return;
+    renderHeader(c);
+    if (state.groupPanel) state.groupPanel.refresh(c);
+  }
+
+  // I left, was removed, or the channel was deleted (by me or someone else).
+  // A second word about the same channel (my own leave, then its event) changes nothing.
+  function channelGone(id, eventWhy) {
+    // My own leave/delete may be announced by its event before the request returns.
+    const mine = state.goingAway && state.goingAway.id === id;
+    const why = mine ? state.goingAway.why : eventWhy;
+    if (mine) state.goingAway = null;
+    if (!state.channels.delete(id)) return;
+    if (state.activeId === id) {
+      if (state.groupPanel) state.groupPanel.close();
+      navigate('/chat', { replace: true });
+      if (why) listNotice.show(why, 'info');
+      newBtn.focus();
+    }
+    renderChannelList();
+  }
+
+  function onManageGroup() {
+    const c = state.channels.get(state.activeId);
+    if (!c || c.kind !== 'group' || state.groupPanel) return;
+    state.groupPanel = openGroupSettings({
+      channel: c,
+      meId: me.id,
+      onChannel: (view) => channelChanged(upsertChannel(view)),
+      onGoing: (kind) => {
+        const name = channelTitle(state.channels.get(c.id) || c, me.id);
+        state.goingAway = kind ? { id: c.id, why: kind === 'left' ? `You left “${name}”.` : `“${name}” was deleted.` } : null;
+      },
+      onGone: () => channelGone(c.id, null),
+      onClose: () => {
+        state.groupPanel = null;
+        if (manageBtn.isConnected && !manageBtn.hidden && conversation.hidden === false) manageBtn.focus();
+      },
+    });
   }
 
   async function onNewConversation() {

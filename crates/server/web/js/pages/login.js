@@ -66,6 +66,8 @@ export function render({ root, navigate, notice }) {
       countdown.textContent = `You can try again in ${formatCountdown(left)}.`;
     };
     submit.disabled = true;
+    // Not "Logging in…" for the whole wait: the button is simply off until the countdown ends.
+    submit.textContent = 'Log in';
     tick();
     timer = setInterval(tick, 1000);
   }

@@ -1,0 +1,170 @@
+// Editing and deleting one's own messages: a per-message options button opens a small menu
+// (Edit, Delete). Edit swaps the text for an editor: Enter saves, Shift+Enter adds a line,
+// Escape cancels. Delete asks first. Everyone sees the result live through message.updated /
+// message.deleted; the author's page applies the server's answer at once.
+import { api } from './api.js';
+import { h, uid } from './dom.js';
+import { describeError } from './errors.js';
+import { normMessage } from './chat-model.js';
+import { confirmAction } from './confirm.js';
+
+const MAX_TEXT = 4000;
+
+function snippet(text) {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 60 ? `${line.slice(0, 57)}…` : line;
+}
+
+/**
+ * `channelId()` is the open conversation, `nodeOf(id)` the <li> of a message, `apply(m)` shows a
+ * changed message, `afterDelete()` moves focus somewhere sensible, `fail(err)` reports.
+ */
+export function messageActions({ channelId, nodeOf, apply, afterDelete, fail }) {
+  let closeOpenMenu = null;
+
+  function focusTrigger(id) {
+    const li = nodeOf(id);
+    const btn = li && li.querySelector('.message-tools-btn');
+    if (btn) btn.focus();
+  }
+
+  /** The options button and its menu for message `m` (mine, sent, not deleted). */
+  function tools(m) {
+    const menuId = uid('message-menu');
+    const trigger = h('button', {
+      type: 'button', className: 'message-tools-btn', text: '⋯',
+      attrs: { 'aria-label': 'Message options', 'aria-expanded': 'false', 'aria-controls': menuId },
+      on: { click: () => (menu.hidden ? open() : close()) },
+    });
+    const edit = h('button', { type: 'button', className: 'message-menu-item', text: 'Edit', on: { click: () => { close(false); startEdit(m); } } });
+    const del = h('button', { type: 'button', className: 'message-menu-item danger', text: 'Delete', on: { click: () => { close(false); remove(m); } } });
+    const menu = h('div', { id: menuId, className: 'message-menu', hidden: true, attrs: { role: 'group', 'aria-label': 'Message options' } }, edit, del);
+    const wrap = h('div', {
+      className: 'message-tools',
+      on: {
+        keydown: (e) => {
+          if (menu.hidden) return;
+          const items = [edit, del];
+          const at = items.indexOf(document.activeElement);
+          if (e.key === 'Escape') {
+            e.preventDefault();
+            e.stopPropagation();
+            close();
+          } else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+            e.preventDefault();
+            const step = e.key === 'ArrowDown' ? 1 : -1;
+            items[(at + step + items.length) % items.length].focus();
+          }
+        },
+        focusout: (e) => {
+          if (!menu.hidden && !wrap.contains(e.relatedTarget)) close(false);
+        },
+      },
+    }, trigger, menu);
+
+    function open() {
+      if (closeOpenMenu) closeOpenMenu(false);
+      menu.hidden = false;
+      trigger.setAttribute('aria-expanded', 'true');
+      closeOpenMenu = close;
+      edit.focus();
+    }
+    function close(refocus = true) {
+      menu.hidden = true;
+      trigger.setAttribute('aria-expanded', 'false');
+      if (closeOpenMenu === close) closeOpenMenu = null;
+      if (refocus) trigger.focus();
+    }
+    return wrap;
+  }
+
+  function startEdit(m) {
+    const li = nodeOf(m.id);
+    const textEl = li && li.querySelector('.message-text');
+    if (!textEl) return;
+    const hintId = uid('edit-hint');
+    const error = h('p', { className: 'message-edit-error', hidden: true, attrs: { role: 'alert' } });
+    const input = h('textarea', {
+      className: 'composer-input message-edit-input', value: m.text, maxLength: MAX_TEXT,
+      rows: Math.min(8, m.text.split('\n').length + 1),
+      attrs: { 'aria-label': 'Edit message', 'aria-describedby': hintId },
+      on: {
+        keydown: (e) => {
+          if (e.key === 'Escape') {
+            e.preventDefault();
+            e.stopPropagation();
+            cancel();
+          } else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+            e.preventDefault();
+            save();
+          }
+        },
+      },
+    });
+    const saveBtn = h('button', { type: 'submit', className: 'btn btn-primary btn-small', text: 'Save' });
+    const form = h('form', { className: 'message-edit', on: { submit: (e) => { e.preventDefault(); save(); } } },
+      input,
+      h('p', { id: hintId, className: 'message-edit-hint', text: 'Enter saves · Escape cancels' }),
+      error,
+      h('div', { className: 'message-edit-actions' },
+        h('button', { type: 'button', className: 'btn btn-secondary btn-small', text: 'Cancel', on: { click: cancel } }),
+        saveBtn));
+    textEl.replaceWith(form);
+    li.classList.add('editing');
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+
+    function cancel() {
+      if (!form.isConnected) return;
+      form.replaceWith(textEl);
+      li.classList.remove('editing');
+      focusTrigger(m.id);
+    }
+
+    async function save() {
+      const text = input.value;
+      if (!text.trim()) {
+        error.hidden = false;
+        error.textContent = 'A message cannot be empty. Use Delete to remove it.';
+        input.focus();
+        return;
+      }
+      if (text === m.text) {
+        cancel();
+        return;
+      }
+      saveBtn.disabled = true;
+      try {
+        const data = await api.patch(`/api/channels/${m.channel_id ?? channelId()}/messages/${m.id}`, { text });
+        apply(normMessage(data.message ?? data));
+        focusTrigger(m.id);
+      } catch (err) {
+        saveBtn.disabled = false;
+        error.hidden = false;
+        error.textContent = describeError(err);
+      }
+    }
+  }
+
+  async function remove(m) {
+    const sure = await confirmAction({
+      title: 'Delete this message?',
+      message: `“${snippet(m.text)}” will be removed for everyone in this conversation.`,
+      confirmText: 'Delete message',
+    });
+    if (!sure) {
+      focusTrigger(m.id);
+      return;
+    }
+    try {
+      await api.del(`/api/channels/${m.channel_id ?? channelId()}/messages/${m.id}`);
+      apply({ ...m, text: '', deleted: true });
+      afterDelete();
+    } catch (err) {
+      fail(err);
+      focusTrigger(m.id);
+    }
+  }
+
+  return { tools };
+}

@@ -1,0 +1,189 @@
+// Changing what was said and who is in a group: a person edits and deletes their own messages
+// (keyboard only for the edit), and a group's owner renames it, removes and adds people and
+// deletes it while a member leaves -- each change shows live in the other person's browser.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { screenshot } from './lib/browser.mjs';
+import { skipReason, cameras, withServer, assertVisible } from './lib/harness.mjs';
+import { PEOPLE, registerViaApi, logInFully } from './lib/flows.mjs';
+
+const KIT = { username: 'kit', email: 'kit@example.org', full_name: 'Kit Harington' };
+const PHONE = { width: 390, height: 800 };
+
+/** A JSON request from inside the page, with its session (as the app's own code does it). */
+function apiFromPage(page, method, route, body) {
+  return page.evaluate(async ([m, r, b]) => {
+    const res = await fetch(r, { method: m, headers: { 'content-type': 'application/json' }, body: b === null ? undefined : JSON.stringify(b) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${m} ${r}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }, [method, route, body ?? null]);
+}
+
+const skip = skipReason();
+if (skip) {
+  test('editing messages and managing groups', { skip }, () => {});
+} else {
+  let cams;
+  before(() => {
+    cams = cameras();
+  });
+
+  /** Obama on a desktop and Joe on a phone, both past the face check. */
+  async function twoBrowsers(url, open) {
+    const ids = {
+      obama: (await registerViaApi(url, PEOPLE.obama, 'obama_1')).id,
+      joe: (await registerViaApi(url, PEOPLE.biden, 'biden_1')).id,
+    };
+    const barack = await open(cams.obama_2);
+    const joe = await open(cams.biden_2, { viewport: PHONE });
+    await logInFully(barack.page, url, PEOPLE.obama);
+    await logInFully(joe.page, url, PEOPLE.biden);
+    return { ids, barack: barack.page, joe: joe.page };
+  }
+
+  const bubble = (page, text) => page.locator('.message', { hasText: text });
+
+  test('an author edits a message with the keyboard and deletes another, and the other side sees both live', async () => {
+    await withServer(async (url, open) => {
+      const { ids, barack, joe } = await twoBrowsers(url, open);
+      const channel = await apiFromPage(barack, 'POST', '/api/channels', { kind: 'direct', members: [ids.joe] });
+      await barack.goto(`${url}/chat/${channel.id}`);
+      const composer = barack.getByLabel('Message', { exact: true });
+      for (const text of ['Lunch at noon?', 'See you at the mesage board']) {
+        await composer.fill(text);
+        await composer.press('Enter');
+        await bubble(barack, text).locator('.message-tools-btn').waitFor();
+      }
+      await joe.getByRole('link', { name: /Barack Obama/ }).click();
+      await bubble(joe, 'mesage board').waitFor();
+      assert.equal(await joe.getByRole('button', { name: 'Message options' }).count(), 0, 'no options on other people\'s messages');
+
+      // Keyboard only: focus the options button, Enter opens the menu on Edit, Enter edits.
+      const typo = bubble(barack, 'mesage board');
+      const options = typo.getByRole('button', { name: 'Message options' });
+      await options.focus();
+      await barack.keyboard.press('Enter');
+      assert.equal(await options.getAttribute('aria-expanded'), 'true');
+      assert.equal(await barack.evaluate(() => document.activeElement.textContent), 'Edit', 'the menu opens on its first item');
+      // Escape closes the menu and gives focus back to its button.
+      await barack.keyboard.press('Escape');
+      assert.equal(await options.getAttribute('aria-expanded'), 'false');
+      assert.equal(await barack.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Message options');
+      await barack.keyboard.press('Enter');
+      await barack.keyboard.press('Enter');
+      const editor = barack.getByLabel('Edit message');
+      await editor.waitFor();
+      assert.equal(await editor.inputValue(), 'See you at the mesage board');
+      // Escape cancels: nothing changes, here or there.
+      await barack.keyboard.type(' XXX');
+      await barack.keyboard.press('Escape');
+      assert.equal(await editor.count(), 0);
+      assert.equal(await typo.locator('.message-text').textContent(), 'See you at the mesage board');
+      assert.equal(await barack.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Message options', 'focus is back on the button');
+      // Edit again; Enter saves.
+      await barack.keyboard.press('Enter');
+      await barack.keyboard.press('Enter');
+      await editor.fill('See you at the message board');
+      await editor.press('Enter');
+      const fixed = bubble(barack, 'See you at the message board');
+      await fixed.locator('.message-edited').waitFor();
+      assert.equal(await fixed.locator('.message-edited').textContent(), 'edited');
+      const live = bubble(joe, 'See you at the message board');
+      await live.locator('.message-edited').waitFor({ timeout: 10000 });
+      assert.equal(await joe.getByText('mesage').count(), 0, 'the old text is gone on the other side');
+
+      // Delete asks first; Cancel keeps the message.
+      const lunch = bubble(barack, 'Lunch at noon?');
+      await lunch.getByRole('button', { name: 'Message options' }).click();
+      await lunch.getByRole('button', { name: 'Delete' }).click();
+      const confirm = barack.getByRole('alertdialog', { name: 'Delete this message?' });
+      await confirm.waitFor();
+      await screenshot(barack, 'message-delete-confirm');
+      await confirm.getByRole('button', { name: 'Cancel' }).click();
+      await confirm.waitFor({ state: 'detached' });
+      assert.equal(await bubble(joe, 'Lunch at noon?').count(), 1);
+      await lunch.getByRole('button', { name: 'Message options' }).click();
+      await lunch.getByRole('button', { name: 'Delete' }).click();
+      await confirm.getByRole('button', { name: 'Delete message' }).click();
+      await barack.locator('.message.deleted', { hasText: 'This message was deleted.' }).waitFor();
+      await joe.locator('.message.deleted', { hasText: 'This message was deleted.' }).waitFor({ timeout: 10000 });
+      assert.equal(await joe.getByText('Lunch at noon?').count(), 0, 'the deleted text is gone on the other side');
+      assert.equal(await barack.locator('.message.deleted .message-tools-btn').count(), 0, 'a deleted message has no options');
+
+      const history = await apiFromPage(joe, 'GET', `/api/channels/${channel.id}/messages`);
+      assert.deepEqual(history.messages.map((m) => [m.text, m.deleted, m.edited_at !== null]),
+        [['', true, false], ['See you at the message board', false, true]]);
+      await screenshot(barack, 'message-edited-and-deleted');
+      await screenshot(joe, 'message-edited-and-deleted-phone');
+    });
+  });
+
+  test('a group owner renames it, removes and adds people, a member leaves, and deleting it reaches everyone live', async () => {
+    await withServer(async (url, open) => {
+      const { ids, barack, joe } = await twoBrowsers(url, open);
+      const kit = await registerViaApi(url, KIT, 'kit_harington_1');
+      const group = await apiFromPage(barack, 'POST', '/api/channels', { kind: 'group', name: 'Situation room', members: [ids.joe, kit.id] });
+      await barack.goto(`${url}/chat/${group.id}`);
+      await joe.getByRole('link', { name: /Situation room/ }).click();
+      const members = joe.locator('.chat-subtitle');
+      await members.filter({ hasText: 'Kit Harington' }).filter({ hasText: 'Barack Obama' }).waitFor();
+
+      // Rename.
+      await barack.getByRole('button', { name: 'Group settings' }).click();
+      const settings = barack.getByRole('dialog', { name: /Group settings/ });
+      await settings.getByLabel('Group name').fill('War room');
+      await settings.getByRole('button', { name: 'Rename' }).click();
+      await settings.getByText('Renamed to War room.').waitFor();
+      await joe.locator('.chat-title', { hasText: 'War room' }).waitFor({ timeout: 10000 });
+      assert.equal(await joe.title(), 'War room · facegate');
+
+      // Remove Kit (after a confirmation), then add him back by searching.
+      await settings.getByRole('button', { name: 'Remove Kit Harington' }).click();
+      const confirm = barack.getByRole('alertdialog');
+      await confirm.getByRole('button', { name: 'Remove' }).click();
+      await settings.getByText('Members (2)').waitFor();
+      await members.filter({ hasText: 'Barack Obama, you' }).waitFor({ timeout: 10000 });
+      await settings.getByLabel('Add people').fill('kit');
+      await settings.getByRole('button', { name: 'Add Kit Harington' }).click();
+      await settings.getByText('Members (3)').waitFor();
+      await members.filter({ hasText: 'Kit Harington' }).waitFor({ timeout: 10000 });
+      await screenshot(barack, 'group-settings-owner');
+
+      // Joe is a member, not the owner: he can only leave.
+      await joe.getByRole('button', { name: 'Group settings' }).click();
+      const joeSettings = joe.getByRole('dialog', { name: /Group settings/ });
+      await joeSettings.getByText('Owner: Barack Obama').waitFor();
+      for (const name of ['Rename', 'Delete group', 'Remove Barack Obama', 'Remove Kit Harington']) {
+        assert.equal(await joeSettings.getByRole('button', { name }).count(), 0, `a member has no ${name}`);
+      }
+      await screenshot(joe, 'group-settings-member-phone');
+      await joeSettings.getByRole('button', { name: 'Leave group' }).click();
+      await joe.getByRole('alertdialog').getByRole('button', { name: 'Leave group' }).click();
+      await joe.waitForURL(`${url}/chat`);
+      await assertVisible(joe, 'You left “War room”.');
+      assert.equal(await joe.getByRole('link', { name: /War room/ }).count(), 0);
+      await settings.getByText('Members (2)').waitFor({ timeout: 10000 });
+
+      // Added again: the group appears in Joe's list without a reload.
+      await settings.getByLabel('Add people').fill('bid');
+      await settings.getByRole('button', { name: 'Add Joe Biden' }).click();
+      const row = joe.getByRole('link', { name: /War room/ });
+      await row.waitFor({ timeout: 10000 });
+      await row.click();
+      await joe.locator('.chat-title', { hasText: 'War room' }).waitFor();
+
+      // The owner deletes it: a confirmation, then both are back on the list with a notice.
+      await settings.getByRole('button', { name: 'Delete group' }).click();
+      await barack.getByRole('alertdialog', { name: 'Delete “War room”?' }).getByRole('button', { name: 'Delete group' }).click();
+      await barack.waitForURL(`${url}/chat`);
+      await assertVisible(barack, '“War room” was deleted.');
+      await joe.waitForURL(`${url}/chat`, { timeout: 10000 });
+      await assertVisible(joe, '“War room” was deleted.');
+      assert.equal(await joe.getByRole('link', { name: /War room/ }).count(), 0);
+      const left = await apiFromPage(barack, 'GET', '/api/channels');
+      assert.deepEqual(left.channels, []);
+      await screenshot(joe, 'group-deleted-phone');
+    });
+  });
+}
