@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 
 use super::direct::{conv, conv_serial, Geometry, PackedFilter, Source};
-use super::{max_pool_into, Activation, Epilogue, Padding, Tensor};
+use super::{max_pool_into, multiversion, Activation, Epilogue, Padding, Tensor};
 
 /// A conv2d layer whose filter was laid out once at load time.
 #[derive(Debug, Clone)]
@@ -236,15 +236,17 @@ impl Conv2d {
     }
 }
 
-/// 2×2 / 2 max pool of `n` (1 or 2) rows of `ow × c` values into one row of `ceil(ow/2) × c`;
-/// a missing second row or column is padding, excluded from the max.
-fn pool_pair(rows: &[f32], n: usize, ow: usize, c: usize, dst: &mut [f32]) {
-    for (pc, d) in dst.chunks_exact_mut(c).enumerate() {
-        d.fill(f32::NEG_INFINITY);
-        for y in 0..n {
-            for xx in 2 * pc..(2 * pc + 2).min(ow) {
-                let s = &rows[(y * ow + xx) * c..][..c];
-                d.iter_mut().zip(s).for_each(|(d, s)| *d = d.max(*s));
+multiversion! {
+    /// 2×2 / 2 max pool of `n` (1 or 2) rows of `ow × c` values into one row of `ceil(ow/2) × c`;
+    /// a missing second row or column is padding, excluded from the max.
+    fn pool_pair(rows: &[f32], n: usize, ow: usize, c: usize, dst: &mut [f32]) {
+        for (pc, d) in dst.chunks_exact_mut(c).enumerate() {
+            d.fill(f32::NEG_INFINITY);
+            for y in 0..n {
+                for xx in 2 * pc..(2 * pc + 2).min(ow) {
+                    let s = &rows[(y * ow + xx) * c..][..c];
+                    d.iter_mut().zip(s).for_each(|(d, s)| *d = d.max(*s));
+                }
             }
         }
     }

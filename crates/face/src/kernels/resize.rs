@@ -94,11 +94,13 @@ pub fn crop_to_input_into(
     centered: bool,
     out: &mut Tensor,
 ) {
-    out.reshape_zeroed(size, size, 3);
     let within = rect.x + rect.w <= img.width as usize && rect.y + rect.h <= img.height as usize;
     if rect.w == 0 || rect.h == 0 || !within {
+        out.reshape_zeroed(size, size, 3);
         return;
     }
+    // Every value is written below.
+    out.reshape_for_overwrite(size, size, 3);
     let n = rect.w.max(rect.h);
     let (offy, offx) = (
         pad_before(n - rect.h, centered),
