@@ -1,15 +1,28 @@
 //! The `facegate` binary: a thin front over the `face` and `server` crates.
 
+/// `println!` that returns an error instead of panicking when stdout is closed early
+/// (`facegate admin users | head`); `main` treats that as a normal end.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)?
+    }};
+}
+
 mod commands;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "facegate", version, about = "Self-hosted chat with password + face login")]
+#[command(
+    name = "facegate",
+    version,
+    about = "Self-hosted chat with password + face login"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,7 +52,7 @@ enum ModelsCommand {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr so that stdout stays machine-readable (JSON output, the listening line).
     tracing_subscriber::fmt()
@@ -50,10 +63,26 @@ fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match cli.command {
+    let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Admin(args) => commands::admin::run(args),
         Command::Face(command) => commands::face::run(command),
         Command::Models(ModelsCommand::Fetch { dir }) => commands::models::fetch(&dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The whole cause chain on one line, for a person; no backtrace even when
+            // RUST_BACKTRACE is set, which is for panics.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }

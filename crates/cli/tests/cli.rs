@@ -22,7 +22,10 @@ fn shared_face(name: &str) -> Option<PathBuf> {
     if path.is_file() {
         Some(path)
     } else {
-        eprintln!("SKIPPED: {} not found (set FACEGATE_SHARED_FACES)", path.display());
+        eprintln!(
+            "SKIPPED: {} not found (set FACEGATE_SHARED_FACES)",
+            path.display()
+        );
         None
     }
 }
@@ -61,9 +64,11 @@ fn describe_refuses_a_text_file_without_panicking() {
 
 #[test]
 fn compare_tells_same_person_from_different_people() {
-    let (Some(obama1), Some(obama2), Some(biden)) =
-        (shared_face("obama_1.jpg"), shared_face("obama_2.jpg"), shared_face("biden_1.jpg"))
-    else {
+    let (Some(obama1), Some(obama2), Some(biden)) = (
+        shared_face("obama_1.jpg"),
+        shared_face("obama_2.jpg"),
+        shared_face("biden_1.jpg"),
+    ) else {
         return;
     };
     let compare = |a: &PathBuf, b: &PathBuf| -> serde_json::Value {
@@ -74,7 +79,11 @@ fn compare_tells_same_person_from_different_people() {
             .arg(b)
             .output()
             .expect("run facegate");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).expect("json output")
     };
     let same = compare(&obama1, &obama2);
@@ -82,7 +91,10 @@ fn compare_tells_same_person_from_different_people() {
     assert!(same["distance"].as_f64().expect("distance") < 0.5, "{same}");
     let different = compare(&obama1, &biden);
     assert_eq!(different["match"], false, "{different}");
-    assert!(different["distance"].as_f64().expect("distance") > 0.6, "{different}");
+    assert!(
+        different["distance"].as_f64().expect("distance") > 0.6,
+        "{different}"
+    );
 }
 
 #[test]
@@ -92,6 +104,68 @@ fn models_fetch_is_a_no_op_when_models_are_present() {
         .arg(models_dir())
         .output()
         .expect("run facegate");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("complete and verified"));
+}
+
+#[test]
+fn closing_stdout_early_ends_quietly() {
+    // `facegate face detect ... | head -1`: the reader goes away before the output is written.
+    let sample = models_dir().join("sample1.jpg");
+    let mut child = facegate()
+        .args(["face", "detect", "--models"])
+        .arg(models_dir())
+        .args(std::iter::repeat_n(&sample, 8))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run facegate");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "status {:?}, stderr: {stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
+
+#[test]
+fn a_threshold_that_is_not_a_distance_is_refused() {
+    let sample = models_dir().join("sample1.jpg");
+    for bad in ["nan", "-1", "3", "inf"] {
+        let out = facegate()
+            .args(["face", "compare", &format!("--threshold={bad}")])
+            .arg(&sample)
+            .arg(&sample)
+            .output()
+            .expect("run facegate");
+        assert!(!out.status.success(), "--threshold {bad} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("not a distance between 0 and 2"),
+            "{bad}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn errors_are_one_line_without_a_backtrace() {
+    let out = facegate()
+        .env("RUST_BACKTRACE", "1")
+        .args(["admin", "--data-dir", "/nonexistent/facegate-data", "users"])
+        .output()
+        .expect("run facegate");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: no database at"),
+        "stderr: {stderr}"
+    );
+    assert!(!stderr.contains("Stack backtrace"), "stderr: {stderr}");
 }

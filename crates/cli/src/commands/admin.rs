@@ -43,8 +43,14 @@ pub fn run(args: AdminArgs) -> Result<()> {
         ..ConfigOverrides::default()
     })?;
     let path = config.database_path();
-    anyhow::ensure!(path.is_file(), "no database at {}: has `facegate serve` run with this data directory?", path.display());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    anyhow::ensure!(
+        path.is_file(),
+        "no database at {}: has `facegate serve` run with this data directory?",
+        path.display()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let db = Db::open(&path).await?;
         run_task(&db, args.task).await
@@ -58,27 +64,38 @@ async fn run_task(db: &Db, task: AdminTask) -> Result<()> {
     match task {
         AdminTask::Users => {
             let users = admin::users(db).await?;
-            println!("{:>6}  {:<24} {:<32} full name", "id", "username", "email");
+            outln!("{:>6}  {:<24} {:<32} full name", "id", "username", "email");
             for u in &users {
-                println!("{:>6}  {:<24} {:<32} {}", u.id, u.username, u.email, u.full_name);
+                outln!(
+                    "{:>6}  {:<24} {:<32} {}",
+                    u.id,
+                    u.username,
+                    u.email,
+                    u.full_name
+                );
             }
-            println!("{} account(s)", users.len());
+            outln!("{} account(s)", users.len());
         }
         AdminTask::Unlock { login } => {
             let (user, before) = admin::unlock(db, &login, now_ms).await?;
-            println!(
+            outln!(
                 "unlocked {}: cleared {} consecutive face and {} password failures",
-                user.username, before.face_consecutive, before.pw_consecutive
+                user.username,
+                before.face_consecutive,
+                before.pw_consecutive
             );
         }
         AdminTask::SignOut { login } => {
             let (user, ended) = admin::sign_out(db, &login, now_ms).await?;
-            println!("ended {ended} session(s) of {}", user.username);
+            outln!("ended {ended} session(s) of {}", user.username);
         }
         AdminTask::DeleteUser { login, yes } => {
-            anyhow::ensure!(yes, "deleting {login:?} cannot be undone: repeat with --yes");
+            anyhow::ensure!(
+                yes,
+                "deleting {login:?} cannot be undone: repeat with --yes"
+            );
             let user = admin::delete_account(db, &login).await?;
-            println!("deleted {} and all of its data", user.username);
+            outln!("deleted {} and all of its data", user.username);
         }
     }
     Ok(())

@@ -31,11 +31,21 @@ pub enum FaceCommand {
         a: PathBuf,
         b: PathBuf,
         /// Faces match when their distance is strictly below this.
-        #[arg(long, default_value_t = face::DEFAULT_MATCH_THRESHOLD)]
+        #[arg(long, default_value_t = face::DEFAULT_MATCH_THRESHOLD, value_parser = parse_threshold)]
         threshold: f64,
         #[command(flatten)]
         options: EngineArgs,
     },
+}
+
+/// Descriptors are unit-length-ish, so distances lie in [0, 2]; NaN would match nothing silently.
+fn parse_threshold(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if value.is_finite() && (0.0..=2.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{text} is not a distance between 0 and 2"))
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -119,15 +129,28 @@ fn detect(images: &[PathBuf], args: &EngineArgs) -> Result<()> {
         let image = load_image(path)?;
         let faces = engine.detect(&image, &options)?;
         if args.json {
-            println!("{}", json!({ "image": path, "width": image.width, "height": image.height, "faces": faces }));
+            outln!(
+                "{}",
+                json!({ "image": path, "width": image.width, "height": image.height, "faces": faces })
+            );
             continue;
         }
-        println!("{}: {} face(s) in {}x{}", path.display(), faces.len(), image.width, image.height);
+        outln!(
+            "{}: {} face(s) in {}x{}",
+            path.display(),
+            faces.len(),
+            image.width,
+            image.height
+        );
         for f in &faces {
             let b = f.bbox;
-            println!(
+            outln!(
                 "  score {:.3}  box x {:.1} y {:.1} w {:.1} h {:.1}",
-                f.score, b.x, b.y, b.width, b.height
+                f.score,
+                b.x,
+                b.y,
+                b.width,
+                b.height
             );
         }
     }
@@ -141,20 +164,27 @@ fn describe(images: &[PathBuf], expressions: bool, args: &EngineArgs) -> Result<
         let image = load_image(path)?;
         let faces = engine.describe_all(&image, &options)?;
         if args.json {
-            println!("{}", json!({ "image": path, "width": image.width, "height": image.height, "faces": faces }));
+            outln!(
+                "{}",
+                json!({ "image": path, "width": image.width, "height": image.height, "faces": faces })
+            );
             continue;
         }
-        println!("{}: {} face(s)", path.display(), faces.len());
+        outln!("{}: {} face(s)", path.display(), faces.len());
         for f in &faces {
             let b = f.detection.bbox;
-            println!(
+            outln!(
                 "  score {:.3}  box x {:.1} y {:.1} w {:.1} h {:.1}",
-                f.detection.score, b.x, b.y, b.width, b.height
+                f.detection.score,
+                b.x,
+                b.y,
+                b.width,
+                b.height
             );
             let d: Vec<String> = f.descriptor.0.iter().map(|v| format!("{v:.6}")).collect();
-            println!("  descriptor [{}]", d.join(", "));
+            outln!("  descriptor [{}]", d.join(", "));
             if let Some(e) = &f.expressions {
-                println!("  expressions {}", serde_json::to_string(e)?);
+                outln!("  expressions {}", serde_json::to_string(e)?);
             }
         }
     }
@@ -174,10 +204,13 @@ fn compare(a: &Path, b: &Path, threshold: f64, args: &EngineArgs) -> Result<()> 
     let distance = face::euclidean_distance(&fa.descriptor, &fb.descriptor);
     let matched = distance < threshold;
     if args.json {
-        println!("{}", json!({ "a": a, "b": b, "distance": distance, "threshold": threshold, "match": matched }));
+        outln!(
+            "{}",
+            json!({ "a": a, "b": b, "distance": distance, "threshold": threshold, "match": matched })
+        );
     } else {
         let verdict = if matched { "yes" } else { "no" };
-        println!("distance {distance:.4} (threshold {threshold}): match {verdict}");
+        outln!("distance {distance:.4} (threshold {threshold}): match {verdict}");
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use face::models;
 /// Fetches the models into `dir` unless every file is already there with the right sum.
 pub fn fetch(dir: &Path) -> Result<()> {
     if models::verify_dir(dir).is_ok() {
-        println!("models in {} are complete and verified", dir.display());
+        outln!("models in {} are complete and verified", dir.display());
         return Ok(());
     }
     let scratch = tempfile::tempdir().context("cannot create a temporary directory")?;
@@ -20,9 +20,18 @@ pub fn fetch(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let written = extract_model_files(&tarball, dir)?;
     models::verify_dir(dir).with_context(|| {
-        format!("{} after extracting {} files from {}", dir.display(), written, models::PACKAGE)
+        format!(
+            "{} after extracting {} files from {}",
+            dir.display(),
+            written,
+            models::PACKAGE
+        )
     })?;
-    println!("fetched {written} files of {} into {} (SHA-256 verified)", models::PACKAGE, dir.display());
+    outln!(
+        "fetched {written} files of {} into {} (SHA-256 verified)",
+        models::PACKAGE,
+        dir.display()
+    );
     Ok(())
 }
 
@@ -57,13 +66,19 @@ fn extract_model_files(tarball: &Path, dir: &Path) -> Result<usize> {
     let file = File::open(tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut written = 0;
-    for entry in archive.entries().context("cannot read the package tarball")? {
+    for entry in archive
+        .entries()
+        .context("cannot read the package tarball")?
+    {
         let mut entry = entry.context("corrupt entry in the package tarball")?;
         let path = entry.path()?.into_owned();
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let in_folder = path.parent().and_then(|p| p.file_name()).and_then(|p| p.to_str());
+        let in_folder = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|p| p.to_str());
         if !matches!(in_folder, Some("model" | "demo")) || !wanted.contains(&name) {
             continue;
         }
@@ -71,7 +86,8 @@ fn extract_model_files(tarball: &Path, dir: &Path) -> Result<usize> {
         entry.read_to_end(&mut bytes)?;
         // Write then rename, so an interrupted fetch never leaves a half file under the real name.
         let partial = dir.join(format!(".{name}.partial"));
-        std::fs::write(&partial, &bytes).with_context(|| format!("cannot write {}", partial.display()))?;
+        std::fs::write(&partial, &bytes)
+            .with_context(|| format!("cannot write {}", partial.display()))?;
         std::fs::rename(&partial, dir.join(name))?;
         written += 1;
     }

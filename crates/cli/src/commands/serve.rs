@@ -37,6 +37,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         public_url: args.public_url,
     };
     let config = Config::load(&overrides)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(server::run(config))
 }
