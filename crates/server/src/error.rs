@@ -55,6 +55,10 @@ pub enum ApiError {
     CrossOrigin,
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// One uploaded image over the byte or pixel limit: same code as any oversized body, with a
+    /// message that says which image and which limit.
+    #[error("image {index} is too large: {reason}")]
+    ImageTooLarge { index: usize, reason: String },
     #[error("the server is busy; retry shortly")]
     Busy,
     #[error("not found")]
@@ -105,7 +109,7 @@ impl ApiError {
             Self::LockedOut { .. } => "locked_out",
             Self::RateLimited { .. } => "rate_limited",
             Self::CrossOrigin => "cross_origin",
-            Self::PayloadTooLarge => "payload_too_large",
+            Self::PayloadTooLarge | Self::ImageTooLarge { .. } => "payload_too_large",
             Self::Busy => "busy",
             Self::NotFound => "not_found",
             Self::Internal(_) => "internal",
@@ -131,7 +135,7 @@ impl ApiError {
             }
             Self::FaceRequired | Self::FaceDisabled | Self::CrossOrigin => StatusCode::FORBIDDEN,
             Self::LockedOut { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge | Self::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -155,6 +155,10 @@ async fn oversized_bodies_and_images_are_413() {
     let s2 = start(|c| c.limits.image_pixels = 100 * 100).await;
     let r = register_with(&s2, &client(), "bomb", vec![png(400, 300)]).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The message says which image and which limit, so a person can act on it.
+    let body: serde_json::Value = r.json().await.expect("error body");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("image 1") && message.contains("pixels"), "{body}");
 }
 
 #[tokio::test]

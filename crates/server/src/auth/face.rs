@@ -142,8 +142,11 @@ pub fn hint(faces: &[FaceBox], width: u32, height: u32, min_ratio: f64) -> Hint 
 
 fn image_error(index: usize, e: FaceError) -> ApiError {
     match e {
-        FaceError::ImageTooLarge { .. } | FaceError::ImageTooManyPixels { .. } => {
-            ApiError::PayloadTooLarge
+        e @ (FaceError::ImageTooLarge { .. } | FaceError::ImageTooManyPixels { .. }) => {
+            ApiError::ImageTooLarge {
+                index,
+                reason: e.to_string(),
+            }
         }
         other => ApiError::ImageInvalid {
             index,
