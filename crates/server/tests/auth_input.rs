@@ -339,3 +339,34 @@ async fn openapi_describes_every_endpoint_and_health_answers() {
         .expect("health");
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn names_with_control_characters_are_refused() {
+    if !fixtures_present("control characters") {
+        return;
+    }
+    let s = start(|_| {}).await;
+    for name in ["Eve\nroot  admin@example.org", "Eve\u{1b}[2J"] {
+        let form = reqwest::multipart::Form::new()
+            .text("username", "eve")
+            .text("email", "eve@example.org")
+            .text("full_name", name.to_owned())
+            .text("password", PASSWORD)
+            .text("consent", "true")
+            .part(
+                "face",
+                reqwest::multipart::Part::bytes(photo("obama_1"))
+                    .file_name("f.jpg")
+                    .mime_str("image/jpeg")
+                    .expect("mime"),
+            );
+        let r = client()
+            .post(s.url("/api/register"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{name:?}");
+        assert_eq!(error_code(r).await, "invalid_request", "{name:?}");
+    }
+}

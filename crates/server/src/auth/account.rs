@@ -50,7 +50,7 @@ fn check_fields(r: &Registration) -> ApiResult<()> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
     {
         return Err(ApiError::Validation(format!(
-            "username must be {MIN_USERNAME}-{MAX_USERNAME} characters of letters, digits, '_', '-' or '.'"
+            "username must be {MIN_USERNAME}-{MAX_USERNAME} characters of ASCII letters (a-z, A-Z), digits, '_', '-' or '.'"
         )));
     }
     let e = &r.email;
@@ -65,6 +65,13 @@ fn check_fields(r: &Registration) -> ApiResult<()> {
         return Err(ApiError::Validation(format!(
             "full_name must be 1-{MAX_FULL_NAME} characters"
         )));
+    }
+    // Control characters (newlines, terminal escapes) in a name end up in other people's chat
+    // lists and in operators' terminals (`facegate admin users`).
+    if r.full_name.chars().any(char::is_control) || e.chars().any(char::is_control) {
+        return Err(ApiError::Validation(
+            "full_name and email must not contain control characters".into(),
+        ));
     }
     if !r.consent {
         return Err(ApiError::ConsentRequired);
