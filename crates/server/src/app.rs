@@ -100,6 +100,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::router(&state.config))
         .merge(crate::chat::router())
         .merge(crate::web::router())
+        // Every error answer has the JSON envelope, a wrong method included.
+        .method_not_allowed_fallback(|| async { crate::error::ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::csrf::guard,

@@ -59,6 +59,8 @@ pub enum ApiError {
     /// message that says which image and which limit.
     #[error("image {index} is too large: {reason}")]
     ImageTooLarge { index: usize, reason: String },
+    #[error("this method is not allowed on this path")]
+    MethodNotAllowed,
     #[error("the server is busy; retry shortly")]
     Busy,
     #[error("not found")]
@@ -112,6 +114,7 @@ impl ApiError {
             Self::PayloadTooLarge | Self::ImageTooLarge { .. } => "payload_too_large",
             Self::Busy => "busy",
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal(_) => "internal",
         }
     }
@@ -138,6 +141,7 @@ impl ApiError {
             Self::PayloadTooLarge | Self::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

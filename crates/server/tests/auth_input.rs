@@ -370,3 +370,11 @@ async fn names_with_control_characters_are_refused() {
         assert_eq!(error_code(r).await, "invalid_request", "{name:?}");
     }
 }
+
+#[tokio::test]
+async fn a_wrong_method_answers_with_the_error_envelope() {
+    let s = start(|_| {}).await;
+    let r = client().get(s.url("/api/login")).send().await.expect("get login");
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(error_code(r).await, "method_not_allowed");
+}

@@ -24,6 +24,7 @@ const SENTENCES = {
   face_required_images: 'Please take a photo of your face first.',
   no_face: 'We could not find a face in the photo. Face the camera in good light and try again.',
   multiple_faces: 'More than one face is in the photo. Make sure only you are in view.',
+  method_not_allowed: 'Something went wrong on our side. Please reload the page and try again.',
   faces_differ: 'The photos seem to show different people. Use photos of only your own face.',
   face_too_small: 'Your face is too small in the photo. Move closer to the camera and try again.',
   image_invalid: 'That image could not be read. Please use a JPEG or PNG photo.',
