@@ -40,6 +40,7 @@ if (skip) {
         await registerViaApi(url, PEOPLE.biden, 'biden_2');
         const joe = new ApiClient(url);
         await joe.logInFully('biden', 'biden_1');
+        joe.userId = (await joe.request('GET', '/api/me')).user.id;
         const channel = await joe.request('POST', '/api/channels', { kind: 'direct', members: [obama.id] });
         await joe.request('POST', `/api/channels/${channel.id}/messages`, { text: 'Hello there', client_id: 'x' });
 
@@ -61,6 +62,30 @@ if (skip) {
         await page.goto(`${url}/chat/${channel.id}`);
         await page.locator('.message-text', { hasText: 'Hello there' }).waitFor();
         await check('conversation');
+        // One's own message: its options menu, the editor, and the delete confirmation.
+        await page.getByLabel('Message', { exact: true }).fill('General Kenobi');
+        await page.getByLabel('Message', { exact: true }).press('Enter');
+        const own = page.locator('.message.mine', { hasText: 'General Kenobi' });
+        await own.getByRole('button', { name: 'Message options' }).click();
+        await check('message options menu');
+        await own.getByRole('button', { name: 'Edit' }).click();
+        await page.getByLabel('Edit message').waitFor();
+        await check('message editor');
+        await page.keyboard.press('Escape');
+        await own.getByRole('button', { name: 'Message options' }).click();
+        await own.getByRole('button', { name: 'Delete' }).click();
+        await page.getByRole('alertdialog').waitFor();
+        await check('delete confirmation');
+        await page.keyboard.press('Escape');
+        // A group I own: its settings dialog with every owner control.
+        const group = await page.evaluate((member) => fetch('/api/channels', {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'group', name: 'Book club', members: [member] }),
+        }).then((r) => r.json()), joe.userId);
+        await page.goto(`${url}/chat/${group.id}`);
+        await page.getByRole('button', { name: 'Group settings' }).click();
+        await page.getByRole('dialog').getByText('Members (2)').waitFor();
+        await check('group settings');
+        await page.keyboard.press('Escape');
         // On a phone the list is behind the back button.
         if (label === 'phone') await page.getByRole('button', { name: /Conversations/ }).click();
         await page.getByRole('button', { name: 'New conversation' }).click();

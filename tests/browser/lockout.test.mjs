@@ -62,6 +62,7 @@ if (skip) {
       await page.getByText(/The face check is disabled for this account/).waitFor({ timeout: 30000 });
       assert.match(await alert.textContent(), /Ask the server operator to help you re-enrol your face\./);
       assert.ok(await page.getByRole('button', { name: 'Verify' }).isDisabled(), 'Verify stays off');
+      await assertVisible(page, 'The camera is off.');
       await screenshot(page, 'face-disabled');
     }, { env: { FACEGATE_LOCKOUT_FACE_FREE_FAILURES: '0', FACEGATE_LOCKOUT_FACE_BASE_DELAY_SECS: '0', FACEGATE_LOCKOUT_FACE_DISABLE_AFTER: '1' } });
   });

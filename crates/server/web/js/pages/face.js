@@ -23,6 +23,7 @@ export function render({ root, navigate, notice, session }) {
   let timer = null;
   let lockedUntil = 0;
   let disabled = false;
+  let faceOff = false; // face_disabled: no check can pass until re-enrolment
   let cameraReady = false;
 
   if (notice) alert.show(notice, 'info');
@@ -50,6 +51,13 @@ export function render({ root, navigate, notice, session }) {
     } finally {
       verify.textContent = 'Verify';
     }
+    if (faceOff) {
+      // Nothing the camera sees can pass now: turn it off rather than keep saying "press Verify".
+      camera.stop();
+      camera.showMessage('Face check disabled', 'The camera is off. It is needed again once your face is re-enrolled.', false);
+      camera.setStatus('');
+      return;
+    }
     if (!disabled && Date.now() >= lockedUntil) verify.disabled = !cameraReady;
     if (camera.frames.length) camera.retake();
     // The button was disabled during the check, which drops keyboard focus: give it back.
@@ -66,6 +74,7 @@ export function render({ root, navigate, notice, session }) {
       return;
     }
     if (err.code === 'face_disabled') {
+      faceOff = true;
       disabled = true;
       verify.disabled = true;
     }
