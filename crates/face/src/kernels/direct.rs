@@ -302,11 +302,18 @@ mod avx2 {
             let co = b * NR;
             let n = NR.min(g.cout - co);
             let mut p = pixels.start;
+            // Running output coordinates of pixel `p` (no division per pixel).
+            let (mut oy, mut ox) = (p / g.ow, p % g.ow);
             while p < pixels.end {
                 let mr = MR.min(pixels.end - p);
                 let mut bases = [0usize; MR];
-                for (i, base) in bases.iter_mut().enumerate().take(mr) {
-                    *base = g.base(&src, p + i);
+                for base in bases.iter_mut().take(mr) {
+                    *base = oy * g.stride * src.row_stride + ox * g.stride * src.c;
+                    ox += 1;
+                    if ox == g.ow {
+                        ox = 0;
+                        oy += 1;
+                    }
                 }
                 let mut acc = [[_mm256_setzero_ps(); 2]; MR];
                 let x = src.data.as_ptr();
