@@ -527,6 +527,10 @@ async fn text_is_stored_and_delivered_exactly_as_sent_up_to_4000_characters() {
     let (status, body) = send(&a, channel, &"é".repeat(4001), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"]["code"], "invalid_request");
+    // A body over the chat routes' 64 KB limit is 413 with the usual envelope.
+    let (status, body) = send(&a, channel, &"x".repeat(70 * 1024), None).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(body["error"]["code"], "payload_too_large");
 }
 
 #[tokio::test]

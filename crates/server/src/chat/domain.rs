@@ -30,6 +30,8 @@ pub enum ChatError {
     UserNotFound(i64),
     /// Input is malformed; the text says which field and why.
     Invalid(String),
+    /// The request body is over the chat routes' limit.
+    BodyTooLarge { limit: usize },
     /// The caller is a member but only the owner (or the author) may do this.
     Forbidden(&'static str),
     /// A retried send reused a `client_id` with a different text.
@@ -48,6 +50,7 @@ impl ChatError {
             | ChatError::MessageNotFound
             | ChatError::UserNotFound(_) => "not_found",
             ChatError::Invalid(_) => "invalid_request",
+            ChatError::BodyTooLarge { .. } => "payload_too_large",
             ChatError::Forbidden(_) => "forbidden",
             ChatError::ClientIdConflict => "client_id_conflict",
             ChatError::Internal(_) => "internal",
@@ -61,6 +64,7 @@ impl ChatError {
             | ChatError::MessageNotFound
             | ChatError::UserNotFound(_) => 404,
             ChatError::Invalid(_) => 400,
+            ChatError::BodyTooLarge { .. } => 413,
             ChatError::Forbidden(_) => 403,
             ChatError::ClientIdConflict => 409,
             ChatError::Internal(_) => 500,
@@ -74,6 +78,12 @@ impl ChatError {
             ChatError::MessageNotFound => "No such message in this channel.".into(),
             ChatError::UserNotFound(id) => format!("No user with id {id}."),
             ChatError::Invalid(why) => why.clone(),
+            ChatError::BodyTooLarge { limit } => {
+                format!(
+                    "The request is over {} KB; messages hold at most {MAX_TEXT_CHARS} characters.",
+                    limit / 1024
+                )
+            }
             ChatError::Forbidden(why) => (*why).into(),
             ChatError::ClientIdConflict => {
                 "This client_id was already used for a different message.".into()

@@ -96,8 +96,15 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> ChatResult<T> {
-    body.map(|Json(v)| v)
-        .map_err(|e| ChatError::Invalid(format!("Invalid JSON body: {}", e.body_text())))
+    body.map(|Json(v)| v).map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ChatError::BodyTooLarge {
+                limit: BODY_LIMIT_BYTES,
+            }
+        } else {
+            ChatError::Invalid(format!("Invalid JSON body: {}", e.body_text()))
+        }
+    })
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> ChatResult<T> {
