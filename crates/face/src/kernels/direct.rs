@@ -206,11 +206,19 @@ unsafe fn run(job: Job<'_>, pixels: Range<usize>, blocks: Range<usize>) {
     unsafe { portable_run(job, pixels, blocks) };
 }
 
+/// Set (to anything) to run the portable kernels even on AVX2 machines, e.g. to check them
+/// against the goldens: `FACEGATE_FACE_PORTABLE=1 cargo test -p facegate-face`.
+pub const PORTABLE_ENV: &str = "FACEGATE_FACE_PORTABLE";
+
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn avx2_available() -> bool {
     use std::sync::OnceLock;
     static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+    *HAS.get_or_init(|| {
+        std::env::var_os(PORTABLE_ENV).is_none()
+            && is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+    })
 }
 
 /// Applies the epilogue to the first `n` of `NR` accumulators of one pixel and stores them.

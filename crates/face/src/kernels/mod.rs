@@ -51,6 +51,7 @@ mod resize;
 
 pub use conv::{conv2d_reference, Conv2d};
 pub use depthwise::{depthwise_reference, DepthwiseConv2d, SeparableConv2d};
+pub use direct::PORTABLE_ENV;
 pub use elementwise::{add, add_into, relu_inplace, sum_right_relu_into};
 pub use fc::FullyConnected;
 pub use pool::{
