@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::proxy::Cidr;
+
 /// Name of the configuration file looked up in the working directory when none is given.
 pub const DEFAULT_CONFIG_FILE: &str = "facegate.toml";
 /// Prefix of the environment variables that override the file.
@@ -29,6 +31,10 @@ pub struct Config {
     /// The public origin (`https://chat.example.org`). Sets the origin accepted by the CSRF
     /// check; with `https` the session cookie becomes `Secure` and `__Host-` prefixed.
     pub public_url: Option<String>,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client for
+    /// rate limits and the audit trail. Empty (the default): the TCP peer is the client and the
+    /// header is ignored. Environment: comma-separated, `FACEGATE_TRUSTED_PROXIES=10.0.0.0/8`.
+    pub trusted_proxies: Vec<Cidr>,
     pub face: FaceConfig,
     pub sessions: SessionConfig,
     pub lockout: LockoutConfig,
@@ -154,6 +160,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             models_dir: face::models::default_dir(),
             public_url: None,
+            trusted_proxies: Vec::new(),
             face: FaceConfig::default(),
             sessions: SessionConfig::default(),
             lockout: LockoutConfig::default(),
@@ -433,6 +440,14 @@ fn set_from_env(
         toml::Value::Integer(_) => toml::Value::Integer(raw.trim().parse().map_err(|_| bad())?),
         toml::Value::Float(_) => toml::Value::Float(raw.trim().parse().map_err(|_| bad())?),
         toml::Value::Boolean(_) => toml::Value::Boolean(raw.trim().parse().map_err(|_| bad())?),
+        // Lists of strings (`trusted_proxies`): comma-separated; items are checked on parsing.
+        toml::Value::Array(_) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| toml::Value::String(item.to_owned()))
+                .collect(),
+        ),
         _ => return Err(bad()),
     };
     Ok(true)
@@ -542,6 +557,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_none_and_come_from_file_or_environment() {
+        let c = Config::load_from(&ConfigOverrides::default(), &[]).expect("config");
+        assert!(c.trusted_proxies.is_empty());
+        let e = env(&[("FACEGATE_TRUSTED_PROXIES", " 10.0.0.0/8, 127.0.0.1 ,")]);
+        let c = Config::load_from(&ConfigOverrides::default(), &e).expect("config");
+        let listed: Vec<String> = c.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(listed, ["10.0.0.0/8", "127.0.0.1/32"]);
+        let parsed: Config =
+            toml::from_str("trusted_proxies = [\"fd00::/8\"]").expect("file value");
+        assert_eq!(parsed.trusted_proxies[0].to_string(), "fd00::/8");
+        let e = env(&[("FACEGATE_TRUSTED_PROXIES", "10.0.0.0/40")]);
+        assert!(Config::load_from(&ConfigOverrides::default(), &e).is_err());
+        assert!(toml::from_str::<Config>("trusted_proxies = [\"proxy.local\"]").is_err());
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! Layout: [`config`] (settings), [`app`] (state, router, start-up), [`api`] (thin HTTP
 //! handlers and the OpenAPI document), [`auth`] (the rules: passwords, sessions, lockout, CSRF,
 //! face matching), [`storage`] (all SQL), [`crypto`] (template encryption), [`pool`] (bounded
-//! blocking work), [`ratelimit`] (per-IP buckets). The load benchmark is
+//! blocking work), [`ratelimit`] (per-IP buckets), [`proxy`] (the client address behind a trusted reverse
+//! proxy). The load benchmark is
 //! `examples/load_auth.rs`.
 
 pub mod admin;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod pool;
+pub mod proxy;
 pub mod ratelimit;
 pub mod storage;
 pub mod web;

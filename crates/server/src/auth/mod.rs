@@ -32,8 +32,9 @@ const MAX_USER_AGENT: usize = 256;
 
 /// Who is asking: peer address and user agent, for rate limits and the audit trail.
 ///
-/// The address is the TCP peer; behind a reverse proxy every client shares the proxy's address
-/// (forwarded headers are not trusted because they are trivially forged).
+/// The address is the TCP peer, or, when that peer is one of `trusted_proxies`, the client the
+/// proxy names in `X-Forwarded-For` (see [`crate::proxy::client_ip`]). The header is never
+/// believed from anyone else: it is trivially forged.
 #[derive(Debug, Clone)]
 pub struct Client {
     pub ip: std::net::IpAddr,
@@ -46,14 +47,18 @@ impl Client {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let ip = crate::proxy::client_ip(peer, &parts.headers, &state.config.trusted_proxies);
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
