@@ -4,10 +4,34 @@ import { h, setChildren, uid, alertBox } from './dom.js';
 import { describeError } from './errors.js';
 import { normUser, listOf, displayName } from './chat-model.js';
 
-/** People whose username or full name starts with `q`, without `meId`. */
-export async function findPeople(q, meId) {
-  const data = await api.get(`/api/users?q=${encodeURIComponent(q)}&limit=20`);
-  return listOf(data, 'users').map(normUser).filter((u) => u.id !== meId);
+/**
+ * Searches people (username or full name prefix, never `meId`) as `input` is typed into, after
+ * a short pause; only the answer to the latest text is shown. `show(people)` gets the people
+ * `keep` lets through, `clear()` runs for an empty box, `onError(err)` on failure.
+ */
+export function searchAsYouType(input, meId, { show, clear, onError, keep = () => true }) {
+  let timer = null;
+  let seq = 0;
+  async function run() {
+    const q = input.value.trim();
+    const mine = ++seq;
+    if (!q) {
+      clear();
+      return;
+    }
+    try {
+      const data = await api.get(`/api/users?q=${encodeURIComponent(q)}&limit=20`);
+      const people = listOf(data, 'users').map(normUser).filter((u) => u.id !== meId && keep(u));
+      if (mine === seq) show(people);
+    } catch (err) {
+      if (mine === seq) onError(err);
+    }
+  }
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(run, 200);
+  });
+  return { stop: () => clearTimeout(timer) };
 }
 
 /**
@@ -36,33 +60,17 @@ export function openNewConversation(meId) {
     const dialog = h('dialog', { className: 'dialog', attrs: { 'aria-labelledby': `${searchId}-title` } }, form);
     form.querySelector('h2').id = `${searchId}-title`;
     let result = null;
-    let timer = null;
-    let seq = 0;
+    const searching = searchAsYouType(search, meId, {
+      show: (people) => setChildren(results, people.length ? people.map(personRow) : h('li', { className: 'muted', text: 'Nobody found.' })),
+      clear: () => setChildren(results),
+      onError: (err) => alert.show(describeError(err)),
+    });
 
     dialog.addEventListener('close', () => {
+      searching.stop();
       dialog.remove();
       resolve(result);
     });
-    search.addEventListener('input', () => {
-      clearTimeout(timer);
-      timer = setTimeout(runSearch, 200);
-    });
-
-    async function runSearch() {
-      const q = search.value.trim();
-      const mine = ++seq;
-      if (!q) {
-        setChildren(results);
-        return;
-      }
-      try {
-        const people = await findPeople(q, meId);
-        if (mine !== seq) return;
-        setChildren(results, people.length ? people.map(personRow) : h('li', { className: 'muted', text: 'Nobody found.' }));
-      } catch (err) {
-        if (mine === seq) alert.show(describeError(err));
-      }
-    }
 
     function personRow(user) {
       const id = uid('person');

@@ -5,7 +5,7 @@ import { api } from './api.js';
 import { h, setChildren, uid, alertBox } from './dom.js';
 import { describeError } from './errors.js';
 import { displayName } from './chat-model.js';
-import { findPeople } from './chat-dialog.js';
+import { searchAsYouType } from './chat-dialog.js';
 import { confirmAction } from './confirm.js';
 
 /**
@@ -40,17 +40,17 @@ export function openGroupSettings({ channel, meId, onChannel, onGoing, onGone, o
     h('section', { attrs: { 'aria-label': 'Members' } }, memberCount, memberList),
     addSection,
     h('div', { className: 'dialog-actions dialog-actions-split' }, leaveBtn, deleteBtn, closeBtn));
-  let searchTimer = null;
-  let searchSeq = 0;
+  const searching = searchAsYouType(search, meId, {
+    show: (people) => setChildren(results, people.length ? people.map(candidateRow) : h('li', { className: 'muted', text: 'Nobody to add.' })),
+    clear: () => setChildren(results),
+    onError: (err) => alert.show(describeError(err)),
+    keep: (u) => !current.members.some((m) => m.id === u.id),
+  });
 
   dialog.addEventListener('close', () => {
-    clearTimeout(searchTimer);
+    searching.stop();
     dialog.remove();
     onClose();
-  });
-  search.addEventListener('input', () => {
-    clearTimeout(searchTimer);
-    searchTimer = setTimeout(runSearch, 200);
   });
 
   const isOwner = () => current.owner_id === meId;
@@ -130,23 +130,6 @@ export function openGroupSettings({ channel, meId, onChannel, onGoing, onGone, o
     search.focus();
   }
 
-  async function runSearch() {
-    const q = search.value.trim();
-    const mine = ++searchSeq;
-    if (!q) {
-      setChildren(results);
-      return;
-    }
-    try {
-      const inGroup = new Set(current.members.map((m) => m.id));
-      const people = (await findPeople(q, meId)).filter((u) => !inGroup.has(u.id));
-      if (mine !== searchSeq) return;
-      setChildren(results, people.length ? people.map(candidateRow) : h('li', { className: 'muted', text: 'Nobody to add.' }));
-    } catch (err) {
-      if (mine === searchSeq) alert.show(describeError(err));
-    }
-  }
-
   function candidateRow(user) {
     return h('li', { className: 'member' },
       h('span', { className: 'member-text' },
@@ -170,28 +153,25 @@ export function openGroupSettings({ channel, meId, onChannel, onGoing, onGone, o
     search.focus();
   }
 
-  async function onLeave() {
-    const sure = await confirmAction({
+  function onLeave() {
+    return goAway('left', {
       title: `Leave “${current.name}”?`,
       message: 'You will no longer see its messages. Someone in the group can add you again.',
       confirmText: 'Leave group',
     });
-    if (!sure) return;
-    await goAway('left');
   }
 
-  async function onDelete() {
-    const sure = await confirmAction({
+  function onDelete() {
+    return goAway('deleted', {
       title: `Delete “${current.name}”?`,
       message: 'The group and all its messages will be deleted for everyone. This cannot be undone.',
       confirmText: 'Delete group',
     });
-    if (!sure) return;
-    await goAway('deleted');
   }
 
-  // Leaving and deleting are one request (the server tells owner from member).
-  async function goAway(kind) {
+  // Leaving and deleting are one request (the server tells owner from member), after a confirmation.
+  async function goAway(kind, question) {
+    if (!(await confirmAction(question))) return;
     onGoing(kind);
     if (await act(() => api.del(`/api/channels/${current.id}`))) {
       dialog.close();

@@ -33,6 +33,7 @@ const SENTENCES = {
   too_large: 'That upload is too large. Please use a smaller photo.',
   face_mismatch: "That didn't match the face enrolled for this account. Check your lighting, face the camera and try again.",
   locked_out: 'Too many failed face checks. Please wait before trying again.',
+  reauth_required: 'For this change you need a fresh sign-in. Please log out, then log in again with your password and face.',
   face_disabled: 'The face check is disabled for this account after too many failed attempts. Ask the server operator to help you re-enrol your face.',
   challenge_invalid: 'That face check expired or was already used. Press Verify to try again.',
   rate_limited: 'Too many requests. Please wait a moment and try again.',
