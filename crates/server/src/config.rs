@@ -87,6 +87,9 @@ pub struct SessionConfig {
     pub absolute_timeout_secs: u64,
     /// Lifetime of a face challenge nonce.
     pub challenge_ttl_secs: u64,
+    /// Re-enrolling the face and deleting the account need a session whose sign-in (password
+    /// and face) is younger than this; older sessions must sign in again (ASVS 7.5.1).
+    pub reauth_window_secs: u64,
 }
 
 /// Per-account brute-force rules (counters live in the database).
@@ -193,6 +196,7 @@ impl Default for SessionConfig {
             idle_timeout_secs: 30 * 60,
             absolute_timeout_secs: 12 * 3600,
             challenge_ttl_secs: 120,
+            reauth_window_secs: 600,
         }
     }
 }

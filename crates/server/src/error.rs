@@ -41,6 +41,8 @@ pub enum ApiError {
     Unauthenticated,
     #[error("this needs a face check first")]
     FaceRequired,
+    #[error("this change needs a recent sign-in: log out, then log in again with your password and face")]
+    ReauthRequired,
     #[error("the face did not match")]
     FaceMismatch,
     #[error("the face check is disabled after too many failures; sign in elsewhere and re-enrol")]
@@ -105,6 +107,7 @@ impl ApiError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthenticated => "unauthenticated",
             Self::FaceRequired => "face_required",
+            Self::ReauthRequired => "reauth_required",
             Self::FaceMismatch => "face_mismatch",
             Self::FaceDisabled => "face_disabled",
             Self::ChallengeInvalid => "challenge_invalid",
@@ -136,7 +139,9 @@ impl ApiError {
             Self::InvalidCredentials | Self::Unauthenticated | Self::FaceMismatch => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::FaceRequired | Self::FaceDisabled | Self::CrossOrigin => StatusCode::FORBIDDEN,
+            Self::FaceRequired | Self::ReauthRequired | Self::FaceDisabled | Self::CrossOrigin => {
+                StatusCode::FORBIDDEN
+            }
             Self::LockedOut { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge | Self::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,

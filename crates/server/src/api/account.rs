@@ -169,7 +169,7 @@ pub async fn security_events(
 #[utoipa::path(delete, path = "/api/me", tag = "auth", request_body = PasswordRequest,
     responses((status = 204),
         (status = 401, description = "unauthenticated or invalid_credentials", body = ErrorBody),
-        (status = 403, description = "face_required", body = ErrorBody),
+        (status = 403, description = "face_required, or reauth_required: the sign-in is older than sessions.reauth_window_secs (log in again with password and face)", body = ErrorBody),
         (status = 429, description = "locked_out: too many wrong passwords", body = ErrorBody)))]
 pub async fn delete_me(
     State(state): State<AppState>,

@@ -139,7 +139,7 @@ pub async fn detect(
     responses((status = 204),
         (status = 400, description = "no_face, multiple_faces, face_too_small, image_invalid", body = ErrorBody),
         (status = 401, description = "unauthenticated or invalid_credentials", body = ErrorBody),
-        (status = 403, description = "face_required", body = ErrorBody),
+        (status = 403, description = "face_required, or reauth_required: the sign-in is older than sessions.reauth_window_secs (log in again with password and face)", body = ErrorBody),
         (status = 413, description = "payload_too_large", body = ErrorBody)))]
 pub async fn reenrol(
     State(state): State<AppState>,

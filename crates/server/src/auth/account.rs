@@ -333,6 +333,7 @@ async fn reauthenticate(
 }
 
 /// Replaces the face templates after re-checking the password; lifts a disabled face factor.
+/// Needs a recent sign-in (password and face), else 403 `reauth_required`.
 pub async fn reenrol(
     state: &AppState,
     session: &FullSession,
@@ -340,6 +341,7 @@ pub async fn reenrol(
     faces: Vec<Bytes>,
     client: &Client,
 ) -> ApiResult<()> {
+    session.require_recent_sign_in(&state.config.sessions, now_ms())?;
     state
         .limits
         .face
@@ -368,13 +370,15 @@ pub async fn reenrol(
 }
 
 /// Deletes the account after re-checking the password: templates, sessions, counters, events
-/// and chat rows go with it (ON DELETE CASCADE).
+/// and chat rows go with it (ON DELETE CASCADE). Needs a recent sign-in (password and face),
+/// else 403 `reauth_required`.
 pub async fn delete(
     state: &AppState,
     session: &FullSession,
     password: Password,
     client: &Client,
 ) -> ApiResult<()> {
+    session.require_recent_sign_in(&state.config.sessions, now_ms())?;
     reauthenticate(state, session.user_id, password, client).await?;
     state.db.delete_user(session.user_id).await?;
     state.chat.close_user(session.user_id);

@@ -155,6 +155,16 @@ pub fn is_expired(row: &SessionRow, rules: &SessionConfig, now: i64) -> bool {
     }
 }
 
+/// Whether a session whose sign-in started at `created_at` may still make sensitive changes at
+/// `now` (re-enrol the face, delete the account).
+///
+/// `created_at` is the password step; the face check that raised the session to `full` came
+/// after it (within the password-level lifetime), so both factors are at most this old.
+pub fn sign_in_is_recent(created_at: i64, rules: &SessionConfig, now: i64) -> bool {
+    let window = i64::try_from(rules.reauth_window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    now - created_at < window
+}
+
 /// A live session at any level. Rejects with 401 `unauthenticated`.
 #[derive(Debug, Clone)]
 pub struct AnySession {
@@ -201,6 +211,17 @@ impl FromRequestParts<AppState> for AnySession {
             created_at: row.created_at,
             id_hash: hash,
         })
+    }
+}
+
+impl FullSession {
+    /// Refuses with 403 `reauth_required` unless the sign-in is within `reauth_window_secs`.
+    pub fn require_recent_sign_in(&self, rules: &SessionConfig, now: i64) -> Result<(), ApiError> {
+        if sign_in_is_recent(self.created_at, rules, now) {
+            Ok(())
+        } else {
+            Err(ApiError::ReauthRequired)
+        }
     }
 }
 
@@ -252,6 +273,41 @@ mod tests {
         assert!(is_expired(&r, &rules, T0 + 30 * 60_000));
         let busy = row(Level::Full, T0, T0 + 12 * 3_600_000 - 1000);
         assert!(is_expired(&busy, &rules, T0 + 12 * 3_600_000));
+    }
+
+    #[test]
+    fn sensitive_changes_need_a_sign_in_younger_than_ten_minutes() {
+        let rules = SessionConfig::default();
+        assert!(sign_in_is_recent(T0, &rules, T0));
+        assert!(sign_in_is_recent(T0, &rules, T0 + 599_999));
+        assert!(!sign_in_is_recent(T0, &rules, T0 + 600_000));
+        assert!(!sign_in_is_recent(T0, &rules, T0 + 12 * 3_600_000));
+        let strict = SessionConfig {
+            reauth_window_secs: 0,
+            ..rules.clone()
+        };
+        assert!(!sign_in_is_recent(T0, &strict, T0));
+        let huge = SessionConfig {
+            reauth_window_secs: u64::MAX,
+            ..rules
+        };
+        assert!(sign_in_is_recent(T0, &huge, i64::MAX));
+    }
+
+    #[test]
+    fn an_old_full_session_is_refused_with_reauth_required() {
+        let rules = SessionConfig::default();
+        let session = FullSession {
+            user_id: 1,
+            created_at: T0,
+            id_hash: SessionHash::of("x"),
+        };
+        assert!(session.require_recent_sign_in(&rules, T0 + 60_000).is_ok());
+        let err = session
+            .require_recent_sign_in(&rules, T0 + 601_000)
+            .expect_err("stale");
+        assert_eq!(err.code(), "reauth_required");
+        assert_eq!(err.status(), axum::http::StatusCode::FORBIDDEN);
     }
 
     #[test]
