@@ -217,6 +217,10 @@ async fn auth_flow_logs_decisions_but_no_password_cookie_nonce_key_or_descriptor
         "passed=false",
         "passed=true",
         "face verification",
+        "kind=\"login_succeeded\"",
+        "kind=\"face_failed\"",
+        "kind=\"face_succeeded\"",
+        "kind=\"logout\"",
     ] {
         assert!(log.contains(event), "no `{event}` in the log:\n{log}");
     }

@@ -68,7 +68,8 @@ impl FromRequestParts<AppState> for Client {
     }
 }
 
-/// Writes one audit event.
+/// Writes one audit event, and logs it: the log shows every auth decision (details are
+/// fixed texts and counts, never a secret).
 pub async fn audit(
     state: &AppState,
     user_id: Option<i64>,
@@ -77,6 +78,7 @@ pub async fn audit(
     detail: Option<String>,
 ) -> ApiResult<()> {
     let ip = client.ip_string();
+    tracing::info!(user_id, kind = kind.as_str(), %ip, detail = detail.as_deref(), "auth event");
     state
         .db
         .record_event(&NewAuditEvent {
