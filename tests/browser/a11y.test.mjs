@@ -1,11 +1,11 @@
 // Accessibility: every page passes axe-core's WCAG 2.1 A/AA rules (labels, names, contrast,
 // landmarks...) on a desktop and a phone-sized screen. axe is injected as a script, so this
 // browser alone bypasses the pages' Content-Security-Policy.
-import { test, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { screenshot } from './lib/browser.mjs';
-import { skipReason, cameras, withServer } from './lib/harness.mjs';
+import { withServer, browserTests } from './lib/harness.mjs';
 import { PEOPLE, registerViaApi, logIn, pressVerify } from './lib/flows.mjs';
 import { ApiClient } from './lib/apiclient.mjs';
 
@@ -19,14 +19,7 @@ async function violations(page) {
   return result.violations.map((v) => `${v.id}: ${v.help} -> ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
 }
 
-const skip = skipReason();
-if (skip) {
-  test('accessibility', { skip }, () => {});
-} else {
-  let cams;
-  before(() => {
-    cams = cameras();
-  });
+browserTests('accessibility', (cams) => {
 
   const SCREENS = [
     ['desktop', { width: 1200, height: 860 }, 'light'],
@@ -106,4 +99,4 @@ if (skip) {
       });
     });
   }
-}
+});

@@ -1,22 +1,15 @@
 // Chat behaviour that needs a long history or a dropped connection: infinite scroll back
 // through history, and reconnect with catch-up. The second person acts over the API.
-import { test, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
-import { skipReason, cameras, withServer, assertVisible } from './lib/harness.mjs';
+import { withServer, assertVisible, browserTests } from './lib/harness.mjs';
 import { PEOPLE, registerViaApi, logInFully } from './lib/flows.mjs';
 import { ApiClient } from './lib/apiclient.mjs';
 
 const HISTORY = 130; // more than two pages of 50
 
-const skip = skipReason();
-if (skip) {
-  test('chat flows', { skip }, () => {});
-} else {
-  let cams;
-  before(() => {
-    cams = cameras();
-  });
+browserTests('chat flows', (cams) => {
 
   /** Obama (browser) and Joe (API) with a direct channel between them. */
   async function twoPeople(url, open) {
@@ -126,4 +119,4 @@ if (skip) {
       await screenshot(page, 'chat-reconnected');
     });
   });
-}
+});

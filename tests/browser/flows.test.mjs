@@ -1,24 +1,17 @@
 // End-to-end flows in headless Chromium against the real server binary, with the webcam faked
 // from photos in ../shared/faces. Each test starts its own server with a fresh data directory and
 // saves a screenshot of its final page in artifacts/browser/.
-import { test, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { FACES } from './lib/paths.mjs';
 import { screenshot } from './lib/browser.mjs';
-import { skipReason, cameras, withServer, assertVisible } from './lib/harness.mjs';
+import { withServer, assertVisible, browserTests } from './lib/harness.mjs';
 import { PEOPLE, PASSWORD, registerInBrowser, registerViaApi, logIn, pressVerify, detectStats } from './lib/flows.mjs';
 
 const MISMATCH = /didn't match the face enrolled for this account/;
 
-const skip = skipReason();
-if (skip) {
-  test('browser flows', { skip }, () => {});
-} else {
-  let cams;
-  before(() => {
-    cams = cameras();
-  });
+browserTests('browser flows', (cams) => {
 
   test('obama registers with the camera, logs out, logs in again and the face check opens the chat', async (t) => {
     await withServer(async (url, open) => {
@@ -250,5 +243,4 @@ if (skip) {
       await screenshot(page, 'account-deleted');
     });
   });
-}
-
+});

@@ -1,20 +1,13 @@
 // Lockouts as a person meets them, with the server's limits lowered so they come quickly:
 // wrong passwords lead to a live countdown on the login page, and too many failed face checks
 // disable the face factor with a sentence saying what to do.
-import { test, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
-import { skipReason, cameras, withServer, assertVisible } from './lib/harness.mjs';
+import { withServer, assertVisible, browserTests } from './lib/harness.mjs';
 import { PEOPLE, PASSWORD, registerViaApi, logIn, pressVerify } from './lib/flows.mjs';
 
-const skip = skipReason();
-if (skip) {
-  test('lockouts', { skip }, () => {});
-} else {
-  let cams;
-  before(() => {
-    cams = cameras();
-  });
+browserTests('lockouts', (cams) => {
 
   test('after the free wrong passwords the login page counts the lockout down live, then lets the person in', async () => {
     await withServer(async (url, open) => {
@@ -66,4 +59,4 @@ if (skip) {
       await screenshot(page, 'face-disabled');
     }, { env: { FACEGATE_LOCKOUT_FACE_FREE_FAILURES: '0', FACEGATE_LOCKOUT_FACE_BASE_DELAY_SECS: '0', FACEGATE_LOCKOUT_FACE_DISABLE_AFTER: '1' } });
   });
-}
+});

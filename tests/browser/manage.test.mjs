@@ -1,10 +1,10 @@
 // Changing what was said and who is in a group: a person edits and deletes their own messages
 // (keyboard only for the edit), and a group's owner renames it, removes and adds people and
 // deletes it while a member leaves -- each change shows live in the other person's browser.
-import { test, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
-import { skipReason, cameras, withServer, assertVisible } from './lib/harness.mjs';
+import { withServer, assertVisible, browserTests } from './lib/harness.mjs';
 import { PEOPLE, registerViaApi, logInFully } from './lib/flows.mjs';
 
 const KIT = { username: 'kit', email: 'kit@example.org', full_name: 'Kit Harington' };
@@ -20,14 +20,7 @@ function apiFromPage(page, method, route, body) {
   }, [method, route, body ?? null]);
 }
 
-const skip = skipReason();
-if (skip) {
-  test('editing messages and managing groups', { skip }, () => {});
-} else {
-  let cams;
-  before(() => {
-    cams = cameras();
-  });
+browserTests('editing messages and managing groups', (cams) => {
 
   /** Obama on a desktop and Joe on a phone, both past the face check. */
   async function twoBrowsers(url, open) {
@@ -186,4 +179,4 @@ if (skip) {
       await screenshot(joe, 'group-deleted-phone');
     });
   });
-}
+});

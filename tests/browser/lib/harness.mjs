@@ -1,5 +1,6 @@
 // Test scaffolding: a fresh server per test, browsers that are always closed, and checks that
 // the pages logged no script errors.
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { FACES } from './paths.mjs';
@@ -18,6 +19,21 @@ let cams = null;
 export function cameras() {
   cams ??= Object.fromEntries(['obama_1', 'obama_2', 'biden_2', 'group', 'far'].map((n) => [n, camera(n)]));
   return cams;
+}
+
+/**
+ * Declares one file's browser tests: `define(cams)` adds them, and `cams` holds the fake webcam
+ * clips once the run starts. Without the photos they all become one skipped test named `title`.
+ */
+export function browserTests(title, define) {
+  const skip = skipReason();
+  if (skip) {
+    test(title, { skip }, () => {});
+    return;
+  }
+  const cams = {};
+  before(() => Object.assign(cams, cameras()));
+  define(cams);
 }
 
 /**
