@@ -8,7 +8,9 @@ use std::path::Path;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let out_dir = args.next().ok_or_else(|| anyhow::anyhow!("usage: dump_ppm OUT_DIR IMAGE..."))?;
+    let out_dir = args
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("usage: dump_ppm OUT_DIR IMAGE..."))?;
     std::fs::create_dir_all(&out_dir)?;
     for path in args {
         let bytes = std::fs::read(&path)?;

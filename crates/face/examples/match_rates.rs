@@ -36,7 +36,11 @@ fn main() -> anyhow::Result<()> {
         .collect();
     paths.sort();
     for path in paths {
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         if name.starts_with("group_") || name.starts_with("edge_") {
             continue;
         }
@@ -58,7 +62,11 @@ fn main() -> anyhow::Result<()> {
     for (i, a) in people.iter().enumerate() {
         for b in &people[i + 1..] {
             let d = face::euclidean_distance(&a.2, &b.2);
-            if a.0 == b.0 { genuine.push(d) } else { impostor.push(d) }
+            if a.0 == b.0 {
+                genuine.push(d)
+            } else {
+                impostor.push(d)
+            }
         }
     }
     let max = |v: &[f64]| v.iter().copied().fold(f64::NAN, f64::max);

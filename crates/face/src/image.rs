@@ -71,7 +71,10 @@ pub fn decode_image(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage> {
         });
     }
     let format = image::guess_format(bytes).map_err(|_| FaceError::ImageFormat)?;
-    if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP) {
+    if !matches!(
+        format,
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP
+    ) {
         return Err(FaceError::ImageFormat);
     }
     let reader = ImageReader::with_format(Cursor::new(bytes), format);
@@ -138,7 +141,10 @@ mod tests {
 
     #[test]
     fn empty_input_is_refused() {
-        assert!(matches!(decode_image(&[], &ImageLimits::default()), Err(FaceError::ImageEmpty)));
+        assert!(matches!(
+            decode_image(&[], &ImageLimits::default()),
+            Err(FaceError::ImageEmpty)
+        ));
     }
 
     #[test]
@@ -150,7 +156,16 @@ mod tests {
     #[test]
     fn one_pixel_image_is_too_small() {
         let err = decode_image(&png_bytes(1, 1), &ImageLimits::default());
-        assert!(matches!(err, Err(FaceError::ImageTooSmall { width: 1, height: 1 })), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Err(FaceError::ImageTooSmall {
+                    width: 1,
+                    height: 1
+                })
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -171,7 +186,14 @@ mod tests {
         bytes[29..33].copy_from_slice(&crc.to_be_bytes());
         let err = decode_image(&bytes, &ImageLimits::default());
         assert!(
-            matches!(err, Err(FaceError::ImageTooManyPixels { width: 30000, height: 30000, .. })),
+            matches!(
+                err,
+                Err(FaceError::ImageTooManyPixels {
+                    width: 30000,
+                    height: 30000,
+                    ..
+                })
+            ),
             "{err:?}"
         );
     }
@@ -182,7 +204,11 @@ mod tests {
         for &byte in data {
             crc ^= u32::from(byte);
             for _ in 0..8 {
-                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc
@@ -190,7 +216,10 @@ mod tests {
 
     #[test]
     fn byte_limit_is_enforced() {
-        let limits = ImageLimits { max_bytes: 10, max_pixels: 1 << 20 };
+        let limits = ImageLimits {
+            max_bytes: 10,
+            max_pixels: 1 << 20,
+        };
         assert!(matches!(
             decode_image(&png_bytes(16, 16), &limits),
             Err(FaceError::ImageTooLarge { .. })

@@ -91,7 +91,10 @@ mod tests {
     #[test]
     fn matcher_uses_mean_distance_and_strict_threshold() {
         let matcher = FaceMatcher::new(
-            vec![("a", vec![unit(0, 0.0), unit(0, 1.0)]), ("b", vec![unit(1, 2.0)])],
+            vec![
+                ("a", vec![unit(0, 0.0), unit(0, 1.0)]),
+                ("b", vec![unit(1, 2.0)]),
+            ],
             0.5,
         );
         // Mean distance to "a" is (0.5 + 0.5)/2 = 0.5: not strictly below 0.5.

@@ -92,7 +92,10 @@ mod tests {
         let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         assert!(verify_file(&file, abc).is_ok());
         std::fs::write(&file, b"abd").expect("write");
-        assert!(matches!(verify_file(&file, abc), Err(FaceError::ChecksumMismatch { .. })));
+        assert!(matches!(
+            verify_file(&file, abc),
+            Err(FaceError::ChecksumMismatch { .. })
+        ));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

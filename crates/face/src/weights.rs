@@ -87,7 +87,10 @@ impl Weights {
         let mut offset = 0usize;
         let mut tensors = HashMap::with_capacity(entries.len());
         for entry in entries {
-            let numel = entry.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+            let numel = entry
+                .shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d));
             let Some(numel) = numel else {
                 return Err(FaceError::Manifest {
                     path: manifest_path.to_path_buf(),
@@ -99,7 +102,10 @@ impl Weights {
                 Some(q) => {
                     return Err(FaceError::Manifest {
                         path: manifest_path.to_path_buf(),
-                        reason: format!("tensor `{}`: unsupported quantization {}", entry.name, q.dtype),
+                        reason: format!(
+                            "tensor `{}`: unsupported quantization {}",
+                            entry.name, q.dtype
+                        ),
                     })
                 }
                 None => 4,
@@ -156,10 +162,12 @@ impl Weights {
 
     /// The tensor called `name`, whatever its shape.
     pub fn tensor(&self, name: &str) -> Result<&Tensor> {
-        self.tensors.get(name).ok_or_else(|| FaceError::TensorMissing {
-            model: self.model.clone(),
-            tensor: name.to_string(),
-        })
+        self.tensors
+            .get(name)
+            .ok_or_else(|| FaceError::TensorMissing {
+                model: self.model.clone(),
+                tensor: name.to_string(),
+            })
     }
 
     /// The model name these weights were loaded for.
@@ -188,7 +196,10 @@ fn decode_tensor(entry: &ManifestEntry, raw: &[u8]) -> std::result::Result<Vec<f
             .chunks_exact(4)
             .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
             .collect()),
-        other => Err(format!("tensor `{}` has unsupported dtype {other}", entry.name)),
+        other => Err(format!(
+            "tensor `{}` has unsupported dtype {other}",
+            entry.name
+        )),
     }
 }
 
@@ -232,7 +243,10 @@ mod tests {
 
     #[test]
     fn truncated_file_names_the_tensor() {
-        let err = parse(&[entry("a", &[3], true), entry("b", &[2], false)], &[0, 1, 2, 0]);
+        let err = parse(
+            &[entry("a", &[3], true), entry("b", &[2], false)],
+            &[0, 1, 2, 0],
+        );
         match err {
             Err(FaceError::WeightsTruncated { tensor, .. }) => assert_eq!(tensor, "b"),
             other => panic!("expected truncation error, got {:?}", other.err()),
@@ -242,8 +256,14 @@ mod tests {
     #[test]
     fn wrong_shape_and_missing_tensor_are_errors() {
         let w = parse(&[entry("a", &[2], true)], &[0, 1]).expect("parse");
-        assert!(matches!(w.get("a", &[3]), Err(FaceError::TensorShape { .. })));
-        assert!(matches!(w.get("zz", &[2]), Err(FaceError::TensorMissing { .. })));
+        assert!(matches!(
+            w.get("a", &[3]),
+            Err(FaceError::TensorShape { .. })
+        ));
+        assert!(matches!(
+            w.get("zz", &[2]),
+            Err(FaceError::TensorMissing { .. })
+        ));
     }
 
     #[test]

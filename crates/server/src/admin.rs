@@ -115,9 +115,17 @@ mod tests {
         let (found, before) = unlock(&db, "ADA@example.org", 99).await.expect("unlock");
         assert_eq!(found.id, user.id);
         assert_eq!(before.face_consecutive, 50);
-        assert_eq!(db.counters(user.id).await.expect("counters"), Counters::default());
+        assert_eq!(
+            db.counters(user.id).await.expect("counters"),
+            Counters::default()
+        );
         let events = db.events(user.id, 10).await.expect("events");
-        assert!(events.iter().any(|e| e.kind == "admin_unlocked" && e.at == 99), "{events:?}");
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == "admin_unlocked" && e.at == 99),
+            "{events:?}"
+        );
     }
 
     #[tokio::test]

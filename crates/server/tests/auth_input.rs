@@ -158,7 +158,10 @@ async fn oversized_bodies_and_images_are_413() {
     // The message says which image and which limit, so a person can act on it.
     let body: serde_json::Value = r.json().await.expect("error body");
     let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("image 1") && message.contains("pixels"), "{body}");
+    assert!(
+        message.contains("image 1") && message.contains("pixels"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -374,7 +377,11 @@ async fn names_with_control_characters_are_refused() {
 #[tokio::test]
 async fn a_wrong_method_answers_with_the_error_envelope() {
     let s = start(|_| {}).await;
-    let r = client().get(s.url("/api/login")).send().await.expect("get login");
+    let r = client()
+        .get(s.url("/api/login"))
+        .send()
+        .await
+        .expect("get login");
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_code(r).await, "method_not_allowed");
 }

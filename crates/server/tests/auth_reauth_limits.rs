@@ -31,8 +31,14 @@ async fn wrong_passwords_at_reauthentication_lock_like_login_and_are_audited() {
     let r = login_as(&s, &client(), "barack", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let kinds = event_kinds(&s, &c).await;
-    assert!(kinds.iter().filter(|k| *k == "login_failed").count() >= 3, "{kinds:?}");
-    assert!(kinds.iter().any(|k| k == "password_locked_out"), "{kinds:?}");
+    assert!(
+        kinds.iter().filter(|k| *k == "login_failed").count() >= 3,
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| k == "password_locked_out"),
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test]
@@ -61,5 +67,8 @@ async fn the_right_password_at_reauthentication_clears_the_failure_count() {
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_eq!(delete_account(&s, &c, PASSWORD).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        delete_account(&s, &c, PASSWORD).await.status(),
+        StatusCode::NO_CONTENT
+    );
 }
