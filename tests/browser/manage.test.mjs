@@ -78,6 +78,7 @@ browserTests('editing messages and managing groups', (cams) => {
       await barack.keyboard.press('Enter');
       await barack.keyboard.press('Enter');
       await editor.fill('See you at the message board');
+      await screenshot(barack, 'message-editing');
       await editor.press('Enter');
       const fixed = bubble(barack, 'See you at the message board');
       await fixed.locator('.message-edited').waitFor();
@@ -108,6 +109,12 @@ browserTests('editing messages and managing groups', (cams) => {
       assert.deepEqual(history.messages.map((m) => [m.text, m.deleted, m.edited_at !== null]),
         [['', true, false], ['See you at the message board', false, true]]);
       await screenshot(barack, 'message-edited-and-deleted');
+      // On a phone too, one's own message has its options within reach.
+      await joe.getByLabel('Message', { exact: true }).fill('Noted');
+      await joe.getByLabel('Message', { exact: true }).press('Enter');
+      const noted = bubble(joe, 'Noted').getByRole('button', { name: 'Message options' });
+      await noted.click();
+      await bubble(joe, 'Noted').getByRole('button', { name: 'Edit' }).waitFor();
       await screenshot(joe, 'message-edited-and-deleted-phone');
     });
   });
