@@ -88,6 +88,35 @@ async fn enrolment_images_without_exactly_one_usable_face_are_refused() {
 }
 
 #[tokio::test]
+async fn face_checks_that_see_no_single_face_say_so_and_do_not_count_as_failures() {
+    if !fixtures_present("faceless verification frames") {
+        return;
+    }
+    let s = start(|_| {}).await;
+    let c = client();
+    register(&s, &c, "barack", "obama_1").await;
+    login(&s, &c, "barack").await;
+    // More faceless attempts than the five free failures: none of them may lock the face out.
+    for _ in 0..6 {
+        let ch = challenge(&s, &c).await;
+        let r = verify_with(&s, &c, &ch, vec![png(640, 480), png(320, 240)]).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(error_code(r).await, "no_face");
+    }
+    // sample1.jpg: three people, all found by the verification's TinyFaceDetector.
+    let crowd = std::fs::read(models_dir().join("sample1.jpg")).expect("sample1.jpg");
+    let ch = challenge(&s, &c).await;
+    let r = verify_with(&s, &c, &ch, vec![png(640, 480), crowd]).await;
+    assert_eq!(error_code(r).await, "multiple_faces");
+    let r = face_check(&s, &c, &["obama_2"]).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "faceless frames locked the face check"
+    );
+}
+
+#[tokio::test]
 async fn rgba_png_and_exif_rotated_photos_enrol() {
     if !fixtures_present("image formats") {
         return;

@@ -82,7 +82,7 @@ pub async fn challenge(
     request_body(content = VerifyForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, body = VerifyResponse, headers(("set-cookie" = String))),
-        (status = 400, description = "challenge_invalid, invalid_request, image_invalid", body = ErrorBody),
+        (status = 400, description = "challenge_invalid, invalid_request, image_invalid; no_face or multiple_faces when no frame holds exactly one face (not counted as a failure)", body = ErrorBody),
         (status = 401, description = "face_mismatch or unauthenticated", body = ErrorBody),
         (status = 403, description = "face_disabled", body = ErrorBody),
         (status = 413, description = "payload_too_large", body = ErrorBody),

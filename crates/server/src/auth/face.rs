@@ -5,7 +5,9 @@
 //!
 //! The client never sends a descriptor; the server computes one per uploaded frame and decides:
 //!
-//! 1. A frame counts only if it holds exactly one face (none or several: the frame fails).
+//! 1. A frame counts only if it holds exactly one face (none or several: the frame fails). When
+//!    no frame at all holds exactly one face, nothing was compared: the answer is 400 `no_face`
+//!    or `multiple_faces` and the attempt does not count towards the lockout.
 //! 2. A frame's distance is the **mean** Euclidean distance from its descriptor to the account's
 //!    enrolled templates (1-3, one per enrolment image) — face-api.js's `FaceMatcher` rule, so
 //!    the threshold means what it means there. The mean, rather than the minimum, keeps the
@@ -103,6 +105,35 @@ pub fn check_one_person(descriptors: &[Descriptor], threshold: f64) -> Result<()
         }
     }
     Ok(())
+}
+
+/// What one verification frame holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FrameFaces {
+    None,
+    One(Descriptor),
+    Several,
+}
+
+impl FrameFaces {
+    pub fn descriptor(&self) -> Option<Descriptor> {
+        match self {
+            Self::One(d) => Some(*d),
+            Self::None | Self::Several => None,
+        }
+    }
+}
+
+/// Refuses a verification in which no frame holds exactly one face: nothing could be compared,
+/// so it is the camera's problem, not a failed face check, and the user hears what to fix.
+pub fn require_a_comparable_frame(frames: &[FrameFaces]) -> Result<(), ApiError> {
+    if frames.iter().any(|f| matches!(f, FrameFaces::One(_))) {
+        return Ok(());
+    }
+    match frames.iter().position(|f| *f == FrameFaces::Several) {
+        Some(i) => Err(ApiError::MultipleFaces { index: i + 1 }),
+        None => Err(ApiError::NoFace { index: 1 }),
+    }
 }
 
 /// Applies the match rule of the module docs.
@@ -252,10 +283,7 @@ impl FaceService {
 
     /// Per frame: the descriptor of its one face, or `None` (no face, or several). An
     /// undecodable frame is a client error.
-    pub async fn describe_frames(
-        &self,
-        frames: Vec<Bytes>,
-    ) -> Result<Vec<Option<Descriptor>>, ApiError> {
+    pub async fn describe_frames(&self, frames: Vec<Bytes>) -> Result<Vec<FrameFaces>, ApiError> {
         self.run(move |s| {
             frames
                 .iter()
@@ -268,8 +296,9 @@ impl FaceService {
                         .describe_all(&image, &s.verify_pipeline)
                         .map_err(engine_error)?;
                     Ok(match faces.as_slice() {
-                        [f] => Some(f.descriptor),
-                        _ => None,
+                        [] => FrameFaces::None,
+                        [f] => FrameFaces::One(f.descriptor),
+                        _ => FrameFaces::Several,
                     })
                 })
                 .collect()
@@ -325,6 +354,20 @@ mod tests {
             other => panic!("expected faces_differ, got {other:?}"),
         }
         assert!(check_one_person(&[at(0.0)], 0.6).is_ok());
+    }
+
+    #[test]
+    fn a_check_without_one_comparable_frame_is_refused_with_what_to_fix() {
+        use FrameFaces::{None as Empty, One, Several};
+        assert!(require_a_comparable_frame(&[Empty, One(at(0.0)), Several]).is_ok());
+        match require_a_comparable_frame(&[Empty, Empty]) {
+            Err(ApiError::NoFace { index }) => assert_eq!(index, 1),
+            other => panic!("expected no_face, got {other:?}"),
+        }
+        match require_a_comparable_frame(&[Empty, Several, Several]) {
+            Err(ApiError::MultipleFaces { index }) => assert_eq!(index, 2),
+            other => panic!("expected multiple_faces, got {other:?}"),
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use super::face::FrameFaces;
 use super::lockout::FaceGate;
 use super::session::{AnySession, Level, SessionToken};
 use super::{audit, now_ms, Client};
@@ -82,7 +83,8 @@ pub async fn verify(
     let outcome = match check_frames(state, user_id, frames).await {
         Ok(outcome) => outcome,
         Err(e) => {
-            // Not the user's failure (bad image, busy server): give the attempt back.
+            // Not a failed comparison (bad image, no face in view, busy server): give the attempt
+            // back.
             state
                 .db
                 .update_counters(user_id, |c| {
@@ -203,7 +205,9 @@ async fn check_frames(
         .map(|t| state.cipher.open(user_id, t))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::Internal(e.into()))?;
-    let descriptors = state.face.describe_frames(frames).await?;
+    let frames = state.face.describe_frames(frames).await?;
+    super::face::require_a_comparable_frame(&frames)?;
+    let descriptors: Vec<_> = frames.iter().map(FrameFaces::descriptor).collect();
     Ok(super::face::decide(
         &descriptors,
         &templates,
