@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::auth::face::FaceService;
 use crate::config::Config;
-use crate::crypto::{SecretKey, TemplateCipher};
+use crate::crypto::{LoginPseudonyms, SecretKey, TemplateCipher};
 use crate::pool::BlockingPool;
 use crate::ratelimit::RateLimits;
 use crate::storage::Db;
@@ -31,6 +31,8 @@ pub struct AppState {
     /// The bounded pool for argon2 (shared with `face`).
     pub pool: BlockingPool,
     pub cipher: Arc<TemplateCipher>,
+    /// Names logins that match no account in the unknown-login counters.
+    pub login_pseudonyms: LoginPseudonyms,
     pub limits: Arc<RateLimits>,
 }
 
@@ -57,6 +59,7 @@ impl AppState {
             face: FaceService::new(engine, pool.clone(), &config),
             pool,
             cipher: Arc::new(TemplateCipher::new(&key)),
+            login_pseudonyms: LoginPseudonyms::new(&key),
             limits: Arc::new(RateLimits::new(&config.rate_limit)),
             chat: crate::chat::ChatHub::new(),
             config: Arc::new(config),
@@ -169,6 +172,12 @@ async fn prune_loop(state: AppState) {
             .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "pruning expired sessions failed");
+        }
+        // An unknown login's counters matter while its hourly window or its longest delay runs.
+        let lockout = &state.config.lockout;
+        let horizon = ms(lockout.password_max_delay_secs.max(3600));
+        if let Err(e) = state.db.prune_unknown_login_counters(now - horizon).await {
+            tracing::warn!(error = %e, "pruning unknown-login counters failed");
         }
     }
 }

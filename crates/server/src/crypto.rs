@@ -3,6 +3,9 @@
 //! A template is a 128-float descriptor sealed with AES-256-GCM under a key kept in
 //! `<data_dir>/secret.key` (mode 0600, never in the database). The user id is the associated
 //! data, so a ciphertext copied to another account's row fails to open.
+//!
+//! The same key, through a one-way derivation, also names logins that match no account
+//! ([`LoginPseudonyms`]).
 
 use std::io::Write;
 use std::path::Path;
@@ -12,6 +15,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use anyhow::Context;
 use face::Descriptor;
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 
 const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
@@ -150,6 +154,42 @@ impl TemplateCipher {
     }
 }
 
+/// Names a login that matches no account without storing it: SHA-256 under a key derived from
+/// the server key, so the unknown-login counters hold no readable (or, without the key file,
+/// guessable) usernames or email addresses.
+#[derive(Clone)]
+pub struct LoginPseudonyms {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for LoginPseudonyms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginPseudonyms([redacted])")
+    }
+}
+
+impl LoginPseudonyms {
+    pub fn new(key: &SecretKey) -> Self {
+        // Domain separation: the template key itself never leaves TemplateCipher.
+        let key = Sha256::new()
+            .chain_update(b"facegate login pseudonym key v1\0")
+            .chain_update(key.0)
+            .finalize()
+            .into();
+        Self { key }
+    }
+
+    /// Hex pseudonym of an already normalised login (`storage::users::login_key`).
+    pub fn of(&self, normalised_login: &str) -> String {
+        hex::encode(
+            Sha256::new()
+                .chain_update(self.key)
+                .chain_update(normalised_login.as_bytes())
+                .finalize(),
+        )
+    }
+}
+
 fn associated_data(user_id: i64) -> Vec<u8> {
     let mut aad = AAD_PREFIX.to_vec();
     aad.extend_from_slice(user_id.to_string().as_bytes());
@@ -159,6 +199,16 @@ fn associated_data(user_id: i64) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_pseudonyms_are_stable_per_key_and_differ_across_keys_and_logins() {
+        let a = LoginPseudonyms::new(&SecretKey([1; KEY_LEN]));
+        let b = LoginPseudonyms::new(&SecretKey([2; KEY_LEN]));
+        assert_eq!(a.of("alice"), a.of("alice"));
+        assert_ne!(a.of("alice"), a.of("alicf"));
+        assert_ne!(a.of("alice"), b.of("alice"));
+        assert!(!a.of("alice").contains("alice"));
+    }
 
     fn descriptor(seed: f32) -> Descriptor {
         let mut v = [0f32; 128];

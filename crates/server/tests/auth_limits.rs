@@ -107,6 +107,38 @@ async fn wrong_passwords_lock_the_account_with_retry_after() {
 }
 
 #[tokio::test]
+async fn an_unknown_login_is_locked_out_exactly_like_a_real_account() {
+    if !fixtures_present("unknown-login lockout") {
+        return;
+    }
+    let s = start(|c| {
+        c.lockout.password_free_failures = 3;
+        c.lockout.password_base_delay_secs = 60;
+    })
+    .await;
+    let c = client();
+    register(&s, &c, "barack", "obama_1").await;
+    // If only real accounts could be locked, the lockout would tell which logins exist.
+    let mut answers = Vec::new();
+    for login in ["barack", "nobody-here"] {
+        for _ in 0..3 {
+            let r = login_as(&s, &c, login, "wrong password!!").await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{login}");
+        }
+        let r = login_as(&s, &c, login, "wrong password!!").await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{login}");
+        assert!((59..=60).contains(&retry_after(&r)), "{login}");
+        answers.push(error_code(r).await);
+    }
+    assert_eq!(answers, ["locked_out", "locked_out"]);
+    // Counted per login (trimmed, any case), not globally.
+    let r = login_as(&s, &c, " NOBODY-here ", "wrong password!!").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let r = login_as(&s, &c, "somebody-else", "wrong password!!").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn hourly_password_failure_cap_holds_per_account() {
     if !fixtures_present("hourly cap") {
         return;

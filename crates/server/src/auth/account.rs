@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 
+use super::lockout::Counters;
 use super::password::{self, Password};
 use super::session::{AnySession, FullSession, Level, SessionHash, SessionToken};
 use super::{audit, now_ms, Client};
@@ -11,7 +12,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::audit::AuditKind;
 use crate::storage::sessions::NewSession;
-use crate::storage::users::{InsertUserError, NewUser, User};
+use crate::storage::users::{login_key, InsertUserError, NewUser, User};
 
 /// Most face images accepted at enrolment.
 pub const MAX_ENROL_IMAGES: usize = 3;
@@ -187,7 +188,12 @@ pub async fn login(
     if login.len() > MAX_EMAIL || password.expose().len() > 4 * password::MAX_CHARS {
         return Err(ApiError::InvalidCredentials);
     }
+    let now = now_ms();
     let Some((user, stored)) = state.db.find_login(login).await? else {
+        // Counted and throttled like a wrong password: a lockout only real accounts could
+        // reach would tell which logins exist.
+        let pseudonym = state.login_pseudonyms.of(&login_key(login));
+        admit_password_attempt(state, Attempted::UnknownLogin(&pseudonym), client, now).await?;
         verify_password(state, password, None).await?;
         audit(
             state,
@@ -199,8 +205,7 @@ pub async fn login(
         .await?;
         return Err(ApiError::InvalidCredentials);
     };
-    let now = now_ms();
-    admit_password_attempt(state, user.id, client, now).await?;
+    admit_password_attempt(state, Attempted::Account(user.id), client, now).await?;
     if !verify_password(state, password, Some(stored)).await? {
         audit(
             state,
@@ -247,30 +252,42 @@ pub async fn login(
     Ok(token)
 }
 
-/// Applies the per-account password gate and, when open, counts the attempt as a failure up
-/// front (a correct password undoes it); a refusal is audited.
+/// Whose password attempt is counted.
+#[derive(Debug, Clone, Copy)]
+enum Attempted<'a> {
+    Account(i64),
+    /// A login that matches no account, by its pseudonym.
+    UnknownLogin(&'a str),
+}
+
+/// Applies the password gate of `who` and, when open, counts the attempt as a failure up front
+/// (a correct password undoes it); a refusal is audited.
 async fn admit_password_attempt(
     state: &AppState,
-    user_id: i64,
+    who: Attempted<'_>,
     client: &Client,
     now: i64,
 ) -> ApiResult<()> {
     let rules = state.config.lockout.clone();
-    let (_, gate) = state
-        .db
-        .update_counters(user_id, |c| {
-            let gate = c.password_gate(&rules, now);
-            if gate.is_ok() {
-                c.record_password_attempt(now);
-            }
-            gate
-        })
-        .await?;
+    let decide = |c: &mut Counters| {
+        let gate = c.password_gate(&rules, now);
+        if gate.is_ok() {
+            c.record_password_attempt(now);
+        }
+        gate
+    };
+    let ((_, gate), user_id) = match who {
+        Attempted::Account(id) => (state.db.update_counters(id, decide).await?, Some(id)),
+        Attempted::UnknownLogin(key) => (
+            state.db.update_unknown_login_counters(key, decide).await?,
+            None,
+        ),
+    };
     if let Err(wait) = gate {
         let detail = format!("locked for {} s", wait.as_secs().max(1));
         audit(
             state,
-            Some(user_id),
+            user_id,
             AuditKind::PasswordLockedOut,
             client,
             Some(detail),
@@ -313,7 +330,7 @@ async fn reauthenticate(
         .password_hash(user_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    admit_password_attempt(state, user_id, client, now_ms()).await?;
+    admit_password_attempt(state, Attempted::Account(user_id), client, now_ms()).await?;
     if !verify_password(state, password, Some(stored)).await? {
         audit(
             state,

@@ -108,6 +108,9 @@ pub fn check_one_person(descriptors: &[Descriptor], threshold: f64) -> Result<()
 }
 
 /// What one verification frame holds.
+// At most 5 of these live at once (one per frame): boxing the descriptor would only add
+// allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FrameFaces {
     None,

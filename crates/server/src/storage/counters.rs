@@ -1,7 +1,9 @@
-//! Per-account brute-force counters, updated with compare-and-swap so concurrent attempts on
-//! one account are each counted.
+//! Brute-force counters, updated with compare-and-swap so concurrent attempts on one account are
+//! each counted: per account (`auth_counters`), and per login that matches no account
+//! (`unknown_login_counters`, same columns), so an unknown login is throttled like a real one.
 
-use sqlx::Row;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{query::Query, Row, Sqlite};
 
 use super::Db;
 use crate::auth::lockout::Counters;
@@ -10,78 +12,201 @@ fn to_u32(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
 }
 
+/// Whose counters: an account, or a login that matches none (by its pseudonym).
+#[derive(Debug, Clone, Copy)]
+enum Owner<'a> {
+    Account(i64),
+    UnknownLogin(&'a str),
+}
+
+impl<'a> Owner<'a> {
+    /// Table and key column: constants, never input.
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Account(_) => ("auth_counters", "user_id"),
+            Self::UnknownLogin(_) => ("unknown_login_counters", "login_key"),
+        }
+    }
+
+    fn bind<'q>(
+        self,
+        q: Query<'q, Sqlite, SqliteArguments<'q>>,
+    ) -> Query<'q, Sqlite, SqliteArguments<'q>>
+    where
+        'a: 'q,
+    {
+        match self {
+            Self::Account(id) => q.bind(id),
+            Self::UnknownLogin(key) => q.bind(key),
+        }
+    }
+}
+
+fn counters_from_row(r: &SqliteRow) -> Result<Counters, sqlx::Error> {
+    Ok(Counters {
+        pw_consecutive: to_u32(r.try_get("pw_consecutive")?),
+        pw_last_failure_at: r.try_get("pw_last_failure_at")?,
+        pw_window_start: r.try_get("pw_window_start")?,
+        pw_window_count: to_u32(r.try_get("pw_window_count")?),
+        face_consecutive: to_u32(r.try_get("face_consecutive")?),
+        face_last_failure_at: r.try_get("face_last_failure_at")?,
+    })
+}
+
 impl Db {
+    /// The counters of an account (all zero when it has no row).
     pub async fn counters(&self, user_id: i64) -> Result<Counters, sqlx::Error> {
-        let row = sqlx::query(
+        self.read_counters(Owner::Account(user_id)).await
+    }
+
+    /// Applies `change` to an account's counters with compare-and-swap, retrying on conflict,
+    /// and returns the counters it started from and `change`'s result.
+    pub async fn update_counters<T>(
+        &self,
+        user_id: i64,
+        change: impl FnMut(&mut Counters) -> T,
+    ) -> Result<(Counters, T), sqlx::Error> {
+        self.change_counters(Owner::Account(user_id), change).await
+    }
+
+    /// Like [`Db::update_counters`] for a login that matches no account, named by its
+    /// pseudonym (see `crypto::LoginPseudonyms`); the row is created on first use.
+    pub async fn update_unknown_login_counters<T>(
+        &self,
+        login_key: &str,
+        change: impl FnMut(&mut Counters) -> T,
+    ) -> Result<(Counters, T), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO unknown_login_counters (login_key) VALUES (?) ON CONFLICT DO NOTHING",
+        )
+        .bind(login_key)
+        .execute(self.pool())
+        .await?;
+        self.change_counters(Owner::UnknownLogin(login_key), change)
+            .await
+    }
+
+    /// Deletes the unknown-login rows whose last failure is older than `before`: by then
+    /// neither the hourly cap nor the longest delay depends on them.
+    pub async fn prune_unknown_login_counters(&self, before: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "DELETE FROM unknown_login_counters
+             WHERE pw_last_failure_at IS NULL OR pw_last_failure_at < ?",
+        )
+        .bind(before)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn read_counters(&self, owner: Owner<'_>) -> Result<Counters, sqlx::Error> {
+        let (table, key) = owner.table();
+        let sql = format!(
             "SELECT pw_consecutive, pw_last_failure_at, pw_window_start, pw_window_count,
                     face_consecutive, face_last_failure_at
-             FROM auth_counters WHERE user_id = ?",
-        )
-        .bind(user_id)
-        .fetch_optional(self.pool())
-        .await?;
-        let Some(r) = row else {
-            return Ok(Counters::default());
-        };
-        Ok(Counters {
-            pw_consecutive: to_u32(r.try_get("pw_consecutive")?),
-            pw_last_failure_at: r.try_get("pw_last_failure_at")?,
-            pw_window_start: r.try_get("pw_window_start")?,
-            pw_window_count: to_u32(r.try_get("pw_window_count")?),
-            face_consecutive: to_u32(r.try_get("face_consecutive")?),
-            face_last_failure_at: r.try_get("face_last_failure_at")?,
-        })
+             FROM {table} WHERE {key} = ?"
+        );
+        let row = owner
+            .bind(sqlx::query(&sql))
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref()
+            .map_or(Ok(Counters::default()), counters_from_row)
+    }
+
+    async fn change_counters<T>(
+        &self,
+        owner: Owner<'_>,
+        mut change: impl FnMut(&mut Counters) -> T,
+    ) -> Result<(Counters, T), sqlx::Error> {
+        loop {
+            let old = self.read_counters(owner).await?;
+            let mut new = old;
+            let out = change(&mut new);
+            if new == old || self.swap_counters(owner, &old, &new).await? {
+                return Ok((old, out));
+            }
+        }
     }
 
     /// Writes `new` if the row still holds `old`; `false` when another request changed it first
     /// (the caller re-reads and re-decides).
-    pub async fn swap_counters(
+    async fn swap_counters(
         &self,
-        user_id: i64,
+        owner: Owner<'_>,
         old: &Counters,
         new: &Counters,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE auth_counters SET pw_consecutive = ?, pw_last_failure_at = ?, pw_window_start = ?,
+        let (table, key) = owner.table();
+        let sql = format!(
+            "UPDATE {table} SET pw_consecutive = ?, pw_last_failure_at = ?, pw_window_start = ?,
                     pw_window_count = ?, face_consecutive = ?, face_last_failure_at = ?
-             WHERE user_id = ? AND pw_consecutive = ? AND pw_window_count = ?
+             WHERE {key} = ? AND pw_consecutive = ? AND pw_window_count = ?
                    AND face_consecutive = ?
                    AND pw_last_failure_at IS NOT DISTINCT FROM ?
                    AND pw_window_start IS NOT DISTINCT FROM ?
-                   AND face_last_failure_at IS NOT DISTINCT FROM ?",
-        )
-        .bind(i64::from(new.pw_consecutive))
-        .bind(new.pw_last_failure_at)
-        .bind(new.pw_window_start)
-        .bind(i64::from(new.pw_window_count))
-        .bind(i64::from(new.face_consecutive))
-        .bind(new.face_last_failure_at)
-        .bind(user_id)
-        .bind(i64::from(old.pw_consecutive))
-        .bind(i64::from(old.pw_window_count))
-        .bind(i64::from(old.face_consecutive))
-        .bind(old.pw_last_failure_at)
-        .bind(old.pw_window_start)
-        .bind(old.face_last_failure_at)
-        .execute(self.pool())
-        .await?;
+                   AND face_last_failure_at IS NOT DISTINCT FROM ?"
+        );
+        let q = sqlx::query(&sql)
+            .bind(i64::from(new.pw_consecutive))
+            .bind(new.pw_last_failure_at)
+            .bind(new.pw_window_start)
+            .bind(i64::from(new.pw_window_count))
+            .bind(i64::from(new.face_consecutive))
+            .bind(new.face_last_failure_at);
+        let done = owner
+            .bind(q)
+            .bind(i64::from(old.pw_consecutive))
+            .bind(i64::from(old.pw_window_count))
+            .bind(i64::from(old.face_consecutive))
+            .bind(old.pw_last_failure_at)
+            .bind(old.pw_window_start)
+            .bind(old.face_last_failure_at)
+            .execute(self.pool())
+            .await?;
         Ok(done.rows_affected() == 1)
     }
+}
 
-    /// Applies `change` to the stored counters with compare-and-swap, retrying on conflict, and
-    /// returns the counters it started from and `change`'s result.
-    pub async fn update_counters<T>(
-        &self,
-        user_id: i64,
-        mut change: impl FnMut(&mut Counters) -> T,
-    ) -> Result<(Counters, T), sqlx::Error> {
-        loop {
-            let old = self.counters(user_id).await?;
-            let mut new = old;
-            let out = change(&mut new);
-            if new == old || self.swap_counters(user_id, &old, &new).await? {
-                return Ok((old, out));
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fail_at(now: i64) -> impl FnMut(&mut Counters) {
+        move |c| c.record_password_attempt(now)
+    }
+
+    #[tokio::test]
+    async fn unknown_login_counters_accumulate_per_key_and_are_pruned_when_stale() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("t.db")).await.expect("open");
+        db.update_unknown_login_counters("old", fail_at(1_000))
+            .await
+            .expect("update");
+        for now in [5_000, 6_000] {
+            db.update_unknown_login_counters("recent", fail_at(now))
+                .await
+                .expect("update");
         }
+        let (recent, ()) = db
+            .update_unknown_login_counters("recent", |_| ())
+            .await
+            .expect("read");
+        assert_eq!((recent.pw_consecutive, recent.pw_window_count), (2, 2));
+
+        assert_eq!(
+            db.prune_unknown_login_counters(2_000).await.expect("prune"),
+            1
+        );
+        let (old, ()) = db
+            .update_unknown_login_counters("old", |_| ())
+            .await
+            .expect("read");
+        assert_eq!(old, Counters::default(), "the stale row was deleted");
+        let (recent_again, ()) = db
+            .update_unknown_login_counters("recent", |_| ())
+            .await
+            .expect("read");
+        assert_eq!(recent_again, recent, "a live row survives pruning");
     }
 }

@@ -46,6 +46,11 @@ fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, sqlx::Error> {
     })
 }
 
+/// A login (username or email) as it is looked up: trimmed and case-folded.
+pub fn login_key(login: &str) -> String {
+    login.trim().to_lowercase()
+}
+
 impl Db {
     /// Inserts the user and its zeroed brute-force counters in one transaction.
     pub async fn insert_user(&self, new: &NewUser) -> Result<User, InsertUserError> {
@@ -98,7 +103,7 @@ impl Db {
         &self,
         login: &str,
     ) -> Result<Option<(User, PasswordHashString)>, sqlx::Error> {
-        let key = login.trim().to_lowercase();
+        let key = login_key(login);
         let row = sqlx::query(
             "SELECT id, username, email, full_name, created_at, password_hash FROM users
              WHERE username_key = ? OR email = ?",
