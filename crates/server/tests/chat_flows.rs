@@ -904,7 +904,7 @@ async fn channel_list_puts_the_newest_activity_first() {
 }
 
 #[tokio::test]
-async fn deleting_an_account_leaves_no_chat_row_of_it_and_closes_its_sockets() {
+async fn deleting_an_account_leaves_no_chat_row_of_it_closes_its_sockets_and_tells_the_others() {
     let server = TestServer::start().await.expect("server");
     let (a, b) = (alice(&server).await, bob(&server).await);
     let dm = direct(&a, &b).await;
@@ -932,6 +932,8 @@ async fn deleting_an_account_leaves_no_chat_row_of_it_and_closes_its_sockets() {
     }
     let mut ws = a.client.ws("").await.expect("socket");
     hello(&mut ws).await;
+    let mut bobs_ws = b.client.ws("").await.expect("socket");
+    hello(&mut bobs_ws).await;
 
     let response = a
         .client
@@ -943,6 +945,28 @@ async fn deleting_an_account_leaves_no_chat_row_of_it_and_closes_its_sockets() {
         .expect("delete account");
     assert!(response.status().is_success(), "{}", response.status());
     assert_eq!(ws.closed().await.expect("closed"), Some(4001));
+    // Bob's open chat hears what went: the direct channel and alice's group are deleted, alice
+    // left his group.
+    let mut heard = HashSet::new();
+    while heard.len() < 3 {
+        let ev = bobs_ws.next_json().await.expect("event");
+        match ev["type"].as_str() {
+            Some("channel.deleted") => heard.insert(("deleted", ev["channel_id"].as_i64())),
+            Some("member.removed") => {
+                assert_eq!(ev["user_id"].as_i64(), Some(a.id));
+                heard.insert(("removed", ev["channel_id"].as_i64()))
+            }
+            _ => continue,
+        };
+    }
+    assert_eq!(
+        heard,
+        HashSet::from([
+            ("deleted", Some(dm)),
+            ("deleted", Some(mine)),
+            ("removed", Some(group)),
+        ])
+    );
 
     let pool = server.state.db.pool();
     let count = |sql: &'static str| async move {

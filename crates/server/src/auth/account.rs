@@ -397,8 +397,18 @@ pub async fn delete(
 ) -> ApiResult<()> {
     session.require_recent_sign_in(&state.config.sessions, now_ms())?;
     reauthenticate(state, session.user_id, password, client).await?;
+    let chat = crate::chat::service::Chat {
+        db: &state.db,
+        hub: &state.chat,
+    };
+    let departures = chat
+        .departures(session.user_id)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
     state.db.delete_user(session.user_id).await?;
     state.chat.close_user(session.user_id);
+    // The other members' open chats drop the deleted user's direct channels and owned groups.
+    chat.announce_departures(departures);
     tracing::info!(user_id = session.user_id, "account deleted");
     Ok(())
 }

@@ -21,6 +21,22 @@ pub struct Chat<'a> {
     pub hub: &'a ChatHub,
 }
 
+/// The channels of an account about to be deleted: id, what happens to it, the other members.
+#[derive(Debug)]
+pub struct Departures {
+    user_id: i64,
+    channels: Vec<(i64, DeleteAction, Vec<i64>)>,
+}
+
+fn role_of(me: i64, row: &store::MembershipRow) -> Result<Role, ChatError> {
+    let kind = ChannelKind::parse(&row.kind)
+        .ok_or_else(|| ChatError::Internal(format!("bad channel kind {:?}", row.kind)))?;
+    Ok(Role {
+        kind,
+        is_owner: row.owner_id == Some(me),
+    })
+}
+
 /// A page of history.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct HistoryPage {
@@ -50,12 +66,41 @@ impl Chat<'_> {
         let row = store::membership(self.db, channel_id, me)
             .await?
             .ok_or(ChatError::ChannelNotFound)?;
-        let kind = ChannelKind::parse(&row.kind)
-            .ok_or_else(|| ChatError::Internal(format!("bad channel kind {:?}", row.kind)))?;
-        Ok(Role {
-            kind,
-            is_owner: row.owner_id == Some(me),
-        })
+        role_of(me, &row)
+    }
+
+    /// What deleting `user_id`'s account will do to each of its channels, worked out while
+    /// the rows still exist (the deletion itself cascades in storage): the same rule as the
+    /// user deleting or leaving each channel.
+    pub async fn departures(&self, user_id: i64) -> Result<Departures, ChatError> {
+        let mut channels = Vec::new();
+        for (channel_id, row) in store::memberships_of(self.db, user_id).await? {
+            let action = domain::delete_action(role_of(user_id, &row)?);
+            let others: Vec<i64> = store::member_ids(self.db, channel_id)
+                .await?
+                .into_iter()
+                .filter(|&m| m != user_id)
+                .collect();
+            channels.push((channel_id, action, others));
+        }
+        Ok(Departures { user_id, channels })
+    }
+
+    /// Tells the remaining members, once the account is gone: `channel.deleted` for its
+    /// direct channels and the groups it owned, `member.removed` for the groups it was in.
+    pub fn announce_departures(&self, departures: Departures) {
+        let user_id = departures.user_id;
+        for (channel_id, action, others) in departures.channels {
+            let event = match action {
+                DeleteAction::DeleteChannel => Event::ChannelDeleted { channel_id },
+                DeleteAction::Leave => Event::MemberRemoved {
+                    channel_id,
+                    user_id,
+                },
+            };
+            self.hub
+                .publish(&others, &event.to_json(), Durability::Durable);
+        }
     }
 
     /// The channel's member ids, or 404 when `me` is not one of them (or there is no channel).

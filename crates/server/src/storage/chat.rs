@@ -96,6 +96,24 @@ pub async fn membership(
     .await
 }
 
+/// Every channel `user_id` belongs to, with its membership (kind and owner).
+pub async fn memberships_of(
+    db: &Db,
+    user_id: i64,
+) -> Result<Vec<(i64, MembershipRow)>, sqlx::Error> {
+    let rows: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT c.id, c.kind, c.owner_id FROM chat_channels c \
+         JOIN chat_members cm ON cm.channel_id = c.id WHERE cm.user_id = ? ORDER BY c.id",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, kind, owner_id)| (id, MembershipRow { kind, owner_id }))
+        .collect())
+}
+
 /// The user ids of every member of a channel.
 pub async fn member_ids(db: &Db, channel_id: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar("SELECT user_id FROM chat_members WHERE channel_id = ? ORDER BY user_id")
