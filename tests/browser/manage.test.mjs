@@ -1,6 +1,7 @@
 // Changing what was said and who is in a group: a person edits and deletes their own messages
 // (keyboard only for the edit), and a group's owner renames it, removes and adds people and
-// deletes it while a member leaves -- each change shows live in the other person's browser.
+// deletes it while a member leaves, and either person deletes a direct conversation -- each
+// change shows live in the other person's browser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
@@ -184,6 +185,36 @@ browserTests('editing messages and managing groups', (cams) => {
       const left = await apiFromPage(barack, 'GET', '/api/channels');
       assert.deepEqual(left.channels, []);
       await screenshot(joe, 'group-deleted-phone');
+    });
+  });
+
+  test('either person deletes a direct conversation after a confirmation, and it goes for both live', async () => {
+    await withServer(async (url, open) => {
+      const { ids, barack, joe } = await twoBrowsers(url, open);
+      const direct = await apiFromPage(barack, 'POST', '/api/channels', { kind: 'direct', members: [ids.joe] });
+      await apiFromPage(barack, 'POST', `/api/channels/${direct.id}/messages`, { text: 'Shall we talk?', client_id: 'dm-1' });
+      await barack.goto(`${url}/chat/${direct.id}`);
+      await joe.getByRole('link', { name: /Barack Obama/ }).click();
+      await bubble(joe, 'Shall we talk?').waitFor();
+      assert.equal(await joe.getByRole('button', { name: 'Group settings' }).count(), 0, 'a direct conversation has no group settings');
+
+      // Cancelling keeps everything.
+      await joe.getByRole('button', { name: 'Delete conversation' }).click();
+      const question = joe.getByRole('alertdialog', { name: 'Delete your conversation with Barack Obama?' });
+      await question.getByRole('button', { name: 'Cancel' }).click();
+      await bubble(joe, 'Shall we talk?').waitFor();
+
+      await joe.getByRole('button', { name: 'Delete conversation' }).click();
+      await screenshot(joe, 'direct-delete-confirm-phone');
+      await question.getByRole('button', { name: 'Delete conversation' }).click();
+      await joe.waitForURL(`${url}/chat`);
+      await assertVisible(joe, 'Your conversation with Barack Obama was deleted.');
+      await barack.waitForURL(`${url}/chat`, { timeout: 10000 });
+      await assertVisible(barack, 'Your conversation with Joe Biden was deleted.');
+      assert.equal(await barack.getByRole('link', { name: /Joe Biden/ }).count(), 0);
+      const left = await apiFromPage(barack, 'GET', '/api/channels');
+      assert.deepEqual(left.channels, []);
+      await screenshot(barack, 'direct-deleted');
     });
   });
 });

@@ -7,6 +7,7 @@ import { brand } from '../layout.js';
 import { ChatSocket } from '../socket.js';
 import { openNewConversation } from '../chat-dialog.js';
 import { openGroupSettings } from '../chat-group.js';
+import { confirmAction } from '../confirm.js';
 import { messageActions } from '../chat-message-actions.js';
 import {
   normUser, normMessage, normChannel, listOf, displayName, others, channelTitle, compareActivity, newClientId,
@@ -66,6 +67,8 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const title = h('h2', { className: 'chat-title', id: uid('chat-title'), text: '' });
   const subtitle = h('p', { className: 'chat-subtitle' });
   const manageBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-manage', text: 'Group settings', hidden: true, on: { click: onManageGroup } });
+  // A direct conversation has no settings; it can only be deleted (for both people).
+  const deleteDirectBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-manage', text: 'Delete conversation', hidden: true, on: { click: onDeleteDirect } });
   const messagesEl = h('ol', { className: 'message-list' });
   // The live region wraps the list (a role on the <ol> itself would take away its list semantics).
   const log = h('div', { attrs: { role: 'log', 'aria-live': 'polite', 'aria-labelledby': title.id } }, messagesEl);
@@ -86,7 +89,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     textarea, sendBtn,
     h('p', { id: `${textareaId}-help`, className: 'visually-hidden', text: 'Enter sends, Shift+Enter starts a new line.' }));
   const conversation = h('section', { className: 'chat-main', attrs: { 'aria-labelledby': title.id } },
-    h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), manageBtn),
+    h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), manageBtn, deleteDirectBtn),
     scroller, typingLine, composer);
   const empty = h('section', { className: 'chat-empty' },
     h('p', { text: 'Pick a conversation, or start a new one.' }));
@@ -235,6 +238,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
 
   function renderHeader(channel) {
     manageBtn.hidden = channel.kind !== 'group';
+    deleteDirectBtn.hidden = channel.kind !== 'direct';
     title.textContent = channelTitle(channel, me.id);
     document.title = `${title.textContent} · facegate`;
     if (channel.kind === 'direct') {
@@ -598,7 +602,10 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       }
       case 'channel.deleted': {
         const c = state.channels.get(p.channel_id);
-        if (c) channelGone(p.channel_id, `“${channelTitle(c, me.id)}” was deleted.`);
+        if (c) {
+          const name = channelTitle(c, me.id);
+          channelGone(p.channel_id, c.kind === 'direct' ? `Your conversation with ${name} was deleted.` : `“${name}” was deleted.`);
+        }
         break;
       }
       default:
@@ -700,6 +707,29 @@ export function render({ root, session, params, navigate, handleAuthError }) {
         if (manageBtn.isConnected && !manageBtn.hidden && conversation.hidden === false) manageBtn.focus();
       },
     });
+  }
+
+  async function onDeleteDirect() {
+    const c = state.channels.get(state.activeId);
+    if (!c || c.kind !== 'direct') return;
+    const name = channelTitle(c, me.id);
+    const confirmed = await confirmAction({
+      title: `Delete your conversation with ${name}?`,
+      message: `All its messages will be deleted for you and for ${name}. This cannot be undone.`,
+      confirmText: 'Delete conversation',
+    });
+    if (!confirmed) {
+      deleteDirectBtn.focus();
+      return;
+    }
+    state.goingAway = { id: c.id, why: `Your conversation with ${name} was deleted.` };
+    try {
+      await api.del(`/api/channels/${c.id}`);
+      channelGone(c.id, null);
+    } catch (err) {
+      state.goingAway = null;
+      fail(err);
+    }
   }
 
   async function onNewConversation() {
