@@ -119,6 +119,7 @@ pub enum FrameFaces {
 }
 
 impl FrameFaces {
+    /// The descriptor the match rule compares: only a frame with exactly one face has one.
     pub fn descriptor(&self) -> Option<Descriptor> {
         match self {
             Self::One(d) => Some(*d),
@@ -284,8 +285,8 @@ impl FaceService {
         }
     }
 
-    /// Per frame: the descriptor of its one face, or `None` (no face, or several). An
-    /// undecodable frame is a client error.
+    /// Per frame: no face, the descriptor of its one face, or several faces. An undecodable
+    /// frame is a client error.
     pub async fn describe_frames(&self, frames: Vec<Bytes>) -> Result<Vec<FrameFaces>, ApiError> {
         self.run(move |s| {
             frames
