@@ -114,6 +114,13 @@ async fn face_checks_that_see_no_single_face_say_so_and_do_not_count_as_failures
         StatusCode::OK,
         "faceless frames locked the face check"
     );
+    let kinds = event_kinds(&s, &c).await;
+    let not_seen = kinds.iter().filter(|k| *k == "face_not_seen").count();
+    assert_eq!(
+        not_seen, 7,
+        "each faceless check is in the security events: {kinds:?}"
+    );
+    assert!(!kinds.iter().any(|k| k == "face_failed"), "{kinds:?}");
 }
 
 #[tokio::test]

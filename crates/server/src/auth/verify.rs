@@ -91,6 +91,18 @@ pub async fn verify(
                     c.face_consecutive = c.face_consecutive.saturating_sub(1)
                 })
                 .await?;
+            if matches!(e, ApiError::NoFace { .. } | ApiError::MultipleFaces { .. }) {
+                // Still an attempt on the account: its owner sees it in the security events.
+                let detail = format!("{e} (not counted)");
+                audit(
+                    state,
+                    Some(user_id),
+                    AuditKind::FaceNotSeen,
+                    client,
+                    Some(detail),
+                )
+                .await?;
+            }
             return Err(e);
         }
     };

@@ -14,6 +14,8 @@ pub enum AuditKind {
     PasswordLockedOut,
     FaceSucceeded,
     FaceFailed,
+    /// A face check whose frames held no single face: nothing compared, not counted.
+    FaceNotSeen,
     FaceLockedOut,
     FaceDisabled,
     FaceReenrolled,
@@ -33,6 +35,7 @@ impl AuditKind {
             Self::PasswordLockedOut => "password_locked_out",
             Self::FaceSucceeded => "face_succeeded",
             Self::FaceFailed => "face_failed",
+            Self::FaceNotSeen => "face_not_seen",
             Self::FaceLockedOut => "face_locked_out",
             Self::FaceDisabled => "face_disabled",
             Self::FaceReenrolled => "face_reenrolled",

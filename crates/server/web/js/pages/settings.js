@@ -16,6 +16,7 @@ const EVENT_LABELS = {
   password_locked_out: 'Password attempts locked',
   face_succeeded: 'Face check passed',
   face_failed: 'Face check failed',
+  face_not_seen: 'Face check saw no single face (not counted)',
   face_locked_out: 'Face check locked for a while',
   face_disabled: 'Face check disabled',
   face_reenrolled: 'Face re-enrolled',
