@@ -29,10 +29,8 @@ pub struct Departures {
 }
 
 fn role_of(me: i64, row: &store::MembershipRow) -> Result<Role, ChatError> {
-    let kind = ChannelKind::parse(&row.kind)
-        .ok_or_else(|| ChatError::Internal(format!("bad channel kind {:?}", row.kind)))?;
     Ok(Role {
-        kind,
+        kind: parse_kind(&row.kind)?,
         is_owner: row.owner_id == Some(me),
     })
 }
@@ -204,19 +202,22 @@ impl Chat<'_> {
     pub async fn list_channels(&self, me: i64) -> Result<Vec<ChannelListItem>, ChatError> {
         let mut rows = store::list_channels(self.db, me).await?;
         rows.sort_by_key(|r| {
-            std::cmp::Reverse((activity(r.last_activity_at, r.last_message_at), r.id))
+            std::cmp::Reverse((
+                activity(r.channel.last_activity_at, r.channel.last_message_at),
+                r.channel.id,
+            ))
         });
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let last_message = match row.last_message_id {
-                Some(mid) => store::message(self.db, row.id, mid)
+                Some(mid) => store::message(self.db, row.channel.id, mid)
                     .await?
                     .map(MessageView::from),
                 None => None,
             };
-            let kind = parse_kind(&row.kind)?;
+            let kind = parse_kind(&row.channel.kind)?;
             let peer = if kind == ChannelKind::Direct {
-                store::members(self.db, row.id)
+                store::members(self.db, row.channel.id)
                     .await?
                     .into_iter()
                     .map(|(user, _)| user)
@@ -224,13 +225,14 @@ impl Chat<'_> {
             } else {
                 None
             };
+            let channel = row.channel;
             out.push(ChannelListItem {
-                id: row.id,
+                id: channel.id,
                 kind: kind.as_str(),
-                name: row.name,
-                owner_id: row.owner_id,
-                created_at: row.created_at,
-                last_activity_at: activity(row.last_activity_at, row.last_message_at),
+                name: channel.name,
+                owner_id: channel.owner_id,
+                created_at: channel.created_at,
+                last_activity_at: activity(channel.last_activity_at, channel.last_message_at),
                 peer,
                 last_message,
                 last_read_id: row.last_read_id,

@@ -49,15 +49,8 @@ pub struct ChannelRow {
 /// A channel in the caller's list, with what the list shows about it.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct ChannelListRow {
-    pub id: i64,
-    pub kind: String,
-    pub name: Option<String>,
-    pub owner_id: Option<i64>,
-    pub created_at: i64,
-    /// Creation or last rename (messages do not touch the channel row).
-    pub last_activity_at: Option<i64>,
-    /// Time of the newest message, if any.
-    pub last_message_at: Option<i64>,
+    #[sqlx(flatten)]
+    pub channel: ChannelRow,
     pub last_read_id: i64,
     pub unread: i64,
     pub last_message_id: Option<i64>,
