@@ -3,21 +3,11 @@
 // browser alone bypasses the pages' Content-Security-Policy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { screenshot } from './lib/browser.mjs';
+import { axeViolations as violations } from './lib/axe.mjs';
 import { withServer, browserTests } from './lib/harness.mjs';
 import { PEOPLE, registerViaApi, logIn, pressVerify } from './lib/flows.mjs';
 import { ApiClient } from './lib/apiclient.mjs';
-
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-
-async function violations(page) {
-  await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(() => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-  }));
-  return result.violations.map((v) => `${v.id}: ${v.help} -> ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
-}
 
 browserTests('accessibility', (cams) => {
 

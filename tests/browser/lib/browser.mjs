@@ -1,11 +1,24 @@
 // Headless Chromium (the system package) whose webcam is a y4m clip.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { ARTIFACTS } from './paths.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// For work on the pages only: FACEGATE_WEB_DIR=crates/server/web serves the pages' files from
+// that folder instead of those embedded in the binary, so an edit needs no rebuild.
+const WEB_DIR = process.env.FACEGATE_WEB_DIR ? path.resolve(process.env.FACEGATE_WEB_DIR) : null;
+const TYPES = { js: 'text/javascript', css: 'text/css', svg: 'image/svg+xml', html: 'text/html' };
+
+async function serveFromDisk(context) {
+  await context.route((url) => !url.pathname.startsWith('/api/') && /\.[a-z]+$/.test(url.pathname), (route) => {
+    const { pathname } = new URL(route.request().url());
+    const file = path.join(WEB_DIR, pathname);
+    if (!file.startsWith(WEB_DIR) || !existsSync(file)) return route.fallback();
+    return route.fulfill({ body: readFileSync(file), contentType: TYPES[pathname.split('.').pop()] });
+  });
+}
 
 /**
  * Launches a browser whose camera shows `y4m`; returns `{ page, close() }`. Each call gets a
@@ -30,6 +43,7 @@ export async function openBrowser(y4m, { viewport = { width: 1200, height: 860 }
     colorScheme,
     ignoreDefaultArgs: ['--enable-automation'],
   });
+  if (WEB_DIR) await serveFromDisk(context);
   const page = context.pages()[0] || (await context.newPage());
   const problems = [];
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));

@@ -23,7 +23,7 @@ const HINT_TEXT = {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function canvasToBlob(canvas, quality) {
+export function canvasToBlob(canvas, quality) {
   return new Promise((resolve, reject) => {
     canvas.toBlob((blob) => (blob ? resolve(blob) : reject(new Error('encoding failed'))), 'image/jpeg', quality);
   });
@@ -50,7 +50,8 @@ export function parseDetection(data, frameWidth, frameHeight) {
   return { faces, hint };
 }
 
-function cameraProblem(err) {
+/** What went wrong when the camera could not start, in words: `{ title, text, retry }`. */
+export function cameraProblem(err) {
   if (!window.isSecureContext) {
     return {
       title: 'The camera needs a secure connection',
@@ -76,6 +77,43 @@ function cameraProblem(err) {
     return { title: 'The camera is busy', text: 'Another app or tab may be using it. Close it, then press "Try again".', retry: true };
   }
   return { title: 'The camera could not start', text: 'Press "Try again", or reload the page.', retry: true };
+}
+
+/** The hidden "upload photos instead" field offered when there is no usable camera. */
+export function photoUpload(onChange) {
+  const input = h('input', {
+    type: 'file', id: `upload-${Math.random().toString(36).slice(2)}`, accept: 'image/jpeg,image/png,image/webp', multiple: true,
+    className: 'camera-upload-input', on: { change: onChange },
+  });
+  const el = h('div', { className: 'camera-upload', hidden: true },
+    h('label', { htmlFor: input.id, text: 'Or upload 1 to 3 photos of your face instead' }),
+    input,
+    h('p', { className: 'field-hint', text: 'Use clear, well-lit photos where only your face is visible.' }));
+  return { input, el };
+}
+
+/**
+ * Draws `faces` (`{x, y, w, h}` in the pixels of a `fw`×`fh` frame) on `overlay`, a canvas over
+ * `stage` whose video is shown with object-fit: contain; green when `good`, amber otherwise. The
+ * overlay is mirrored by CSS exactly like the video, so the boxes land on the faces.
+ */
+export function drawFaceBoxes(overlay, stage, faces, fw, fh, good) {
+  const rect = stage.getBoundingClientRect();
+  const dpr = window.devicePixelRatio || 1;
+  const cw = Math.round(rect.width * dpr);
+  const ch = Math.round(rect.height * dpr);
+  if (overlay.width !== cw || overlay.height !== ch) {
+    overlay.width = cw;
+    overlay.height = ch;
+  }
+  const ctx = overlay.getContext('2d');
+  ctx.clearRect(0, 0, cw, ch);
+  const scale = Math.min(cw / fw, ch / fh);
+  const ox = (cw - fw * scale) / 2;
+  const oy = (ch - fh * scale) / 2;
+  ctx.lineWidth = 3 * dpr;
+  ctx.strokeStyle = good ? '#3ddc84' : '#ffb020';
+  for (const f of faces) ctx.strokeRect(ox + f.x * scale, oy + f.y * scale, f.w * scale, f.h * scale);
 }
 
 export class CameraPanel {
@@ -114,14 +152,7 @@ export class CameraPanel {
     this.captureBtn = h('button', { type: 'button', className: 'btn btn-secondary', text: 'Capture now', disabled: true, on: { click: () => this.capture() } });
     this.retakeBtn = h('button', { type: 'button', className: 'btn btn-secondary', text: 'Retake', hidden: true, on: { click: () => this.retake() } });
     this.actions = h('div', { className: 'camera-actions', hidden: !this.opts.manualCapture }, this.captureBtn, this.retakeBtn);
-    this.uploadInput = h('input', {
-      type: 'file', id: `upload-${Math.random().toString(36).slice(2)}`, accept: 'image/jpeg,image/png,image/webp', multiple: true,
-      className: 'camera-upload-input', on: { change: () => this.useUploads() },
-    });
-    this.upload = h('div', { className: 'camera-upload', hidden: true },
-      h('label', { htmlFor: this.uploadInput.id, text: 'Or upload 1 to 3 photos of your face instead' }),
-      this.uploadInput,
-      h('p', { className: 'field-hint', text: 'Use clear, well-lit photos where only your face is visible.' }));
+    ({ input: this.uploadInput, el: this.upload } = photoUpload(() => this.useUploads()));
     this.el = h('section', { className: 'camera' }, this.stage, this.status, this.actions, this.upload);
   }
 
@@ -254,23 +285,7 @@ export class CameraPanel {
   }
 
   drawBoxes(faces, fw, fh, hint) {
-    const rect = this.stage.getBoundingClientRect();
-    const dpr = window.devicePixelRatio || 1;
-    const cw = Math.round(rect.width * dpr);
-    const ch = Math.round(rect.height * dpr);
-    if (this.overlay.width !== cw || this.overlay.height !== ch) {
-      this.overlay.width = cw;
-      this.overlay.height = ch;
-    }
-    const ctx = this.overlay.getContext('2d');
-    ctx.clearRect(0, 0, cw, ch);
-    // The video is drawn with object-fit: contain; map frame pixels onto that box.
-    const scale = Math.min(cw / fw, ch / fh);
-    const ox = (cw - fw * scale) / 2;
-    const oy = (ch - fh * scale) / 2;
-    ctx.lineWidth = 3 * dpr;
-    ctx.strokeStyle = hint === 'ok' && faces.length === 1 ? '#3ddc84' : '#ffb020';
-    for (const f of faces) ctx.strokeRect(ox + f.x * scale, oy + f.y * scale, f.w * scale, f.h * scale);
+    drawFaceBoxes(this.overlay, this.stage, faces, fw, fh, hint === 'ok' && faces.length === 1);
   }
 
   clearOverlay() {

@@ -1,10 +1,13 @@
-// Face check: the second login step. An explicit "Verify" press asks the server for a one-time
-// challenge, takes a few frames and sends them; the server decides. Nothing is decided here.
+// Face check: the second login step. A press on "Start face check" opens the camera and the live
+// check (live-check.js): the server asks for a few head movements and decides. A passed check
+// gives a ticket that this page redeems for a full session. When the operator turned the live
+// check off, the server has no /api/face/live and the page falls back to sending a few photos.
 import { api, ApiError } from '../api.js';
 import { h, alertBox, formatCountdown } from '../dom.js';
 import { describeError } from '../errors.js';
 import { authShell } from '../layout.js';
 import { CameraPanel } from '../camera.js';
+import { LiveCheck } from '../live-check.js';
 
 export const name = 'face';
 
@@ -14,20 +17,114 @@ export function render({ root, navigate, notice, session }) {
   document.title = 'Face check · facegate';
   const alert = alertBox();
   const countdown = h('p', { className: 'countdown', hidden: true, attrs: { 'aria-live': 'off' } });
+  const logout = h('button', { type: 'button', className: 'btn btn-link', text: 'Log out', on: { click: onLogout } });
+  const slot = h('div', { className: 'face-slot' });
+  let timer = null;
+  let lockedUntil = 0;
+  let photo = null; // the photo check, when the live check is off
+
+  if (notice) alert.show(notice, 'info');
+  const who = session && session.user && (session.user.full_name || session.user.username);
+
+  const live = new LiveCheck({
+    purpose: 'verify',
+    startText: 'Start face check',
+    label: 'Camera preview for the face check',
+    idleText: 'Press "Start face check". You will be asked to look at the camera and turn your head, one step at a time.',
+    onPassed: async ({ ticket }) => {
+      await api.post('/api/face/live/finish', { ticket });
+      navigate('/chat', { replace: true });
+    },
+    onLockedOut: startLockout,
+    onDisabled: () => alert.show(describeError(new ApiError(403, 'face_disabled', ''))),
+    onRefused: (err) => {
+      if (err.status === 404) {
+        usePhotoCheck();
+        return true;
+      }
+      if (err.code === 'unauthenticated') {
+        expired();
+        return true;
+      }
+      return false;
+    },
+  });
+  slot.append(live.el);
+
+  function expired() {
+    alert.show(h('span', {}, 'Your sign-in expired (you have 5 minutes for the face check). ',
+      h('a', { href: '/login', attrs: { 'data-link': '' }, text: 'Log in again' }), '.'));
+    live.setBlocked(true);
+  }
+
+  function startLockout(seconds) {
+    lockedUntil = Date.now() + seconds * 1000;
+    live.setBlocked(true);
+    if (photo) photo.verify.disabled = true;
+    alert.show(describeError(new ApiError(429, 'locked_out', '')));
+    countdown.hidden = false;
+    const tick = () => {
+      const left = (lockedUntil - Date.now()) / 1000;
+      if (left <= 0) {
+        clearInterval(timer);
+        timer = null;
+        countdown.hidden = true;
+        alert.show('You can try the face check again now.', 'info');
+        live.setBlocked(false);
+        if (photo) photo.verify.disabled = !photo.ready;
+        return;
+      }
+      countdown.textContent = `You can try again in ${formatCountdown(left)}.`;
+    };
+    clearInterval(timer);
+    tick();
+    timer = setInterval(tick, 250);
+  }
+
+  function usePhotoCheck() {
+    live.stop();
+    photo = photoCheck({ alert, navigate, startLockout, expired, lockedOut: () => Date.now() < lockedUntil });
+    slot.replaceChildren(photo.el);
+    subtitle.textContent = `${who ? `Hi ${who}. ` : ''}Step 2 of 2: look at the camera, then press Verify.`;
+  }
+
+  async function onLogout() {
+    try {
+      await api.post('/api/logout');
+    } catch {
+      // the session may already be gone; either way the user wants the login page
+    }
+    navigate('/login', { replace: true });
+  }
+
+  const shell = authShell({
+    title: 'Face check',
+    subtitle: `${who ? `Hi ${who}. ` : ''}Step 2 of 2: a short live check with your camera.`,
+  },
+  alert.el,
+  slot,
+  countdown,
+  h('p', { className: 'field-hint', text: 'The camera pictures are only used for this check and are never stored.' }),
+  h('p', { className: 'switch' }, 'Not you? ', logout));
+  const subtitle = shell.querySelector('.subtitle');
+  root.append(shell);
+
+  return () => {
+    clearInterval(timer);
+    live.stop();
+    if (photo) photo.camera.stop();
+  };
+}
+
+/** The photo check of servers with `face.liveness = "off"`: a few frames to POST /api/face/verify. */
+function photoCheck({ alert, navigate, startLockout, expired, lockedOut }) {
   const camera = new CameraPanel({
     autoCapture: false, manualCapture: false, frames: FRAMES, label: 'Camera preview for the face check',
     okText: 'Face found. Hold still and press Verify.',
   });
   const verify = h('button', { type: 'button', className: 'btn btn-primary btn-block', text: 'Verify', disabled: true, on: { click: onVerify } });
-  const logout = h('button', { type: 'button', className: 'btn btn-link', text: 'Log out', on: { click: onLogout } });
-  let timer = null;
-  let lockedUntil = 0;
-  let disabled = false;
-  let faceOff = false; // face_disabled: no check can pass until re-enrolment
-  let cameraReady = false;
-
-  if (notice) alert.show(notice, 'info');
-  const who = session && session.user && (session.user.full_name || session.user.username);
+  const state = { el: h('div', { className: 'form' }, camera.el, verify), camera, verify, ready: false };
+  let faceOff = false;
 
   async function onVerify() {
     if (verify.disabled) return;
@@ -58,7 +155,7 @@ export function render({ root, navigate, notice, session }) {
       camera.setStatus('');
       return;
     }
-    if (!disabled && Date.now() >= lockedUntil) verify.disabled = !cameraReady;
+    if (!lockedOut() && !verify.dataset.off) verify.disabled = !state.ready;
     if (camera.frames.length) camera.retake();
     // The button was disabled during the check, which drops keyboard focus: give it back.
     if (!verify.disabled) verify.focus();
@@ -75,67 +172,19 @@ export function render({ root, navigate, notice, session }) {
     }
     if (err.code === 'face_disabled') {
       faceOff = true;
-      disabled = true;
-      verify.disabled = true;
+      verify.dataset.off = '1';
     }
     if (err.code === 'unauthenticated') {
-      alert.show(h('span', {}, 'Your sign-in expired (you have 5 minutes for the face check). ',
-        h('a', { href: '/login', attrs: { 'data-link': '' }, text: 'Log in again' }), '.'));
-      disabled = true;
-      verify.disabled = true;
+      verify.dataset.off = '1';
+      expired();
       return;
     }
     alert.show(describeError(err));
   }
 
-  function startLockout(seconds) {
-    lockedUntil = Date.now() + seconds * 1000;
-    verify.disabled = true;
-    alert.show(`${describeError(new ApiError(429, 'locked_out', ''))}`);
-    countdown.hidden = false;
-    const tick = () => {
-      const left = (lockedUntil - Date.now()) / 1000;
-      if (left <= 0) {
-        clearInterval(timer);
-        timer = null;
-        countdown.hidden = true;
-        alert.show('You can try the face check again now.', 'info');
-        verify.disabled = disabled || !cameraReady;
-        return;
-      }
-      countdown.textContent = `You can try again in ${formatCountdown(left)}.`;
-    };
-    clearInterval(timer);
-    tick();
-    timer = setInterval(tick, 250);
-  }
-
-  async function onLogout() {
-    try {
-      await api.post('/api/logout');
-    } catch {
-      // the session may already be gone; either way the user wants the login page
-    }
-    navigate('/login', { replace: true });
-  }
-
-  root.append(authShell({
-    title: 'Face check',
-    subtitle: `${who ? `Hi ${who}. ` : ''}Step 2 of 2: look at the camera, then press Verify.`,
-  },
-  alert.el,
-  camera.el,
-  countdown,
-  verify,
-  h('p', { className: 'field-hint', text: 'Your photos are only used for this check and are never stored.' }),
-  h('p', { className: 'switch' }, 'Not you? ', logout)));
-
   camera.start().then((ok) => {
-    cameraReady = ok;
-    verify.disabled = !ok || disabled || Date.now() < lockedUntil;
+    state.ready = ok;
+    verify.disabled = !ok || lockedOut() || Boolean(verify.dataset.off);
   });
-  return () => {
-    clearInterval(timer);
-    camera.stop();
-  };
+  return state;
 }

@@ -1,11 +1,13 @@
-// Registration: account details, explicit consent to store a face template, and the camera
-// panel that captures the enrolment frames (or photo uploads when there is no camera).
+// Registration: account details, explicit consent to store a face template, and the live
+// enrolment (live-check.js), started by a button once the fields are filled in: the server keeps
+// three good frames and hands back an enrolment token that goes with the form. Without a usable
+// camera, photos can be uploaded instead.
 import { api, currentSession } from '../api.js';
 import { h, field, alertBox, uid } from '../dom.js';
 import { describeError, fieldForError } from '../errors.js';
 import { ratePassword } from '../password.js';
 import { authShell } from '../layout.js';
-import { CameraPanel } from '../camera.js';
+import { LiveCheck } from '../live-check.js';
 
 export const name = 'register';
 
@@ -50,12 +52,28 @@ export function render({ root, navigate }) {
       + 'Why: as the second step of logging in, so a stolen password alone cannot open your account. '
       + 'The template is deleted immediately when you delete your account.' }));
 
-  const photoState = h('p', { className: 'field-hint photo-state', attrs: { 'aria-live': 'polite' }, text: 'No photo yet. Look at the camera: it takes one by itself.' });
-  const camera = new CameraPanel({
-    autoCapture: true, manualCapture: true, allowUpload: true, frames: 3, label: 'Camera preview for your face photo',
-    onFrames: (frames) => {
-      photoState.textContent = frames.length ? 'Photo ready.' : 'No photo yet. Look at the camera: it takes one by itself.';
+  const NOT_YET = 'Not captured yet.';
+  const photoState = h('p', { className: 'field-hint photo-state', attrs: { 'aria-live': 'polite' }, text: NOT_YET });
+  let enrolment = null;
+  const live = new LiveCheck({
+    purpose: 'enrol',
+    startText: 'Start face capture',
+    label: 'Camera preview for your face capture',
+    idleText: 'When you are ready, press "Start face capture". Look at the camera, then follow the prompts.',
+    passedText: 'You can now create your account.',
+    allowUpload: true,
+    onPassed: async (result) => {
+      enrolment = result.enrolment;
+      photoState.textContent = 'Face captured.';
     },
+    onUploads: (files) => {
+      photoState.textContent = files.length ? 'Photos chosen.' : NOT_YET;
+    },
+  });
+  const startCapture = live.startBtn;
+  startCapture.addEventListener('click', () => {
+    enrolment = null;
+    photoState.textContent = NOT_YET;
   });
 
   const submit = h('button', { type: 'submit', className: 'btn btn-primary btn-block', text: 'Create account' });
@@ -65,7 +83,7 @@ export function render({ root, navigate }) {
     h('div', { className: 'register-grid' },
       h('div', { className: 'register-fields' }, alert.el, username.wrap, email.wrap, fullName.wrap, password.wrap, consentBox),
       h('div', { className: 'register-camera' },
-        h('h2', { className: 'panel-title', text: 'Your face' }), camera.el, photoState)),
+        h('h2', { className: 'panel-title', text: 'Your face' }), live.el, photoState)),
     submit);
 
   async function onSubmit(event) {
@@ -75,9 +93,9 @@ export function render({ root, navigate }) {
     const rating = password.update();
     if (!rating.ok) return fail('password', rating.message);
     if (!consent.checked) return fail('consent', 'Please tick the consent box: we cannot store your face template without it.');
-    if (camera.frames.length === 0) {
-      alert.show('Please take a photo of your face first: look at the camera, or press "Capture now".');
-      (camera.captureBtn.hidden ? camera.retakeBtn : camera.captureBtn).focus();
+    if (!enrolment && live.uploads.length === 0) {
+      alert.show('Please capture your face first: press "Start face capture" and follow the prompts.');
+      if (!startCapture.hidden) startCapture.focus();
       return undefined;
     }
     const form = new FormData();
@@ -86,7 +104,8 @@ export function render({ root, navigate }) {
     form.append('full_name', fullName.input.value.trim());
     form.append('password', password.input.value);
     form.append('consent', 'true');
-    camera.frames.forEach((frame, i) => form.append('face', frame, `face-${i + 1}.jpg`));
+    if (enrolment) form.append('enrolment', enrolment);
+    else live.uploads.forEach((file) => form.append('face', file, file.name));
     submit.disabled = true;
     submit.textContent = 'Creating your account…';
     try {
@@ -98,7 +117,12 @@ export function render({ root, navigate }) {
     } catch (err) {
       const which = fieldForError(err.code || '', err.message || '');
       fail(which, describeError(err));
-      if (['no_face', 'multiple_faces', 'face_too_small', 'image_invalid'].includes(err.code)) camera.retake();
+      // A used or expired enrolment token cannot be sent again: capture anew.
+      if (/enrol/.test(err.code || '')) {
+        enrolment = null;
+        photoState.textContent = NOT_YET;
+        live.reset();
+      }
     } finally {
       submit.disabled = false;
       submit.textContent = 'Create account';
@@ -118,6 +142,5 @@ export function render({ root, navigate }) {
   root.append(authShell({ title: 'Create an account', subtitle: 'Your password and your face together protect your account.', wide: true },
     form,
     h('p', { className: 'switch' }, 'Already have an account? ', h('a', { href: '/login', attrs: { 'data-link': '' }, text: 'Log in' }))));
-  camera.start();
-  return () => camera.stop();
+  return () => live.stop();
 }

@@ -3,7 +3,7 @@ import { api, ApiError } from '../api.js';
 import { h, setChildren, field, alertBox, formatTime, uid } from '../dom.js';
 import { describeError } from '../errors.js';
 import { brand } from '../layout.js';
-import { CameraPanel } from '../camera.js';
+import { LiveCheck } from '../live-check.js';
 import { listOf } from '../chat-model.js';
 
 export const name = 'settings';
@@ -83,7 +83,8 @@ export function render({ root, session, navigate, handleAuthError }) {
   const enrolAlert = alertBox();
   const enrolPassword = field({ label: 'Current password', name: 'password', type: 'password', autocomplete: 'current-password' });
   const enrolSubmit = h('button', { type: 'submit', className: 'btn btn-primary', text: 'Save new face' });
-  let camera = null;
+  let live = null;
+  let enrolment = null;
   const cameraSlot = h('div', { className: 'camera-slot' });
   const startEnrol = h('button', {
     type: 'button', className: 'btn btn-secondary', text: 'Re-enrol my face',
@@ -91,40 +92,56 @@ export function render({ root, session, navigate, handleAuthError }) {
       click: () => {
         startEnrol.hidden = true;
         enrolForm.hidden = false;
-        camera = new CameraPanel({ autoCapture: true, manualCapture: true, allowUpload: true, frames: 3, label: 'Camera preview for your new face photo' });
-        cameraSlot.append(camera.el);
-        camera.start();
-        enrolPassword.input.focus();
+        enrolment = null;
+        live = new LiveCheck({
+          purpose: 'enrol',
+          startText: 'Start face capture',
+          label: 'Camera preview for your new face capture',
+          idleText: 'Press "Start face capture", look at the camera and follow the prompts.',
+          passedText: 'Enter your password and press "Save new face".',
+          allowUpload: true,
+          onPassed: async (result) => {
+            enrolment = result.enrolment;
+          },
+        });
+        live.startBtn.addEventListener('click', () => { enrolment = null; });
+        cameraSlot.append(live.el);
+        live.startBtn.focus();
       },
     },
   });
   const enrolForm = h('form', { className: 'form', hidden: true, on: { submit: onEnrol } },
-    h('p', { className: 'field-hint', text: 'Your new face template replaces the old one. The photos are not stored.' }),
+    h('p', { className: 'field-hint', text: 'Your new face template replaces the old one. The camera pictures are not stored.' }),
     cameraSlot, enrolPassword.wrap, enrolSubmit);
 
   async function onEnrol(event) {
     event.preventDefault();
     enrolAlert.clear();
-    if (!camera || camera.frames.length === 0) {
-      enrolAlert.show('Please take a photo first: look at the camera, or press "Capture now".');
+    if (!live || (!enrolment && live.uploads.length === 0)) {
+      enrolAlert.show('Please capture your face first: press "Start face capture" and follow the prompts.');
       return;
     }
     const form = new FormData();
     form.append('password', enrolPassword.input.value);
-    camera.frames.forEach((f, i) => form.append('face', f, `face-${i + 1}.jpg`));
+    if (enrolment) form.append('enrolment', enrolment);
+    else live.uploads.forEach((file) => form.append('face', file, file.name));
     enrolSubmit.disabled = true;
     try {
       await api.put('/api/me/face', form);
       enrolAlert.show('Your face has been re-enrolled.', 'success');
       enrolPassword.input.value = '';
-      camera.stop();
+      live.stop();
       cameraSlot.replaceChildren();
-      camera = null;
+      live = null;
+      enrolment = null;
       enrolForm.hidden = true;
       startEnrol.hidden = false;
       loadEvents();
     } catch (err) {
-      if (err instanceof ApiError && ['no_face', 'multiple_faces', 'face_too_small', 'image_invalid'].includes(err.code)) camera.retake();
+      if (err instanceof ApiError && /enrol/.test(err.code || '')) {
+        enrolment = null;
+        live.reset();
+      }
       fail(enrolAlert, err);
     } finally {
       enrolSubmit.disabled = false;
@@ -181,6 +198,6 @@ export function render({ root, session, navigate, handleAuthError }) {
 
   loadEvents();
   return () => {
-    if (camera) camera.stop();
+    if (live) live.stop();
   };
 }
