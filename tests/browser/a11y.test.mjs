@@ -1,11 +1,12 @@
 // Accessibility: every page passes axe-core's WCAG 2.1 A/AA rules (labels, names, contrast,
 // landmarks...) on a desktop and a phone-sized screen. axe is injected as a script, so this
-// browser alone bypasses the pages' Content-Security-Policy.
+// browser alone bypasses the pages' Content-Security-Policy. The server runs the photo face check
+// here (PHOTO_CHECK); the live check's screens are checked in live-ui.test.mjs and live.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
 import { axeViolations as violations } from './lib/axe.mjs';
-import { withServer, browserTests } from './lib/harness.mjs';
+import { withServer, PHOTO_CHECK, browserTests } from './lib/harness.mjs';
 import { PEOPLE, registerViaApi, logIn, pressVerify } from './lib/flows.mjs';
 import { ApiClient } from './lib/apiclient.mjs';
 
@@ -33,7 +34,7 @@ browserTests('accessibility', (cams) => {
           found[name] = await violations(page);
         };
         await page.goto(`${url}/register`);
-        await page.getByText('Face found').or(page.getByText('Hold still')).or(page.getByText('Photo ready.')).first().waitFor({ timeout: 30000 });
+        await page.getByRole('button', { name: 'Start face capture' }).waitFor();
         await check('register');
         await logIn(page, url, PEOPLE.obama);
         await page.getByText('Face found').first().waitFor({ timeout: 30000 });
@@ -86,7 +87,7 @@ browserTests('accessibility', (cams) => {
         await screenshot(page, `a11y-${label.replace(' ', '-')}-last-page`);
         const expected = Object.fromEntries(Object.keys(found).map((name) => [name, []]));
         assert.deepEqual(found, expected, `axe-core violations on a ${label} screen`);
-      });
+      }, PHOTO_CHECK);
     });
   }
 });

@@ -1,9 +1,10 @@
 // Chat behaviour that needs a long history or a dropped connection: infinite scroll back
 // through history, and reconnect with catch-up. The second person acts over the API.
+// The face step is the photo check (PHOTO_CHECK): these tests are about the chat.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
-import { withServer, assertVisible, browserTests } from './lib/harness.mjs';
+import { withServer, PHOTO_CHECK, assertVisible, browserTests } from './lib/harness.mjs';
 import { PEOPLE, registerViaApi, logInFully } from './lib/flows.mjs';
 import { ApiClient } from './lib/apiclient.mjs';
 
@@ -47,7 +48,7 @@ browserTests('chat flows', (cams) => {
       await page.waitForFunction(() => !document.querySelector('.channel .badge'));
       await page.locator('.messages').evaluate((el) => { el.scrollTop = 0; });
       await screenshot(page, 'chat-history-scrolled-to-start');
-    });
+    }, PHOTO_CHECK);
   });
 
   test('a group is created by searching people, and its messages name their authors', async () => {
@@ -77,7 +78,7 @@ browserTests('chat flows', (cams) => {
       const history = await joe.request('GET', `/api/channels/${groupId}/messages`);
       assert.deepEqual(history.messages.map((m) => m.text), ['Briefing at nine', 'On my way']);
       await screenshot(page, 'chat-group');
-    });
+    }, PHOTO_CHECK);
   });
 
   test('after the connection drops the chat reconnects with since= and shows what it missed', async () => {
@@ -117,6 +118,6 @@ browserTests('chat flows', (cams) => {
       const texts = await page.locator('.message-text').allTextContents();
       assert.deepEqual(texts, ['before the drop', 'sent while you were away', 'and live again'], 'each message once, in order');
       await screenshot(page, 'chat-reconnected');
-    });
+    }, PHOTO_CHECK);
   });
 });

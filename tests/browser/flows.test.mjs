@@ -1,71 +1,67 @@
 // End-to-end flows in headless Chromium against the real server binary, with the webcam faked
-// from photos in ../shared/faces. Each test starts its own server with a fresh data directory and
-// saves a screenshot of its final page in artifacts/browser/.
+// from photos in ../shared/faces or from the live-check clips of crates/liveness-eval (the server
+// then asks their fixed prompts, LIVE_ENV). Each test starts its own server with a fresh data
+// directory and saves a screenshot of its final page in artifacts/browser/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { FACES } from './lib/paths.mjs';
 import { screenshot } from './lib/browser.mjs';
-import { withServer, assertVisible, browserTests } from './lib/harness.mjs';
-import { PEOPLE, PASSWORD, registerInBrowser, registerViaApi, logIn, pressVerify, detectStats } from './lib/flows.mjs';
+import { withServer, PHOTO_CHECK, assertVisible, browserTests } from './lib/harness.mjs';
+import { PEOPLE, PASSWORD, registerInBrowser, registerViaApi, logIn, logInFully, startLiveCheck } from './lib/flows.mjs';
+import { liveClips, LIVE_ENV } from './lib/liveclips.mjs';
 
 const MISMATCH = /didn't match the face enrolled for this account/;
 
 browserTests('browser flows', (cams) => {
 
-  test('obama registers with the camera, logs out, logs in again and the face check opens the chat', async (t) => {
+  test('obama registers with the live capture, logs out, logs in again and the live check opens the chat', async (t) => {
     await withServer(async (url, open) => {
-      const first = await open(cams.obama_1);
-      // Nothing moves while the camera starts and captures: same boxes before and after.
-      const layout = () => first.page.evaluate(() => ['.camera-stage', '.camera-status', '.camera-actions', '.photo-state']
+      const genuine = liveClips().find('genuine', 'obama');
+      const first = await open(genuine);
+      // Nothing moves while the camera starts and the capture runs: same boxes before and after.
+      const layout = () => first.page.evaluate(() => ['.camera-stage', '.photo-state']
         .map((sel) => { const r = document.querySelector(sel).getBoundingClientRect(); return [sel, r.x, r.y, r.width, r.height]; }));
       await first.page.goto(`${url}/register`);
       await first.page.locator('.camera-stage').waitFor();
       const before = await layout();
       await registerInBrowser(first.page, url, PEOPLE.obama, {
-        shot: 'register-camera-captured',
-        beforeSubmit: async () => assert.deepEqual(await layout(), before, 'no layout jump while the camera starts'),
+        shot: 'register-live-captured',
+        beforeSubmit: async () => assert.deepEqual(await layout(), before, 'no layout jump while the camera runs'),
       });
       await assertVisible(first.page, 'Your account is ready. Log in to continue.');
-      await logIn(first.page, url, PEOPLE.obama);
-      await pressVerify(first.page);
-      await first.page.waitForURL(`${url}/chat`);
+      await logInFully(first.page, url, PEOPLE.obama);
       await first.page.getByRole('link', { name: 'Settings' }).click();
       await first.page.getByRole('button', { name: 'Log out' }).click();
       await first.page.waitForURL(`${url}/login`);
       await assertVisible(first.page, 'You have been logged out.');
 
-      // Another day, another photo: the camera now shows obama_2.
-      const second = await open(cams.obama_2);
+      // Another day, another browser: the live check again.
+      const second = await open(genuine);
       await logIn(second.page, url, PEOPLE.obama);
-      await second.page.getByText('Face found. Hold still and press Verify.').waitFor({ timeout: 30000 });
-      await screenshot(second.page, 'face-check-live-overlay');
-      await second.page.waitForTimeout(2000); // let the live feedback run a little, for the numbers below
-      const stats = await detectStats(second.page);
-      t.diagnostic(`live feedback: ${JSON.stringify(stats)}`);
-      await pressVerify(second.page);
-      await second.page.waitForURL(`${url}/chat`, { timeout: 30000 });
+      const started = Date.now();
+      await startLiveCheck(second.page);
+      await second.page.locator('.live-cue svg').waitFor({ timeout: 30000 });
+      await screenshot(second.page, 'face-check-live-prompt');
+      await second.page.waitForURL(`${url}/chat`, { timeout: 60000 });
+      t.diagnostic(`live check to the chat: ${((Date.now() - started) / 1000).toFixed(1)} s`);
       await assertVisible(second.page, 'Pick a conversation, or start a new one.');
       const me = await second.page.evaluate(() => fetch('/api/me').then((r) => r.json()));
       assert.equal(me.auth_level, 'full');
       assert.equal(me.user.username, 'obama');
       await screenshot(second.page, 'obama-face-check-opens-chat');
-    });
+    }, { env: LIVE_ENV });
   });
 
   test('two people start a direct conversation and each sees the other live', async () => {
     await withServer(async (url, open) => {
       await registerViaApi(url, PEOPLE.obama, 'obama_1');
+      await registerViaApi(url, PEOPLE.biden, 'biden_1');
       const joe = await open(cams.biden_2, { viewport: { width: 390, height: 800 } });
-      await registerInBrowser(joe.page, url, PEOPLE.biden);
-      await logIn(joe.page, url, PEOPLE.biden);
-      await pressVerify(joe.page);
-      await joe.page.waitForURL(`${url}/chat`, { timeout: 30000 });
+      await logInFully(joe.page, url, PEOPLE.biden);
 
       const barack = await open(cams.obama_2);
-      await logIn(barack.page, url, PEOPLE.obama);
-      await pressVerify(barack.page);
-      await barack.page.waitForURL(`${url}/chat`, { timeout: 30000 });
+      await logInFully(barack.page, url, PEOPLE.obama);
 
       // Barack finds Joe and opens a direct conversation.
       await barack.page.getByRole('button', { name: 'New conversation' }).click();
@@ -100,36 +96,31 @@ browserTests('browser flows', (cams) => {
       assert.equal(await barack.page.locator('.seen').isVisible(), false, 'Barack\'s newest message is not his own');
       await screenshot(barack.page, 'chat-barack');
       await screenshot(joe.page, 'chat-joe-phone');
-    });
+    }, PHOTO_CHECK);
   });
 
-  test('a different face is refused with a clear message and the sixth try shows a live countdown', async () => {
+  test('another person is refused with a clear message and the try after the free failures shows a live countdown', async () => {
     await withServer(async (url, open) => {
       await registerViaApi(url, PEOPLE.obama, 'obama_1');
-      const { page } = await open(cams.biden_2);
+      const { page } = await open(liveClips().find('other', 'obama'));
       await logIn(page, url, PEOPLE.obama);
-      const alert = page.getByRole('alert');
-      for (let attempt = 1; attempt <= 5; attempt += 1) {
-        await pressVerify(page);
-        await page.waitForFunction(() => {
-          const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Verify');
-          return b && !b.disabled;
-        }, null, { timeout: 30000 });
-        assert.match(await alert.textContent(), MISMATCH, `attempt ${attempt} is refused as a mismatch`);
-        assert.equal(page.url(), `${url}/face`);
+      for (let attempt = 1; attempt <= 2; attempt += 1) {
+        await startLiveCheck(page);
+        await page.locator('.live-prompt', { hasText: MISMATCH }).waitFor({ timeout: 60000 });
+        assert.equal(page.url(), `${url}/face`, `attempt ${attempt} is refused as a mismatch`);
       }
-      await pressVerify(page);
+      await startLiveCheck(page);
       const countdown = page.getByText(/You can try again in \d+:\d\d\./);
-      await countdown.waitFor({ timeout: 15000 });
-      assert.match(await alert.textContent(), /Too many failed face checks/);
+      await countdown.waitFor({ timeout: 60000 });
+      await assertVisible(page, 'Too many failed face checks. Please wait before trying again.');
       const first = await countdown.textContent();
       await page.waitForFunction((text) => {
         const el = [...document.querySelectorAll('.countdown')][0];
         return el && el.textContent !== text;
       }, first, { timeout: 5000 });
-      assert.ok(await page.getByRole('button', { name: 'Verify' }).isDisabled(), 'Verify waits for the countdown');
+      assert.ok(await page.getByRole('button', { name: 'Try again' }).isDisabled(), 'no retry during the countdown');
       await screenshot(page, 'face-mismatch-lockout');
-    });
+    }, { env: { ...LIVE_ENV, FACEGATE_LOCKOUT_FACE_FREE_FAILURES_WITH_LIVENESS: '2', FACEGATE_LOCKOUT_FACE_BASE_DELAY_SECS: '30' } });
   });
 
   test('a password-only session that opens the chat is sent back to the face check', async () => {
@@ -148,27 +139,19 @@ browserTests('browser flows', (cams) => {
     });
   });
 
-  test('the camera panel asks for one face and for a closer face, captures neither by itself, and captures on request', async () => {
+  test('the live capture asks for one face and for a closer face, and captures neither', async () => {
     await withServer(async (url, open) => {
       for (const [cam, status, shot] of [[cams.group, 'Only one face, please', 'camera-two-faces'], [cams.far, 'Move closer', 'camera-move-closer']]) {
         const { page } = await open(cam);
         await page.goto(`${url}/register`);
+        await page.getByRole('button', { name: 'Start face capture' }).click();
         await page.getByText(status, { exact: true }).waitFor({ timeout: 30000 });
-        assert.ok(await page.getByRole('button', { name: 'Capture now' }).isVisible(), 'still waiting for a good frame');
-        assert.equal(await page.getByText('Photo ready.').count(), 0);
         await screenshot(page, shot);
+        assert.equal(await page.getByText(/captured/).count(), 0, 'nothing was captured');
+        await page.getByRole('button', { name: 'Stop' }).click();
+        await assertVisible(page, 'You stopped the check.');
+        assert.ok(await page.getByText('Not captured yet.').isVisible());
       }
-      // Manual capture still works, shows the snapshot, and Retake goes back to the live view.
-      const { page } = await open(cams.group);
-      await page.goto(`${url}/register`);
-      await page.getByText('Only one face, please', { exact: true }).waitFor({ timeout: 30000 });
-      await page.getByRole('button', { name: 'Capture now' }).click();
-      await page.getByText('Photo ready.').waitFor();
-      assert.ok(await page.getByRole('img', { name: 'Your captured photo' }).isVisible());
-      await page.getByRole('button', { name: 'Retake' }).click();
-      await page.getByText('Only one face, please', { exact: true }).waitFor({ timeout: 30000 });
-      assert.equal(await page.getByRole('img', { name: 'Your captured photo' }).isVisible(), false);
-      assert.ok(await page.getByText('No photo yet.').isVisible());
     });
   });
 
@@ -176,6 +159,7 @@ browserTests('browser flows', (cams) => {
     await withServer(async (url, open) => {
       const { page } = await open(null, { cameraAllowed: false });
       await page.goto(`${url}/register`);
+      await page.getByRole('button', { name: 'Start face capture' }).click();
       await assertVisible(page, 'Camera access is blocked');
       await assertVisible(page, 'click the camera or lock icon in the address bar');
       const person = PEOPLE.obama;
@@ -209,24 +193,23 @@ browserTests('browser flows', (cams) => {
   test('settings list the security events and deleting the account ends it', async () => {
     await withServer(async (url, open) => {
       await registerViaApi(url, PEOPLE.obama, 'obama_1');
-      const { page } = await open(cams.obama_2);
+      const { page } = await open(liveClips().find('genuine', 'obama'));
       await page.goto(`${url}/login`);
       await page.getByLabel('Username or email').fill('obama');
       await page.getByLabel('Password').fill('wrong password!');
       await page.getByRole('button', { name: 'Log in' }).click();
       await assertVisible(page, 'That username/email and password do not match.');
-      await logIn(page, url, PEOPLE.obama);
-      await pressVerify(page);
-      await page.waitForURL(`${url}/chat`, { timeout: 30000 });
+      await logInFully(page, url, PEOPLE.obama);
       await page.goto(`${url}/settings`);
       const events = page.getByRole('region', { name: 'Security events' });
       for (const what of ['Account created', 'Wrong password', 'Password accepted', 'Face check passed']) {
         await events.getByRole('cell', { name: what, exact: true }).first().waitFor();
       }
       await screenshot(page, 'settings');
-      // Re-enrol: password again, and a new capture (the camera shows obama_2).
+      // Re-enrol: a new live capture, and the password again.
       await page.getByRole('button', { name: 'Re-enrol my face' }).click();
-      await page.getByText('Got it.').waitFor({ timeout: 30000 });
+      await page.getByRole('button', { name: 'Start face capture' }).click();
+      await page.getByText('Face captured', { exact: true }).waitFor({ timeout: 60000 });
       await page.getByLabel('Current password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Save new face' }).click();
       await assertVisible(page, 'Your face has been re-enrolled.');
@@ -241,6 +224,6 @@ browserTests('browser flows', (cams) => {
       await page.getByRole('button', { name: 'Log in' }).click();
       await assertVisible(page, 'That username/email and password do not match.');
       await screenshot(page, 'account-deleted');
-    });
+    }, { env: LIVE_ENV });
   });
 });

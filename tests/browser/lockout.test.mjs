@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
-import { withServer, assertVisible, browserTests } from './lib/harness.mjs';
-import { PEOPLE, PASSWORD, registerViaApi, logIn, pressVerify } from './lib/flows.mjs';
+import { withServer, PHOTO_CHECK, assertVisible, browserTests } from './lib/harness.mjs';
+import { PEOPLE, PASSWORD, registerViaApi, logIn, pressVerify, startLiveCheck } from './lib/flows.mjs';
+import { liveClips, LIVE_ENV } from './lib/liveclips.mjs';
 
 browserTests('lockouts', (cams) => {
 
@@ -43,7 +44,32 @@ browserTests('lockouts', (cams) => {
     }, { env: { FACEGATE_LOCKOUT_PASSWORD_FREE_FAILURES: '2', FACEGATE_LOCKOUT_PASSWORD_BASE_DELAY_SECS: '4' } });
   });
 
-  test('when failed face checks disable the face factor the page says so and stops offering Verify', async () => {
+  const DISABLE_AFTER_ONE = {
+    FACEGATE_LOCKOUT_FACE_FREE_FAILURES: '0', FACEGATE_LOCKOUT_FACE_BASE_DELAY_SECS: '0', FACEGATE_LOCKOUT_FACE_DISABLE_AFTER: '1',
+    FACEGATE_LOCKOUT_FACE_FREE_FAILURES_WITH_LIVENESS: '0', FACEGATE_LOCKOUT_FACE_DISABLE_AFTER_WITH_LIVENESS: '1',
+  };
+
+  test('when a failed live check disables the face factor the page says so and turns the camera off', async () => {
+    await withServer(async (url, open) => {
+      await registerViaApi(url, PEOPLE.obama, 'obama_1');
+      const { page } = await open(liveClips().find('other', 'obama'));
+      await logIn(page, url, PEOPLE.obama);
+      await startLiveCheck(page);
+      await page.locator('.live-prompt', { hasText: /didn't match/ }).waitFor({ timeout: 60000 });
+      await startLiveCheck(page);
+      await page.getByText(/The face check is disabled for this account/).waitFor({ timeout: 30000 });
+      assert.match(await page.getByRole('alert').textContent(), /Ask the server operator to help you re-enrol your face\./);
+      assert.equal(await page.getByRole('button', { name: /Try again|Start face check/ }).count(), 0, 'nothing to retry');
+      await assertVisible(page, 'The camera is off.');
+      await screenshot(page, 'face-disabled');
+      // Coming back later, the page knows at once.
+      await page.reload();
+      await assertVisible(page, 'The camera is off.');
+      assert.equal(await page.getByRole('button', { name: 'Start face check' }).count(), 0);
+    }, { env: { ...LIVE_ENV, ...DISABLE_AFTER_ONE } });
+  });
+
+  test('with the live check off, failed photo checks disable the face factor and Verify stays off', async () => {
     await withServer(async (url, open) => {
       await registerViaApi(url, PEOPLE.obama, 'obama_1');
       const { page } = await open(cams.biden_2);
@@ -56,7 +82,7 @@ browserTests('lockouts', (cams) => {
       assert.match(await alert.textContent(), /Ask the server operator to help you re-enrol your face\./);
       assert.ok(await page.getByRole('button', { name: 'Verify' }).isDisabled(), 'Verify stays off');
       await assertVisible(page, 'The camera is off.');
-      await screenshot(page, 'face-disabled');
-    }, { env: { FACEGATE_LOCKOUT_FACE_FREE_FAILURES: '0', FACEGATE_LOCKOUT_FACE_BASE_DELAY_SECS: '0', FACEGATE_LOCKOUT_FACE_DISABLE_AFTER: '1' } });
+      await screenshot(page, 'face-disabled-photo-check');
+    }, { env: { ...PHOTO_CHECK.env, ...DISABLE_AFTER_ONE } });
   });
 });

@@ -2,10 +2,11 @@
 // (keyboard only for the edit), and a group's owner renames it, removes and adds people and
 // deletes it while a member leaves, and either person deletes a direct conversation -- each
 // change shows live in the other person's browser.
+// The face step is the photo check (PHOTO_CHECK): these tests are about the chat.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
-import { withServer, assertVisible, browserTests } from './lib/harness.mjs';
+import { withServer, PHOTO_CHECK, assertVisible, browserTests } from './lib/harness.mjs';
 import { PEOPLE, registerViaApi, logInFully } from './lib/flows.mjs';
 
 const KIT = { username: 'kit', email: 'kit@example.org', full_name: 'Kit Harington' };
@@ -117,7 +118,7 @@ browserTests('editing messages and managing groups', (cams) => {
       await noted.click();
       await bubble(joe, 'Noted').getByRole('button', { name: 'Edit' }).waitFor();
       await screenshot(joe, 'message-edited-and-deleted-phone');
-    });
+    }, PHOTO_CHECK);
   });
 
   test('a group owner renames it, removes and adds people, a member leaves, and deleting it reaches everyone live', async () => {
@@ -185,7 +186,7 @@ browserTests('editing messages and managing groups', (cams) => {
       const left = await apiFromPage(barack, 'GET', '/api/channels');
       assert.deepEqual(left.channels, []);
       await screenshot(joe, 'group-deleted-phone');
-    });
+    }, PHOTO_CHECK);
   });
 
   test('either person deletes a direct conversation after a confirmation, and it goes for both live', async () => {
@@ -215,6 +216,6 @@ browserTests('editing messages and managing groups', (cams) => {
       const left = await apiFromPage(barack, 'GET', '/api/channels');
       assert.deepEqual(left.channels, []);
       await screenshot(barack, 'direct-deleted');
-    });
+    }, PHOTO_CHECK);
   });
 });

@@ -25,6 +25,10 @@ function jpegSize(buf) {
  */
 export async function fakeLive(page, plan) {
   const log = { sockets: [] };
+  // A plain GET (the page's probe) gets what a server with the live check on answers.
+  await page.route((u) => u.pathname === '/api/face/live', (route) => route.fulfill({
+    status: 426, contentType: 'application/json', body: '{"error":{"code":"upgrade_required","message":"WebSocket upgrade required"}}',
+  }));
   await page.routeWebSocket(/\/api\/face\/live/, (ws) => {
     const n = log.sockets.length + 1;
     const script = plan(n);

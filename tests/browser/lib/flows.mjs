@@ -11,16 +11,25 @@ export const PEOPLE = {
   biden: { username: 'biden', email: 'joe@example.org', full_name: 'Joe Biden' },
 };
 
-/** Registers through the register page; the page's camera must show the person. */
-export async function registerInBrowser(page, url, person, { shot, beforeSubmit } = {}) {
+/** Fills in the register page's fields (not the face). */
+async function fillRegistration(page, url, person) {
   if (!page.url().endsWith('/register')) await page.goto(`${url}/register`);
   await page.getByLabel('Username').fill(person.username);
   await page.getByLabel('Email').fill(person.email);
   await page.getByLabel('Full name').fill(person.full_name);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByLabel(/I agree that facegate stores an encrypted face template/).check();
-  // The panel captures by itself once one face has been steady for about a second.
-  await page.getByText('Photo ready.').waitFor({ timeout: 30000 });
+}
+
+/**
+ * Registers through the register page with the live face capture; the page's camera must show
+ * the person following the server's prompts (a genuine clip of lib/liveclips.mjs).
+ */
+export async function registerInBrowser(page, url, person, { shot, beforeSubmit, duringCheck } = {}) {
+  await fillRegistration(page, url, person);
+  await page.getByRole('button', { name: 'Start face capture' }).click();
+  if (duringCheck) await duringCheck();
+  await page.getByText('Face captured.', { exact: true }).waitFor({ timeout: 60000 });
   if (shot) await screenshot(page, shot);
   if (beforeSubmit) await beforeSubmit();
   await page.getByRole('button', { name: 'Create account' }).click();
@@ -36,7 +45,7 @@ export async function logIn(page, url, person) {
   await page.waitForURL(`${url}/face`);
 }
 
-/** Presses Verify on the face check once the camera runs. */
+/** Presses Verify on the photo face check (a server with `face.liveness = "off"`) once the camera runs. */
 export async function pressVerify(page) {
   const verify = page.getByRole('button', { name: 'Verify' });
   await verify.waitFor();
@@ -47,11 +56,24 @@ export async function pressVerify(page) {
   await verify.click();
 }
 
-/** Password and face check in the browser; ends on the chat. */
+/** Starts the live face check (or presses "Try again" after a failed one). */
+export async function startLiveCheck(page) {
+  const start = page.getByRole('button', { name: /^(Start face check|Try again)$/ });
+  await start.and(page.locator(':enabled')).waitFor({ timeout: 30000 });
+  await start.click();
+}
+
+/**
+ * Password and face check in the browser; ends on the chat. Runs the live check, or the photo
+ * check when the server has the live check off.
+ */
 export async function logInFully(page, url, person) {
   await logIn(page, url, person);
-  await pressVerify(page);
-  await page.waitForURL(`${url}/chat`, { timeout: 30000 });
+  const which = page.getByRole('button', { name: /^(Start face check|Verify)$/ });
+  await which.waitFor();
+  if ((await which.textContent()) === 'Verify') await pressVerify(page);
+  else await startLiveCheck(page);
+  await page.waitForURL(`${url}/chat`, { timeout: 60000 });
 }
 
 /** Registers over HTTP (no browser), for tests about what comes after registration. */
@@ -64,18 +86,4 @@ export async function registerViaApi(url, person, photo) {
   const res = await fetch(`${url}/api/register`, { method: 'POST', body: form });
   if (res.status !== 201) throw new Error(`register ${person.username}: ${res.status} ${await res.text()}`);
   return res.json();
-}
-
-/**
- * How the live feedback behaved on this page so far: detect requests per second and their mean
- * duration, from the browser's resource timing (for the report; nothing asserts on time).
- */
-export async function detectStats(page) {
-  return page.evaluate(() => {
-    const hits = performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/face/detect'));
-    if (hits.length < 2) return { requests: hits.length };
-    const span = (hits[hits.length - 1].startTime - hits[0].startTime) / 1000;
-    const mean = hits.reduce((sum, e) => sum + e.duration, 0) / hits.length;
-    return { requests: hits.length, perSecond: (hits.length - 1) / span, meanMs: mean };
-  });
 }

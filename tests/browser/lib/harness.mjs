@@ -37,6 +37,12 @@ export function browserTests(title, define) {
 }
 
 /**
+ * Server options for tests that are not about the face check: the operator has the live check
+ * off (`face.liveness = "off"`), so the face step is the photo check that still photos pass.
+ */
+export const PHOTO_CHECK = { env: { FACEGATE_FACE_LIVENESS: 'off' } };
+
+/**
  * Runs `body(url, open, server)` with a fresh server (started with `serverOptions`, e.g.
  * `{ env: { FACEGATE_LOCKOUT_...: '2' } }`); closes every browser it opened.
  */

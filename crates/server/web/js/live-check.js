@@ -71,6 +71,22 @@ export function failureMessage(result) {
     || result.message || 'The face check did not pass. Press "Try again".';
 }
 
+/**
+ * Asks GET /api/face/live without the WebSocket upgrade: the server answers with the refusal the
+ * upgrade would get (401, 403 face_disabled, 429 locked_out or rate_limited, 404 when the live
+ * check is off) and otherwise with 426, since a check needs the socket. Resolves with the
+ * ApiError of a refusal, or null when a check may start.
+ */
+export async function probeLiveCheck(purpose) {
+  try {
+    await api.get(`/api/face/live?purpose=${purpose}`);
+    return null;
+  } catch (err) {
+    if (!(err instanceof ApiError)) return new ApiError(0, 'network', '');
+    return [400, 405, 426].includes(err.status) ? null : err;
+  }
+}
+
 const SVG = 'http://www.w3.org/2000/svg';
 function svg(tag, attrs, ...children) {
   const el = document.createElementNS(SVG, tag);
@@ -155,6 +171,17 @@ export class LiveCheck {
   buildUpload() {
     ({ input: this.uploadInput, el: this.upload } = photoUpload(() => this.useUploads()));
     return this.upload;
+  }
+
+  /** Offers the photo upload instead of the camera; true when there is one to offer. */
+  offerUpload() {
+    if (!this.upload) return false;
+    this.end();
+    this.stopCamera();
+    this.startBtn.hidden = true;
+    this.showMessage('Upload photos instead', 'This server does not take a live face capture. Please upload 1 to 3 photos of your face below.');
+    this.upload.hidden = false;
+    return true;
   }
 
   useUploads() {
@@ -458,24 +485,20 @@ export class LiveCheck {
 
   /** The socket closed before `ready`: ask over plain HTTP why (lockout, session, limit...). */
   async refused(run) {
-    let err;
-    try {
-      await api.get(`/api/face/live?purpose=${this.opts.purpose}`);
-      err = new ApiError(0, 'network', '');
-    } catch (e) {
-      err = e instanceof ApiError ? e : new ApiError(0, 'network', '');
-    }
+    const err = await probeLiveCheck(this.opts.purpose);
     if (run !== this.run) return;
     this.end();
-    if (err.status === 0 || err.status === 400 || err.status === 426) {
+    if (!err || err.status === 0) {
       this.failed('Could not connect to the face check. Check your connection, then press "Try again".');
       return;
     }
-    this.handleRefusal(err, FAILURES[err.code] || describeError(err));
+    this.handleRefusal(err);
   }
 
-  handleRefusal(err, sentence) {
-    this.end({ keepSteps: true });
+  /** The server refused the check (`err` from the socket's result or from probeLiveCheck). */
+  handleRefusal(err, sentence = FAILURES[err.code] || describeError(err)) {
+    const refusal = ['locked_out', 'face_disabled'].includes(err.code);
+    this.end({ keepSteps: !refusal });
     if (err.code === 'locked_out') {
       this.showMessage('Face check locked for a while', 'Too many failed face checks.', { tone: 'bad' });
       this.setPrompt('');
@@ -493,11 +516,10 @@ export class LiveCheck {
       this.opts.onDisabled();
       return;
     }
-    if (this.opts.onRefused(err)) {
-      this.showMessage('The camera is off', '');
-      return;
-    }
-    this.failed(sentence);
+    this.showMessage('The camera is off', '');
+    this.setPrompt('');
+    this.setStatus('');
+    if (!this.opts.onRefused(err)) this.failed(sentence);
   }
 
   /** Shows why the check failed and offers another try (the result is already in). */

@@ -7,7 +7,7 @@ import { h, alertBox, formatCountdown } from '../dom.js';
 import { describeError } from '../errors.js';
 import { authShell } from '../layout.js';
 import { CameraPanel } from '../camera.js';
-import { LiveCheck } from '../live-check.js';
+import { LiveCheck, probeLiveCheck } from '../live-check.js';
 
 export const name = 'face';
 
@@ -18,7 +18,7 @@ export function render({ root, navigate, notice, session }) {
   const alert = alertBox();
   const countdown = h('p', { className: 'countdown', hidden: true, attrs: { 'aria-live': 'off' } });
   const logout = h('button', { type: 'button', className: 'btn btn-link', text: 'Log out', on: { click: onLogout } });
-  const slot = h('div', { className: 'face-slot' });
+  const slot = h('div', { className: 'face-slot', attrs: { 'aria-busy': 'true' } });
   let timer = null;
   let lockedUntil = 0;
   let photo = null; // the photo check, when the live check is off
@@ -49,7 +49,16 @@ export function render({ root, navigate, notice, session }) {
       return false;
     },
   });
-  slot.append(live.el);
+  // Which check this server runs, and whether one may start now (a lockout), is asked first.
+  probeLiveCheck('verify').then((err) => {
+    if (err && err.status === 404) {
+      usePhotoCheck();
+      return;
+    }
+    slot.append(live.el);
+    slot.removeAttribute('aria-busy');
+    if (err && ['locked_out', 'face_disabled'].includes(err.code)) live.handleRefusal(err);
+  });
 
   function expired() {
     alert.show(h('span', {}, 'Your sign-in expired (you have 5 minutes for the face check). ',
@@ -85,6 +94,7 @@ export function render({ root, navigate, notice, session }) {
     live.stop();
     photo = photoCheck({ alert, navigate, startLockout, expired, lockedOut: () => Date.now() < lockedUntil });
     slot.replaceChildren(photo.el);
+    slot.removeAttribute('aria-busy');
     subtitle.textContent = `${who ? `Hi ${who}. ` : ''}Step 2 of 2: look at the camera, then press Verify.`;
   }
 

@@ -66,6 +66,8 @@ export function render({ root, navigate }) {
       enrolment = result.enrolment;
       photoState.textContent = 'Face captured.';
     },
+    // A server without the live check takes photos only.
+    onRefused: (err) => err.status === 404 && live.offerUpload(),
     onUploads: (files) => {
       photoState.textContent = files.length ? 'Photos chosen.' : NOT_YET;
     },
