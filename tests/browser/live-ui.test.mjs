@@ -52,6 +52,7 @@ browserTests('live check pages', (cams) => {
         await logIn(page, url, PEOPLE.obama);
         await assertVisible(page, 'The camera is off');
         assert.equal(live.sockets.length, 0, 'nothing starts before the button is pressed');
+        await screenshot(page, `live-idle-${label}`);
         await page.getByRole('button', { name: 'Start face check' }).click();
 
         await promptSays(page, /^Turn your head to your left/);

@@ -11,13 +11,13 @@ import { REPO, CACHE } from './paths.mjs';
 export const LIVE_SCRIPT = 'turn_left,turn_right';
 export const LIVE_ENV = { FACEGATE_FACE_LIVENESS_SCRIPT: LIVE_SCRIPT };
 
-/** How each kind of clip is recognised by its file name. */
+/** The file name of each kind of clip showing (or, for `other`, passing itself off as) `person`. */
 const KINDS = {
-  genuine: /genuine|live_user|real/,
-  still: /still|static|print/,
-  moved: /moved|moving|warp|tilt|handheld/,
-  replay: /replay|recording|screen/,
-  other: /other|impost|someone|different|swap/,
+  genuine: (person) => new RegExp(`^genuine_${person}\\.y4m$`),
+  still: (person) => new RegExp(`^still_photo_${person}\\.y4m$`),
+  moved: (person) => new RegExp(`^moved_photo_${person}\\.y4m$`),
+  replay: (person) => new RegExp(`^replay_${person}\\.y4m$`),
+  other: (person) => new RegExp(`^other_person_[a-z_]+_as_${person}\\.y4m$`),
 };
 
 function version() {
@@ -67,10 +67,9 @@ export function liveClips() {
     files,
     /** The clip of `kind` (genuine, still, moved, replay, other) showing `person`. */
     find(kind, person = 'obama') {
-      const hits = files.filter((f) => KINDS[kind].test(path.basename(f).toLowerCase()) && path.basename(f).toLowerCase().includes(person)).sort();
-      const any = hits.length ? hits : files.filter((f) => KINDS[kind].test(path.basename(f).toLowerCase())).sort();
-      if (!any.length) throw new Error(`no ${kind} clip of ${person} among ${files.map((f) => path.basename(f)).join(', ')}`);
-      return any[0];
+      const hit = files.find((f) => KINDS[kind](person).test(path.basename(f)));
+      if (!hit) throw new Error(`no ${kind} clip of ${person} among ${files.map((f) => path.basename(f)).join(', ')}`);
+      return hit;
     },
   };
   return made;

@@ -154,7 +154,8 @@ export class LiveCheck {
     this.dots = h('ol', { className: 'live-dots', hidden: true, attrs: { 'aria-hidden': 'true' } });
     this.timerFill = h('div', { className: 'live-timer-fill' });
     this.timerText = h('span', { className: 'live-timer-text' });
-    this.timer = h('div', { className: 'live-timer', hidden: true, attrs: { 'aria-hidden': 'true' } },
+    // The time bar keeps its place when idle, so nothing below it jumps when a prompt comes.
+    this.timer = h('div', { className: 'live-timer is-idle', attrs: { 'aria-hidden': 'true' } },
       h('div', { className: 'live-timer-track' }, this.timerFill), this.timerText);
     // Prompts are announced at once and whole; the hints below them politely, as they change.
     this.prompt = h('p', { className: 'live-prompt', attrs: { 'aria-live': 'assertive', 'aria-atomic': 'true' } });
@@ -163,7 +164,7 @@ export class LiveCheck {
     this.cancelBtn = h('button', { type: 'button', className: 'btn btn-secondary', text: 'Stop', hidden: true, on: { click: () => this.cancel() } });
     this.actions = h('div', { className: 'camera-actions' }, this.startBtn, this.cancelBtn);
     this.el = h('section', { className: 'camera live-check' },
-      this.stage, h('div', { className: 'live-steps' }, this.progress, this.dots), this.timer, this.prompt, this.status, this.actions,
+      this.stage, h('div', { className: 'live-steps' }, this.progress, this.timer, this.dots), this.prompt, this.status, this.actions,
       o.allowUpload ? this.buildUpload() : null);
     this.showMessage('The camera is off', o.idleText);
   }
@@ -432,7 +433,7 @@ export class LiveCheck {
     this.stopTimer();
     if (!ms) return;
     const until = performance.now() + ms;
-    this.timer.hidden = false;
+    this.timer.classList.remove('is-idle');
     const tick = () => {
       const left = Math.max(0, until - performance.now());
       this.timerFill.style.transform = `scaleX(${left / ms})`;
@@ -446,7 +447,7 @@ export class LiveCheck {
   stopTimer({ keep = false } = {}) {
     clearInterval(this.timerTick);
     this.timerTick = null;
-    if (!keep) this.timer.hidden = true;
+    if (!keep) this.timer.classList.add('is-idle');
   }
 
   resetSteps() {
@@ -470,8 +471,10 @@ export class LiveCheck {
       const enrol = this.opts.purpose === 'enrol';
       this.showMessage(enrol ? 'Face captured' : 'Face check passed', enrol ? this.opts.passedText : 'Signing you in…', { tone: 'good' });
       this.setPrompt('');
-      this.setStatus(enrol ? 'Your face is captured.' : 'Face check passed. Signing you in…');
+      this.setStatus(enrol ? '' : 'Face check passed. Signing you in…');
+      this.progress.textContent = 'All steps done';
       this.startBtn.textContent = 'Capture again';
+      this.startBtn.className = 'btn btn-secondary';
       this.startBtn.hidden = !enrol;
       try {
         await this.opts.onPassed(msg);
@@ -531,6 +534,7 @@ export class LiveCheck {
     this.prompt.classList.add('is-failure');
     this.setStatus('');
     this.startBtn.textContent = 'Try again';
+    this.startBtn.className = 'btn btn-primary';
     this.startBtn.hidden = false;
     this.startBtn.disabled = this.blocked;
     if (!this.blocked) this.startBtn.focus();
@@ -589,6 +593,7 @@ export class LiveCheck {
     this.end();
     this.result = null;
     this.startBtn.textContent = this.opts.startText;
+    this.startBtn.className = 'btn btn-primary';
     this.showMessage('The camera is off', this.opts.idleText);
     this.setPrompt('');
     this.setStatus('');

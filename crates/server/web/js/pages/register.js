@@ -65,6 +65,7 @@ export function render({ root, navigate }) {
     onPassed: async (result) => {
       enrolment = result.enrolment;
       photoState.textContent = 'Face captured.';
+      alert.clear();
     },
     // A server without the live check takes photos only.
     onRefused: (err) => err.status === 404 && live.offerUpload(),
