@@ -187,7 +187,17 @@ export class LiveCheck {
 
   useUploads() {
     this.uploads = [...this.uploadInput.files].slice(0, 3);
-    this.setStatus(this.uploads.length ? `${this.uploads.length} photo${this.uploads.length === 1 ? '' : 's'} chosen.` : '');
+    if (this.snapshotUrl) URL.revokeObjectURL(this.snapshotUrl);
+    this.snapshotUrl = this.uploads.length ? URL.createObjectURL(this.uploads[0]) : null;
+    if (!this.snapshot) {
+      this.snapshot = h('img', { className: 'camera-snapshot is-upload', alt: 'The photo you chose' });
+      this.stage.insertBefore(this.snapshot, this.message);
+    }
+    this.snapshot.hidden = !this.snapshotUrl;
+    if (this.snapshotUrl) this.snapshot.src = this.snapshotUrl;
+    this.message.hidden = Boolean(this.snapshotUrl);
+    this.startBtn.className = `btn ${this.snapshotUrl ? 'btn-secondary' : 'btn-primary'}`;
+    this.setStatus('');
     this.opts.onUploads(this.uploads);
   }
 
@@ -224,6 +234,7 @@ export class LiveCheck {
     this.startBtn.hidden = true;
     this.cancelBtn.hidden = false;
     this.cancelBtn.disabled = true;
+    if (this.snapshot) this.snapshot.hidden = true;
     this.showMessage('Starting the camera…', 'Your browser may ask for permission.');
     this.setPrompt('');
     this.setStatus('Starting the camera…');
@@ -606,5 +617,6 @@ export class LiveCheck {
       this.socket.send(JSON.stringify({ type: 'cancel' }));
     }
     this.end();
+    if (this.snapshotUrl) URL.revokeObjectURL(this.snapshotUrl);
   }
 }

@@ -70,7 +70,7 @@ export function render({ root, navigate }) {
     // A server without the live check takes photos only.
     onRefused: (err) => err.status === 404 && live.offerUpload(),
     onUploads: (files) => {
-      photoState.textContent = files.length ? 'Photos chosen.' : NOT_YET;
+      photoState.textContent = files.length ? `${files.length} photo${files.length === 1 ? '' : 's'} chosen.` : NOT_YET;
     },
   });
   const startCapture = live.startBtn;
