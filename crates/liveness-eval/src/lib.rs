@@ -18,8 +18,15 @@
 //! # }
 //! ```
 
+pub mod capacity;
+pub mod cast;
+pub mod client;
+pub mod eval;
 pub mod measure;
 pub mod probe;
 pub mod render;
+pub mod server;
+pub mod species;
 pub mod user;
 pub mod webcam;
+pub mod y4m;

@@ -5,8 +5,9 @@
 
 use face::{Engine, PipelineOptions, Point};
 
+use crate::cast::Person;
 use crate::measure;
-use crate::render::{self, Expression, Framing, Head, HeadShape, Photo, Pose, Shake};
+use crate::render::{self, Expression, Framing, Head, HeadShape, Pose, Shake};
 use crate::webcam;
 
 /// One rendered frame, as the engine saw it.
@@ -46,28 +47,27 @@ pub fn probe_poses() -> Vec<Pose> {
     p
 }
 
-/// Renders `person` (photo `render_photo`, enrolled from `enrol_photo`) at every probe pose, as a
+/// Renders `person` (from their second photo, compared with the first) at every probe pose, as a
 /// 3-D head and as a flat picture tilted by the same angles (and twice them), plus a smile.
-pub fn probe_person(
-    engine: &Engine,
-    person: &str,
-    enrol_photo: &[u8],
-    render_photo: &[u8],
-) -> anyhow::Result<Vec<ProbeRow>> {
-    let enrol_descriptor = describe_ssd(engine, enrol_photo)?;
-    let photo = Photo::from_bytes(engine, render_photo)?;
-    let head = Head::new(&photo, Framing::centred(320, 240, 0.38), HeadShape::GENERIC);
+pub fn probe_person(engine: &Engine, person: &Person) -> anyhow::Result<Vec<ProbeRow>> {
+    let enrol_descriptor = describe_ssd(engine, &person.enrol_photo)?;
+    let name = person.name.as_str();
+    let head = Head::new(
+        &person.photo,
+        Framing::centred(320, 240, 0.38),
+        HeadShape::GENERIC,
+    );
     let frontal_frame = head.render(Pose::FRONTAL, Expression::default(), Shake::NONE);
     let reference = detect(engine, &frontal_frame)?
         .map(|f| f.landmarks)
-        .ok_or_else(|| anyhow::anyhow!("{person}: no face in the frontal rendering"))?;
+        .ok_or_else(|| anyhow::anyhow!("{name}: no face in the frontal rendering"))?;
     let mut rows = Vec::new();
     let mut push = |kind, pose, smile, image: &face::RgbImage| -> anyhow::Result<()> {
         let jpeg = webcam::encode_jpeg(image, 80)?;
         let decoded = face::decode_image(&jpeg, &face::ImageLimits::default())?;
         let mut r = row(
             engine,
-            person,
+            name,
             kind,
             pose,
             &decoded,
@@ -211,40 +211,20 @@ pub fn print_rows(rows: &[ProbeRow]) {
     }
 }
 
-/// Writes PNGs of `person`'s head at the probe poses into `dir` (for looking at the renderer).
-pub fn dump_person(
-    engine: &Engine,
-    photo: &[u8],
-    person: &str,
-    dir: &std::path::Path,
-) -> anyhow::Result<()> {
-    let photo = Photo::from_bytes(engine, photo)?;
-    let head = Head::new(&photo, Framing::centred(320, 240, 0.38), HeadShape::GENERIC);
+/// Writes PNGs of `person`'s head at the probe poses into `dir` (to look at the renderer).
+pub fn write_pngs(person: &Person, dir: &std::path::Path) -> anyhow::Result<()> {
+    let person_name = &person.name;
+    let head = Head::new(
+        &person.photo,
+        Framing::centred(320, 240, 0.38),
+        HeadShape::GENERIC,
+    );
     for pose in probe_poses() {
         let img = head.render(pose, Expression::default(), Shake::NONE);
-        let faces = engine.describe_all(&img, &live_options())?;
-        let low = |size| {
-            engine
-                .detect(
-                    &img,
-                    &face::DetectorOptions::Tiny {
-                        input_size: size,
-                        score_threshold: 0.1,
-                    },
-                )
-                .map(|d| {
-                    d.iter()
-                        .map(|d| (d.score * 100.0).round() / 100.0)
-                        .collect::<Vec<_>>()
-                })
-        };
-        eprintln!(
-            "{person} {pose:?}: {} faces; tiny320 {:?} tiny416 {:?}",
-            faces.len(),
-            low(320)?,
-            low(416)?
-        );
-        let path = dir.join(format!("{person}_y{}_p{}.png", pose.yaw, pose.pitch));
+        let path = dir.join(format!(
+            "{person_name}_yaw{}_pitch{}.png",
+            pose.yaw, pose.pitch
+        ));
         image::save_buffer(
             &path,
             &img.pixels,

@@ -65,7 +65,7 @@ pub struct Movement {
 
 impl Movement {
     /// How far along the movement is at `t`: 0 (frontal) to 1 (held).
-    fn amount(&self, t: f64) -> f64 {
+    pub fn amount_at(&self, t: f64) -> f64 {
         let s = t - self.start;
         let smooth = |x: f64| {
             let x = x.clamp(0.0, 1.0);
@@ -150,7 +150,7 @@ impl SimUser {
         };
         let mut expression = Expression::default();
         for m in &self.movements {
-            let a = m.amount(t);
+            let a = m.amount_at(t);
             if a == 0.0 {
                 continue;
             }

@@ -63,7 +63,8 @@ impl Webcam {
         encode_jpeg(&frame, self.quality)
     }
 
-    fn expose(&mut self, frame: &mut RgbImage, t: f64) {
+    /// Gain, lighting and sensor noise at time `t` (seconds), in place.
+    pub fn expose(&mut self, frame: &mut RgbImage, t: f64) {
         let gain = 1.0 + self.gain_amplitude * (TAU * t / self.gain_period + self.gain_phase).sin();
         let light = self.light_amplitude * (TAU * t / self.light_period).sin();
         let width = frame.width as usize;
