@@ -54,6 +54,8 @@ const FAILURES = {
   busy: 'The server is busy right now. Please wait a moment, then press "Try again".',
   cancelled: 'You stopped the check. Press "Try again" when you are ready.',
   rate_limited: 'Too many face checks from this network. Please wait a moment, then press "Try again".',
+  image_invalid: 'The server could not read a camera picture. Press "Try again"; if it keeps happening, reload the page.',
+  invalid_request: 'The check was stopped: the browser sent something the server did not expect. Press "Try again"; if it keeps happening, reload the page.',
 };
 
 /** What a socket closed before its `result` means (close codes of docs/live-check.md). */
@@ -68,7 +70,7 @@ const CONNECTION_LOST = 'The connection to the server was lost. Check your conne
 /** The sentence for a failed `result`. */
 export function failureMessage(result) {
   return FAILURES[result.reason] || FAILURES[result.code]
-    || result.message || 'The face check did not pass. Press "Try again".';
+    || describeError(new ApiError(0, result.code || 'failed', result.message || 'The face check did not pass. Press "Try again".'));
 }
 
 /**

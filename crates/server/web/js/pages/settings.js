@@ -138,7 +138,7 @@ export function render({ root, session, navigate, handleAuthError }) {
       startEnrol.hidden = false;
       loadEvents();
     } catch (err) {
-      if (err instanceof ApiError && /enrol/.test(err.code || '')) {
+      if (err instanceof ApiError && err.code === 'invalid_request' && /enrol/i.test(err.message)) {
         enrolment = null;
         live.reset();
       }
