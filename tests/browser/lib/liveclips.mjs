@@ -1,9 +1,10 @@
 // Fake webcam clips for the live check, made by crates/liveness-eval: a rendered genuine person
 // who follows the prompt script the test server is given (LIVE_ENV), and the attack species
 // (a still photo, a moved photo, a replayed clip, another person). Made once per version of
-// that crate, into the cache.
+// that crate's source, into the cache.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { REPO, CACHE } from './paths.mjs';
 
@@ -20,14 +21,18 @@ const KINDS = {
   other: (person) => new RegExp(`^other_person_[a-z_]+_as_${person}\\.y4m$`),
 };
 
+/** A key of the clip maker's source: the clips are made again when it changes. */
 function version() {
-  try {
-    const tree = execFileSync('git', ['rev-parse', 'HEAD:crates/liveness-eval'], { cwd: REPO }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'crates/liveness-eval'], { cwd: REPO }).toString().trim();
-    return dirty ? `${tree.slice(0, 12)}-dirty-${Date.now()}` : tree.slice(0, 12);
-  } catch {
-    return `untracked-${Date.now()}`;
-  }
+  const hash = createHash('sha256');
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else hash.update(`${path.relative(REPO, p)}\0`).update(readFileSync(p));
+    }
+  };
+  walk(path.join(REPO, 'crates', 'liveness-eval'));
+  return hash.digest('hex').slice(0, 16);
 }
 
 let made = null;
@@ -37,9 +42,8 @@ export function liveClips() {
   if (made) return made;
   const root = path.join(CACHE, 'live-clips');
   mkdirSync(root, { recursive: true });
-  const existing = readdirSync(root).filter((d) => !d.includes('-dirty-') && !d.startsWith('untracked') && !d.startsWith('tmp'));
   const want = version();
-  let dir = path.join(root, want);
+  const dir = path.join(root, want);
   if (!existsSync(dir)) {
     const scratch = mkdtempSync(path.join(root, 'tmp-'));
     try {
@@ -47,11 +51,9 @@ export function liveClips() {
         { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
     } catch (err) {
       rmSync(scratch, { recursive: true, force: true });
-      const fallback = existing.length ? path.join(root, existing.sort().at(-1)) : null;
-      if (!fallback) throw new Error(`the live-check clips could not be made ("cargo run -p facegate-liveness-eval -- y4m"): ${err.message}`);
-      dir = fallback;
+      throw new Error(`the live-check clips could not be made ("cargo run -p facegate-liveness-eval -- y4m"): ${err.message}`);
     }
-    if (existsSync(scratch)) renameSync(scratch, dir);
+    renameSync(scratch, dir);
   }
   const files = [];
   const walk = (d) => {
