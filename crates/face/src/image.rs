@@ -1,11 +1,16 @@
 //! Untrusted image bytes to an RGB pixel buffer: format sniffing, size limits checked from the
 //! header before any decoding, EXIF orientation, and grey/alpha to RGB.
+//!
+//! JPEG goes through [`crate::jpeg`], which gives libjpeg-turbo's pixels (what a browser
+//! shows); the few JPEG kinds it does not reproduce (CMYK, arithmetic coding, 12-bit, ...),
+//! PNG and WebP go through the `image` crate.
 
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::error::{FaceError, Result};
+use crate::jpeg::{self, JpegError};
 
 /// Bounds applied to every decoded image. Both are checked before pixel data is touched, so a
 /// small file that declares a huge canvas (a decompression bomb) is refused cheaply.
@@ -60,6 +65,9 @@ impl RgbImage {
 const MIN_SIDE: u32 = 8;
 
 /// Decodes JPEG, PNG or WebP bytes into upright RGB, as a browser would display them.
+///
+/// A truncated or corrupt JPEG is an [`FaceError::ImageDecode`] error, never a partly grey
+/// picture.
 pub fn decode_image(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage> {
     if bytes.is_empty() {
         return Err(FaceError::ImageEmpty);
@@ -76,6 +84,11 @@ pub fn decode_image(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage> {
         ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP
     ) {
         return Err(FaceError::ImageFormat);
+    }
+    if format == ImageFormat::Jpeg {
+        if let Some(image) = decode_jpeg(bytes, limits)? {
+            return Ok(image);
+        }
     }
     let reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
@@ -97,6 +110,42 @@ pub fn decode_image(bytes: &[u8], limits: &ImageLimits) -> Result<RgbImage> {
         height,
         pixels: rgb.into_raw(),
     })
+}
+
+/// `None` when the JPEG is of a kind that [`jpeg`] leaves to the `image` crate.
+fn decode_jpeg(bytes: &[u8], limits: &ImageLimits) -> Result<Option<RgbImage>> {
+    let refuse = |error: JpegError| match error {
+        JpegError::Unsupported(_) => Ok(None),
+        JpegError::Invalid(reason) => Err(FaceError::ImageDecode { reason }),
+    };
+    let info = match jpeg::read_info(bytes) {
+        Ok(info) => info,
+        Err(e) => return refuse(e),
+    };
+    check_dimensions(info.width, info.height, limits)?;
+    let decoded = match jpeg::decode(bytes) {
+        Ok(decoded) => decoded,
+        Err(e) => return refuse(e),
+    };
+    let rgb = image::RgbImage::from_raw(decoded.width, decoded.height, decoded.pixels).ok_or_else(
+        || FaceError::ImageDecode {
+            reason: "decoded JPEG has the wrong size".into(),
+        },
+    )?;
+    let mut image = DynamicImage::ImageRgb8(rgb);
+    if let Some(orientation) = info
+        .orientation
+        .and_then(image::metadata::Orientation::from_exif)
+    {
+        image.apply_orientation(orientation);
+    }
+    let rgb = image.into_rgb8();
+    let (width, height) = rgb.dimensions();
+    Ok(Some(RgbImage {
+        width,
+        height,
+        pixels: rgb.into_raw(),
+    }))
 }
 
 fn check_dimensions(width: u32, height: u32, limits: &ImageLimits) -> Result<()> {

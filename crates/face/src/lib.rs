@@ -25,6 +25,7 @@
 pub mod align;
 pub mod error;
 pub mod image;
+mod jpeg;
 pub mod kernels;
 pub mod matcher;
 pub mod models;
