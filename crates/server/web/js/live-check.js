@@ -235,7 +235,9 @@ export class LiveCheck {
     this.resetSteps();
     this.startBtn.hidden = true;
     this.cancelBtn.hidden = false;
-    this.cancelBtn.disabled = true;
+    this.cancelBtn.disabled = false;
+    // The pressed button is gone: keep keyboard focus in the panel, on the way out.
+    this.cancelBtn.focus();
     if (this.snapshot) this.snapshot.hidden = true;
     this.showMessage('Starting the camera…', 'Your browser may ask for permission.');
     this.setPrompt('');
@@ -318,7 +320,6 @@ export class LiveCheck {
 
   onReady(run, msg) {
     this.ready = true;
-    this.cancelBtn.disabled = false;
     this.steps = Math.max(0, Number(msg.steps) || 0);
     setChildren(this.dots, Array.from({ length: this.steps }, () => h('li', { className: 'live-dot' })));
     this.dots.hidden = this.steps === 0;
