@@ -18,8 +18,10 @@ use crate::species::{MovedPhoto, Performer, Presenter, Recording, Replay, Specie
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Attempts of each species (genuine included).
-    pub attempts: usize,
+    /// Genuine attempts.
+    pub genuine: usize,
+    /// Attempts of each attack species.
+    pub attacks: usize,
     pub concurrency: usize,
     pub seed: u64,
     pub species: Vec<Species>,
@@ -65,11 +67,19 @@ pub fn schedule(plan: &Plan, people: usize) -> Vec<Attempt> {
     let mut rng = StdRng::seed_from_u64(plan.seed);
     let mut genuine = Vec::new();
     let mut attacks = Vec::new();
-    for i in 0..plan.attempts {
+    for i in 0..plan.genuine.max(plan.attacks) {
         for &species in &plan.species {
+            let wanted = if species.is_attack() {
+                plan.attacks
+            } else {
+                plan.genuine
+            };
+            if i >= wanted {
+                continue;
+            }
             let account = i % people;
             let presenter = match species {
-                Species::OtherPerson => (account + 1 + (i / people) % (people - 1)) % people,
+                Species::OtherPerson => (account + 1 + (i / people) % (people - 1).max(1)) % people,
                 _ => account,
             };
             let a = Attempt {

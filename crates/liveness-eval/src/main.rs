@@ -133,7 +133,8 @@ async fn main() -> anyhow::Result<()> {
             log,
         } => {
             let plan = Plan {
-                attempts,
+                genuine: attempts,
+                attacks: attempts,
                 concurrency,
                 seed,
                 species: Species::ALL.to_vec(),
@@ -176,7 +177,7 @@ async fn run_eval(
     eval::enrol_all(&server.base, &setup.people, run).await?;
     println!(
         "liveness eval: {} attempts per species, {} at once, server {} (pid {})",
-        plan.attempts, plan.concurrency, server.base, server.pid
+        plan.attacks, plan.concurrency, server.base, server.pid
     );
     let ctx = Arc::new(eval::Context {
         base: server.base.clone(),

@@ -11,9 +11,18 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Environment overrides that keep one client on 127.0.0.1 from being throttled or locked out
 /// while it makes hundreds of attempts, attacks included.
-pub const EVAL_ENV: [(&str, &str); 12] = [
+/// (Each `disable_after` must exceed its `free_failures`, or the server refuses the settings.)
+pub const EVAL_ENV: [(&str, &str); 14] = [
     ("FACEGATE_LOCKOUT_FACE_FREE_FAILURES", "1000000"),
-    ("FACEGATE_LOCKOUT_FACE_DISABLE_AFTER", "1000000"),
+    ("FACEGATE_LOCKOUT_FACE_DISABLE_AFTER", "2000000"),
+    (
+        "FACEGATE_LOCKOUT_FACE_FREE_FAILURES_WITH_LIVENESS",
+        "1000000",
+    ),
+    (
+        "FACEGATE_LOCKOUT_FACE_DISABLE_AFTER_WITH_LIVENESS",
+        "2000000",
+    ),
     ("FACEGATE_LOCKOUT_PASSWORD_FREE_FAILURES", "1000000"),
     ("FACEGATE_LOCKOUT_PASSWORD_MAX_FAILURES_PER_HOUR", "1000000"),
     ("FACEGATE_RATE_LIMIT_FACE_BURST", "100000"),
