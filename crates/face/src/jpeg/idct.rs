@@ -212,8 +212,11 @@ mod tests {
 
     #[test]
     fn out_of_range_values_wrap_like_libjpeg() {
-        // 128 + 600 is clamped to 255; 128 + 1100 wraps to 128 + 76.
-        assert_eq!(range_limit(600), 255);
+        // Up to 383 above the centre clamps to 255; from 384 to 895 counts as negative (0);
+        // 1100 wraps to 76 above the centre.
+        assert_eq!(range_limit(300), 255);
+        assert_eq!(range_limit(383), 255);
+        assert_eq!(range_limit(600), 0);
         assert_eq!(range_limit(1100), 204);
         assert_eq!(range_limit(-129), 0);
         assert_eq!(range_limit(-128), 0);
