@@ -233,18 +233,8 @@ impl Engine {
         detection: &Detection,
         options: &PipelineOptions,
     ) -> Option<Face> {
-        let crop = clip_floor(detection.bbox, image.width, image.height)?;
-        let landmarks: Vec<Point> = self
-            .landmarks(image, crop, options.tiny_landmarks)
-            .into_iter()
-            .map(|p| Point {
-                x: p.x + detection.bbox.x,
-                y: p.y + detection.bbox.y,
-            })
-            .collect();
-        let rect = align_dlib(&landmarks, crop.w as f64, crop.h as f64);
-        let face_crop = clip_floor(rect, image.width, image.height)?;
-        let descriptor = Descriptor(self.recognition.descriptor(image, face_crop));
+        let landmarks = self.detection_landmarks(image, detection, options.tiny_landmarks)?;
+        let descriptor = self.landmarks_descriptor(image, detection, &landmarks)?;
         let expressions = if options.expressions {
             self.expressions(image, &landmarks)
         } else {
@@ -258,10 +248,46 @@ impl Engine {
         })
     }
 
+    /// The 68 landmarks of one detection in image pixels (spec §9.3 step 3); `None` when the
+    /// detection box has no pixels inside the image. Cheaper than [`Engine::describe_detection`]
+    /// for callers that need the descriptor of only some frames (live checks).
+    pub fn detection_landmarks(
+        &self,
+        image: &RgbImage,
+        detection: &Detection,
+        tiny: bool,
+    ) -> Option<Vec<Point>> {
+        let crop = clip_floor(detection.bbox, image.width, image.height)?;
+        Some(
+            self.landmarks(image, crop, tiny)
+                .into_iter()
+                .map(|p| Point {
+                    x: p.x + detection.bbox.x,
+                    y: p.y + detection.bbox.y,
+                })
+                .collect(),
+        )
+    }
+
+    /// The descriptor of the face with `landmarks` (from [`Engine::detection_landmarks`] of the
+    /// same `detection`): dlib alignment, then the recognition net (spec §9.3 steps 4-6); `None`
+    /// when the aligned crop has no pixels inside the image.
+    pub fn landmarks_descriptor(
+        &self,
+        image: &RgbImage,
+        detection: &Detection,
+        landmarks: &[Point],
+    ) -> Option<Descriptor> {
+        let crop = clip_floor(detection.bbox, image.width, image.height)?;
+        let rect = align_dlib(landmarks, crop.w as f64, crop.h as f64);
+        let face_crop = clip_floor(rect, image.width, image.height)?;
+        Some(Descriptor(self.recognition.descriptor(image, face_crop)))
+    }
+
     /// FaceExpressionNet on the face's `alignedRect` (min-bbox of the image-pixel landmarks + 20 %),
     /// as `.withFaceLandmarks().withFaceExpressions()` does; `None` when that box has no pixels
     /// inside the image.
-    fn expressions(&self, image: &RgbImage, landmarks: &[Point]) -> Option<Expressions> {
+    pub fn expressions(&self, image: &RgbImage, landmarks: &[Point]) -> Option<Expressions> {
         let rect = align_min_bbox(landmarks, 0.2);
         // alignedRect is stored relative to the image and rescaled on every read (`rescale(1/W)`
         // then `rescale(W)`, twice by the time extractFaceTensors crops it): keep the float noise,

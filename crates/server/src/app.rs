@@ -28,6 +28,8 @@ pub struct AppState {
     pub chat: crate::chat::ChatHub,
     /// Face engine behind the bounded pool.
     pub face: FaceService,
+    /// The live check's use of the engine (shares `face`'s pool).
+    pub live: crate::liveness::LiveService,
     /// The bounded pool for argon2 (shared with `face`).
     pub pool: BlockingPool,
     pub cipher: Arc<TemplateCipher>,
@@ -54,9 +56,16 @@ impl AppState {
         let key = SecretKey::load_or_create(&config.secret_key_path())?;
         tokio::task::spawn_blocking(crate::auth::password::warm_up).await?;
         let pool = BlockingPool::new(config.pool_workers(), config.pool.queue);
+        let face = FaceService::new(engine, pool.clone(), &config);
+        if !config.face.liveness_script.is_empty() {
+            tracing::warn!(
+                "face.liveness_script is set: every live check asks the same movements, so a recording can pass; use it for tests only"
+            );
+        }
         Ok(Self {
             db,
-            face: FaceService::new(engine, pool.clone(), &config),
+            live: live_service(&face, &config),
+            face,
             pool,
             cipher: Arc::new(TemplateCipher::new(&key)),
             login_pseudonyms: LoginPseudonyms::new(&key),
@@ -65,6 +74,15 @@ impl AppState {
             config: Arc::new(config),
         })
     }
+}
+
+fn live_service(face: &FaceService, config: &Config) -> crate::liveness::LiveService {
+    use crate::auth::face::pipeline;
+    use crate::config::DetectorKind;
+    crate::liveness::LiveService::new(
+        face.clone(),
+        pipeline(DetectorKind::Tiny, &config.face).detector,
+    )
 }
 
 /// Creates `dir` (and parents) readable by its owner only when it does not exist yet; an

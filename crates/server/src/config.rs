@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::liveness::check::Action;
 use crate::proxy::Cidr;
 
 /// Name of the configuration file looked up in the working directory when none is given.
@@ -65,6 +66,26 @@ pub struct FaceConfig {
     /// `/api/face/detect` hints `move_closer` when the face box's shorter side is below this
     /// fraction of the frame's shorter side (frames are downscaled by the UI, so a ratio).
     pub live_min_face_ratio: f64,
+    /// `active` (default): the face step is the live check (`GET /api/face/live`, server-driven
+    /// prompts, presentation-attack detection) and `POST /api/face/verify` is refused. `off`:
+    /// uploaded frames are enough, as for API clients without a camera stream.
+    pub liveness: LivenessMode,
+    /// Prompts of a live check (at least 2).
+    pub liveness_steps: usize,
+    /// Movements the prompts are drawn from: `turn_left`, `turn_right`, `look_up`, `look_down`,
+    /// `smile`.
+    pub liveness_actions: Vec<Action>,
+    /// A fixed prompt sequence instead of a random one. For tests only: a known sequence lets a
+    /// recording pass, so the server warns at start-up when this is set.
+    pub liveness_script: Vec<Action>,
+}
+
+/// Whether the face step needs the live check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LivenessMode {
+    Active,
+    Off,
 }
 
 /// Which face detector a step uses.
@@ -96,12 +117,18 @@ pub struct SessionConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LockoutConfig {
-    /// Consecutive face failures allowed before delays start.
+    /// Consecutive face failures allowed before delays start, without liveness
+    /// (`face.liveness = "off"`).
     pub face_free_failures: u32,
     /// Delay after the first failure past the free ones; doubles with each further failure.
     pub face_base_delay_secs: u64,
-    /// Consecutive face failures after which the face factor is disabled until re-enrolment.
+    /// Consecutive face failures after which the face factor is disabled until re-enrolment,
+    /// without liveness.
     pub face_disable_after: u32,
+    /// The same two with the live check on: NIST SP 800-63B-4 allows 10 and 100 when the
+    /// biometric has presentation-attack detection.
+    pub face_free_failures_with_liveness: u32,
+    pub face_disable_after_with_liveness: u32,
     /// Consecutive password failures allowed before exponential delays start.
     pub password_free_failures: u32,
     /// First password delay; doubles with each further consecutive failure.
@@ -185,6 +212,15 @@ impl Default for FaceConfig {
             detector_score_threshold: 0.5,
             live_detector_input_size: 320,
             live_min_face_ratio: 0.2,
+            liveness: LivenessMode::Active,
+            liveness_steps: 3,
+            liveness_actions: vec![
+                Action::TurnLeft,
+                Action::TurnRight,
+                Action::LookUp,
+                Action::LookDown,
+            ],
+            liveness_script: Vec::new(),
         }
     }
 }
@@ -207,6 +243,8 @@ impl Default for LockoutConfig {
             face_free_failures: 5,
             face_base_delay_secs: 30,
             face_disable_after: 50,
+            face_free_failures_with_liveness: 10,
+            face_disable_after_with_liveness: 100,
             password_free_failures: 10,
             password_base_delay_secs: 1,
             password_max_delay_secs: 3600,
@@ -383,12 +421,40 @@ impl Config {
                 "detector input sizes must be multiples of 32".into(),
             ));
         }
-        if self.lockout.face_disable_after <= self.lockout.face_free_failures {
+        if self.lockout.face_disable_after <= self.lockout.face_free_failures
+            || self.lockout.face_disable_after_with_liveness
+                <= self.lockout.face_free_failures_with_liveness
+        {
             return Err(ConfigError::Invalid(
-                "lockout.face_disable_after must exceed lockout.face_free_failures".into(),
+                "lockout.face_disable_after must exceed lockout.face_free_failures (also the _with_liveness pair)".into(),
+            ));
+        }
+        let steps = self
+            .face
+            .liveness_script
+            .len()
+            .max(self.face.liveness_steps);
+        if !(2..=6).contains(&steps) {
+            return Err(ConfigError::Invalid(
+                "face.liveness_steps (or the script's length) must be 2-6".into(),
+            ));
+        }
+        if self.face.liveness_script.is_empty() && self.face.liveness_actions.len() < 2 {
+            return Err(ConfigError::Invalid(
+                "face.liveness_actions must name at least 2 movements".into(),
             ));
         }
         Ok(())
+    }
+
+    /// The face lockout rules in force: with the live check on, the `_with_liveness` limits.
+    pub fn face_lockout(&self) -> LockoutConfig {
+        let mut rules = self.lockout.clone();
+        if self.face.liveness == LivenessMode::Active {
+            rules.face_free_failures = rules.face_free_failures_with_liveness;
+            rules.face_disable_after = rules.face_disable_after_with_liveness;
+        }
+        rules
     }
 
     /// The SQLite database file.

@@ -21,6 +21,8 @@ const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
 /// Versioned prefix of the associated data, so a future format cannot be confused with this one.
 const AAD_PREFIX: &[u8] = b"facegate template v1 user ";
+/// The same for a live enrolment not yet attached to an account.
+const PENDING_AAD_PREFIX: &[u8] = b"facegate template v1 pending enrolment ";
 
 /// The 256-bit server key. `Debug` never prints it.
 pub struct SecretKey([u8; KEY_LEN]);
@@ -106,19 +108,33 @@ impl TemplateCipher {
 
     /// Encrypts `descriptor` for `user_id` under a fresh random nonce.
     pub fn seal(&self, user_id: i64, descriptor: &Descriptor) -> SealedTemplate {
+        self.seal_with(&associated_data(user_id), descriptor)
+    }
+
+    /// Decrypts a template sealed for `user_id`.
+    pub fn open(&self, user_id: i64, sealed: &SealedTemplate) -> Result<Descriptor, OpenError> {
+        self.open_with(&associated_data(user_id), sealed)
+            .ok_or(OpenError { user_id })
+    }
+
+    /// Encrypts a descriptor of a live enrolment that no account holds yet, bound to the
+    /// enrolment's token hash instead of a user id.
+    pub fn seal_pending(&self, token_hash: &str, descriptor: &Descriptor) -> SealedTemplate {
+        self.seal_with(&pending_associated_data(token_hash), descriptor)
+    }
+
+    /// Decrypts what [`TemplateCipher::seal_pending`] sealed for the same token hash.
+    pub fn open_pending(&self, token_hash: &str, sealed: &SealedTemplate) -> Option<Descriptor> {
+        self.open_with(&pending_associated_data(token_hash), sealed)
+    }
+
+    fn seal_with(&self, aad: &[u8], descriptor: &Descriptor) -> SealedTemplate {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
         let plain: Vec<u8> = descriptor.0.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let aad = associated_data(user_id);
         let ciphertext = self
             .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &plain,
-                    aad: &aad,
-                },
-            )
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &plain, aad })
             // Encryption fails only for messages beyond GCM's 64 GiB bound; ours are 512 bytes.
             .expect("AES-GCM encryption of a 512-byte message cannot fail");
         SealedTemplate {
@@ -127,30 +143,28 @@ impl TemplateCipher {
         }
     }
 
-    /// Decrypts a template sealed for `user_id`.
-    pub fn open(&self, user_id: i64, sealed: &SealedTemplate) -> Result<Descriptor, OpenError> {
+    fn open_with(&self, aad: &[u8], sealed: &SealedTemplate) -> Option<Descriptor> {
         if sealed.nonce.len() != NONCE_LEN {
-            return Err(OpenError { user_id });
+            return None;
         }
-        let aad = associated_data(user_id);
         let plain = self
             .cipher
             .decrypt(
                 Nonce::from_slice(&sealed.nonce),
                 Payload {
                     msg: &sealed.ciphertext,
-                    aad: &aad,
+                    aad,
                 },
             )
-            .map_err(|_| OpenError { user_id })?;
+            .ok()?;
         if plain.len() != 128 * 4 {
-            return Err(OpenError { user_id });
+            return None;
         }
         let mut values = [0f32; 128];
         for (v, chunk) in values.iter_mut().zip(plain.chunks_exact(4)) {
             *v = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
         }
-        Ok(Descriptor(values))
+        Some(Descriptor(values))
     }
 }
 
@@ -193,6 +207,12 @@ impl LoginPseudonyms {
 fn associated_data(user_id: i64) -> Vec<u8> {
     let mut aad = AAD_PREFIX.to_vec();
     aad.extend_from_slice(user_id.to_string().as_bytes());
+    aad
+}
+
+fn pending_associated_data(token_hash: &str) -> Vec<u8> {
+    let mut aad = PENDING_AAD_PREFIX.to_vec();
+    aad.extend_from_slice(token_hash.as_bytes());
     aad
 }
 

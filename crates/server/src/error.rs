@@ -49,6 +49,8 @@ pub enum ApiError {
     FaceDisabled,
     #[error("the challenge is unknown, used or expired; ask for a new one")]
     ChallengeInvalid,
+    #[error("this server checks faces live: use the live check (GET /api/face/live)")]
+    LivenessRequired,
     #[error("too many attempts; retry in {} s", retry_after_secs(*.retry_after))]
     LockedOut { retry_after: Duration },
     #[error("too many requests from this address; retry in {} s", retry_after_secs(*.retry_after))]
@@ -111,6 +113,7 @@ impl ApiError {
             Self::FaceMismatch => "face_mismatch",
             Self::FaceDisabled => "face_disabled",
             Self::ChallengeInvalid => "challenge_invalid",
+            Self::LivenessRequired => "liveness_required",
             Self::LockedOut { .. } => "locked_out",
             Self::RateLimited { .. } => "rate_limited",
             Self::CrossOrigin => "cross_origin",
@@ -139,9 +142,11 @@ impl ApiError {
             Self::InvalidCredentials | Self::Unauthenticated | Self::FaceMismatch => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::FaceRequired | Self::ReauthRequired | Self::FaceDisabled | Self::CrossOrigin => {
-                StatusCode::FORBIDDEN
-            }
+            Self::FaceRequired
+            | Self::ReauthRequired
+            | Self::FaceDisabled
+            | Self::CrossOrigin
+            | Self::LivenessRequired => StatusCode::FORBIDDEN,
             Self::LockedOut { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge | Self::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -151,7 +156,8 @@ impl ApiError {
         }
     }
 
-    fn retry_after(&self) -> Option<u64> {
+    /// Seconds the client should wait before retrying, for the answers that have one.
+    pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::LockedOut { retry_after } | Self::RateLimited { retry_after } => {
                 Some(retry_after_secs(*retry_after).max(1))
@@ -174,7 +180,7 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status(), Json(body)).into_response();
-        if let Some(secs) = self.retry_after() {
+        if let Some(secs) = self.retry_after_secs() {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

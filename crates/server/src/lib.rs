@@ -23,6 +23,7 @@ pub mod chat;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod liveness;
 pub mod pool;
 pub mod proxy;
 pub mod ratelimit;

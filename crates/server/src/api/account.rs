@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::extract::{ApiJson, Upload};
 use crate::app::AppState;
-use crate::auth::account::{self, Registration};
+use crate::auth::account::{self, FaceSource, Registration};
 use crate::auth::password::Password;
 use crate::auth::session::{
     clear_cookie, cookie_name, read_cookie, set_cookie, AnySession, FullSession, Level, SessionHash,
@@ -29,9 +29,12 @@ pub struct RegisterForm {
     password: String,
     /// Must be `true`: explicit consent to storing an encrypted face template.
     consent: bool,
-    /// 1-3 JPEG/PNG/WebP images, each with exactly one face.
+    /// 1-3 JPEG/PNG/WebP images, each with exactly one face (or `enrolment` instead).
     #[schema(value_type = Vec<String>, format = Binary)]
     face: Vec<Vec<u8>>,
+    /// The token of a passed live enrolment (`GET /api/face/live?purpose=enrol`), instead of
+    /// `face` images.
+    enrolment: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -93,7 +96,7 @@ pub async fn register(
         full_name: form.text("full_name")?,
         password: Password::new(form.text("password")?),
         consent: is_true(form.optional_text("consent")),
-        faces: form.files("face"),
+        face: FaceSource::from_parts(form.files("face"), form.optional_text("enrolment"))?,
     };
     let user = account::register(&state, registration, &client).await?;
     Ok((StatusCode::CREATED, Json(user)))

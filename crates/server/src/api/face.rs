@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::extract::Upload;
 use crate::app::AppState;
-use crate::auth::account;
+use crate::auth::account::{self, FaceSource};
 use crate::auth::face::DetectResult;
 use crate::auth::password::Password;
 use crate::auth::session::{set_cookie, AnySession, FullSession, Level};
@@ -54,9 +54,11 @@ pub struct DetectForm {
 #[allow(dead_code)]
 pub struct ReenrolForm {
     password: String,
-    /// 1-3 images, each with exactly one face.
+    /// 1-3 images, each with exactly one face (or `enrolment` instead).
     #[schema(value_type = Vec<String>, format = Binary)]
     face: Vec<Vec<u8>>,
+    /// The token of a passed live enrolment made with this session, instead of `face` images.
+    enrolment: Option<String>,
 }
 
 /// A one-time challenge for the face check.
@@ -84,7 +86,7 @@ pub async fn challenge(
         (status = 200, body = VerifyResponse, headers(("set-cookie" = String))),
         (status = 400, description = "challenge_invalid, invalid_request, image_invalid; no_face or multiple_faces when no frame holds exactly one face (not counted as a failure)", body = ErrorBody),
         (status = 401, description = "face_mismatch or unauthenticated", body = ErrorBody),
-        (status = 403, description = "face_disabled", body = ErrorBody),
+        (status = 403, description = "face_disabled; liveness_required when `face.liveness` is `active` (the default): use GET /api/face/live", body = ErrorBody),
         (status = 413, description = "payload_too_large", body = ErrorBody),
         (status = 429, description = "locked_out or rate_limited, with Retry-After", body = ErrorBody),
         (status = 503, description = "busy", body = ErrorBody)))]
@@ -148,7 +150,7 @@ pub async fn reenrol(
     mut form: Upload,
 ) -> ApiResult<StatusCode> {
     let password = Password::new(form.text("password")?);
-    let faces = form.files("face");
-    account::reenrol(&state, &session, password, faces, &client).await?;
+    let face = FaceSource::from_parts(form.files("face"), form.optional_text("enrolment"))?;
+    account::reenrol(&state, &session, password, face, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

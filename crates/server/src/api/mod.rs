@@ -4,6 +4,7 @@
 pub mod account;
 pub mod extract;
 pub mod face;
+pub mod face_live;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
@@ -20,7 +21,8 @@ const MULTIPART_OVERHEAD: usize = 64 * 1024;
 #[openapi(
     info(title = "facegate", description = "Self-hosted chat with password + server-side face MFA"),
     paths(account::register, account::login, account::me, account::logout, account::security_events,
-        account::delete_me, face::challenge, face::verify_face, face::detect, face::reenrol, healthz, openapi_json),
+        account::delete_me, face::challenge, face::verify_face, face_live::open, face_live::finish, face::detect, face::reenrol,
+        healthz, openapi_json),
     tags((name = "auth", description = "Accounts, passwords and sessions"),
         (name = "face", description = "Face enrolment and verification"))
 )]
@@ -60,6 +62,8 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/api/logout", post(account::logout))
         .route("/api/me/security-events", get(account::security_events))
         .route("/api/face/challenge", post(face::challenge))
+        .route("/api/face/live", get(face_live::open))
+        .route("/api/face/live/finish", post(face_live::finish))
         .route("/api/openapi.json", get(openapi_json))
         .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(config.limits.json_body_bytes));

@@ -21,6 +21,37 @@ const MAX_USERNAME: usize = 32;
 const MAX_EMAIL: usize = 254;
 const MAX_FULL_NAME: usize = 100;
 
+/// Where an enrolment's face comes from.
+pub enum FaceSource {
+    /// 1-3 photos, each with exactly one face (API clients).
+    Images(Vec<Bytes>),
+    /// The token of a passed live enrolment (`GET /api/face/live?purpose=enrol`).
+    LiveEnrolment(String),
+}
+
+impl FaceSource {
+    /// The `face` files or the `enrolment` field of a form; both or neither is refused.
+    pub fn from_parts(faces: Vec<Bytes>, enrolment: Option<String>) -> ApiResult<Self> {
+        match (faces.is_empty(), enrolment) {
+            (true, Some(token)) => Ok(Self::LiveEnrolment(token)),
+            (false, None) => Ok(Self::Images(faces)),
+            (false, Some(_)) => Err(ApiError::Validation(
+                "send either `face` images or an `enrolment`, not both".into(),
+            )),
+            (true, None) => Err(ApiError::Validation(format!(
+                "send 1-{MAX_ENROL_IMAGES} face images, or the `enrolment` of a live capture"
+            ))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Images(images) => format!("{} face image(s) enrolled", images.len()),
+            Self::LiveEnrolment(_) => "face enrolled by a live capture".into(),
+        }
+    }
+}
+
 /// The fields of a registration. `Debug` shows neither the password nor the images.
 pub struct Registration {
     pub username: String,
@@ -28,7 +59,7 @@ pub struct Registration {
     pub full_name: String,
     pub password: Password,
     pub consent: bool,
-    pub faces: Vec<Bytes>,
+    pub face: FaceSource,
 }
 
 impl std::fmt::Debug for Registration {
@@ -37,7 +68,7 @@ impl std::fmt::Debug for Registration {
             .field("username", &self.username)
             .field("email", &self.email)
             .field("consent", &self.consent)
-            .field("faces", &self.faces.len())
+            .field("face", &self.face.describe())
             .finish_non_exhaustive()
     }
 }
@@ -77,7 +108,9 @@ fn check_fields(r: &Registration) -> ApiResult<()> {
     if !r.consent {
         return Err(ApiError::ConsentRequired);
     }
-    check_face_count(r.faces.len())?;
+    if let FaceSource::Images(images) = &r.face {
+        check_face_count(images.len())?;
+    }
     password::check_policy(&r.password)
 }
 
@@ -130,8 +163,7 @@ pub async fn register(state: &AppState, mut r: Registration, client: &Client) ->
     r.email = r.email.trim().to_lowercase();
     r.full_name = r.full_name.trim().to_owned();
     check_fields(&r)?;
-    let descriptors = state.face.enrol(std::mem::take(&mut r.faces)).await?;
-    super::face::check_one_person(&descriptors, state.config.face.match_threshold)?;
+    let descriptors = enrolment_descriptors(state, &mut r.face, None).await?;
     let password_hash = hash_password(state, r.password.clone()).await?;
     let now = now_ms();
     let user = state
@@ -154,12 +186,13 @@ pub async fn register(state: &AppState, mut r: Registration, client: &Client) ->
         .map(|d| state.cipher.seal(user.id, d))
         .collect();
     state.db.replace_templates(user.id, &sealed, now).await?;
+    used_enrolment(state, &r.face, None).await?;
     audit(
         state,
         Some(user.id),
         AuditKind::Registered,
         client,
-        Some(format!("{} face image(s) enrolled", sealed.len())),
+        Some(r.face.describe()),
     )
     .await?;
     tracing::info!(
@@ -168,6 +201,38 @@ pub async fn register(state: &AppState, mut r: Registration, client: &Client) ->
         "account registered"
     );
     Ok(user)
+}
+
+/// The descriptors an enrolment brings: computed from its images (which must show one person),
+/// or those of a live enrolment made for `user_id` (None: a registration). A live enrolment is
+/// only read here; [`used_enrolment`] consumes it once the account holds it, so a refused
+/// registration (a taken username) does not cost the user a new capture.
+async fn enrolment_descriptors(
+    state: &AppState,
+    source: &mut FaceSource,
+    user_id: Option<i64>,
+) -> ApiResult<Vec<face::Descriptor>> {
+    match source {
+        FaceSource::Images(images) => {
+            let descriptors = state.face.enrol(std::mem::take(images)).await?;
+            super::face::check_one_person(&descriptors, state.config.face.match_threshold)?;
+            Ok(descriptors)
+        }
+        FaceSource::LiveEnrolment(token) => {
+            super::live::peek_enrolment(state, token, user_id).await
+        }
+    }
+}
+
+async fn used_enrolment(
+    state: &AppState,
+    source: &FaceSource,
+    user_id: Option<i64>,
+) -> ApiResult<()> {
+    if let FaceSource::LiveEnrolment(token) = source {
+        super::live::forget_enrolment(state, token, user_id).await?;
+    }
+    Ok(())
 }
 
 /// Checks the password and opens a session at level `password`, destroying the session the
@@ -355,7 +420,7 @@ pub async fn reenrol(
     state: &AppState,
     session: &FullSession,
     password: Password,
-    faces: Vec<Bytes>,
+    mut face: FaceSource,
     client: &Client,
 ) -> ApiResult<()> {
     session.require_recent_sign_in(&state.config.sessions, now_ms())?;
@@ -364,10 +429,12 @@ pub async fn reenrol(
         .face
         .check(client.ip, Instant::now())
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
-    check_face_count(faces.len())?;
+    if let FaceSource::Images(images) = &face {
+        check_face_count(images.len())?;
+    }
     reauthenticate(state, session.user_id, password, client).await?;
-    let descriptors = state.face.enrol(faces).await?;
-    super::face::check_one_person(&descriptors, state.config.face.match_threshold)?;
+    let user = Some(session.user_id);
+    let descriptors = enrolment_descriptors(state, &mut face, user).await?;
     let sealed: Vec<_> = descriptors
         .iter()
         .map(|d| state.cipher.seal(session.user_id, d))
@@ -376,12 +443,13 @@ pub async fn reenrol(
         .db
         .replace_templates(session.user_id, &sealed, now_ms())
         .await?;
+    used_enrolment(state, &face, user).await?;
     audit(
         state,
         Some(session.user_id),
         AuditKind::FaceReenrolled,
         client,
-        Some(format!("{} face image(s) enrolled", sealed.len())),
+        Some(face.describe()),
     )
     .await
 }

@@ -116,4 +116,69 @@ mod tests {
         let h = headers(&[("sec-fetch-site", "cross-site")]);
         assert!(allowed(&Method::GET, &h, &Config::default()));
     }
+
+    fn socket_headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, axum::http::HeaderValue::from_static(host));
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, axum::http::HeaderValue::from_static(o));
+        }
+        h
+    }
+
+    #[test]
+    fn socket_origin_must_equal_the_public_url_when_configured() {
+        let config = Config {
+            public_url: Some("https://chat.example.org".into()),
+            ..Config::default()
+        };
+        assert!(websocket_origin_allowed(
+            &socket_headers(Some("https://chat.example.org"), "x"),
+            &config
+        ));
+        assert!(!websocket_origin_allowed(
+            &socket_headers(Some("https://evil.example"), "x"),
+            &config
+        ));
+        assert!(!websocket_origin_allowed(
+            &socket_headers(Some("http://chat.example.org"), "x"),
+            &config
+        ));
+    }
+
+    #[test]
+    fn socket_origin_must_match_the_host_and_be_present() {
+        let config = Config::default();
+        let host = "127.0.0.1:8080";
+        assert!(websocket_origin_allowed(
+            &socket_headers(Some("http://127.0.0.1:8080"), host),
+            &config
+        ));
+        assert!(!websocket_origin_allowed(
+            &socket_headers(Some("http://127.0.0.1:9999"), host),
+            &config
+        ));
+        assert!(!websocket_origin_allowed(
+            &socket_headers(Some("http://evil.example"), host),
+            &config
+        ));
+        assert!(!websocket_origin_allowed(
+            &socket_headers(Some("null"), host),
+            &config
+        ));
+        assert!(!websocket_origin_allowed(
+            &socket_headers(None, host),
+            &config
+        ));
+    }
+}
+
+/// A WebSocket handshake must carry an `Origin` equal to the server's own origin (the same rule
+/// as the CSRF check, but a missing `Origin` is refused too: browsers always send one here).
+pub fn websocket_origin_allowed(headers: &HeaderMap, config: &Config) -> bool {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(normalise_origin)
+        .is_some_and(|origin| is_own_origin(&origin, headers, config))
 }

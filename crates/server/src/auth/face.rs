@@ -209,7 +209,7 @@ pub fn pipeline(kind: DetectorKind, f: &FaceConfig) -> PipelineOptions {
     }
 }
 
-fn engine_error(e: FaceError) -> ApiError {
+pub(crate) fn engine_error(e: FaceError) -> ApiError {
     ApiError::Internal(anyhow::Error::new(e).context("face engine"))
 }
 
@@ -239,7 +239,7 @@ impl FaceService {
     }
 
     /// Runs `job` in the bounded pool; a full pool is 503, a panic in the engine is 500.
-    async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce(&FaceService) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
@@ -250,6 +250,17 @@ impl FaceService {
             .await
             .map_err(|_| ApiError::Busy)?;
         result.unwrap_or_else(|_| Err(ApiError::Internal(anyhow::anyhow!("face engine panicked"))))
+    }
+
+    /// The engine, for work already running in the pool (see [`FaceService::run`]).
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Decodes one small live frame under the live limits (bytes and pixels); an undecodable
+    /// or truncated frame is `image_invalid`.
+    pub(crate) fn decode_live(&self, bytes: &[u8]) -> Result<face::RgbImage, ApiError> {
+        face::decode_image(bytes, &self.live_limits).map_err(|e| image_error(1, e))
     }
 
     /// One descriptor per enrolment image, or the first image's problem (1-based index).
@@ -306,6 +317,29 @@ impl FaceService {
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    /// The 1-based index of the first image in which the enrolment detector (SSD MobileNetV1 by
+    /// default, which finds every face of a group photo) sees more than one face.
+    pub async fn first_with_several_faces(
+        &self,
+        images: Vec<Bytes>,
+    ) -> Result<Option<usize>, ApiError> {
+        self.run(move |s| {
+            for (i, bytes) in images.iter().enumerate() {
+                let image =
+                    face::decode_image(bytes, &s.limits).map_err(|e| image_error(i + 1, e))?;
+                let faces = s
+                    .engine
+                    .detect(&image, &s.enrol_pipeline.detector)
+                    .map_err(engine_error)?;
+                if faces.len() > 1 {
+                    return Ok(Some(i + 1));
+                }
+            }
+            Ok(None)
         })
         .await
     }

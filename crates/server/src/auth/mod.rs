@@ -4,6 +4,7 @@
 pub mod account;
 pub mod csrf;
 pub mod face;
+pub mod live;
 pub mod lockout;
 pub mod password;
 pub mod session;

@@ -11,6 +11,7 @@ use super::lockout::FaceGate;
 use super::session::{AnySession, Level, SessionToken};
 use super::{audit, now_ms, Client};
 use crate::app::AppState;
+use crate::config::LivenessMode;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::audit::AuditKind;
 use crate::storage::sessions::NewSession;
@@ -60,6 +61,9 @@ pub async fn verify(
     frames: Vec<Bytes>,
     client: &Client,
 ) -> ApiResult<SessionToken> {
+    if state.config.face.liveness == LivenessMode::Active {
+        return Err(ApiError::LivenessRequired);
+    }
     state
         .limits
         .face
@@ -123,13 +127,13 @@ pub async fn verify(
 
 /// Applies the face lockout gate and, when open, counts the attempt as a failure up front (so
 /// parallel attempts cannot slip through one gate); refusals are audited.
-async fn admit_face_attempt(
+pub(crate) async fn admit_face_attempt(
     state: &AppState,
     user_id: i64,
     client: &Client,
     now: i64,
 ) -> ApiResult<()> {
-    let rules = state.config.lockout.clone();
+    let rules = state.config.face_lockout();
     let (_, gate) = state
         .db
         .update_counters(user_id, |c| {
@@ -163,7 +167,7 @@ async fn admit_face_attempt(
 
 /// Audits a failed check (already counted by [`admit_face_attempt`]) and the lockout or
 /// disabling it triggers.
-async fn record_face_failure(
+pub(crate) async fn record_face_failure(
     state: &AppState,
     user_id: i64,
     client: &Client,
@@ -179,7 +183,7 @@ async fn record_face_failure(
         Some(detail),
     )
     .await?;
-    match counters.face_gate(&state.config.lockout, now) {
+    match counters.face_gate(&state.config.face_lockout(), now) {
         FaceGate::Open => Ok(()),
         FaceGate::Wait(wait) => {
             let detail = format!("locked for {} s", wait.as_secs().max(1));
@@ -217,17 +221,28 @@ async fn check_frames(
         .map(|t| state.cipher.open(user_id, t))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::Internal(e.into()))?;
-    let frames = state.face.describe_frames(frames).await?;
-    super::face::require_a_comparable_frame(&frames)?;
-    let descriptors: Vec<_> = frames.iter().map(FrameFaces::descriptor).collect();
-    Ok(super::face::decide(
-        &descriptors,
-        &templates,
-        state.config.face.match_threshold,
-    ))
+    let described = state.face.describe_frames(frames.clone()).await?;
+    super::face::require_a_comparable_frame(&described)?;
+    let descriptors: Vec<_> = described.iter().map(FrameFaces::descriptor).collect();
+    let outcome = super::face::decide(&descriptors, &templates, state.config.face.match_threshold);
+    if outcome.passed {
+        // The fast detector misses the second face of some pairs (one of them would then pass
+        // as "the" face): a match is confirmed only when the thorough detector finds one face
+        // in every frame that matched.
+        let matched: Vec<Bytes> = frames
+            .into_iter()
+            .zip(&outcome.distances)
+            .filter(|(_, d)| d.is_some_and(|d| d < state.config.face.match_threshold))
+            .map(|(f, _)| f)
+            .collect();
+        if let Some(index) = state.face.first_with_several_faces(matched).await? {
+            return Err(ApiError::MultipleFaces { index });
+        }
+    }
+    Ok(outcome)
 }
 
-async fn upgrade(
+pub(crate) async fn upgrade(
     state: &AppState,
     session: &AnySession,
     client: &Client,

@@ -18,7 +18,7 @@ use std::time::Duration;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -26,7 +26,6 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::app::AppState;
 use crate::auth::csrf;
 use crate::auth::session::{is_expired, FullSession, Level, SessionHash};
-use crate::config::{normalise_origin, Config};
 use crate::error::ApiError;
 
 use super::events::{self, ClientFrame};
@@ -59,7 +58,7 @@ pub(super) async fn upgrade(
     query: Result<Query<WsQuery>, QueryRejection>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    if !origin_allowed(&headers, &state.config) {
+    if !csrf::websocket_origin_allowed(&headers, &state.config) {
         return Err(ApiError::CrossOrigin);
     }
     let Query(query) =
@@ -74,16 +73,6 @@ pub(super) async fn upgrade(
         .max_message_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| run(socket, state, user_id, hash, query.since))
         .into_response())
-}
-
-/// A WebSocket handshake must carry an `Origin` equal to the server's own origin (the same rule
-/// as the CSRF check, but a missing `Origin` is refused too: browsers always send one here).
-pub fn origin_allowed(headers: &HeaderMap, config: &Config) -> bool {
-    headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .and_then(normalise_origin)
-        .is_some_and(|origin| csrf::is_own_origin(&origin, headers, config))
 }
 
 /// A token bucket: `per_minute` tokens, refilled evenly. Time comes from the caller.
@@ -314,55 +303,6 @@ async fn close(socket: &mut WebSocket, end: &End) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(header::HOST, axum::http::HeaderValue::from_static(host));
-        if let Some(o) = origin {
-            h.insert(header::ORIGIN, axum::http::HeaderValue::from_static(o));
-        }
-        h
-    }
-
-    #[test]
-    fn socket_origin_must_equal_the_public_url_when_configured() {
-        let config = Config {
-            public_url: Some("https://chat.example.org".into()),
-            ..Config::default()
-        };
-        assert!(origin_allowed(
-            &headers(Some("https://chat.example.org"), "x"),
-            &config
-        ));
-        assert!(!origin_allowed(
-            &headers(Some("https://evil.example"), "x"),
-            &config
-        ));
-        assert!(!origin_allowed(
-            &headers(Some("http://chat.example.org"), "x"),
-            &config
-        ));
-    }
-
-    #[test]
-    fn socket_origin_must_match_the_host_and_be_present() {
-        let config = Config::default();
-        let host = "127.0.0.1:8080";
-        assert!(origin_allowed(
-            &headers(Some("http://127.0.0.1:8080"), host),
-            &config
-        ));
-        assert!(!origin_allowed(
-            &headers(Some("http://127.0.0.1:9999"), host),
-            &config
-        ));
-        assert!(!origin_allowed(
-            &headers(Some("http://evil.example"), host),
-            &config
-        ));
-        assert!(!origin_allowed(&headers(Some("null"), host), &config));
-        assert!(!origin_allowed(&headers(None, host), &config));
-    }
 
     #[test]
     fn rate_limiter_allows_a_minute_of_frames_then_refills_evenly() {

@@ -138,6 +138,10 @@ impl Db {
             .bind(now)
             .execute(self.pool())
             .await?;
+        sqlx::query("DELETE FROM live_enrolments WHERE expires_at <= ?")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

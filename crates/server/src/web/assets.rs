@@ -36,6 +36,7 @@ pub static ASSETS: &[Asset] = embed![
     "js/dom.js",
     "js/errors.js",
     "js/layout.js",
+    "js/live-check.js",
     "js/main.js",
     "js/password.js",
     "js/socket.js",

@@ -98,6 +98,9 @@ pub fn test_config(data_dir: &Path) -> Config {
     c.rate_limit.register_burst = 1000;
     c.rate_limit.face_burst = 1000;
     c.rate_limit.detect_burst = 1000;
+    // Most suites test the match rule and the lockouts through the frame-upload check; the live
+    // check's suite (live_check.rs) turns liveness back on.
+    c.face.liveness = server::config::LivenessMode::Off;
     c
 }
 
@@ -542,11 +545,17 @@ impl Client {
         query: &str,
         origin: Option<&str>,
     ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
-        let url = format!(
-            "{}/api/ws{}",
-            self.base.replacen("http://", "ws://", 1),
-            query
-        );
+        self.socket(&format!("/api/ws{query}"), origin).await
+    }
+
+    /// Opens the WebSocket at `path` (with its query) with this client's cookie and the given
+    /// `Origin` (None: no header).
+    pub async fn socket(
+        &self,
+        path: &str,
+        origin: Option<&str>,
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+        let url = format!("{}{}", self.base.replacen("http://", "ws://", 1), path);
         let mut request = url.into_client_request()?;
         if let Some(cookie) = self.cookie_header() {
             request.headers_mut().insert(

@@ -1,0 +1,130 @@
+//! The live face check (presentation-attack detection): the server drives an interactive
+//! capture over a WebSocket, analyses every frame itself, asks for a random sequence of head
+//! movements timed by its own clock, and decides (docs/live-check.md).
+//!
+//! - [`pose`]: head movement from the landmarks, blind to any motion of a flat picture.
+//! - [`quality`]: capture quality and the guidance the user sees.
+//! - [`check`]: one check as a pure state machine over (frame analysis, time).
+//! - this module: the analysis of a frame by the face engine, and the end of a check (identity
+//!   decision, the multiple-face check with the thorough detector).
+//!
+//! What it stops: a printed or on-screen photo held still or moved, tilted, squeezed or rotated
+//! (a flat picture shows no parallax between nose and face outline), a recording of an earlier
+//! check replayed (the prompts and their timing differ every time), another person following
+//! the prompts (identity). What it cannot stop: a 3-D animation of the user's face rendered in
+//! real time to the prompts, a deepfake, or frames injected by a modified client.
+
+pub mod check;
+pub mod pose;
+pub mod quality;
+
+use axum::body::Bytes;
+use face::{Descriptor, DetectorOptions, Engine, RgbImage};
+
+use crate::auth::face::{FaceBox, FaceService};
+use crate::error::ApiError;
+use check::{FaceSeen, Needs, Seen};
+
+/// One analysed live frame.
+#[derive(Debug, Clone)]
+pub struct Analysed {
+    pub width: u32,
+    pub height: u32,
+    pub seen: Seen,
+}
+
+impl Analysed {
+    /// The box of the one face, for the client's overlay.
+    pub fn face_box(&self) -> Option<FaceBox> {
+        match &self.seen {
+            Seen::One(f) => Some(FaceBox {
+                x: f.bbox.x,
+                y: f.bbox.y,
+                width: f.bbox.width,
+                height: f.bbox.height,
+                score: 0.0,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// The live check's use of the face engine.
+#[derive(Clone)]
+pub struct LiveService {
+    face: FaceService,
+    /// The fast detector run on every frame.
+    detector: DetectorOptions,
+}
+
+impl LiveService {
+    pub fn new(face: FaceService, detector: DetectorOptions) -> Self {
+        Self { face, detector }
+    }
+
+    /// Decodes and analyses one frame: the fast detector, landmarks and quality of a single
+    /// face, plus the descriptor and expressions when `needs` asks.
+    pub async fn analyse(&self, frame: Bytes, needs: Needs) -> Result<Analysed, ApiError> {
+        let this = self.clone();
+        self.face
+            .run(move |s| {
+                let image = s.decode_live(&frame)?;
+                let seen = this.analyse_image(s.engine(), &image, needs)?;
+                Ok(Analysed {
+                    width: image.width,
+                    height: image.height,
+                    seen,
+                })
+            })
+            .await
+    }
+
+    fn analyse_image(
+        &self,
+        engine: &Engine,
+        image: &RgbImage,
+        needs: Needs,
+    ) -> Result<Seen, ApiError> {
+        let detections = engine
+            .detect(image, &self.detector)
+            .map_err(crate::auth::face::engine_error)?;
+        let detection = match detections.as_slice() {
+            [] => return Ok(Seen::NoFace),
+            [d] => d,
+            _ => return Ok(Seen::Several),
+        };
+        let Some(landmarks) = engine.detection_landmarks(image, detection, false) else {
+            return Ok(Seen::NoFace);
+        };
+        let descriptor = needs
+            .descriptor
+            .then(|| engine.landmarks_descriptor(image, detection, &landmarks))
+            .flatten();
+        let happy = needs
+            .expressions
+            .then(|| engine.expressions(image, &landmarks))
+            .flatten()
+            .map(|e| e.happy);
+        let quality = quality::measure(image, &detection.bbox, &landmarks);
+        Ok(Seen::One(FaceSeen {
+            bbox: detection.bbox,
+            landmarks,
+            quality,
+            descriptor,
+            happy,
+        }))
+    }
+
+    /// Whether the thorough detector finds more than one face in any of `frames`: the fast
+    /// detector misses the second face of some pairs.
+    pub async fn shows_several_faces(&self, frames: Vec<Bytes>) -> Result<bool, ApiError> {
+        Ok(self.face.first_with_several_faces(frames).await?.is_some())
+    }
+}
+
+/// The identity decision of a passed check: the frames facing the camera against the templates
+/// by the match rule of [`crate::auth::face::decide`].
+pub fn identity_matches(frames: &[Descriptor], templates: &[Descriptor], threshold: f64) -> bool {
+    let frames: Vec<Option<Descriptor>> = frames.iter().copied().map(Some).collect();
+    crate::auth::face::decide(&frames, templates, threshold).passed
+}
