@@ -21,6 +21,9 @@ pub(crate) struct HuffmanTable {
     /// Added to a code of each length to index `symbols`.
     offset: [i32; 17],
     symbols: Vec<u8>,
+    /// AC tables: for the next `LOOKUP_BITS` bits, a whole non-zero coefficient when its code
+    /// and its extra bits fit: `value << 16 | run << 8 | bits used`, else 0.
+    ac_lookup: Box<[i32; 1 << LOOKUP_BITS]>,
 }
 
 impl HuffmanTable {
@@ -40,6 +43,7 @@ impl HuffmanTable {
             max_code: [-1; 17],
             offset: [0; 17],
             symbols: symbols.to_vec(),
+            ac_lookup: Box::new([0; 1 << LOOKUP_BITS]),
         };
         let mut code: i32 = 0;
         let mut k: usize = 0;
@@ -64,7 +68,34 @@ impl HuffmanTable {
             }
             code <<= 1;
         }
+        if !is_dc {
+            table.fill_ac_lookup();
+        }
         Ok(table)
+    }
+
+    fn fill_ac_lookup(&mut self) {
+        for bits in 0..1usize << LOOKUP_BITS {
+            let entry = self.lookup[bits];
+            let (len, rs) = (u32::from(entry >> 8), entry as u8);
+            let (run, size) = (i32::from(rs >> 4), u32::from(rs & 15));
+            if entry == 0 || size == 0 || len + size > LOOKUP_BITS {
+                continue;
+            }
+            let extra = ((bits >> (LOOKUP_BITS - len - size)) & ((1 << size) - 1)) as i32;
+            let value = extend(extra, size);
+            self.ac_lookup[bits] = (value << 16) | (run << 8) | (len + size) as i32;
+        }
+    }
+}
+
+/// `v`, the `s` bits after a magnitude category, as a signed value (T.81 F.2.2.1, `EXTEND`).
+#[inline(always)]
+fn extend(v: i32, s: u32) -> i32 {
+    if v < 1 << (s - 1) {
+        v - (1 << s) + 1
+    } else {
+        v
     }
 }
 
@@ -169,12 +200,22 @@ impl<'a> BitReader<'a> {
         if s == 0 {
             return 0;
         }
-        let v = self.bits(s) as i32;
-        if v < 1 << (s - 1) {
-            v - (1 << s) + 1
-        } else {
-            v
+        extend(self.bits(s) as i32, s)
+    }
+
+    /// A whole AC coefficient from `table`'s combined look-up, `(run, value)`, when the next
+    /// bits hold one that fits; consumes its bits.
+    #[inline(always)]
+    fn fast_ac(&mut self, table: &HuffmanTable) -> Option<(usize, i16)> {
+        self.ensure(16);
+        let entry = table.ac_lookup[(self.acc >> (64 - LOOKUP_BITS)) as usize];
+        if entry == 0 {
+            return None;
         }
+        let len = (entry & 0xFF) as u32;
+        self.acc <<= len;
+        self.count -= len;
+        Some((((entry >> 8) & 0xFF) as usize, (entry >> 16) as i16))
     }
 
     #[inline]
@@ -261,8 +302,9 @@ fn has_ff_byte(word: u64) -> bool {
     (inv.wrapping_sub(0x0101_0101_0101_0101) & !inv & 0x8080_8080_8080_8080) != 0
 }
 
-/// Decodes one block of a sequential scan into `block` (natural order, not dequantised), updating
-/// the DC predictor.
+/// Decodes one block of a sequential scan into `block` (natural order, not dequantised; it must
+/// be all zeros on entry), updating the DC predictor. Returns whether any AC coefficient was
+/// coded.
 #[inline]
 pub(crate) fn decode_sequential_block(
     reader: &mut BitReader<'_>,
@@ -270,13 +312,24 @@ pub(crate) fn decode_sequential_block(
     ac: &HuffmanTable,
     block: &mut [i16; 64],
     dc_pred: &mut i32,
-) -> Result<(), JpegError> {
+) -> Result<bool, JpegError> {
     let s = reader.decode(dc)?;
     let diff = reader.receive_extend(u32::from(s));
     *dc_pred = dc_pred.wrapping_add(diff);
     block[0] = *dc_pred as i16;
+    let mut any_ac = false;
     let mut k = 1;
     while k < 64 {
+        if let Some((run, value)) = reader.fast_ac(ac) {
+            k += run;
+            if k > 63 {
+                return Err(reader.corrupt("coefficient index past 63"));
+            }
+            block[ZIGZAG[k]] = value;
+            k += 1;
+            any_ac = true;
+            continue;
+        }
         let rs = reader.decode(ac)?;
         let (r, s) = (usize::from(rs >> 4), u32::from(rs & 15));
         if s == 0 {
@@ -292,8 +345,10 @@ pub(crate) fn decode_sequential_block(
         }
         block[ZIGZAG[k]] = reader.receive_extend(s) as i16;
         k += 1;
+        any_ac = true;
     }
-    reader.check_not_exhausted()
+    reader.check_not_exhausted()?;
+    Ok(any_ac)
 }
 
 #[cfg(test)]
@@ -359,6 +414,71 @@ mod tests {
             slow += usize::from(long);
         }
         assert!(slow > 10, "only {slow} long codes");
+    }
+
+    /// Decodes a block coefficient by coefficient with the plain table only.
+    fn naive_block(reader: &mut BitReader<'_>, dc: &HuffmanTable, ac: &HuffmanTable) -> [i16; 64] {
+        let mut block = [0i16; 64];
+        let s = reader.decode(dc).expect("dc");
+        block[0] = reader.receive_extend(u32::from(s)) as i16;
+        let mut k = 1;
+        while k < 64 {
+            let rs = reader.decode(ac).expect("ac");
+            let (r, s) = (usize::from(rs >> 4), u32::from(rs & 15));
+            if s == 0 {
+                if r != 15 {
+                    break;
+                }
+                k += 16;
+                continue;
+            }
+            k += r;
+            if k > 63 {
+                break;
+            }
+            block[ZIGZAG[k]] = reader.receive_extend(s) as i16;
+            k += 1;
+        }
+        block
+    }
+
+    #[test]
+    fn combined_ac_lookup_decodes_like_the_plain_table() {
+        // T.81 K.3's luminance AC code lengths, symbols in an order that makes short codes
+        // carry small categories.
+        let counts = [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d];
+        let mut symbols: Vec<u8> = vec![0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21];
+        let first = symbols.clone();
+        symbols.extend(
+            (0u8..=255)
+                .filter(|s| !first.contains(s) && s & 15 <= 10)
+                .take(162 - 9),
+        );
+        let ac = HuffmanTable::new(&counts, &symbols, false).expect("ac table");
+        let dc = luma_dc();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let data: Vec<u8> = (0..30000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .map(|b| if b == 0xFF { 0x7F } else { b })
+            .collect();
+        let (mut fast, mut plain) = (BitReader::new(&data, 0), BitReader::new(&data, 0));
+        let mut compared = 0;
+        for _ in 0..200 {
+            let mut block = [0i16; 64];
+            let mut pred = 0;
+            let Ok(_) = decode_sequential_block(&mut fast, &dc, &ac, &mut block, &mut pred) else {
+                break;
+            };
+            assert_eq!(block, naive_block(&mut plain, &dc, &ac));
+            assert_eq!((fast.acc, fast.count), (plain.acc, plain.count));
+            compared += 1;
+        }
+        assert!(compared >= 20, "only {compared} blocks decoded");
     }
 
     #[test]

@@ -349,6 +349,7 @@ impl<'a> Decoder<'a> {
             dc_tables: &self.dc_tables,
             ac_tables: &self.ac_tables,
             predictors: [0; 4],
+            block: [0; 64],
         };
         scan_decoder.run(frame, scan, self.restart_interval)?;
         Ok(scan_decoder.reader.marker_position())
@@ -406,6 +407,8 @@ struct ScanDecoder<'a, 't> {
     dc_tables: &'t [Option<HuffmanTable>; 4],
     ac_tables: &'t [Option<HuffmanTable>; 4],
     predictors: [i32; 4],
+    /// One block of a sequential scan, zeroed after each use.
+    block: [i16; 64],
 }
 
 impl ScanDecoder<'_, '_> {
@@ -461,18 +464,25 @@ impl ScanDecoder<'_, '_> {
         let ac = self.ac_tables[sc.ac_table].as_ref();
         let missing = || JpegError::invalid("scan uses an undefined Huffman table");
         if let ScanKind::Sequential = self.kind {
-            let mut block = [0i16; 64];
-            huffman::decode_sequential_block(
+            let block = &mut self.block;
+            let any_ac = huffman::decode_sequential_block(
                 &mut self.reader,
                 dc.ok_or_else(missing)?,
                 ac.ok_or_else(missing)?,
-                &mut block,
+                block,
                 &mut self.predictors[i],
             )?;
             let stride = component.stride();
             let quant = component.quant.as_ref().ok_or_else(missing)?;
             let offset = by * 8 * stride + bx * 8;
-            idct::idct_islow(&block, quant, &mut component.plane[offset..], stride);
+            idct::idct_islow(
+                block,
+                quant,
+                &mut component.plane[offset..],
+                stride,
+                !any_ac,
+            );
+            *block = [0; 64];
             return Ok(());
         }
         let index = (by * component.blocks_w + bx) * 64;
@@ -519,7 +529,14 @@ fn inverse_transform_all(component: &mut Component) {
                 .try_into()
                 .unwrap_or(&[0; 64]);
             let offset = by * 8 * stride + bx * 8;
-            idct::idct_islow(block, &quant, &mut component.plane[offset..], stride);
+            let dc_only = block[1..].iter().all(|&c| c == 0);
+            idct::idct_islow(
+                block,
+                &quant,
+                &mut component.plane[offset..],
+                stride,
+                dc_only,
+            );
         }
     }
     component.coefficients = Vec::new();
@@ -535,8 +552,9 @@ enum ColorSpace {
 /// Upsamples every component to the frame size and converts to interleaved RGB.
 fn to_rgb(frame: &Frame, space: ColorSpace) -> Result<Vec<u8>, JpegError> {
     let (width, height) = (frame.header.width as usize, frame.header.height as usize);
-    let mut methods = Vec::with_capacity(frame.components.len());
-    for c in &frame.components {
+    let mut methods = [Method::Full; 3];
+    let mut buffers: [Vec<u8>; 3] = Default::default();
+    for ((c, method), buffer) in frame.components.iter().zip(&mut methods).zip(&mut buffers) {
         let (h, v) = (c.spec.h, c.spec.v);
         if frame.h_max % h != 0 || frame.v_max % v != 0 {
             return Err(JpegError::Unsupported(format!(
@@ -544,32 +562,70 @@ fn to_rgb(frame: &Frame, space: ColorSpace) -> Result<Vec<u8>, JpegError> {
                 frame.h_max, frame.v_max
             )));
         }
-        methods.push(Method::choose(frame.h_max / h, frame.v_max / v, c.width));
+        *method = Method::choose(frame.h_max / h, frame.v_max / v, c.width);
+        *buffer = vec![0u8; c.width * frame.h_max / h];
     }
-    let mut buffers: Vec<Vec<u8>> = frame
-        .components
-        .iter()
-        .map(|c| vec![0u8; c.width * frame.h_max / c.spec.h])
-        .collect();
     let mut out = vec![0u8; width * height * 3];
-    for (y, out_row) in out.chunks_exact_mut(width * 3).enumerate() {
-        let rows: Vec<&[u8]> = frame
-            .components
-            .iter()
-            .zip(&methods)
-            .zip(buffers.iter_mut())
-            .map(|((c, &m), buf)| &component_row(c, m, y, buf)[..width])
-            .collect();
-        match space {
-            ColorSpace::Gray => color::gray_row(rows[0], out_row),
-            ColorSpace::YCbCr => color::ycc_row(rows[0], rows[1], rows[2], out_row),
-            ColorSpace::Rgb => color::rgb_row(rows[0], rows[1], rows[2], out_row),
-        }
+    #[cfg(target_arch = "x86_64")]
+    if avx2_available() {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { convert_avx2(frame, &methods, space, &mut buffers, &mut out) };
+        return Ok(out);
     }
+    convert::<false>(frame, &methods, space, &mut buffers, &mut out);
     Ok(out)
 }
 
+/// Whether to run the AVX2 builds of the IDCT and the colour stage.
+#[cfg(target_arch = "x86_64")]
+fn avx2_available() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| is_x86_feature_detected!("avx2"))
+}
+
+/// [`convert`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn convert_avx2(
+    frame: &Frame,
+    methods: &[Method; 3],
+    space: ColorSpace,
+    buffers: &mut [Vec<u8>; 3],
+    out: &mut [u8],
+) {
+    convert::<true>(frame, methods, space, buffers, out);
+}
+
+/// `AVX2` may be true only on a CPU that has it.
+#[inline(always)]
+fn convert<const AVX2: bool>(
+    frame: &Frame,
+    methods: &[Method; 3],
+    space: ColorSpace,
+    buffers: &mut [Vec<u8>; 3],
+    out: &mut [u8],
+) {
+    let width = frame.header.width as usize;
+    let c = &frame.components;
+    let [b0, b1, b2] = buffers;
+    for (y, out_row) in out.chunks_exact_mut(width * 3).enumerate() {
+        if space == ColorSpace::Gray {
+            color::gray_row(&component_row(&c[0], methods[0], y, b0)[..width], out_row);
+            continue;
+        }
+        let r0 = &component_row(&c[0], methods[0], y, b0)[..width];
+        let r1 = &component_row(&c[1], methods[1], y, b1)[..width];
+        let r2 = &component_row(&c[2], methods[2], y, b2)[..width];
+        if space == ColorSpace::Rgb {
+            color::rgb_row(r0, r1, r2, out_row);
+        } else {
+            color::ycc_row::<AVX2>(r0, r1, r2, out_row);
+        }
+    }
+}
+
 /// Row `y` of the image for one component, at full resolution.
+#[inline(always)]
 fn component_row<'b>(c: &'b Component, method: Method, y: usize, buf: &'b mut [u8]) -> &'b [u8] {
     let stride = c.stride();
     let row = |r: usize| &c.plane[r * stride..r * stride + c.width];

@@ -36,16 +36,35 @@ impl Method {
 }
 
 /// Horizontal 2:1: `out` gets `2 * input.len()` samples (`input.len() > 2`).
+#[inline(always)]
 pub(crate) fn h2_fancy(input: &[u8], out: &mut [u8]) {
+    const CHUNK: usize = 16;
     let n = input.len();
     let out = &mut out[..2 * n];
     out[0] = input[0];
     out[1] = ((u32::from(input[0]) * 3 + u32::from(input[1]) + 2) >> 2) as u8;
-    for (i, pair) in out[2..2 * n - 2].chunks_exact_mut(2).enumerate() {
+    // Interior samples 1..n-1 in whole chunks (vectorisable), then the rest one by one.
+    let interior = n - 2;
+    let full = interior / CHUNK * CHUNK;
+    for (c, pairs) in out[2..2 + 2 * full].chunks_exact_mut(2 * CHUNK).enumerate() {
+        let window = &input[c * CHUNK..c * CHUNK + CHUNK + 2];
+        let mut even = [0u8; CHUNK];
+        let mut odd = [0u8; CHUNK];
+        for i in 0..CHUNK {
+            let this3 = u32::from(window[i + 1]) * 3;
+            even[i] = ((this3 + u32::from(window[i]) + 1) >> 2) as u8;
+            odd[i] = ((this3 + u32::from(window[i + 2]) + 2) >> 2) as u8;
+        }
+        for i in 0..CHUNK {
+            pairs[2 * i] = even[i];
+            pairs[2 * i + 1] = odd[i];
+        }
+    }
+    for i in full..interior {
         let (left, this, right) = (input[i], input[i + 1], input[i + 2]);
         let this3 = u32::from(this) * 3;
-        pair[0] = ((this3 + u32::from(left) + 1) >> 2) as u8;
-        pair[1] = ((this3 + u32::from(right) + 2) >> 2) as u8;
+        out[2 + 2 * i] = ((this3 + u32::from(left) + 1) >> 2) as u8;
+        out[3 + 2 * i] = ((this3 + u32::from(right) + 2) >> 2) as u8;
     }
     out[2 * n - 2] = ((u32::from(input[n - 1]) * 3 + u32::from(input[n - 2]) + 1) >> 2) as u8;
     out[2 * n - 1] = input[n - 1];
@@ -53,6 +72,7 @@ pub(crate) fn h2_fancy(input: &[u8], out: &mut [u8]) {
 
 /// Vertical 2:1: an output row from its nearer input row and the next nearest (above for the
 /// upper output row of a pair, `lower == false`, below for the lower one).
+#[inline(always)]
 pub(crate) fn v2_fancy(near: &[u8], far: &[u8], lower: bool, out: &mut [u8]) {
     let bias = if lower { 2 } else { 1 };
     for ((o, &a), &b) in out.iter_mut().zip(near).zip(far) {
@@ -62,6 +82,7 @@ pub(crate) fn v2_fancy(near: &[u8], far: &[u8], lower: bool, out: &mut [u8]) {
 
 /// 2:1 both ways: the vertical step as in [`v2_fancy`] kept at 4x scale, then the horizontal
 /// one; `out` gets `2 * near.len()` samples (`near.len() > 2`).
+#[inline(always)]
 pub(crate) fn h2v2_fancy(near: &[u8], far: &[u8], out: &mut [u8]) {
     let n = near.len();
     let out = &mut out[..2 * n];
@@ -77,6 +98,7 @@ pub(crate) fn h2v2_fancy(near: &[u8], far: &[u8], out: &mut [u8]) {
 }
 
 /// Each sample repeated `factor` times.
+#[inline(always)]
 pub(crate) fn replicate(input: &[u8], factor: usize, out: &mut [u8]) {
     for (chunk, &value) in out.chunks_exact_mut(factor).zip(input) {
         chunk.fill(value);
