@@ -46,6 +46,8 @@ pub struct AttemptResult {
     pub label: String,
     pub prompts: Vec<String>,
     pub latencies_ms: Vec<f64>,
+    /// How many frames got each `guidance`.
+    pub guidance: BTreeMap<String, usize>,
 }
 
 /// The accounts' usernames: one per person, suffixed so that runs never collide.
@@ -146,6 +148,7 @@ fn failed(attempt: Attempt, label: String) -> AttemptResult {
         label,
         prompts: Vec::new(),
         latencies_ms: Vec::new(),
+        guidance: BTreeMap::new(),
     }
 }
 
@@ -178,12 +181,17 @@ async fn try_attempt(ctx: &Context, attempt: Attempt) -> anyhow::Result<AttemptR
         Err(e) => format!("finish_failed: {e:#}"),
         Ok(_) => report.label(),
     };
+    let mut guidance = BTreeMap::new();
+    for g in &report.guidance {
+        *guidance.entry(g.clone()).or_default() += 1;
+    }
     Ok(AttemptResult {
         attempt,
         accepted: matches!(accepted, Ok(true)),
         label,
         prompts: report.prompts,
         latencies_ms: report.latencies_ms,
+        guidance,
     })
 }
 
@@ -347,6 +355,7 @@ pub fn write_log(path: &std::path::Path, results: &[AttemptResult]) -> anyhow::R
             "label": r.label,
             "prompts": r.prompts,
             "frames": r.latencies_ms.len(),
+            "guidance": r.guidance,
         });
         writeln!(out, "{line}")?;
     }

@@ -54,6 +54,10 @@ enum Command {
         /// Also write one JSON line per attempt here.
         #[arg(long)]
         log: Option<PathBuf>,
+        /// Only these species (comma-separated: genuine, still_photo, moved_photo, replay,
+        /// other_person).
+        #[arg(long, value_delimiter = ',')]
+        species: Vec<String>,
     },
     /// Live checks held at once at 8 frames/s: p50/p99 frame-to-answer latency, server CPU.
     Capacity {
@@ -87,6 +91,9 @@ enum Command {
         /// Also write PNGs of the rendered poses here.
         #[arg(long)]
         png: Option<PathBuf>,
+        /// Instead: the detection rate over this many simulated performances per person.
+        #[arg(long)]
+        sequences: Option<u64>,
     },
 }
 
@@ -131,13 +138,22 @@ async fn main() -> anyhow::Result<()> {
             seed,
             server_env,
             log,
+            species,
         } => {
+            let species = if species.is_empty() {
+                Species::ALL.to_vec()
+            } else {
+                species
+                    .iter()
+                    .map(|s| Species::parse(s).with_context(|| format!("unknown species {s}")))
+                    .collect::<anyhow::Result<_>>()?
+            };
             let plan = Plan {
                 genuine: attempts,
                 attacks: attempts,
                 concurrency,
                 seed,
-                species: Species::ALL.to_vec(),
+                species,
             };
             run_eval(setup, &plan, &parse_env(&server_env)?, log).await
         }
@@ -162,7 +178,20 @@ async fn main() -> anyhow::Result<()> {
             fps,
             people,
         } => run_y4m(&setup, &out, &size, fps, &people),
-        Command::Probe { png } => run_probe(&setup, png),
+        Command::Probe {
+            sequences: Some(n), ..
+        } => {
+            for person in &setup.people {
+                for (phase, found, frames) in probe::sequence_detection(&setup.engine, person, n)? {
+                    println!(
+                        "{:<15} {phase:<10} one face in {found:>4} of {frames:>4} frames",
+                        person.name
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Probe { png, .. } => run_probe(&setup, png),
     }
 }
 

@@ -235,3 +235,52 @@ pub fn write_pngs(person: &Person, dir: &std::path::Path) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+/// Detection over simulated genuine performances: the share of frames in which the live
+/// pipeline finds exactly one face, while facing the camera and while turned (the simulated
+/// user answers a prompt of each action), over `seeds` attempts of random framing and shape.
+pub fn sequence_detection(
+    engine: &Engine,
+    person: &Person,
+    seeds: u64,
+) -> anyhow::Result<Vec<(String, usize, usize)>> {
+    use crate::species::{Performer, Presenter};
+    use crate::user::Action;
+    use rand::SeedableRng;
+    let actions = [
+        Action::TurnLeft,
+        Action::LookUp,
+        Action::TurnRight,
+        Action::LookDown,
+    ];
+    let mut counts: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for seed in 0..seeds {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let head = Head::new(
+            &person.photo,
+            Framing::random_webcam(&mut rng),
+            HeadShape::random(&mut rng),
+        );
+        let mut performer = Performer::new(head, seed);
+        for (i, a) in actions.iter().enumerate() {
+            performer.prompt(*a, 1.0 + 3.0 * i as f64);
+        }
+        for k in 0..((13.0 / 0.115) as usize) {
+            let t = k as f64 * 0.115;
+            let jpeg = performer.frame(t)?;
+            let image = face::decode_image(&jpeg, &face::ImageLimits::default())?;
+            let found = detect(engine, &image)?.is_some();
+            // Which movement (if any) is well under way at t.
+            let phase = (0..4)
+                .find(|i| {
+                    let start = 1.0 + 3.0 * *i as f64 + 0.7 + 0.6;
+                    (start..start + 0.5).contains(&t)
+                })
+                .map_or("facing", |i| actions[i].name());
+            let c = counts.entry(phase.to_owned()).or_default();
+            c.0 += usize::from(found);
+            c.1 += 1;
+        }
+    }
+    Ok(counts.into_iter().map(|(k, (f, n))| (k, f, n)).collect())
+}

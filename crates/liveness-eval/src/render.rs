@@ -379,6 +379,9 @@ pub struct Head {
     height: u32,
     focal: f64,
     pivot_depth: f64,
+    /// The turn that makes the photo's head face the camera (photos are rarely frontal);
+    /// every pose is rendered on top of it.
+    rest: Pose,
 }
 
 impl Head {
@@ -408,7 +411,7 @@ impl Head {
         let vertices = build_vertices(&landmarks, &axes, shape, &framing);
         let triangles = triangulate(&vertices);
         let focal = f64::from(framing.width) / 2.0 / (FOV_DEG.to_radians() / 2.0).tan();
-        Self {
+        let mut head = Self {
             texture,
             vertices,
             triangles,
@@ -418,11 +421,34 @@ impl Head {
             width: framing.width,
             height: framing.height,
             focal,
-        }
+            rest: Pose::FRONTAL,
+        };
+        head.rest = head.facing_yaw();
+        head
     }
 
-    /// The photo's landmarks in frame pixels (where they are at the frontal pose).
-    pub fn frontal_landmarks(&self) -> &[Point] {
+    /// The yaw (whole degrees, within ±30°) that centres the nose tip between the jaw sides:
+    /// a user facing the camera, whichever way the photo's head was turned.
+    fn facing_yaw(&self) -> Pose {
+        let off_centre = |yaw: f64| {
+            let l = self.project_landmarks(Pose::yaw(yaw), Expression::default());
+            crate::measure::nose_position(&l).abs()
+        };
+        let best = (-30..=30)
+            .map(f64::from)
+            .min_by(|a, b| off_centre(*a).total_cmp(&off_centre(*b)))
+            .unwrap_or(0.0);
+        Pose::yaw(best)
+    }
+
+    /// The turn applied to the photo so that [`Pose::FRONTAL`] faces the camera.
+    pub fn rest_pose(&self) -> Pose {
+        self.rest
+    }
+
+    /// The photo's landmarks in frame pixels: where they are at the photo's own pose, which is
+    /// `-rest_pose()` (the rendering then reproduces the framed photo exactly).
+    pub fn photo_landmarks(&self) -> &[Point] {
         &self.landmarks
     }
 
@@ -483,6 +509,11 @@ impl Head {
     }
 
     fn camera(&self, pose: Pose, shake: Shake) -> Camera {
+        let pose = Pose {
+            yaw: self.rest.yaw + pose.yaw,
+            pitch: self.rest.pitch + pose.pitch,
+            roll: self.rest.roll + pose.roll,
+        };
         Camera {
             focal: self.focal,
             principal: (f64::from(self.width) / 2.0, f64::from(self.height) / 2.0),

@@ -44,6 +44,10 @@ impl Species {
         }
     }
 
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     pub fn is_attack(self) -> bool {
         self != Self::Genuine
     }
