@@ -48,6 +48,7 @@ pub struct AttemptResult {
     pub latencies_ms: Vec<f64>,
     /// How many frames got each `guidance`.
     pub guidance: BTreeMap<String, usize>,
+    pub steps_passed: usize,
 }
 
 /// The accounts' usernames: one per person, suffixed so that runs never collide.
@@ -106,8 +107,8 @@ pub struct Context {
     pub base: String,
     pub people: Vec<Person>,
     pub run: u64,
-    /// Recordings of genuine attempts per account, for the replays.
-    pub recordings: Mutex<BTreeMap<usize, Vec<Recording>>>,
+    /// Recordings of genuine attempts per account (and whether each passed), for the replays.
+    pub recordings: Mutex<BTreeMap<usize, Vec<(bool, Recording)>>>,
 }
 
 /// Runs every attempt, `plan.concurrency` at a time (genuine ones all before any replay).
@@ -149,6 +150,7 @@ fn failed(attempt: Attempt, label: String) -> AttemptResult {
         prompts: Vec::new(),
         latencies_ms: Vec::new(),
         guidance: BTreeMap::new(),
+        steps_passed: 0,
     }
 }
 
@@ -170,12 +172,10 @@ async fn try_attempt(ctx: &Context, attempt: Attempt) -> anyhow::Result<AttemptR
     };
     let report = client::live_check(&session, presenter.as_mut(), pacing).await?;
     let accepted = accepted(&session, &report).await;
-    if attempt.species == Species::Genuine && report.passed() {
+    if attempt.species == Species::Genuine {
         let mut recordings = ctx.recordings.lock().await;
-        recordings
-            .entry(attempt.account)
-            .or_default()
-            .push(report.recording.clone());
+        let list = recordings.entry(attempt.account).or_default();
+        list.push((report.passed(), report.recording.clone()));
     }
     let label = match &accepted {
         Err(e) => format!("finish_failed: {e:#}"),
@@ -192,6 +192,7 @@ async fn try_attempt(ctx: &Context, attempt: Attempt) -> anyhow::Result<AttemptR
         prompts: report.prompts,
         latencies_ms: report.latencies_ms,
         guidance,
+        steps_passed: report.steps_passed,
     })
 }
 
@@ -226,7 +227,8 @@ async fn presenter(ctx: &Context, attempt: Attempt) -> anyhow::Result<Box<dyn Pr
     })
 }
 
-/// A recording of a passed genuine attempt on the same account (recorded now if there is none).
+/// A recording of a genuine attempt on the same account, a passed one when there is one
+/// (recorded now if there is none at all).
 async fn replay_source(
     ctx: &Context,
     attempt: Attempt,
@@ -234,8 +236,14 @@ async fn replay_source(
 ) -> anyhow::Result<Recording> {
     {
         let recordings = ctx.recordings.lock().await;
-        if let Some(list) = recordings.get(&attempt.account).filter(|l| !l.is_empty()) {
-            return Ok(list[rng.gen_range(0..list.len())].clone());
+        let list = recordings
+            .get(&attempt.account)
+            .map_or(&[][..], Vec::as_slice);
+        let passed: Vec<&Recording> = list.iter().filter(|r| r.0).map(|r| &r.1).collect();
+        let any: Vec<&Recording> = list.iter().map(|r| &r.1).collect();
+        let pool = if passed.is_empty() { any } else { passed };
+        if !pool.is_empty() {
+            return Ok(pool[rng.gen_range(0..pool.len())].clone());
         }
     }
     for _ in 0..3 {
@@ -247,11 +255,11 @@ async fn replay_source(
             ..Pacing::default()
         };
         let report = client::live_check(&session, &mut performer, pacing).await?;
-        if report.passed() {
+        if report.passed() || !report.recording.frames.is_empty() {
             return Ok(report.recording);
         }
     }
-    anyhow::bail!("no genuine attempt passed to record for the replay")
+    anyhow::bail!("no genuine attempt could be recorded for the replay")
 }
 
 /// Per species: attempts, accepted, and the labels counted.
@@ -356,6 +364,7 @@ pub fn write_log(path: &std::path::Path, results: &[AttemptResult]) -> anyhow::R
             "prompts": r.prompts,
             "frames": r.latencies_ms.len(),
             "guidance": r.guidance,
+            "steps_passed": r.steps_passed,
         });
         writeln!(out, "{line}")?;
     }
