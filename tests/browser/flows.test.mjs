@@ -8,16 +8,17 @@ import path from 'node:path';
 import { FACES } from './lib/paths.mjs';
 import { screenshot } from './lib/browser.mjs';
 import { withServer, PHOTO_CHECK, assertVisible, browserTests } from './lib/harness.mjs';
-import { PEOPLE, PASSWORD, registerInBrowser, registerViaApi, logIn, logInFully, startLiveCheck } from './lib/flows.mjs';
-import { liveClips, LIVE_ENV } from './lib/liveclips.mjs';
+import { PEOPLE, PASSWORD, registerInBrowser, registerViaApi, logIn, logInFully, startLiveCheck, liveOutcome } from './lib/flows.mjs';
+import { liveClips, LIVE_ENV, LIVE_PERSON } from './lib/liveclips.mjs';
 
 const MISMATCH = /didn't match the face enrolled for this account/;
 
 browserTests('browser flows', (cams) => {
 
-  test('obama registers with the live capture, logs out, logs in again and the live check opens the chat', async (t) => {
+  test('a person registers with the live capture, logs out, logs in again and the live check opens the chat', async (t) => {
     await withServer(async (url, open) => {
-      const genuine = liveClips().find('genuine', 'obama');
+      const who = PEOPLE[LIVE_PERSON];
+      const genuine = liveClips().find('genuine');
       const first = await open(genuine);
       // Nothing moves while the camera starts and the capture runs: same boxes before and after.
       const layout = () => first.page.evaluate(() => ['.camera-stage', '.photo-state']
@@ -25,12 +26,12 @@ browserTests('browser flows', (cams) => {
       await first.page.goto(`${url}/register`);
       await first.page.locator('.camera-stage').waitFor();
       const before = await layout();
-      await registerInBrowser(first.page, url, PEOPLE.obama, {
+      await registerInBrowser(first.page, url, who, {
         shot: 'register-live-captured',
         beforeSubmit: async () => assert.deepEqual(await layout(), before, 'no layout jump while the camera runs'),
       });
       await assertVisible(first.page, 'Your account is ready. Log in to continue.');
-      await logInFully(first.page, url, PEOPLE.obama);
+      await logInFully(first.page, url, who);
       await first.page.getByRole('link', { name: 'Settings' }).click();
       await first.page.getByRole('button', { name: 'Log out' }).click();
       await first.page.waitForURL(`${url}/login`);
@@ -38,18 +39,19 @@ browserTests('browser flows', (cams) => {
 
       // Another day, another browser: the live check again.
       const second = await open(genuine);
-      await logIn(second.page, url, PEOPLE.obama);
+      await logIn(second.page, url, who);
       const started = Date.now();
       await startLiveCheck(second.page);
       await second.page.locator('.live-cue svg').waitFor({ timeout: 30000 });
       await screenshot(second.page, 'face-check-live-prompt');
-      await second.page.waitForURL(`${url}/chat`, { timeout: 60000 });
+      await liveOutcome(second.page, second.page.locator('.chat, .camera-message-title.is-good'));
+      await second.page.waitForURL(`${url}/chat`, { timeout: 30000 });
       t.diagnostic(`live check to the chat: ${((Date.now() - started) / 1000).toFixed(1)} s`);
       await assertVisible(second.page, 'Pick a conversation, or start a new one.');
       const me = await second.page.evaluate(() => fetch('/api/me').then((r) => r.json()));
       assert.equal(me.auth_level, 'full');
-      assert.equal(me.user.username, 'obama');
-      await screenshot(second.page, 'obama-face-check-opens-chat');
+      assert.equal(me.user.username, who.username);
+      await screenshot(second.page, 'live-check-opens-chat');
     }, { env: LIVE_ENV });
   });
 
@@ -101,9 +103,9 @@ browserTests('browser flows', (cams) => {
 
   test('another person is refused with a clear message and the try after the free failures shows a live countdown', async () => {
     await withServer(async (url, open) => {
-      await registerViaApi(url, PEOPLE.obama, 'obama_1');
-      const { page } = await open(liveClips().find('other', 'obama'));
-      await logIn(page, url, PEOPLE.obama);
+      await registerViaApi(url, PEOPLE[LIVE_PERSON], `${LIVE_PERSON}_1`);
+      const { page } = await open(liveClips().find('other'));
+      await logIn(page, url, PEOPLE[LIVE_PERSON]);
       for (let attempt = 1; attempt <= 2; attempt += 1) {
         await startLiveCheck(page);
         await page.locator('.live-prompt', { hasText: MISMATCH }).waitFor({ timeout: 60000 });
@@ -192,14 +194,15 @@ browserTests('browser flows', (cams) => {
 
   test('settings list the security events and deleting the account ends it', async () => {
     await withServer(async (url, open) => {
-      await registerViaApi(url, PEOPLE.obama, 'obama_1');
-      const { page } = await open(liveClips().find('genuine', 'obama'));
+      const who = PEOPLE[LIVE_PERSON];
+      await registerViaApi(url, who, `${LIVE_PERSON}_1`);
+      const { page } = await open(liveClips().find('genuine'));
       await page.goto(`${url}/login`);
-      await page.getByLabel('Username or email').fill('obama');
+      await page.getByLabel('Username or email').fill(who.username);
       await page.getByLabel('Password').fill('wrong password!');
       await page.getByRole('button', { name: 'Log in' }).click();
       await assertVisible(page, 'That username/email and password do not match.');
-      await logInFully(page, url, PEOPLE.obama);
+      await logInFully(page, url, who);
       await page.goto(`${url}/settings`);
       const events = page.getByRole('region', { name: 'Security events' });
       for (const what of ['Account created', 'Wrong password', 'Password accepted', 'Face check passed']) {
@@ -219,7 +222,7 @@ browserTests('browser flows', (cams) => {
       await page.getByRole('button', { name: 'Delete my account' }).click();
       await page.waitForURL(`${url}/login`);
       await assertVisible(page, 'Your account has been deleted.');
-      await page.getByLabel('Username or email').fill('obama');
+      await page.getByLabel('Username or email').fill(who.username);
       await page.getByLabel('Password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Log in' }).click();
       await assertVisible(page, 'That username/email and password do not match.');

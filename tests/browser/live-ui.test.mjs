@@ -98,6 +98,7 @@ browserTests('live check pages', (cams) => {
     const CASES = [
       [failed('liveness_failed', 'step_missed'), /did not see you follow the prompt in time/],
       [failed('liveness_failed', 'moved_early'), /You moved before the prompt appeared/],
+      [failed('liveness_failed', 'wrong_movement'), /not the movement asked for/],
       [failed('liveness_failed', 'face_lost'), /Your face left the picture/],
       [failed('liveness_failed', 'face_changed'), /jumped or changed/],
       [failed('multiple_faces'), /Another face appeared/],

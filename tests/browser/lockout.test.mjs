@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
 import { withServer, PHOTO_CHECK, assertVisible, browserTests } from './lib/harness.mjs';
 import { PEOPLE, PASSWORD, registerViaApi, logIn, pressVerify, startLiveCheck } from './lib/flows.mjs';
-import { liveClips, LIVE_ENV } from './lib/liveclips.mjs';
+import { liveClips, LIVE_ENV, LIVE_PERSON } from './lib/liveclips.mjs';
 
 browserTests('lockouts', (cams) => {
 
@@ -51,9 +51,9 @@ browserTests('lockouts', (cams) => {
 
   test('when a failed live check disables the face factor the page says so and turns the camera off', async () => {
     await withServer(async (url, open) => {
-      await registerViaApi(url, PEOPLE.obama, 'obama_1');
-      const { page } = await open(liveClips().find('other', 'obama'));
-      await logIn(page, url, PEOPLE.obama);
+      await registerViaApi(url, PEOPLE[LIVE_PERSON], `${LIVE_PERSON}_1`);
+      const { page } = await open(liveClips().find('other'));
+      await logIn(page, url, PEOPLE[LIVE_PERSON]);
       await startLiveCheck(page);
       await page.locator('.live-prompt', { hasText: /didn't match/ }).waitFor({ timeout: 60000 });
       await startLiveCheck(page);

@@ -29,7 +29,7 @@ export async function registerInBrowser(page, url, person, { shot, beforeSubmit,
   await fillRegistration(page, url, person);
   await page.getByRole('button', { name: 'Start face capture' }).click();
   if (duringCheck) await duringCheck();
-  await page.getByText('Face captured.', { exact: true }).waitFor({ timeout: 60000 });
+  await liveOutcome(page, page.getByText('Face captured.', { exact: true }));
   if (shot) await screenshot(page, shot);
   if (beforeSubmit) await beforeSubmit();
   await page.getByRole('button', { name: 'Create account' }).click();
@@ -56,6 +56,16 @@ export async function pressVerify(page) {
   await verify.click();
 }
 
+/**
+ * Waits until the live check on the page has passed (`passed` shows) or failed; a failure throws
+ * with the page's sentence, so a test says why instead of timing out.
+ */
+export async function liveOutcome(page, passed, timeout = 60000) {
+  const failed = page.getByText(/^The face (check did not pass|capture did not finish)$/);
+  await passed.or(failed).first().waitFor({ timeout });
+  if (await failed.isVisible()) throw new Error(`the live check failed: ${await page.locator('.live-prompt').textContent()}`);
+}
+
 /** Starts the live face check (or presses "Try again" after a failed one). */
 export async function startLiveCheck(page) {
   const start = page.getByRole('button', { name: /^(Start face check|Try again)$/ });
@@ -71,8 +81,12 @@ export async function logInFully(page, url, person) {
   await logIn(page, url, person);
   const which = page.getByRole('button', { name: /^(Start face check|Verify)$/ });
   await which.waitFor();
-  if ((await which.textContent()) === 'Verify') await pressVerify(page);
-  else await startLiveCheck(page);
+  if ((await which.textContent()) === 'Verify') {
+    await pressVerify(page);
+  } else {
+    await startLiveCheck(page);
+    await liveOutcome(page, page.locator('.chat, .camera-message-title.is-good'));
+  }
   await page.waitForURL(`${url}/chat`, { timeout: 60000 });
 }
 

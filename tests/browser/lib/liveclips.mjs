@@ -11,6 +11,8 @@ import { REPO, CACHE } from './paths.mjs';
 /** The fixed prompts the clips were rendered for; a server under test must ask exactly these. */
 export const LIVE_SCRIPT = 'turn_left,turn_right';
 export const LIVE_ENV = { FACEGATE_FACE_LIVENESS_SCRIPT: LIVE_SCRIPT };
+/** Whose account the live tests use (PEOPLE key): the clips show this person, rendered from photo _2. */
+export const LIVE_PERSON = 'biden';
 
 /** The file name of each kind of clip showing (or, for `other`, passing itself off as) `person`. */
 const KINDS = {
@@ -42,8 +44,8 @@ export function liveClips() {
   if (made) return made;
   const root = path.join(CACHE, 'live-clips');
   mkdirSync(root, { recursive: true });
-  const want = version();
-  const dir = path.join(root, want);
+  // FACEGATE_LIVE_CLIPS: a folder of clips made elsewhere (or earlier) instead of making them.
+  const dir = process.env.FACEGATE_LIVE_CLIPS ? path.resolve(process.env.FACEGATE_LIVE_CLIPS) : path.join(root, version());
   if (!existsSync(dir)) {
     const scratch = mkdtempSync(path.join(root, 'tmp-'));
     try {
@@ -53,6 +55,8 @@ export function liveClips() {
       rmSync(scratch, { recursive: true, force: true });
       throw new Error(`the live-check clips could not be made ("cargo run -p facegate-liveness-eval -- y4m"): ${err.message}`);
     }
+    // Clips of older versions of the maker are of no more use (each set is a few hundred MB).
+    for (const old of readdirSync(root)) if (old !== path.basename(scratch)) rmSync(path.join(root, old), { recursive: true, force: true });
     renameSync(scratch, dir);
   }
   const files = [];
@@ -68,7 +72,7 @@ export function liveClips() {
     dir,
     files,
     /** The clip of `kind` (genuine, still, moved, replay, other) showing `person`. */
-    find(kind, person = 'obama') {
+    find(kind, person = LIVE_PERSON) {
       const hit = files.find((f) => KINDS[kind](person).test(path.basename(f)));
       if (!hit) throw new Error(`no ${kind} clip of ${person} among ${files.map((f) => path.basename(f)).join(', ')}`);
       return hit;

@@ -43,6 +43,7 @@ export const GUIDANCE = {
 /** A failed check (`code` and `reason` of a `result`) in words that say what to do next. */
 const FAILURES = {
   step_missed: 'We did not see you follow the prompt in time. Press "Try again", and follow each arrow as soon as it appears.',
+  wrong_movement: 'That was not the movement asked for. Press "Try again" and follow the arrow: it points the way to move, as in a mirror.',
   moved_early: 'You moved before the prompt appeared. Press "Try again", keep looking straight at the camera, and move only when an arrow asks you to.',
   face_lost: 'Your face left the picture during the check. Press "Try again" and keep your whole face in view until the end.',
   face_changed: 'The picture of your face jumped or changed during the check. Press "Try again", stay in view and move your head smoothly.',
