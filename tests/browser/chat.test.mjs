@@ -1,12 +1,12 @@
 // Chat behaviour that needs a long history or a dropped connection: infinite scroll back
 // through history, and reconnect with catch-up. The second person acts over the API.
-// The face step is the photo check (PHOTO_CHECK): these tests are about the chat.
+// The sign-in is done over the API with the photo check (PHOTO_CHECK): these tests are about the chat.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
 import { withServer, PHOTO_CHECK, assertVisible, browserTests } from './lib/harness.mjs';
-import { PEOPLE, registerViaApi, logInFully } from './lib/flows.mjs';
-import { ApiClient } from './lib/apiclient.mjs';
+import { PEOPLE, registerViaApi } from './lib/flows.mjs';
+import { ApiClient, signInOverApi } from './lib/apiclient.mjs';
 
 const HISTORY = 130; // more than two pages of 50
 
@@ -22,7 +22,7 @@ browserTests('chat flows', (cams) => {
     return { joe, channel };
   }
 
-  const openChat = (page, url) => logInFully(page, url, PEOPLE.obama);
+  const openChat = (page, url) => signInOverApi(page, url, 'obama', 'obama_2');
 
   test('scrolling up loads the whole history once, in order', async () => {
     await withServer(async (url, open) => {

@@ -10,6 +10,7 @@ import { screenshot } from './lib/browser.mjs';
 import { withServer, PHOTO_CHECK, assertVisible, browserTests } from './lib/harness.mjs';
 import { PEOPLE, PASSWORD, registerInBrowser, registerViaApi, logIn, logInFully, startLiveCheck, liveOutcome } from './lib/flows.mjs';
 import { liveClips, LIVE_ENV, LIVE_PERSON } from './lib/liveclips.mjs';
+import { signInOverApi } from './lib/apiclient.mjs';
 
 const MISMATCH = /didn't match the face enrolled for this account/;
 
@@ -59,11 +60,11 @@ browserTests('browser flows', (cams) => {
     await withServer(async (url, open) => {
       await registerViaApi(url, PEOPLE.obama, 'obama_1');
       await registerViaApi(url, PEOPLE.biden, 'biden_1');
-      const joe = await open(cams.biden_2, { viewport: { width: 390, height: 800 } });
-      await logInFully(joe.page, url, PEOPLE.biden);
+      const joe = await open(null, { viewport: { width: 390, height: 800 } });
+      await signInOverApi(joe.page, url, 'biden', 'biden_2');
 
-      const barack = await open(cams.obama_2);
-      await logInFully(barack.page, url, PEOPLE.obama);
+      const barack = await open(null);
+      await signInOverApi(barack.page, url, 'obama', 'obama_2');
 
       // Barack finds Joe and opens a direct conversation.
       await barack.page.getByRole('button', { name: 'New conversation' }).click();

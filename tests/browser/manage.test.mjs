@@ -2,12 +2,13 @@
 // (keyboard only for the edit), and a group's owner renames it, removes and adds people and
 // deletes it while a member leaves, and either person deletes a direct conversation -- each
 // change shows live in the other person's browser.
-// The face step is the photo check (PHOTO_CHECK): these tests are about the chat.
+// The sign-in is done over the API with the photo check (PHOTO_CHECK): these tests are about the chat.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
 import { withServer, PHOTO_CHECK, assertVisible, browserTests } from './lib/harness.mjs';
-import { PEOPLE, registerViaApi, logInFully } from './lib/flows.mjs';
+import { PEOPLE, registerViaApi } from './lib/flows.mjs';
+import { signInOverApi } from './lib/apiclient.mjs';
 
 const KIT = { username: 'kit', email: 'kit@example.org', full_name: 'Kit Harington' };
 const PHONE = { width: 390, height: 800 };
@@ -32,8 +33,8 @@ browserTests('editing messages and managing groups', (cams) => {
     };
     const barack = await open(cams.obama_2);
     const joe = await open(cams.biden_2, { viewport: PHONE });
-    await logInFully(barack.page, url, PEOPLE.obama);
-    await logInFully(joe.page, url, PEOPLE.biden);
+    await signInOverApi(barack.page, url, 'obama', 'obama_2');
+    await signInOverApi(joe.page, url, 'biden', 'biden_2');
     return { ids, barack: barack.page, joe: joe.page };
   }
 
