@@ -55,7 +55,8 @@ browserTests('lockouts', (cams) => {
       const { page } = await open(liveClips().find('other'));
       await logIn(page, url, PEOPLE[LIVE_PERSON]);
       await startLiveCheck(page);
-      await page.locator('.live-prompt', { hasText: /didn't match/ }).waitFor({ timeout: 60000 });
+      await assertVisible(page, 'The face check did not pass', 60000);
+      assert.match(await page.locator('.live-prompt').textContent(), /didn't match/);
       await startLiveCheck(page);
       await page.getByText(/The face check is disabled for this account/).waitFor({ timeout: 30000 });
       assert.match(await page.getByRole('alert').textContent(), /Ask the server operator to help you re-enrol your face\./);

@@ -66,6 +66,6 @@ export async function withServer(body, serverOptions = {}) {
   }
 }
 
-export async function assertVisible(page, text) {
-  await page.getByText(text).first().waitFor({ timeout: 10000 });
+export async function assertVisible(page, text, timeout = 10000) {
+  await page.getByText(text).first().waitFor({ timeout });
 }
