@@ -175,6 +175,21 @@ fn decode_error(error: image::ImageError) -> FaceError {
     }
 }
 
+/// Width and height declared by the header of JPEG, PNG or WebP bytes, without decoding pixels
+/// (before EXIF orientation), so a caller can budget memory before [`decode_image`].
+pub fn image_dimensions(bytes: &[u8]) -> Result<(u32, u32)> {
+    let format = image::guess_format(bytes).map_err(|_| FaceError::ImageFormat)?;
+    if !matches!(
+        format,
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP
+    ) {
+        return Err(FaceError::ImageFormat);
+    }
+    ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(decode_error)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,6 +288,49 @@ mod tests {
             decode_image(&png_bytes(16, 16), &limits),
             Err(FaceError::ImageTooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn dimensions_come_from_the_header_alone() {
+        let mut bytes = png_bytes(16, 16);
+        assert_eq!(image_dimensions(&bytes).expect("dimensions"), (16, 16));
+        // A header declaring a huge canvas with no pixel data behind it still answers.
+        bytes[16..20].copy_from_slice(&30000u32.to_be_bytes());
+        let crc = crc32(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        assert_eq!(image_dimensions(&bytes).expect("dimensions").0, 30000);
+        assert!(image_dimensions(b"text").is_err());
+    }
+
+    #[test]
+    fn jpeg_written_by_the_image_crate_decodes_close_to_its_source() {
+        let img = image::RgbImage::from_fn(40, 24, |x, y| {
+            image::Rgb([(x * 6) as u8, (y * 10) as u8, 200])
+        });
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img.clone())
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg)
+            .expect("encode jpeg");
+        let decoded = decode_image(&out, &ImageLimits::default()).expect("decode");
+        assert_eq!((decoded.width, decoded.height), (40, 24));
+        let worst = decoded
+            .pixels
+            .iter()
+            .zip(img.as_raw())
+            .map(|(&a, &b)| a.abs_diff(b))
+            .max();
+        assert!(worst.is_some_and(|w| w <= 12), "{worst:?}");
+    }
+
+    #[test]
+    fn truncated_jpeg_is_an_error_not_grey() {
+        let img = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8, 9]));
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg)
+            .expect("encode jpeg");
+        let err = decode_image(&out[..out.len() / 2], &ImageLimits::default());
+        assert!(matches!(err, Err(FaceError::ImageDecode { .. })), "{err:?}");
     }
 
     #[test]

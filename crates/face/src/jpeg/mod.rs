@@ -576,11 +576,14 @@ fn to_rgb(frame: &Frame, space: ColorSpace) -> Result<Vec<u8>, JpegError> {
     Ok(out)
 }
 
-/// Whether to run the AVX2 builds of the IDCT and the colour stage.
+/// Whether to run the AVX2 builds of the IDCT and the colour stage (not when
+/// `FACEGATE_FACE_PORTABLE` asks for the portable kernels).
 #[cfg(target_arch = "x86_64")]
 fn avx2_available() -> bool {
     static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| is_x86_feature_detected!("avx2"))
+    *HAS.get_or_init(|| {
+        std::env::var_os(crate::kernels::PORTABLE_ENV).is_none() && is_x86_feature_detected!("avx2")
+    })
 }
 
 /// [`convert`] compiled for AVX2.
