@@ -35,7 +35,7 @@ pub mod tensor;
 pub mod weights;
 
 pub use error::{FaceError, Result};
-pub use image::{decode_image, ImageLimits, RgbImage};
+pub use image::{decode_image, image_dimensions, ImageLimits, RgbImage};
 pub use matcher::{euclidean_distance, FaceMatcher, DEFAULT_MATCH_THRESHOLD};
 pub use pipeline::{
     BBox, Descriptor, Detection, DetectorOptions, Engine, Expressions, Face, PipelineOptions, Point,

@@ -181,6 +181,9 @@ pub struct PoolConfig {
     pub workers: usize,
     /// Jobs allowed to wait for a worker; beyond that the server answers 503 + Retry-After.
     pub queue: usize,
+    /// Decoded image pixels held in memory at once by all jobs together (a 25 MP image takes
+    /// about 175 MB while decoded); a job that cannot get its pixels within 5 s answers 503.
+    pub pixel_budget: u64,
 }
 
 impl Default for Config {
@@ -286,6 +289,7 @@ impl Default for PoolConfig {
         Self {
             workers: 0,
             queue: 64,
+            pixel_budget: 25_000_000,
         }
     }
 }

@@ -58,6 +58,78 @@ impl BlockingPool {
     }
 }
 
+/// Decoded pixels allowed in memory at once across every job, so that peak memory does not grow
+/// with the number of large images in flight (a 25 MP PNG takes about 175 MB while it is
+/// decoded and converted). A job takes its image's pixels before decoding it and gives them back
+/// when done; it waits for them at most `wait`, then the request is refused as busy (503).
+#[derive(Clone, Debug)]
+pub struct PixelBudget {
+    inner: Arc<(std::sync::Mutex<u64>, std::sync::Condvar)>,
+    capacity: u64,
+    wait: std::time::Duration,
+}
+
+/// Pixels taken from a [`PixelBudget`]; given back on drop.
+#[derive(Debug)]
+pub struct PixelPermit {
+    budget: PixelBudget,
+    pixels: u64,
+}
+
+impl PixelBudget {
+    pub fn new(capacity: u64, wait: std::time::Duration) -> Self {
+        Self {
+            inner: Arc::new((std::sync::Mutex::new(0), std::sync::Condvar::new())),
+            capacity,
+            wait,
+        }
+    }
+
+    /// Blocks (on a pool thread, never the async runtime) until `pixels` fit, for at most the
+    /// budget's wait; `None` then. An image larger than the whole budget waits for it to be
+    /// entirely free.
+    pub fn acquire(&self, pixels: u64) -> Option<PixelPermit> {
+        let pixels = pixels.min(self.capacity);
+        let (lock, freed) = &*self.inner;
+        let deadline = std::time::Instant::now() + self.wait;
+        let mut used = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *used + pixels > self.capacity {
+            let left = deadline.checked_duration_since(std::time::Instant::now())?;
+            used = freed
+                .wait_timeout(used, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        *used += pixels;
+        Some(PixelPermit {
+            budget: self.clone(),
+            pixels,
+        })
+    }
+
+    /// Pixels currently taken.
+    pub fn in_use(&self) -> u64 {
+        *self
+            .inner
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Drop for PixelPermit {
+    fn drop(&mut self) {
+        let (lock, freed) = &*self.budget.inner;
+        let mut used = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *used = used.saturating_sub(self.pixels);
+        freed.notify_all();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +168,35 @@ mod tests {
         release_tx.send(()).expect("release");
         running.await.expect("join").expect("first job");
         assert_eq!(queued.await.expect("join").expect("queued job"), 1);
+    }
+
+    #[test]
+    fn pixel_budget_admits_up_to_its_capacity_and_refuses_after_the_wait() {
+        let budget = PixelBudget::new(100, std::time::Duration::from_millis(50));
+        let a = budget.acquire(60).expect("fits");
+        let b = budget.acquire(40).expect("fits exactly");
+        assert_eq!(budget.in_use(), 100);
+        assert!(budget.acquire(1).is_none(), "full: refused after the wait");
+        drop(a);
+        let c = budget.acquire(60).expect("room again");
+        drop((b, c));
+        assert_eq!(budget.in_use(), 0);
+        // Larger than the whole budget: admitted alone.
+        let huge = budget.acquire(1_000).expect("alone");
+        assert_eq!(budget.in_use(), 100);
+        drop(huge);
+    }
+
+    #[test]
+    fn a_waiting_job_is_admitted_when_pixels_are_given_back() {
+        let budget = PixelBudget::new(100, std::time::Duration::from_secs(5));
+        let held = budget.acquire(100).expect("all");
+        let waiter = {
+            let budget = budget.clone();
+            std::thread::spawn(move || budget.acquire(50).map(|p| p.pixels))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(held);
+        assert_eq!(waiter.join().expect("join"), Some(50));
     }
 }

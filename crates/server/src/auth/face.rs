@@ -35,7 +35,10 @@ use utoipa::ToSchema;
 
 use crate::config::{Config, DetectorKind, FaceConfig};
 use crate::error::ApiError;
-use crate::pool::BlockingPool;
+use crate::pool::{BlockingPool, PixelBudget, PixelPermit};
+
+/// How long a job waits for its image's pixels before the request is refused as busy.
+const PIXEL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Everything the face endpoints run on: the engine, the bounded pool and the options.
 #[derive(Clone)]
@@ -49,6 +52,7 @@ pub struct FaceService {
     live_limits: ImageLimits,
     min_face_px: u32,
     live_min_face_ratio: f64,
+    pixels: PixelBudget,
 }
 
 /// The decision on one verification (no vectors: safe to log).
@@ -235,6 +239,7 @@ impl FaceService {
             },
             min_face_px: f.min_face_px,
             live_min_face_ratio: f.live_min_face_ratio,
+            pixels: PixelBudget::new(config.pool.pixel_budget, PIXEL_WAIT),
         }
     }
 
@@ -257,10 +262,40 @@ impl FaceService {
         &self.engine
     }
 
+    /// Decodes image `index` (1-based, for error messages) under `limits` once its pixels fit in
+    /// the pixel budget; the permit must live as long as the decoded image is in use.
+    fn decode(
+        &self,
+        index: usize,
+        bytes: &[u8],
+        limits: &ImageLimits,
+    ) -> Result<(face::RgbImage, PixelPermit), ApiError> {
+        let pixels = match face::image_dimensions(bytes) {
+            Ok((w, h)) if bytes.len() <= limits.max_bytes => u64::from(w) * u64::from(h),
+            _ => 0,
+        };
+        if pixels == 0 || pixels > limits.max_pixels {
+            // decode_image says precisely what is wrong, from the header, before decoding.
+            return Err(match face::decode_image(bytes, limits) {
+                Err(e) => image_error(index, e),
+                Ok(_) => ApiError::ImageInvalid {
+                    index,
+                    reason: "the image header cannot be read".into(),
+                },
+            });
+        }
+        let permit = self.pixels.acquire(pixels).ok_or(ApiError::Busy)?;
+        let image = face::decode_image(bytes, limits).map_err(|e| image_error(index, e))?;
+        Ok((image, permit))
+    }
+
     /// Decodes one small live frame under the live limits (bytes and pixels); an undecodable
     /// or truncated frame is `image_invalid`.
-    pub(crate) fn decode_live(&self, bytes: &[u8]) -> Result<face::RgbImage, ApiError> {
-        face::decode_image(bytes, &self.live_limits).map_err(|e| image_error(1, e))
+    pub(crate) fn decode_live(
+        &self,
+        bytes: &[u8],
+    ) -> Result<(face::RgbImage, PixelPermit), ApiError> {
+        self.decode(1, bytes, &self.live_limits)
     }
 
     /// One descriptor per enrolment image, or the first image's problem (1-based index).
@@ -276,7 +311,7 @@ impl FaceService {
     }
 
     fn enrol_one(&self, index: usize, bytes: &[u8]) -> Result<Descriptor, ApiError> {
-        let image = face::decode_image(bytes, &self.limits).map_err(|e| image_error(index, e))?;
+        let (image, _pixels) = self.decode(index, bytes, &self.limits)?;
         let faces = self
             .engine
             .describe_all(&image, &self.enrol_pipeline)
@@ -304,8 +339,7 @@ impl FaceService {
                 .iter()
                 .enumerate()
                 .map(|(i, bytes)| {
-                    let image =
-                        face::decode_image(bytes, &s.limits).map_err(|e| image_error(i + 1, e))?;
+                    let (image, _pixels) = s.decode(i + 1, bytes, &s.limits)?;
                     let faces = s
                         .engine
                         .describe_all(&image, &s.verify_pipeline)
@@ -329,8 +363,7 @@ impl FaceService {
     ) -> Result<Option<usize>, ApiError> {
         self.run(move |s| {
             for (i, bytes) in images.iter().enumerate() {
-                let image =
-                    face::decode_image(bytes, &s.limits).map_err(|e| image_error(i + 1, e))?;
+                let (image, _pixels) = s.decode(i + 1, bytes, &s.limits)?;
                 let faces = s
                     .engine
                     .detect(&image, &s.enrol_pipeline.detector)
@@ -347,8 +380,7 @@ impl FaceService {
     /// Boxes and hint for one small live frame.
     pub async fn detect(&self, frame: Bytes) -> Result<DetectResult, ApiError> {
         self.run(move |s| {
-            let image =
-                face::decode_image(&frame, &s.live_limits).map_err(|e| image_error(1, e))?;
+            let (image, _pixels) = s.decode(1, &frame, &s.live_limits)?;
             let faces: Vec<FaceBox> = s
                 .engine
                 .detect(&image, &s.live)

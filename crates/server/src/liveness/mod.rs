@@ -68,7 +68,7 @@ impl LiveService {
         let this = self.clone();
         self.face
             .run(move |s| {
-                let image = s.decode_live(&frame)?;
+                let (image, _pixels) = s.decode_live(&frame)?;
                 let seen = this.analyse_image(s.engine(), &image, needs)?;
                 Ok(Analysed {
                     width: image.width,
