@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { screenshot } from './lib/browser.mjs';
-import { withServer, assertVisible, browserTests } from './lib/harness.mjs';
+import { withServer, PHOTO_CHECK, assertVisible, browserTests } from './lib/harness.mjs';
+import { signInOverApi } from './lib/apiclient.mjs';
 import { PEOPLE, PASSWORD, registerViaApi, logIn } from './lib/flows.mjs';
 import { fakeLive, prompt, failed } from './lib/fakelive.mjs';
 import { axeViolations } from './lib/axe.mjs';
@@ -208,5 +209,41 @@ browserTests('live check pages', (cams) => {
       assert.match(sent[0], /name="enrolment"\r\n\r\ne1\r\n/);
       assert.doesNotMatch(sent[0], /name="face"/, 'no photos are sent');
     });
+  });
+
+  test('settings re-enrol the face with the live capture and the password', async () => {
+    await withServer(async (url, open) => {
+      await registerViaApi(url, PEOPLE.obama, 'obama_1');
+      const { page } = await open(cams.obama_2);
+      await signInOverApi(page, url, 'obama', 'obama_2');
+      const live = await fakeLive(page, () => ({
+        steps: 1,
+        events: [
+          [2, { type: 'capture', captured: 3, of: 3 }],
+          [3, prompt(1, 1, 'turn_right')],
+          [5, { type: 'step', step: 1, passed: true }],
+          [6, { type: 'result', outcome: 'passed', enrolment: 'e2' }],
+        ],
+      }));
+      const sent = [];
+      await page.route('**/api/me/face', (route) => {
+        sent.push([route.request().method(), route.request().postDataBuffer().toString('latin1')]);
+        return route.fulfill({ status: 204 });
+      });
+      await page.goto(`${url}/settings`);
+      await page.getByRole('button', { name: 'Re-enrol my face' }).click();
+      await page.getByRole('button', { name: 'Start face capture' }).click();
+      await page.getByText('Face captured', { exact: true }).waitFor({ timeout: 15000 });
+      await screenshot(page, 'live-reenrol-settings');
+      await page.getByLabel('Current password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Save new face' }).click();
+      await assertVisible(page, 'Your face has been re-enrolled.');
+      assert.equal(live.sockets[0].purpose, 'enrol');
+      assert.equal(sent.length, 1);
+      assert.equal(sent[0][0], 'PUT');
+      assert.match(sent[0][1], /name="enrolment"\r\n\r\ne2\r\n/);
+      assert.match(sent[0][1], /name="password"\r\n\r\ncorrect horse battery staple\r\n/);
+      assert.doesNotMatch(sent[0][1], /name="face"/);
+    }, PHOTO_CHECK);
   });
 });

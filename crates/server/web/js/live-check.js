@@ -162,7 +162,7 @@ export class LiveCheck {
       h('div', { className: 'live-timer-track' }, this.timerFill), this.timerText);
     // Prompts are announced at once and whole; the hints below them politely, as they change.
     this.prompt = h('p', { className: 'live-prompt', attrs: { 'aria-live': 'assertive', 'aria-atomic': 'true' } });
-    this.status = h('p', { className: 'camera-status', attrs: { role: 'status', 'aria-live': 'polite' }, text: '\u00a0' });
+    this.status = h('p', { className: 'camera-status', attrs: { role: 'status', 'aria-live': 'polite' } });
     this.startBtn = h('button', { type: 'button', className: 'btn btn-primary', text: o.startText, on: { click: () => this.start() } });
     this.cancelBtn = h('button', { type: 'button', className: 'btn btn-secondary', text: 'Stop', hidden: true, on: { click: () => this.cancel() } });
     this.actions = h('div', { className: 'camera-actions' }, this.startBtn, this.cancelBtn);
@@ -205,7 +205,8 @@ export class LiveCheck {
   }
 
   setStatus(text) {
-    const value = text || '\u00a0';
+    // While a check runs, an empty line keeps its place (no jumps); afterwards it folds away.
+    const value = text || (this.running ? '\u00a0' : '');
     if (this.status.textContent !== value) this.status.textContent = value;
   }
 
@@ -232,6 +233,7 @@ export class LiveCheck {
     if (this.blocked || this.running) return;
     const run = ++this.run;
     this.running = true;
+    this.el.classList.add('is-running');
     this.result = null;
     this.resetSteps();
     this.startBtn.hidden = true;
@@ -592,6 +594,8 @@ export class LiveCheck {
     this.stopCamera();
     this.overlay.getContext('2d').clearRect(0, 0, this.overlay.width, this.overlay.height);
     this.running = false;
+    this.el.classList.remove('is-running');
+    if (this.status.textContent === '\u00a0') this.status.textContent = '';
     this.cancelBtn.hidden = true;
     this.startBtn.hidden = false;
   }
