@@ -180,3 +180,38 @@ fn jpeg_size_limits_are_checked_before_decoding() {
         "{err:?}"
     );
 }
+
+#[test]
+fn mutated_jpegs_give_a_result_or_an_error_never_a_panic() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut decoded, mut refused) = (0, 0);
+    for (name, bytes) in fixtures() {
+        for round in 0..150 {
+            let mut mutated = bytes.clone();
+            // Headers (first bytes) and entropy data alike: a few random bytes changed.
+            for _ in 0..1 + round % 4 {
+                let at = if round % 3 == 0 {
+                    (next() as usize) % mutated.len().min(700)
+                } else {
+                    (next() as usize) % mutated.len()
+                };
+                mutated[at] = next() as u8;
+            }
+            let result =
+                std::panic::catch_unwind(|| decode_image(&mutated, &ImageLimits::default()));
+            match result {
+                Ok(Ok(_)) => decoded += 1,
+                Ok(Err(_)) => refused += 1,
+                Err(_) => panic!("{name}: round {round} panicked"),
+            }
+        }
+    }
+    eprintln!("mutated files: {decoded} decoded, {refused} refused");
+    assert!(refused > 0 && decoded > 0);
+}
