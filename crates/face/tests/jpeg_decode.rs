@@ -132,7 +132,7 @@ fn corrupt_entropy_data_is_refused() {
         // A run of one-bits (stuffed 0xFF bytes) holds no valid Huffman code: the all-ones
         // code is reserved.
         let mut ones = bytes.clone();
-        let middle = (start + end) / 2 & !1;
+        let middle = ((start + end) / 2) & !1;
         for pair in ones[middle..middle + 24].chunks_exact_mut(2) {
             pair.copy_from_slice(&[0xFF, 0x00]);
         }

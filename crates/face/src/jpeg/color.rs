@@ -145,15 +145,13 @@ mod tests {
     /// libjpeg's tables (`build_ycc_rgb_table`): two rounded per-chroma products and two
     /// unrounded green terms, the rounding half folded into the Cb one.
     fn libjpeg_tables() -> [[i32; 256]; 4] {
-        let mut t = [[0i32; 256]; 4];
-        for i in 0..256 {
-            let x = i as i32 - 128;
-            t[0][i] = (91881 * x + 32768) >> 16;
-            t[1][i] = (116130 * x + 32768) >> 16;
-            t[2][i] = -46802 * x;
-            t[3][i] = -22554 * x + 32768;
-        }
-        t
+        let x = |i: usize| i as i32 - 128;
+        [
+            std::array::from_fn(|i| (91881 * x(i) + 32768) >> 16),
+            std::array::from_fn(|i| (116130 * x(i) + 32768) >> 16),
+            std::array::from_fn(|i| -46802 * x(i)),
+            std::array::from_fn(|i| -22554 * x(i) + 32768),
+        ]
     }
 
     #[test]

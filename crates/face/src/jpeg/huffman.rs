@@ -368,9 +368,9 @@ mod tests {
         bits: &mut impl Iterator<Item = u32>,
     ) -> Option<u8> {
         let (mut code, mut first, mut k) = (0i32, 0i32, 0usize);
-        for len in 0..16 {
+        for &count in counts {
             code = (code << 1) | bits.next().expect("bits") as i32;
-            let count = i32::from(counts[len]);
+            let count = i32::from(count);
             if code - first < count {
                 return Some(symbols[k + (code - first) as usize]);
             }

@@ -231,7 +231,7 @@ unsafe fn idct_avx2(coefficients: &[i16; 64], quant: &[u16; 64], out: &mut [u8],
         let product = _mm256_mullo_epi32(_mm256_cvtepi16_epi32(c), _mm256_cvtepu16_epi32(q));
         *row = Avx(_mm256_srai_epi32::<16>(_mm256_slli_epi32::<16>(product)));
     }
-    let columns = butterfly(rows).map(|v| descale::<11>(v));
+    let columns = butterfly(rows).map(descale::<11>);
     let result = butterfly(transpose8(columns)).map(|v| range_limit8(descale::<18>(v)));
     let rows = transpose8(result);
     let mut bytes = [0u8; 64];

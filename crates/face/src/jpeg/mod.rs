@@ -556,7 +556,7 @@ fn to_rgb(frame: &Frame, space: ColorSpace) -> Result<Vec<u8>, JpegError> {
     let mut buffers: [Vec<u8>; 3] = Default::default();
     for ((c, method), buffer) in frame.components.iter().zip(&mut methods).zip(&mut buffers) {
         let (h, v) = (c.spec.h, c.spec.v);
-        if frame.h_max % h != 0 || frame.v_max % v != 0 {
+        if !frame.h_max.is_multiple_of(h) || !frame.v_max.is_multiple_of(v) {
             return Err(JpegError::Unsupported(format!(
                 "non-integral sampling ratio {}x{} to {h}x{v}",
                 frame.h_max, frame.v_max
@@ -635,7 +635,7 @@ fn component_row<'b>(c: &'b Component, method: Method, y: usize, buf: &'b mut [u
     // The next nearest input row for vertical filtering: above for even output rows, below for
     // odd ones, the edge row repeated.
     let far = |r: usize| {
-        if y % 2 == 0 {
+        if y.is_multiple_of(2) {
             r.saturating_sub(1)
         } else {
             (r + 1).min(c.height - 1)

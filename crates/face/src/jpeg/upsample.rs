@@ -125,19 +125,19 @@ mod tests {
         match method {
             Method::Full => plane[y][x],
             Method::H2Fancy => {
-                let (c, even) = (x / 2, x % 2 == 0);
+                let (c, even) = (x / 2, x.is_multiple_of(2));
                 ((3 * at(y, c) + at(y, far(c, even, w)) + if even { 1 } else { 2 }) >> 2) as u8
             }
             Method::V2Fancy => {
-                let (r, even) = (y / 2, y % 2 == 0);
+                let (r, even) = (y / 2, y.is_multiple_of(2));
                 ((3 * at(r, x) + at(far(r, even, h), x) + if even { 1 } else { 2 }) >> 2) as u8
             }
             Method::H2V2Fancy => {
                 let (r, c) = (y / 2, x / 2);
-                let fr = far(r, y % 2 == 0, h);
+                let fr = far(r, y.is_multiple_of(2), h);
                 let col = |c: usize| 3 * at(r, c) + at(fr, c);
-                let fc = far(c, x % 2 == 0, w);
-                ((3 * col(c) + col(fc) + if x % 2 == 0 { 8 } else { 7 }) >> 4) as u8
+                let fc = far(c, x.is_multiple_of(2), w);
+                ((3 * col(c) + col(fc) + if x.is_multiple_of(2) { 8 } else { 7 }) >> 4) as u8
             }
             Method::Replicate { h: fh, v: fv } => plane[y / fv][x / fh],
         }
@@ -146,7 +146,7 @@ mod tests {
     fn fast_row(plane: &[Vec<u8>], method: Method, y: usize, out: &mut [u8]) {
         let h = plane.len();
         let far = |r: usize| {
-            if y % 2 == 0 {
+            if y.is_multiple_of(2) {
                 r.saturating_sub(1)
             } else {
                 (r + 1).min(h - 1)
@@ -194,8 +194,8 @@ mod tests {
             let mut out = vec![0u8; w * fh];
             for y in 0..h * fv {
                 fast_row(&plane, method, y, &mut out);
-                for x in 0..w * fh {
-                    prop_assert_eq!(out[x], naive(&plane, method, x, y), "x {} y {} {:?}", x, y, method);
+                for (x, &sample) in out.iter().enumerate() {
+                    prop_assert_eq!(sample, naive(&plane, method, x, y), "x {} y {} {:?}", x, y, method);
                 }
             }
         }
