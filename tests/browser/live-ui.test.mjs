@@ -114,7 +114,7 @@ browserTests('live check pages', (cams) => {
     ];
     await withServer(async (url, open) => {
       await registerViaApi(url, PEOPLE.obama, 'obama_1');
-      const { page } = await open(cams.obama_2);
+      const { page } = await open(cams.obama_2, { bypassCSP: true });
       const live = await fakeLive(page, (n) => ({ steps: 2, events: [[2, prompt(1, 2, 'look_up')], [4, CASES[n - 1][0]]] }));
       await logIn(page, url, PEOPLE.obama);
       let button = page.getByRole('button', { name: 'Start face check' });
@@ -124,7 +124,10 @@ browserTests('live check pages', (cams) => {
         await assertVisible(page, 'The face check did not pass');
         assert.equal(live.sockets.length, i + 1);
         assert.equal(await page.evaluate(() => Boolean(document.querySelector('video').srcObject)), false, 'the camera is off between checks');
-        if (message.reason === 'step_missed') await screenshot(page, 'live-failed-step-missed');
+        if (message.reason === 'step_missed') {
+          await screenshot(page, 'live-failed-step-missed');
+          assert.deepEqual(await axeViolations(page), [], 'axe-core on a failed check');
+        }
         button = page.getByRole('button', { name: 'Try again' });
         assert.ok(await button.isEnabled());
       }
@@ -141,7 +144,7 @@ browserTests('live check pages', (cams) => {
   test('a locked face check counts down before the next try, and a disabled one turns the camera off', async () => {
     await withServer(async (url, open) => {
       await registerViaApi(url, PEOPLE.obama, 'obama_1');
-      const { page } = await open(cams.obama_2);
+      const { page } = await open(cams.obama_2, { bypassCSP: true });
       await fakeLive(page, (n) => ({
         events: n === 1 ? [[3, failed('face_mismatch')]] : n === 2 ? [[1, failed('locked_out', null, 3)]] : [[1, failed('face_disabled')]],
       }));
@@ -153,6 +156,7 @@ browserTests('live check pages', (cams) => {
       await assertVisible(page, 'Too many failed face checks. Please wait before trying again.');
       assert.ok(await page.getByRole('button', { name: 'Try again' }).isDisabled(), 'no retry during the countdown');
       await screenshot(page, 'live-locked-out');
+      assert.deepEqual(await axeViolations(page), [], 'axe-core on the lockout countdown');
       await assertVisible(page, 'You can try the face check again now.');
       await page.getByRole('button', { name: 'Try again' }).click();
       await assertVisible(page, 'The face check is disabled for this account');
