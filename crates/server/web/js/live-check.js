@@ -483,13 +483,12 @@ export class LiveCheck {
 
   async onResult(run, msg) {
     this.result = msg;
-    this.end({ keepSteps: true });
+    this.end({ keepSteps: msg.outcome !== 'passed' });
     if (msg.outcome === 'passed') {
       const enrol = this.opts.purpose === 'enrol';
       this.showMessage(enrol ? 'Face captured' : 'Face check passed', enrol ? this.opts.passedText : 'Signing you in…', { tone: 'good' });
       this.setPrompt('');
       this.setStatus(enrol ? '' : 'Face check passed. Signing you in…');
-      this.progress.textContent = 'All steps done';
       this.startBtn.textContent = 'Capture again';
       this.startBtn.className = 'btn btn-secondary';
       this.startBtn.hidden = !enrol;
