@@ -138,6 +138,13 @@ async fn run_batch(
         }
     }))
     .buffer_unordered(concurrency.max(1))
+    .enumerate()
+    .map(|(i, r)| {
+        if (i + 1) % 50 == 0 {
+            eprintln!("  {} attempts done", i + 1);
+        }
+        r
+    })
     .collect()
     .await
 }

@@ -4,6 +4,8 @@
 
 use face::Point;
 
+use crate::render::multiply;
+
 /// The landmarks a flat-picture model is fitted to: the jaw outline, brows and eye corners
 /// (never the nose, which is what the parallax is measured on).
 const PLANE_POINTS: [usize; 29] = [
@@ -75,7 +77,7 @@ pub fn fit_homography(pairs: &[(Point, Point)]) -> Option<[[f64; 3]; 3]> {
     }
     let h = solve8(ata, atb)?;
     let hn = [[h[0], h[1], h[2]], [h[3], h[4], h[5]], [h[6], h[7], 1.0]];
-    Some(mul(&ib, &mul(&hn, &ta)))
+    Some(multiply(&ib, &multiply(&hn, &ta)))
 }
 
 /// A similarity moving the points' centroid to 0 and their mean distance to √2, and its inverse.
@@ -94,16 +96,6 @@ fn normaliser(points: impl Iterator<Item = Point> + Clone) -> ([[f64; 3]; 3], [[
         [[s, 0.0, -s * cx], [0.0, s, -s * cy], [0.0, 0.0, 1.0]],
         [[1.0 / s, 0.0, cx], [0.0, 1.0 / s, cy], [0.0, 0.0, 1.0]],
     )
-}
-
-fn mul(a: &[[f64; 3]; 3], b: &[[f64; 3]; 3]) -> [[f64; 3]; 3] {
-    let mut m = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for j in 0..3 {
-            m[i][j] = (0..3).map(|k| a[i][k] * b[k][j]).sum();
-        }
-    }
-    m
 }
 
 /// Gaussian elimination with partial pivoting.

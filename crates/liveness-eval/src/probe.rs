@@ -133,7 +133,7 @@ fn row(
             pose,
             smile: 0.0,
             found: true,
-            distance: f64::from(face::euclidean_distance(&f.descriptor, enrol)),
+            distance: face::euclidean_distance(&f.descriptor, enrol),
             nose_position: measure::nose_position(&f.landmarks),
             parallax: measure::nose_parallax(reference, &f.landmarks)
                 .unwrap_or((f64::NAN, f64::NAN)),

@@ -273,7 +273,7 @@ fn smile_offset(i: usize) -> (f64, f64) {
         58 | 67 => (-0.03, 0.0),
         56 | 65 => (0.03, 0.0),
         57 | 66 => (0.0, 0.025),
-        3 | 4 | 5 => (0.0, -0.025),
+        3..=5 => (0.0, -0.025),
         11..=13 => (0.0, -0.025),
         31 => (-0.015, -0.01),
         35 => (0.015, -0.01),
@@ -636,7 +636,8 @@ fn rotation(pose: Pose) -> Matrix {
     multiply(&yaw, &multiply(&pitch, &roll))
 }
 
-fn multiply(a: &Matrix, b: &Matrix) -> Matrix {
+/// `a · b`.
+pub fn multiply(a: &Matrix, b: &Matrix) -> Matrix {
     let mut m = [[0.0; 3]; 3];
     for (i, row) in m.iter_mut().enumerate() {
         for (j, cell) in row.iter_mut().enumerate() {

@@ -232,18 +232,8 @@ impl MovedPhoto {
             [0.0, squeeze.1, self.centre.1 * (1.0 - squeeze.1)],
             [0.0, 0.0, 1.0],
         ];
-        compose(&tilt, &squash)
+        render::multiply(&tilt, &squash)
     }
-}
-
-fn compose(a: &Homography, b: &Homography) -> Homography {
-    let mut m = [[0.0; 3]; 3];
-    for i in 0..3 {
-        for j in 0..3 {
-            m[i][j] = (0..3).map(|k| a[i][k] * b[k][j]).sum();
-        }
-    }
-    m
 }
 
 impl Presenter for MovedPhoto {

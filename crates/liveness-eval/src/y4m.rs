@@ -160,9 +160,9 @@ fn write_clip(
 ) -> anyhow::Result<()> {
     let tmp = path.with_extension("y4m.tmp");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    write!(
+    writeln!(
         out,
-        "YUV4MPEG2 W{} H{} F{}:1 Ip A1:1 C420jpeg\n",
+        "YUV4MPEG2 W{} H{} F{}:1 Ip A1:1 C420jpeg",
         format.width, format.height, format.fps
     )?;
     for &t in times {
