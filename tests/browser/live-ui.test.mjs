@@ -67,6 +67,11 @@ browserTests('live check pages', (cams) => {
         assert.ok(cue.x + cue.width / 2 < stage.x + stage.width / 2, 'the arrow is on the left half');
         assert.equal(await page.locator('.live-cue g').getAttribute('transform'), 'rotate(180 50 50)', 'the arrow points left');
         assert.ok(await page.locator('.live-timer').isVisible(), 'the time limit shows as a bar');
+        const animation = () => page.locator('.live-cue svg').evaluate((el) => getComputedStyle(el).animationName);
+        assert.equal(await animation(), 'live-nudge-left', 'the arrow nudges the way to turn');
+        await page.emulateMedia({ reducedMotion: 'reduce' });
+        assert.equal(await animation(), 'none', 'and keeps still for people who ask for less motion');
+        await page.emulateMedia({ reducedMotion: 'no-preference' });
         await screenshot(page, `live-prompt-left-${label}`);
         assert.deepEqual(await axeViolations(page), [], `axe-core on the live check with a prompt (${label})`);
         release = true;
