@@ -43,8 +43,9 @@ enum Command {
         /// Attempts of each species (genuine included).
         #[arg(long, default_value_t = 200)]
         attempts: usize,
-        /// Checks run at once.
-        #[arg(long, default_value_t = 8)]
+        /// Checks run at once (keep it below what the server holds at 8 frames/s, see
+        /// `capacity`, or the overload itself refuses genuine users).
+        #[arg(long, default_value_t = 4)]
         concurrency: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
