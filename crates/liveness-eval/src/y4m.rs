@@ -20,10 +20,12 @@ use crate::user::{Action, Movement};
 use crate::webcam::Webcam;
 
 /// Seconds: (start of movement 1, start of movement 2, clip length); each movement ramps for
-/// 0.5 s, holds 3 s and comes back in 0.5 s.
-pub const TIMELINE: (f64, f64, f64) = (5.0, 13.0, 22.0);
-const RAMP: f64 = 0.5;
-const HOLD: f64 = 3.0;
+/// 0.4 s, holds 2.1 s and comes back in 0.4 s. With a fixed script the server holds 1.5 s
+/// before each prompt, so the first prompt comes about 2 s after the camera starts (before
+/// the clip's first turn) and the second about 8 s (before its second).
+pub const TIMELINE: (f64, f64, f64) = (3.5, 9.5, 18.0);
+const RAMP: f64 = 0.4;
+const HOLD: f64 = 2.1;
 
 /// Clip size and rate.
 #[derive(Debug, Clone, Copy)]

@@ -55,7 +55,7 @@ async fn small_evaluation_refuses_every_attack_species() {
     let plan = Plan {
         genuine: 4,
         attacks: 3,
-        concurrency: 4,
+        concurrency: 2,
         seed: 7,
         species: Species::ALL.to_vec(),
     };
@@ -68,20 +68,20 @@ async fn small_evaluation_refuses_every_attack_species() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "rendered genuine users are refused (BPCER 90 %, mostly step_missed while the \
-            live TinyFaceDetector loses turned faces): see crates/liveness-eval/README.md"]
 async fn small_evaluation_passes_rendered_genuine_users() {
+    // BPCER measured at 10 % (2 of 20): 6 attempts with at most 2 refused fails by chance
+    // about once in 60 runs, while a broken check (most genuine users refused) always fails.
     let plan = Plan {
-        genuine: 5,
+        genuine: 6,
         attacks: 0,
-        concurrency: 4,
+        concurrency: 2,
         seed: 8,
         species: vec![Species::Genuine],
     };
     let (_, tallies) = small_evaluation(plan).await;
     let genuine = &tallies[&Species::Genuine];
     assert!(
-        genuine.attempts - genuine.accepted <= 1,
+        genuine.attempts - genuine.accepted <= 2,
         "genuine attempts refused: {:?}",
         genuine.labels
     );

@@ -82,6 +82,7 @@ fn live_service(face: &FaceService, config: &Config) -> crate::liveness::LiveSer
     crate::liveness::LiveService::new(
         face.clone(),
         pipeline(DetectorKind::Tiny, &config.face).detector,
+        pipeline(DetectorKind::Ssd, &config.face).detector,
     )
 }
 

@@ -51,6 +51,10 @@ pub enum ApiError {
     ChallengeInvalid,
     #[error("this server checks faces live: use the live check (GET /api/face/live)")]
     LivenessRequired,
+    #[error("open this address as a WebSocket to start the live check")]
+    UpgradeRequired,
+    #[error("the face enrolment is unknown, used or expired; capture your face again")]
+    EnrolmentInvalid,
     #[error("too many attempts; retry in {} s", retry_after_secs(*.retry_after))]
     LockedOut { retry_after: Duration },
     #[error("too many requests from this address; retry in {} s", retry_after_secs(*.retry_after))]
@@ -114,6 +118,8 @@ impl ApiError {
             Self::FaceDisabled => "face_disabled",
             Self::ChallengeInvalid => "challenge_invalid",
             Self::LivenessRequired => "liveness_required",
+            Self::UpgradeRequired => "upgrade_required",
+            Self::EnrolmentInvalid => "enrolment_invalid",
             Self::LockedOut { .. } => "locked_out",
             Self::RateLimited { .. } => "rate_limited",
             Self::CrossOrigin => "cross_origin",
@@ -137,7 +143,9 @@ impl ApiError {
             | Self::FacesDiffer { .. }
             | Self::FaceTooSmall { .. }
             | Self::ImageInvalid { .. }
+            | Self::EnrolmentInvalid
             | Self::ChallengeInvalid => StatusCode::BAD_REQUEST,
+            Self::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::InvalidCredentials | Self::Unauthenticated | Self::FaceMismatch => {
                 StatusCode::UNAUTHORIZED

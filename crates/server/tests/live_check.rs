@@ -280,7 +280,7 @@ async fn an_unknown_enrolment_token_registers_nobody() {
         .expect("register");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.expect("json");
-    assert_eq!(body["error"]["code"], "invalid_request", "{body}");
+    assert_eq!(body["error"]["code"], "enrolment_invalid", "{body}");
     assert!(server
         .state
         .db
@@ -305,4 +305,57 @@ async fn a_photo_of_two_people_is_refused_even_when_the_fast_detector_sees_one()
     assert_eq!(body["error"]["code"], "multiple_faces", "{body}");
     let (status, body) = client.face_check(&["biden_2"]).await.expect("verify");
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_plain_get_says_what_opening_the_check_would_answer_without_counting() {
+    if !fixtures_present("a_plain_get_says_what_opening_the_check_would_answer_without_counting") {
+        return;
+    }
+    let server = live_server().await;
+    let client = signed_in(&server, "prober", "obama_1").await;
+    for _ in 0..3 {
+        let (status, body) = client
+            .get("/api/face/live?purpose=verify")
+            .await
+            .expect("get");
+        assert_eq!(status, StatusCode::UPGRADE_REQUIRED, "{body}");
+        assert_eq!(body["error"]["code"], "upgrade_required");
+    }
+    let counters = server.state.db.counters(1).await.expect("counters");
+    assert_eq!(counters.face_consecutive, 0, "asking counts no attempt");
+    let (status, _) = server
+        .client()
+        .get("/api/face/live?purpose=verify")
+        .await
+        .expect("get");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Locked out: the same answer the upgrade would get.
+    server
+        .state
+        .db
+        .update_counters(1, |c| {
+            c.face_consecutive = 10;
+            c.face_last_failure_at = Some(server::auth::now_ms());
+        })
+        .await
+        .expect("lock");
+    let (status, body) = client
+        .get("/api/face/live?purpose=verify")
+        .await
+        .expect("get");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "locked_out");
+
+    let off = start(|_| {}).await;
+    let (status, _) = off
+        .client()
+        .get("/api/face/live?purpose=enrol")
+        .await
+        .expect("get");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "liveness off: the page falls back to photos"
+    );
 }

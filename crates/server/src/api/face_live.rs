@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
@@ -20,7 +21,7 @@ use crate::auth::face::FaceBox;
 use crate::auth::live::{self, Ending, LiveResult};
 use crate::auth::session::{set_cookie, AnySession, Level};
 use crate::auth::{now_ms, Client};
-use crate::config::Config;
+use crate::config::{Config, LivenessMode};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::liveness::check::{CheckRules, Event, Failure, LiveCheck, Purpose, Verdict};
 use crate::liveness::quality::Guidance;
@@ -85,6 +86,8 @@ enum ClientText {
         (status = 400, description = "invalid_request (purpose missing or unknown)", body = ErrorBody),
         (status = 401, description = "unauthenticated (purpose=verify without a session)", body = ErrorBody),
         (status = 403, description = "cross_origin, or face_disabled", body = ErrorBody),
+        (status = 404, description = "not_found: a plain GET when `face.liveness` is `off`", body = ErrorBody),
+        (status = 426, description = "upgrade_required: a plain GET (no WebSocket upgrade) when a check could start now; nothing is counted", body = ErrorBody),
         (status = 429, description = "locked_out or rate_limited, with Retry-After", body = ErrorBody)))]
 pub async fn open(
     State(state): State<AppState>,
@@ -92,13 +95,16 @@ pub async fn open(
     session: Result<AnySession, ApiError>,
     headers: HeaderMap,
     query: Result<Query<LiveQuery>, QueryRejection>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
+    let Query(query) =
+        query.map_err(|e| ApiError::Validation(format!("invalid query: {}", e.body_text())))?;
+    let Ok(ws) = ws else {
+        return Err(probe(&state, session, query.purpose).await);
+    };
     if !crate::auth::csrf::websocket_origin_allowed(&headers, &state.config) {
         return Err(ApiError::CrossOrigin);
     }
-    let Query(query) =
-        query.map_err(|e| ApiError::Validation(format!("invalid query: {}", e.body_text())))?;
     let subject = match query.purpose {
         Purpose::Verify => {
             let session = session?;
@@ -119,6 +125,29 @@ pub async fn open(
         .max_message_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| run(socket, state, client, subject))
         .into_response())
+}
+
+/// A plain `GET` (no upgrade): the refusal the upgrade would get now, or 426
+/// `upgrade_required` when a check may start; 404 when the server does not check faces live.
+/// Nothing is counted, so the page can ask before it opens the camera.
+async fn probe(
+    state: &AppState,
+    session: Result<AnySession, ApiError>,
+    purpose: Purpose,
+) -> ApiError {
+    if state.config.face.liveness == LivenessMode::Off {
+        return ApiError::NotFound;
+    }
+    if purpose == Purpose::Verify {
+        let checked = match session {
+            Ok(session) => live::probe_verify(state, &session).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
+            return e;
+        }
+    }
+    ApiError::UpgradeRequired
 }
 
 /// The rules of a check under `config`.

@@ -113,6 +113,20 @@ pub async fn open_verify(state: &AppState, session: &AnySession, client: &Client
     admit_face_attempt(state, session.user_id, client, now_ms()).await
 }
 
+/// What opening the socket for a sign-in would answer now, without counting an attempt or
+/// spending the rate limit (a plain `GET`, which browsers can read, unlike a refused handshake).
+pub async fn probe_verify(state: &AppState, session: &AnySession) -> ApiResult<()> {
+    if state.db.templates(session.user_id).await?.is_empty() {
+        return Err(ApiError::FaceDisabled);
+    }
+    let counters = state.db.counters(session.user_id).await?;
+    match counters.face_gate(&state.config.face_lockout(), now_ms()) {
+        super::lockout::FaceGate::Open => Ok(()),
+        super::lockout::FaceGate::Wait(wait) => Err(ApiError::LockedOut { retry_after: wait }),
+        super::lockout::FaceGate::Disabled => Err(ApiError::FaceDisabled),
+    }
+}
+
 /// Before the socket opens for an enrolment: the per-IP face limit.
 pub fn open_enrol(state: &AppState, client: &Client) -> ApiResult<()> {
     rate_limit(state, client)
@@ -319,11 +333,7 @@ pub async fn peek_enrolment(
     user_id: Option<i64>,
 ) -> ApiResult<Vec<Descriptor>> {
     let hash = enrolment_hash(token.trim());
-    let invalid = || {
-        ApiError::Validation(
-            "the face enrolment is unknown, used or expired; capture your face again".into(),
-        )
-    };
+    let invalid = || ApiError::EnrolmentInvalid;
     let sealed = state
         .db
         .live_enrolment(&hash, user_id, now_ms())

@@ -121,7 +121,7 @@ export function render({ root, navigate }) {
       const which = fieldForError(err.code || '', err.message || '');
       fail(which, describeError(err));
       // A used or expired enrolment token cannot be sent again: capture anew.
-      if (err.code === 'invalid_request' && /enrol/i.test(err.message)) {
+      if (err.code === 'enrolment_invalid') {
         enrolment = null;
         photoState.textContent = NOT_YET;
         live.reset();

@@ -138,7 +138,7 @@ export function render({ root, session, navigate, handleAuthError }) {
       startEnrol.hidden = false;
       loadEvents();
     } catch (err) {
-      if (err instanceof ApiError && err.code === 'invalid_request' && /enrol/i.test(err.message)) {
+      if (err instanceof ApiError && err.code === 'enrolment_invalid') {
         enrolment = null;
         live.reset();
       }
