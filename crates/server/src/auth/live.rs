@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::session::{AnySession, SessionToken};
-use super::verify::{admit_face_attempt, record_face_failure, upgrade};
+use super::verify::{admit_face_attempt, enrolled_templates, record_face_failure, upgrade};
 use super::{audit, now_ms, Client};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -172,7 +172,7 @@ pub async fn conclude_verify(
         let result = failure_result(Failure::MultipleFaces);
         return end_failed(state, user_id, client, true, result).await;
     }
-    let templates = open_templates(state, user_id).await?;
+    let templates = enrolled_templates(state, user_id).await?;
     let passed =
         crate::liveness::identity_matches(&identity, &templates, state.config.face.match_threshold);
     tracing::info!(user_id, passed, frames = identity.len(), "live face check");
@@ -272,15 +272,6 @@ pub fn failure_result(failure: Failure) -> LiveResult {
     };
     let reason = (code == "liveness_failed").then(|| failure.reason());
     LiveResult::failed(code, reason, message)
-}
-
-async fn open_templates(state: &AppState, user_id: i64) -> ApiResult<Vec<Descriptor>> {
-    let sealed = state.db.templates(user_id).await?;
-    sealed
-        .iter()
-        .map(|t| state.cipher.open(user_id, t))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// An enrolment's end: the captured frames must show one person and no second face; then they

@@ -210,17 +210,25 @@ pub(crate) async fn record_face_failure(
     }
 }
 
+/// The account's enrolled templates, decrypted.
+pub(crate) async fn enrolled_templates(
+    state: &AppState,
+    user_id: i64,
+) -> ApiResult<Vec<face::Descriptor>> {
+    let sealed = state.db.templates(user_id).await?;
+    sealed
+        .iter()
+        .map(|t| state.cipher.open(user_id, t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
 async fn check_frames(
     state: &AppState,
     user_id: i64,
     frames: Vec<Bytes>,
 ) -> ApiResult<super::face::MatchOutcome> {
-    let sealed = state.db.templates(user_id).await?;
-    let templates = sealed
-        .iter()
-        .map(|t| state.cipher.open(user_id, t))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let templates = enrolled_templates(state, user_id).await?;
     let described = state.face.describe_frames(frames.clone()).await?;
     super::face::require_a_comparable_frame(&described)?;
     let descriptors: Vec<_> = described.iter().map(FrameFaces::descriptor).collect();
