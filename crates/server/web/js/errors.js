@@ -36,6 +36,7 @@ const SENTENCES = {
   reauth_required: 'For this change you need a fresh sign-in. Please log out, then log in again with your password and face.',
   face_disabled: 'The face check is disabled for this account after too many failed attempts. Ask the server operator to help you re-enrol your face.',
   challenge_invalid: 'That face check expired or was already used. Press Verify to try again.',
+  upgrade_required: 'The face check could not start. Reload the page and try again.',
   enrolment_invalid: 'Your face capture expired or was already used. Capture your face again.',
   liveness_required: 'This server checks your face live with the camera. Reload the page and press "Start face check".',
   liveness_failed: 'The live face check did not pass. Press "Try again" and follow each prompt.',

@@ -245,6 +245,15 @@ export class LiveCheck {
     this.showMessage('Starting the camera…', 'Your browser may ask for permission.');
     this.setPrompt('');
     this.setStatus('Starting the camera…');
+    // A refused handshake is unreadable to a page (and logs an error): ask first over plain
+    // HTTP whether a check may start now (lockout, disabled face, session).
+    const refusal = await probeLiveCheck(this.opts.purpose);
+    if (run !== this.run) return;
+    if (refusal && refusal.status !== 0) {
+      this.end();
+      this.handleRefusal(refusal);
+      return;
+    }
     if (!(await this.openCamera(run))) return;
     if (run !== this.run) return;
     this.message.hidden = true;
