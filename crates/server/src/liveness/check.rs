@@ -168,6 +168,9 @@ pub enum Seen {
 pub struct Needs {
     pub descriptor: bool,
     pub expressions: bool,
+    /// Look again with the thorough (slow) detector when the fast one finds no face: once the
+    /// track exists, a missed frame can end the check.
+    pub thorough: bool,
 }
 
 /// Why a check failed.
@@ -353,20 +356,24 @@ impl LiveCheck {
             Phase::Align => Needs {
                 descriptor: true,
                 expressions: smile_planned,
+                thorough: false,
             },
             Phase::Return { .. } => Needs {
                 descriptor: true,
                 expressions: false,
+                thorough: true,
             },
             // Descriptors of a turned head drift (and cost 5 ms): the track's identity is
             // checked on the frames facing the camera, every other one while holding.
             Phase::Hold { step, .. } => Needs {
                 descriptor: self.frames % 2 == 0,
                 expressions: self.plan.get(step) == Some(&Action::Smile),
+                thorough: true,
             },
             Phase::Prompt { step, .. } => Needs {
                 descriptor: false,
                 expressions: self.plan.get(step) == Some(&Action::Smile),
+                thorough: true,
             },
             Phase::Done => Needs::default(),
         }

@@ -97,6 +97,22 @@ impl LiveService {
             .detect(image, &self.detector)
             .map_err(crate::auth::face::engine_error)?;
         if detections.is_empty() {
+            // The fast detector misses faces that fill much of its input: the same detector
+            // on a smaller input (a few ms) finds most of them, the thorough one the rest.
+            if let DetectorOptions::Tiny {
+                score_threshold, ..
+            } = self.detector
+            {
+                let smaller = DetectorOptions::Tiny {
+                    input_size: 224,
+                    score_threshold,
+                };
+                detections = engine
+                    .detect(image, &smaller)
+                    .map_err(crate::auth::face::engine_error)?;
+            }
+        }
+        if detections.is_empty() && needs.thorough {
             detections = engine
                 .detect(image, &self.fallback)
                 .map_err(crate::auth::face::engine_error)?;
