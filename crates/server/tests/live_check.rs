@@ -141,14 +141,14 @@ async fn a_still_photo_of_the_user_fails_at_the_first_prompt_and_counts() {
     assert_eq!(ws.closed().await.expect("close"), Some(1000));
     let events = server.state.db.events(1, 50).await.expect("events");
     assert!(
-        events
-            .iter()
-            .any(|e| e.kind == "face_failed"
-                && e.detail.as_deref() == Some("live check: step_missed")),
+        events.iter().any(|e| e.kind == "face_failed"
+            && e.detail.as_deref() == Some("live check: step_missed; 1 consecutive failure(s)")),
         "{events:?}"
     );
     let counters = server.state.db.counters(1).await.expect("counters");
     assert_eq!(counters.face_consecutive, 1);
+    let failures = events.iter().filter(|e| e.kind == "face_failed").count();
+    assert_eq!(failures, 1, "one failure, one event: {events:?}");
     // Without a passed check there is no ticket to finish with.
     let (status, body) = client
         .post_json(

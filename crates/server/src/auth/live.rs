@@ -224,15 +224,7 @@ pub async fn end_failed(
         if counted { "" } else { " (not counted)" }
     );
     if counted {
-        audit(
-            state,
-            Some(user_id),
-            AuditKind::FaceFailed,
-            client,
-            Some(detail),
-        )
-        .await?;
-        record_face_failure(state, user_id, client, now_ms()).await?;
+        record_face_failure(state, user_id, client, now_ms(), Some(&detail)).await?;
     } else {
         state
             .db

@@ -113,7 +113,7 @@ pub async fn verify(
     tracing::info!(user_id, passed = outcome.passed, frames = outcome.frames,
         frames_passed = outcome.frames_passed, distances = ?outcome.distances, "face verification");
     if !outcome.passed {
-        record_face_failure(state, user_id, client, now).await?;
+        record_face_failure(state, user_id, client, now, None).await?;
         return Err(ApiError::FaceMismatch);
     }
     state
@@ -172,9 +172,14 @@ pub(crate) async fn record_face_failure(
     user_id: i64,
     client: &Client,
     now: i64,
+    what: Option<&str>,
 ) -> ApiResult<()> {
     let counters = state.db.counters(user_id).await?;
-    let detail = format!("{} consecutive failure(s)", counters.face_consecutive);
+    let count = format!("{} consecutive failure(s)", counters.face_consecutive);
+    let detail = match what {
+        Some(what) => format!("{what}; {count}"),
+        None => count,
+    };
     audit(
         state,
         Some(user_id),
