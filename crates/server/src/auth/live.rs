@@ -11,7 +11,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::session::{AnySession, SessionToken};
-use super::verify::{admit_face_attempt, enrolled_templates, record_face_failure, upgrade};
+use super::verify::{
+    admit_face_attempt, enrolled_templates, give_back_face_attempt, record_face_failure, upgrade,
+};
 use super::{audit, now_ms, Client};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -226,20 +228,7 @@ pub async fn end_failed(
     if counted {
         record_face_failure(state, user_id, client, now_ms(), Some(&detail)).await?;
     } else {
-        state
-            .db
-            .update_counters(user_id, |c| {
-                c.face_consecutive = c.face_consecutive.saturating_sub(1)
-            })
-            .await?;
-        audit(
-            state,
-            Some(user_id),
-            AuditKind::FaceNotSeen,
-            client,
-            Some(detail),
-        )
-        .await?;
+        give_back_face_attempt(state, user_id, client, Some(detail)).await?;
     }
     Ok(result)
 }

@@ -89,24 +89,11 @@ pub async fn verify(
         Err(e) => {
             // Not a failed comparison (bad image, no face in view, busy server): give the attempt
             // back.
-            state
-                .db
-                .update_counters(user_id, |c| {
-                    c.face_consecutive = c.face_consecutive.saturating_sub(1)
-                })
-                .await?;
-            if matches!(e, ApiError::NoFace { .. } | ApiError::MultipleFaces { .. }) {
-                // Still an attempt on the account: its owner sees it in the security events.
-                let detail = format!("{e} (not counted)");
-                audit(
-                    state,
-                    Some(user_id),
-                    AuditKind::FaceNotSeen,
-                    client,
-                    Some(detail),
-                )
-                .await?;
-            }
+            // Still an attempt on the account when no single face was seen: its owner sees it
+            // in the security events.
+            let seen = matches!(e, ApiError::NoFace { .. } | ApiError::MultipleFaces { .. });
+            let detail = seen.then(|| format!("{e} (not counted)"));
+            give_back_face_attempt(state, user_id, client, detail).await?;
             return Err(e);
         }
     };
@@ -213,6 +200,33 @@ pub(crate) async fn record_face_failure(
             .await
         }
     }
+}
+
+/// Undoes the failure [`admit_face_attempt`] counted up front, for an attempt in which nothing
+/// was compared; `detail` (when given) is audited as `face_not_seen`.
+pub(crate) async fn give_back_face_attempt(
+    state: &AppState,
+    user_id: i64,
+    client: &Client,
+    detail: Option<String>,
+) -> ApiResult<()> {
+    state
+        .db
+        .update_counters(user_id, |c| {
+            c.face_consecutive = c.face_consecutive.saturating_sub(1)
+        })
+        .await?;
+    if let Some(detail) = detail {
+        audit(
+            state,
+            Some(user_id),
+            AuditKind::FaceNotSeen,
+            client,
+            Some(detail),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The account's enrolled templates, decrypted.
