@@ -19,15 +19,13 @@ fn shared_face(name: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("FACEGATE_SHARED_FACES")
         .map_or_else(|| repo_root().join("../shared/faces"), PathBuf::from);
     let path = dir.join(name);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: {} not found (set FACEGATE_SHARED_FACES)",
-            path.display()
-        );
-        None
-    }
+    // A missing fixture fails the test: it must never pass by doing nothing.
+    assert!(
+        path.is_file(),
+        "{} not found (set FACEGATE_SHARED_FACES)",
+        path.display()
+    );
+    Some(path)
 }
 
 #[test]

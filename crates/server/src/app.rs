@@ -36,6 +36,8 @@ pub struct AppState {
     /// Names logins that match no account in the unknown-login counters.
     pub login_pseudonyms: LoginPseudonyms,
     pub limits: Arc<RateLimits>,
+    /// The WebAuthn relying party; `None` when the public URL's host cannot be one (an IP).
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             login_pseudonyms: LoginPseudonyms::new(&key),
             limits: Arc::new(RateLimits::new(&config.rate_limit)),
             chat: crate::chat::ChatHub::new(),
+            webauthn: crate::auth::passkey::relying_party(&config).map(Arc::new),
             config: Arc::new(config),
         })
     }

@@ -37,6 +37,7 @@ pub struct Config {
     /// header is ignored. Environment: comma-separated, `FACEGATE_TRUSTED_PROXIES=10.0.0.0/8`.
     pub trusted_proxies: Vec<Cidr>,
     pub face: FaceConfig,
+    pub auth: AuthConfig,
     pub sessions: SessionConfig,
     pub lockout: LockoutConfig,
     pub rate_limit: RateLimitConfig,
@@ -78,6 +79,33 @@ pub struct FaceConfig {
     /// A fixed prompt sequence instead of a random one. For tests only: a known sequence lets a
     /// recording pass, so the server warns at start-up when this is set.
     pub liveness_script: Vec<Action>,
+}
+
+/// Which factors may complete a sign-in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `default`: the face completes a sign-in started with the password or a passkey, and a
+    /// passkey, an authenticator code or a recovery code completes one started with the
+    /// password. `passkey_with_face`: the face counts only after a passkey (NIST SP 800-63B-4:
+    /// a biometric only with a physical authenticator); the non-face paths stay.
+    pub policy: SignInPolicy,
+}
+
+/// See [`AuthConfig::policy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInPolicy {
+    Default,
+    PasskeyWithFace,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            policy: SignInPolicy::Default,
+        }
+    }
 }
 
 /// Whether the face step needs the live check.
@@ -196,6 +224,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             face: FaceConfig::default(),
             sessions: SessionConfig::default(),
+            auth: AuthConfig::default(),
             lockout: LockoutConfig::default(),
             rate_limit: RateLimitConfig::default(),
             limits: LimitsConfig::default(),

@@ -21,6 +21,8 @@ const KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
 /// Versioned prefix of the associated data, so a future format cannot be confused with this one.
 const AAD_PREFIX: &[u8] = b"facegate template v1 user ";
+/// The same for an authenticator-app (TOTP) secret.
+const TOTP_AAD_PREFIX: &[u8] = b"facegate totp secret v1 user ";
 /// The same for a live enrolment not yet attached to an account.
 const PENDING_AAD_PREFIX: &[u8] = b"facegate template v1 pending enrolment ";
 
@@ -128,27 +130,51 @@ impl TemplateCipher {
         self.open_with(&pending_associated_data(token_hash), sealed)
     }
 
+    /// Encrypts an authenticator-app secret for `user_id`: `nonce || ciphertext`.
+    pub fn seal_totp_secret(&self, user_id: i64, secret: &[u8]) -> Vec<u8> {
+        let sealed = self.seal_bytes(&totp_associated_data(user_id), secret);
+        [sealed.nonce, sealed.ciphertext].concat()
+    }
+
+    /// Decrypts what [`TemplateCipher::seal_totp_secret`] sealed for the same user.
+    pub fn open_totp_secret(&self, user_id: i64, blob: &[u8]) -> Option<Vec<u8>> {
+        if blob.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
+        self.open_bytes(
+            &totp_associated_data(user_id),
+            &SealedTemplate {
+                nonce: nonce.to_vec(),
+                ciphertext: ciphertext.to_vec(),
+            },
+        )
+    }
+
     fn seal_with(&self, aad: &[u8], descriptor: &Descriptor) -> SealedTemplate {
+        let plain: Vec<u8> = descriptor.0.iter().flat_map(|v| v.to_le_bytes()).collect();
+        self.seal_bytes(aad, &plain)
+    }
+
+    fn seal_bytes(&self, aad: &[u8], plain: &[u8]) -> SealedTemplate {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let plain: Vec<u8> = descriptor.0.iter().flat_map(|v| v.to_le_bytes()).collect();
         let ciphertext = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &plain, aad })
-            // Encryption fails only for messages beyond GCM's 64 GiB bound; ours are 512 bytes.
-            .expect("AES-GCM encryption of a 512-byte message cannot fail");
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+            // Encryption fails only for messages beyond GCM's 64 GiB bound; ours are < 1 KiB.
+            .expect("AES-GCM encryption of a short message cannot fail");
         SealedTemplate {
             nonce: nonce.to_vec(),
             ciphertext,
         }
     }
 
-    fn open_with(&self, aad: &[u8], sealed: &SealedTemplate) -> Option<Descriptor> {
+    fn open_bytes(&self, aad: &[u8], sealed: &SealedTemplate) -> Option<Vec<u8>> {
         if sealed.nonce.len() != NONCE_LEN {
             return None;
         }
-        let plain = self
-            .cipher
+        self.cipher
             .decrypt(
                 Nonce::from_slice(&sealed.nonce),
                 Payload {
@@ -156,7 +182,11 @@ impl TemplateCipher {
                     aad,
                 },
             )
-            .ok()?;
+            .ok()
+    }
+
+    fn open_with(&self, aad: &[u8], sealed: &SealedTemplate) -> Option<Descriptor> {
+        let plain = self.open_bytes(aad, sealed)?;
         if plain.len() != 128 * 4 {
             return None;
         }
@@ -166,6 +196,10 @@ impl TemplateCipher {
         }
         Some(Descriptor(values))
     }
+}
+
+fn totp_associated_data(user_id: i64) -> Vec<u8> {
+    [TOTP_AAD_PREFIX, user_id.to_string().as_bytes()].concat()
 }
 
 /// Names a login that matches no account without storing it: SHA-256 under a key derived from

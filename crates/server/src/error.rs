@@ -55,6 +55,17 @@ pub enum ApiError {
     UpgradeRequired,
     #[error("the face enrolment is unknown, used or expired; capture your face again")]
     EnrolmentInvalid,
+    #[error("this sign-in cannot be completed with {factor}: {reason}")]
+    FactorNotAccepted {
+        factor: &'static str,
+        reason: &'static str,
+    },
+    #[error("the code is wrong, expired or already used")]
+    CodeInvalid,
+    #[error("the passkey was not accepted")]
+    PasskeyInvalid,
+    #[error("passkeys need a host name: open this site at its public URL (--public-url) or at http://localhost")]
+    PasskeysUnavailable,
     #[error("too many attempts; retry in {} s", retry_after_secs(*.retry_after))]
     LockedOut { retry_after: Duration },
     #[error("too many requests from this address; retry in {} s", retry_after_secs(*.retry_after))]
@@ -120,6 +131,10 @@ impl ApiError {
             Self::LivenessRequired => "liveness_required",
             Self::UpgradeRequired => "upgrade_required",
             Self::EnrolmentInvalid => "enrolment_invalid",
+            Self::FactorNotAccepted { .. } => "factor_not_accepted",
+            Self::CodeInvalid => "code_invalid",
+            Self::PasskeyInvalid => "passkey_invalid",
+            Self::PasskeysUnavailable => "passkeys_unavailable",
             Self::LockedOut { .. } => "locked_out",
             Self::RateLimited { .. } => "rate_limited",
             Self::CrossOrigin => "cross_origin",
@@ -144,16 +159,20 @@ impl ApiError {
             | Self::FaceTooSmall { .. }
             | Self::ImageInvalid { .. }
             | Self::EnrolmentInvalid
+            | Self::PasskeysUnavailable
             | Self::ChallengeInvalid => StatusCode::BAD_REQUEST,
             Self::UpgradeRequired => StatusCode::UPGRADE_REQUIRED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::InvalidCredentials | Self::Unauthenticated | Self::FaceMismatch => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::InvalidCredentials
+            | Self::Unauthenticated
+            | Self::FaceMismatch
+            | Self::CodeInvalid
+            | Self::PasskeyInvalid => StatusCode::UNAUTHORIZED,
             Self::FaceRequired
             | Self::ReauthRequired
             | Self::FaceDisabled
             | Self::CrossOrigin
+            | Self::FactorNotAccepted { .. }
             | Self::LivenessRequired => StatusCode::FORBIDDEN,
             Self::LockedOut { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge | Self::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

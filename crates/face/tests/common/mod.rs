@@ -29,19 +29,17 @@ pub fn models_dir() -> PathBuf {
     dir
 }
 
-/// `$FACEGATE_SHARED_FACES` or `<repo>/../shared/faces`, or `None` (after saying so) when absent.
+/// `$FACEGATE_SHARED_FACES` or `<repo>/../shared/faces`. A missing directory fails the test
+/// loudly: a test must never pass by doing nothing. Always `Some` when it returns.
 pub fn shared_faces_dir(test: &str) -> Option<PathBuf> {
     let dir = std::env::var_os("FACEGATE_SHARED_FACES")
         .map_or_else(|| repo_root().join("../shared/faces"), PathBuf::from);
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED {test}: shared photos not found at {} (set FACEGATE_SHARED_FACES)",
-            dir.display()
-        );
-        None
-    }
+    assert!(
+        dir.is_dir(),
+        "{test}: shared photos not found at {} (set FACEGATE_SHARED_FACES)",
+        dir.display()
+    );
+    Some(dir)
 }
 
 pub fn golden_dir() -> PathBuf {

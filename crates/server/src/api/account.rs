@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 use super::extract::{ApiJson, Upload};
 use crate::app::AppState;
 use crate::auth::account::{self, FaceSource, Registration};
+use crate::auth::factors;
 use crate::auth::password::Password;
+use crate::auth::policy::{FaceFactor, Factor};
 use crate::auth::session::{
     clear_cookie, cookie_name, read_cookie, set_cookie, AnySession, FullSession, Level, SessionHash,
 };
@@ -47,14 +49,32 @@ pub struct LoginRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct LoginResponse {
-    /// Always `"face"`: the next step.
-    next: &'static str,
+    /// The second step the sign-in page offers first (`face` unless the face cannot be used);
+    /// absent when the account has no usable second factor.
+    next: Option<Factor>,
+    /// Every second step that can complete this sign-in.
+    accepts: Vec<Factor>,
+}
+
+/// What the account has enrolled (never a secret, a template or a credential).
+#[derive(Serialize, ToSchema)]
+pub struct FactorSummary {
+    face: FaceFactor,
+    passkeys: i64,
+    totp: bool,
+    recovery_codes_left: i64,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct MeResponse {
     user: User,
     auth_level: Level,
+    /// How this session signed in.
+    first_factor: Factor,
+    second_factor: Option<Factor>,
+    /// At level `password`: the second steps that can complete the sign-in.
+    accepts: Vec<Factor>,
+    factors: FactorSummary,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -117,9 +137,13 @@ pub async fn login(
 ) -> ApiResult<Response> {
     let previous = read_cookie(&headers, cookie_name(&state.config)).map(|t| SessionHash::of(&t));
     let token = account::login(&state, &req.login, req.password, previous, &client).await?;
+    let accepts = factors::second_steps_of(&state, &token).await?;
     Ok((
         [(header::SET_COOKIE, set_cookie(&state.config, &token))],
-        Json(LoginResponse { next: "face" }),
+        Json(LoginResponse {
+            next: accepts.first().copied(),
+            accepts,
+        }),
     )
         .into_response())
 }
@@ -133,9 +157,19 @@ pub async fn me(State(state): State<AppState>, session: AnySession) -> ApiResult
         .user(session.user_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
+    let account = factors::account_factors(&state, session.user_id).await?;
     Ok(Json(MeResponse {
         user,
         auth_level: session.level,
+        first_factor: session.first_factor,
+        second_factor: session.second_factor,
+        accepts: factors::next_steps(&state, &session).await?,
+        factors: FactorSummary {
+            face: account.face,
+            passkeys: account.passkeys,
+            totp: account.totp,
+            recovery_codes_left: account.recovery_codes_left,
+        },
     }))
 }
 

@@ -5,9 +5,10 @@ pub mod account;
 pub mod extract;
 pub mod face;
 pub mod face_live;
+pub mod factors;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use utoipa::OpenApi;
 
@@ -22,9 +23,18 @@ const MULTIPART_OVERHEAD: usize = 64 * 1024;
     info(title = "facegate", description = "Self-hosted chat with password + server-side face MFA"),
     paths(account::register, account::login, account::me, account::logout, account::security_events,
         account::delete_me, face::challenge, face::verify_face, face_live::open, face_live::finish, face::detect, face::reenrol,
+        factors::sign_in_password_second, factors::sign_in_totp, factors::sign_in_recovery_code, factors::begin_recovery,
+        factors::passkey_sign_in_start, factors::passkey_sign_in_finish,
+        factors::passkey_second_start, factors::passkey_second_finish,
+        factors::totp_begin, factors::totp_confirm, factors::totp_remove, factors::recovery_codes,
+        factors::passkeys, factors::passkey_add_start, factors::passkey_add_finish,
+        factors::passkey_rename, factors::passkey_remove,
+        factors::sessions, factors::end_session, factors::end_other_sessions,
+        factors::change_password, factors::change_email,
         healthz, openapi_json),
     tags((name = "auth", description = "Accounts, passwords and sessions"),
-        (name = "face", description = "Face enrolment and verification"))
+        (name = "face", description = "Face enrolment and verification"),
+        (name = "factors", description = "Passkeys, authenticator codes, recovery codes and sessions"))
 )]
 pub struct ApiDoc;
 
@@ -64,6 +74,53 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/api/face/challenge", post(face::challenge))
         .route("/api/face/live", get(face_live::open))
         .route("/api/face/live/finish", post(face_live::finish))
+        .route(
+            "/api/login/password",
+            post(factors::sign_in_password_second),
+        )
+        .route("/api/login/totp", post(factors::sign_in_totp))
+        .route(
+            "/api/login/recovery-code",
+            post(factors::sign_in_recovery_code),
+        )
+        .route("/api/login/recovery", post(factors::begin_recovery))
+        .route(
+            "/api/login/passkey/start",
+            post(factors::passkey_sign_in_start),
+        )
+        .route(
+            "/api/login/passkey/finish",
+            post(factors::passkey_sign_in_finish),
+        )
+        .route(
+            "/api/login/passkey/second/start",
+            post(factors::passkey_second_start),
+        )
+        .route(
+            "/api/login/passkey/second/finish",
+            post(factors::passkey_second_finish),
+        )
+        .route(
+            "/api/me/totp",
+            post(factors::totp_begin).delete(factors::totp_remove),
+        )
+        .route("/api/me/totp/confirm", post(factors::totp_confirm))
+        .route("/api/me/recovery-codes", post(factors::recovery_codes))
+        .route("/api/me/passkeys", get(factors::passkeys))
+        .route("/api/me/passkeys/start", post(factors::passkey_add_start))
+        .route("/api/me/passkeys/finish", post(factors::passkey_add_finish))
+        .route(
+            "/api/me/passkeys/{id}",
+            patch(factors::passkey_rename).delete(factors::passkey_remove),
+        )
+        .route("/api/me/sessions", get(factors::sessions))
+        .route(
+            "/api/me/sessions/end-others",
+            post(factors::end_other_sessions),
+        )
+        .route("/api/me/sessions/{id}", delete(factors::end_session))
+        .route("/api/me/password", post(factors::change_password))
+        .route("/api/me/email", put(factors::change_email))
         .route("/api/openapi.json", get(openapi_json))
         .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(config.limits.json_body_bytes));

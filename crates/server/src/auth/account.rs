@@ -4,14 +4,15 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 
+use super::factors::open_first_step;
 use super::lockout::Counters;
 use super::password::{self, Password};
+use super::policy::Factor;
 use super::session::{AnySession, FullSession, Level, SessionHash, SessionToken};
 use super::{audit, now_ms, Client};
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::audit::AuditKind;
-use crate::storage::sessions::NewSession;
 use crate::storage::users::{login_key, InsertUserError, NewUser, User};
 
 /// Most face images accepted at enrolment.
@@ -86,13 +87,7 @@ fn check_fields(r: &Registration) -> ApiResult<()> {
         )));
     }
     let e = &r.email;
-    let valid_email = e.len() <= MAX_EMAIL
-        && e.split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
-        && !e.chars().any(char::is_whitespace);
-    if !valid_email {
-        return Err(ApiError::Validation("email is not a valid address".into()));
-    }
+    check_email(e)?;
     if r.full_name.trim().is_empty() || r.full_name.chars().count() > MAX_FULL_NAME {
         return Err(ApiError::Validation(format!(
             "full_name must be 1-{MAX_FULL_NAME} characters"
@@ -112,6 +107,17 @@ fn check_fields(r: &Registration) -> ApiResult<()> {
         check_face_count(images.len())?;
     }
     password::check_policy(&r.password)
+}
+
+fn check_email(e: &str) -> ApiResult<()> {
+    let valid_email = e.len() <= MAX_EMAIL
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid_email {
+        return Err(ApiError::Validation("email is not a valid address".into()));
+    }
+    Ok(())
 }
 
 fn check_face_count(n: usize) -> ApiResult<()> {
@@ -287,31 +293,13 @@ pub async fn login(
         .db
         .update_counters(user.id, |c| c.password_succeeded())
         .await?;
-    if let Some(previous) = previous {
-        state.db.delete_session(&previous).await?;
-        // A re-login from a browser that still had a session ends that session's sockets too.
-        state
-            .chat
-            .close_session(&crate::chat::SessionKey::new(previous.as_str()));
-    }
-    let token = SessionToken::generate();
-    let ip = client.ip_string();
-    let session = NewSession {
-        id_hash: &token.hash(),
-        user_id: user.id,
-        level: Level::Password,
-        created_at: now,
-        now,
-        ip: &ip,
-        user_agent: client.user_agent.as_deref(),
-    };
-    state.db.insert_session(&session).await?;
+    let token = open_first_step(state, user.id, Factor::Password, previous, client).await?;
     audit(
         state,
         Some(user.id),
         AuditKind::LoginSucceeded,
         client,
-        Some("password accepted, face pending".into()),
+        Some("password accepted, second step pending".into()),
     )
     .await?;
     Ok(token)
@@ -319,7 +307,7 @@ pub async fn login(
 
 /// Whose password attempt is counted.
 #[derive(Debug, Clone, Copy)]
-enum Attempted<'a> {
+pub(crate) enum Attempted<'a> {
     Account(i64),
     /// A login that matches no account, by its pseudonym.
     UnknownLogin(&'a str),
@@ -327,7 +315,7 @@ enum Attempted<'a> {
 
 /// Applies the password gate of `who` and, when open, counts the attempt as a failure up front
 /// (a correct password undoes it); a refusal is audited.
-async fn admit_password_attempt(
+pub(crate) async fn admit_password_attempt(
     state: &AppState,
     who: Attempted<'_>,
     client: &Client,
@@ -384,7 +372,7 @@ pub async fn logout(state: &AppState, session: &AnySession, client: &Client) -> 
 ///
 /// Goes through the same per-account gate as login: a stolen full session must not become an
 /// unthrottled password oracle.
-async fn reauthenticate(
+pub(crate) async fn reauthenticate(
     state: &AppState,
     user_id: i64,
     password: Password,
@@ -479,4 +467,188 @@ pub async fn delete(
     chat.announce_departures(departures);
     tracing::info!(user_id = session.user_id, "account deleted");
     Ok(())
+}
+
+/// Ends the account's other sessions (and their chat sockets at once); returns how many.
+pub async fn end_other_sessions(state: &AppState, session: &FullSession) -> ApiResult<usize> {
+    let ended = state
+        .db
+        .delete_other_sessions(session.user_id, &session.id_hash)
+        .await?;
+    for hash in &ended {
+        state
+            .chat
+            .close_session(&crate::chat::SessionKey::new(hash.as_str()));
+    }
+    Ok(ended.len())
+}
+
+/// Changes the password; the account's other sessions are signed out. Needs a recent sign-in
+/// and the current password, except in a session begun with a recovery code: that is the way
+/// back in for a user who lost the password.
+pub async fn change_password(
+    state: &AppState,
+    session: &FullSession,
+    current: Option<Password>,
+    new: Password,
+    client: &Client,
+) -> ApiResult<()> {
+    session.require_recent_sign_in(&state.config.sessions, now_ms())?;
+    password::check_policy(&new)?;
+    if session.first_factor != Factor::RecoveryCode {
+        let current = current.ok_or_else(|| {
+            ApiError::Validation("current_password is required to change the password".into())
+        })?;
+        reauthenticate(state, session.user_id, current, client).await?;
+    }
+    let hash = hash_password(state, new).await?;
+    state.db.set_password_hash(session.user_id, &hash).await?;
+    let ended = end_other_sessions(state, session).await?;
+    audit(
+        state,
+        Some(session.user_id),
+        AuditKind::PasswordChanged,
+        client,
+        Some(format!("{ended} other sessions signed out")),
+    )
+    .await
+}
+
+/// Changes the email after re-checking the password (recent sign-in needed); the account's
+/// other sessions are signed out.
+pub async fn change_email(
+    state: &AppState,
+    session: &FullSession,
+    password: Password,
+    email: &str,
+    client: &Client,
+) -> ApiResult<User> {
+    session.require_recent_sign_in(&state.config.sessions, now_ms())?;
+    let email = email.trim().to_lowercase();
+    check_email(&email)?;
+    reauthenticate(state, session.user_id, password, client).await?;
+    state
+        .db
+        .set_email(session.user_id, &email)
+        .await
+        .map_err(|e| match e {
+            InsertUserError::Taken(field) => ApiError::Conflict { field },
+            InsertUserError::Db(e) => e.into(),
+        })?;
+    let ended = end_other_sessions(state, session).await?;
+    audit(
+        state,
+        Some(session.user_id),
+        AuditKind::EmailChanged,
+        client,
+        Some(format!("{ended} other sessions signed out")),
+    )
+    .await?;
+    state
+        .db
+        .user(session.user_id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)
+}
+
+/// A session as its owner sees it in the settings.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    /// Names the session for `DELETE /api/me/sessions/{id}`; derived one-way from the stored
+    /// hash, so it is no session id and opens nothing.
+    pub id: String,
+    /// The session this request came with.
+    pub current: bool,
+    pub level: Level,
+    pub first_factor: Factor,
+    pub second_factor: Option<Factor>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+fn session_handle(hash: &SessionHash) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(format!("session-handle:{}", hash.as_str()).as_bytes())[..16])
+}
+
+/// The account's sessions, most recently used first.
+pub async fn sessions(state: &AppState, session: &FullSession) -> ApiResult<Vec<SessionInfo>> {
+    Ok(state
+        .db
+        .sessions_of(session.user_id)
+        .await?
+        .into_iter()
+        .map(|s| SessionInfo {
+            id: session_handle(&s.row.id_hash),
+            current: s.row.id_hash == session.id_hash,
+            level: s.row.level,
+            first_factor: s.row.first_factor,
+            second_factor: s.row.second_factor,
+            created_at: s.row.created_at,
+            last_seen_at: s.row.last_seen_at,
+            ip: s.ip,
+            user_agent: s.user_agent,
+        })
+        .collect())
+}
+
+/// Ends one of the account's sessions (named as in [`sessions`]) or, with `None`, all but the
+/// current one; their chat sockets close at once. Returns how many ended.
+pub async fn end_sessions(
+    state: &AppState,
+    session: &FullSession,
+    which: Option<&str>,
+    client: &Client,
+) -> ApiResult<usize> {
+    let ended = match which {
+        None => end_other_sessions(state, session).await?,
+        Some(handle) => {
+            let target = state
+                .db
+                .sessions_of(session.user_id)
+                .await?
+                .into_iter()
+                .find(|s| session_handle(&s.row.id_hash) == handle)
+                .ok_or(ApiError::NotFound)?;
+            state.db.delete_session(&target.row.id_hash).await?;
+            state
+                .chat
+                .close_session(&crate::chat::SessionKey::new(target.row.id_hash.as_str()));
+            1
+        }
+    };
+    audit(
+        state,
+        Some(session.user_id),
+        AuditKind::SessionsEnded,
+        client,
+        Some(format!("{ended} signed out")),
+    )
+    .await?;
+    Ok(ended)
+}
+
+/// Completes a sign-in begun with a passkey by the password (counted and locked like a login).
+pub async fn second_step_password(
+    state: &AppState,
+    session: &AnySession,
+    password: Password,
+    client: &Client,
+) -> ApiResult<SessionToken> {
+    super::factors::require_second_step(state, session, Factor::Password).await?;
+    reauthenticate(state, session.user_id, password, client).await?;
+    let token =
+        super::factors::complete_sign_in(state, session, Factor::Password, client, now_ms())
+            .await?;
+    audit(
+        state,
+        Some(session.user_id),
+        AuditKind::SecondFactorSucceeded,
+        client,
+        Some("password after a passkey".into()),
+    )
+    .await?;
+    Ok(token)
 }

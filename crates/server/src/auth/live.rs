@@ -10,9 +10,11 @@ use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::factors::{complete_sign_in, require_second_step};
+use super::policy::Factor;
 use super::session::{AnySession, SessionToken};
 use super::verify::{
-    admit_face_attempt, enrolled_templates, give_back_face_attempt, record_face_failure, upgrade,
+    admit_face_attempt, enrolled_templates, give_back_face_attempt, record_face_failure,
 };
 use super::{audit, now_ms, Client};
 use crate::app::AppState;
@@ -109,6 +111,7 @@ fn enrolment_hash(token: &str) -> String {
 /// lockout gate, which counts the attempt up front (given back when nothing was compared).
 pub async fn open_verify(state: &AppState, session: &AnySession, client: &Client) -> ApiResult<()> {
     rate_limit(state, client)?;
+    require_second_step(state, session, Factor::Face).await?;
     if state.db.templates(session.user_id).await?.is_empty() {
         return Err(ApiError::FaceDisabled);
     }
@@ -118,6 +121,7 @@ pub async fn open_verify(state: &AppState, session: &AnySession, client: &Client
 /// What opening the socket for a sign-in would answer now, without counting an attempt or
 /// spending the rate limit (a plain `GET`, which browsers can read, unlike a refused handshake).
 pub async fn probe_verify(state: &AppState, session: &AnySession) -> ApiResult<()> {
+    require_second_step(state, session, Factor::Face).await?;
     if state.db.templates(session.user_id).await?.is_empty() {
         return Err(ApiError::FaceDisabled);
     }
@@ -346,5 +350,5 @@ pub async fn finish(
     {
         return Err(ApiError::ChallengeInvalid);
     }
-    upgrade(state, session, client, now).await
+    complete_sign_in(state, session, Factor::Face, client, now).await
 }

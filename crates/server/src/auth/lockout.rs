@@ -9,6 +9,9 @@
 //!   addition no more than `password_max_failures_per_hour` (100) failures are counted in any
 //!   one-hour window. A success resets the consecutive count (not the hourly window).
 //!
+//! - Non-face second factors (authenticator codes, recovery codes): the password's rules, on a
+//!   counter of their own, so that a correct password does not reset them.
+//!
 //! Attempts are counted *before* the expensive check runs (see [`Counters::record_face_attempt`])
 //! so parallel requests cannot all slip through the same gate.
 
@@ -20,13 +23,22 @@ const HOUR_MS: i64 = 3_600_000;
 /// Exponents above this would overflow; the delay is astronomically long by then anyway.
 const MAX_DOUBLINGS: u32 = 40;
 
+/// Consecutive failures and an hourly window of failures: the password's rules, also applied
+/// to the non-face second factors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Throttle {
+    pub consecutive: u32,
+    pub last_failure_at: Option<i64>,
+    pub window_start: Option<i64>,
+    pub window_count: u32,
+}
+
 /// The counters stored per account (times in unix milliseconds).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
-    pub pw_consecutive: u32,
-    pub pw_last_failure_at: Option<i64>,
-    pub pw_window_start: Option<i64>,
-    pub pw_window_count: u32,
+    pub password: Throttle,
+    /// TOTP and recovery code failures.
+    pub second_factor: Throttle,
     pub face_consecutive: u32,
     pub face_last_failure_at: Option<i64>,
 }
@@ -82,47 +94,64 @@ impl Counters {
 
     /// May a password attempt run at `now`? `Err(wait)` when locked.
     pub fn password_gate(&self, rules: &LockoutConfig, now: i64) -> Result<(), Duration> {
-        if let Some(start) = self.pw_window_start {
-            if now - start < HOUR_MS && self.pw_window_count >= rules.password_max_failures_per_hour
-            {
-                return Err(Duration::from_millis((start + HOUR_MS - now) as u64));
-            }
-        }
-        if self.pw_consecutive < rules.password_free_failures {
-            return Ok(());
-        }
-        let delay = doubling_delay(
-            rules.password_base_delay_secs,
-            self.pw_consecutive - rules.password_free_failures,
-        )
-        .min(Duration::from_secs(rules.password_max_delay_secs));
-        match remaining(self.pw_last_failure_at, delay, now) {
-            Some(wait) => Err(wait),
-            None => Ok(()),
-        }
+        self.password.gate(rules, now)
     }
 
     /// Counts a password attempt as a failure up front; [`Counters::password_succeeded`] undoes
     /// the consecutive part.
     pub fn record_password_attempt(&mut self, now: i64) {
-        self.pw_consecutive = self.pw_consecutive.saturating_add(1);
-        self.pw_last_failure_at = Some(now);
-        match self.pw_window_start {
-            Some(start) if now - start < HOUR_MS => {
-                self.pw_window_count = self.pw_window_count.saturating_add(1);
-            }
-            _ => {
-                self.pw_window_start = Some(now);
-                self.pw_window_count = 1;
-            }
-        }
+        self.password.record_attempt(now);
     }
 
     /// A correct password: the attempt recorded up front was no failure.
     pub fn password_succeeded(&mut self) {
-        self.pw_consecutive = 0;
-        self.pw_last_failure_at = None;
-        self.pw_window_count = self.pw_window_count.saturating_sub(1);
+        self.password.succeeded();
+    }
+}
+
+impl Throttle {
+    /// May an attempt run at `now`? `Err(wait)` when locked.
+    pub fn gate(&self, rules: &LockoutConfig, now: i64) -> Result<(), Duration> {
+        if let Some(start) = self.window_start {
+            if now - start < HOUR_MS && self.window_count >= rules.password_max_failures_per_hour {
+                return Err(Duration::from_millis((start + HOUR_MS - now) as u64));
+            }
+        }
+        if self.consecutive < rules.password_free_failures {
+            return Ok(());
+        }
+        let delay = doubling_delay(
+            rules.password_base_delay_secs,
+            self.consecutive - rules.password_free_failures,
+        )
+        .min(Duration::from_secs(rules.password_max_delay_secs));
+        match remaining(self.last_failure_at, delay, now) {
+            Some(wait) => Err(wait),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts an attempt as a failure up front; [`Throttle::succeeded`] undoes the consecutive
+    /// part.
+    pub fn record_attempt(&mut self, now: i64) {
+        self.consecutive = self.consecutive.saturating_add(1);
+        self.last_failure_at = Some(now);
+        match self.window_start {
+            Some(start) if now - start < HOUR_MS => {
+                self.window_count = self.window_count.saturating_add(1);
+            }
+            _ => {
+                self.window_start = Some(now);
+                self.window_count = 1;
+            }
+        }
+    }
+
+    /// A correct answer: the attempt recorded up front was no failure, in either count.
+    pub fn succeeded(&mut self) {
+        self.consecutive = 0;
+        self.last_failure_at = None;
+        self.window_count = self.window_count.saturating_sub(1);
     }
 }
 

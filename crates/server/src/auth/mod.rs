@@ -4,10 +4,15 @@
 pub mod account;
 pub mod csrf;
 pub mod face;
+pub mod factors;
 pub mod live;
 pub mod lockout;
+pub mod passkey;
 pub mod password;
+pub mod policy;
+pub mod recovery;
 pub mod session;
+pub mod totp;
 pub mod verify;
 
 use std::net::SocketAddr;

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use crate::config::{Config, SessionConfig};
 use crate::error::ApiError;
-use crate::storage::sessions::SessionRow;
+use crate::storage::sessions::{Factor, SessionRow};
 
 /// Cookie name over plain http.
 pub const COOKIE_NAME: &str = "facegate_session";
@@ -82,6 +82,11 @@ impl std::fmt::Debug for SessionHash {
 impl SessionHash {
     pub fn of(token: &str) -> Self {
         Self(hex::encode(Sha256::digest(token.as_bytes())))
+    }
+
+    /// A hash read back from the database.
+    pub fn from_stored(hash: String) -> Self {
+        Self(hash)
     }
 
     pub fn as_str(&self) -> &str {
@@ -174,15 +179,18 @@ pub struct AnySession {
     pub created_at: i64,
     /// The stored hash of the session id; never serialised.
     pub id_hash: SessionHash,
+    pub first_factor: Factor,
+    pub second_factor: Option<Factor>,
 }
 
-/// A session that passed the face check. Rejects with 401 `unauthenticated` or 403
+/// A session at level `full` (two factors). Rejects with 401 `unauthenticated` or 403
 /// `face_required`.
 #[derive(Debug, Clone)]
 pub struct FullSession {
     pub user_id: i64,
     pub created_at: i64,
     pub id_hash: SessionHash,
+    pub first_factor: Factor,
 }
 
 impl FromRequestParts<AppState> for AnySession {
@@ -210,6 +218,8 @@ impl FromRequestParts<AppState> for AnySession {
             level: row.level,
             created_at: row.created_at,
             id_hash: hash,
+            first_factor: row.first_factor,
+            second_factor: row.second_factor,
         })
     }
 }
@@ -237,6 +247,7 @@ impl FromRequestParts<AppState> for FullSession {
             user_id: any.user_id,
             created_at: any.created_at,
             id_hash: any.id_hash,
+            first_factor: any.first_factor,
         })
     }
 }
@@ -254,6 +265,8 @@ mod tests {
             level,
             created_at,
             last_seen_at,
+            first_factor: Factor::Password,
+            second_factor: None,
         }
     }
 
@@ -301,6 +314,7 @@ mod tests {
             user_id: 1,
             created_at: T0,
             id_hash: SessionHash::of("x"),
+            first_factor: Factor::Password,
         };
         assert!(session.require_recent_sign_in(&rules, T0 + 60_000).is_ok());
         let err = session

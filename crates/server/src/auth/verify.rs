@@ -7,14 +7,15 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::face::FrameFaces;
+use super::factors::{complete_sign_in, require_second_step};
 use super::lockout::FaceGate;
-use super::session::{AnySession, Level, SessionToken};
+use super::policy::Factor;
+use super::session::{AnySession, SessionToken};
 use super::{audit, now_ms, Client};
 use crate::app::AppState;
 use crate::config::LivenessMode;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::audit::AuditKind;
-use crate::storage::sessions::NewSession;
 
 /// Most frames accepted by one verification.
 pub const MAX_FRAMES: usize = 5;
@@ -34,6 +35,7 @@ pub async fn challenge(
         .face
         .check(client.ip, Instant::now())
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
+    require_second_step(state, session, Factor::Face).await?;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let nonce = hex::encode(bytes);
@@ -107,7 +109,7 @@ pub async fn verify(
         .db
         .update_counters(user_id, |c| c.face_succeeded())
         .await?;
-    let token = upgrade(state, session, client, now).await?;
+    let token = complete_sign_in(state, session, Factor::Face, client, now).await?;
     audit(state, Some(user_id), AuditKind::FaceSucceeded, client, None).await?;
     Ok(token)
 }
@@ -267,33 +269,4 @@ async fn check_frames(
         }
     }
     Ok(outcome)
-}
-
-pub(crate) async fn upgrade(
-    state: &AppState,
-    session: &AnySession,
-    client: &Client,
-    now: i64,
-) -> ApiResult<SessionToken> {
-    let token = SessionToken::generate();
-    let ip = client.ip_string();
-    let replaced = state
-        .db
-        .replace_session(
-            &session.id_hash,
-            &NewSession {
-                id_hash: &token.hash(),
-                user_id: session.user_id,
-                level: Level::Full,
-                created_at: session.created_at,
-                now,
-                ip: &ip,
-                user_agent: client.user_agent.as_deref(),
-            },
-        )
-        .await?;
-    if !replaced {
-        return Err(ApiError::Unauthenticated);
-    }
-    Ok(token)
 }

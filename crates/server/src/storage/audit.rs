@@ -24,6 +24,20 @@ pub enum AuditKind {
     AdminUnlocked,
     /// An operator ended every session (`facegate admin sign-out`).
     AdminSignedOut,
+    /// A second step other than the face completed a sign-in (detail: which).
+    SecondFactorSucceeded,
+    /// A wrong authenticator code, recovery code or passkey (detail: which).
+    SecondFactorFailed,
+    SecondFactorLockedOut,
+    /// A recovery code was used (detail: how many are left).
+    RecoveryCodeUsed,
+    /// A passkey, an authenticator app or a set of recovery codes was added (detail: which).
+    FactorAdded,
+    FactorRemoved,
+    PasswordChanged,
+    EmailChanged,
+    /// The owner ended sessions from the settings (detail: how many).
+    SessionsEnded,
 }
 
 impl AuditKind {
@@ -42,6 +56,15 @@ impl AuditKind {
             Self::Logout => "logout",
             Self::AdminUnlocked => "admin_unlocked",
             Self::AdminSignedOut => "admin_signed_out",
+            Self::SecondFactorSucceeded => "second_factor_succeeded",
+            Self::SecondFactorFailed => "second_factor_failed",
+            Self::SecondFactorLockedOut => "second_factor_locked_out",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::FactorAdded => "factor_added",
+            Self::FactorRemoved => "factor_removed",
+            Self::PasswordChanged => "password_changed",
+            Self::EmailChanged => "email_changed",
+            Self::SessionsEnded => "sessions_ended",
         }
     }
 }

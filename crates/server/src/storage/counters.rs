@@ -6,7 +6,7 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{query::Query, Row, Sqlite};
 
 use super::Db;
-use crate::auth::lockout::Counters;
+use crate::auth::lockout::{Counters, Throttle};
 
 fn to_u32(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)
@@ -42,15 +42,52 @@ impl<'a> Owner<'a> {
     }
 }
 
+fn throttle_from_row(r: &SqliteRow, prefix: &str) -> Result<Throttle, sqlx::Error> {
+    Ok(Throttle {
+        consecutive: to_u32(r.try_get(format!("{prefix}_consecutive").as_str())?),
+        last_failure_at: r.try_get(format!("{prefix}_last_failure_at").as_str())?,
+        window_start: r.try_get(format!("{prefix}_window_start").as_str())?,
+        window_count: to_u32(r.try_get(format!("{prefix}_window_count").as_str())?),
+    })
+}
+
 fn counters_from_row(r: &SqliteRow) -> Result<Counters, sqlx::Error> {
     Ok(Counters {
-        pw_consecutive: to_u32(r.try_get("pw_consecutive")?),
-        pw_last_failure_at: r.try_get("pw_last_failure_at")?,
-        pw_window_start: r.try_get("pw_window_start")?,
-        pw_window_count: to_u32(r.try_get("pw_window_count")?),
+        password: throttle_from_row(r, "pw")?,
+        second_factor: throttle_from_row(r, "second")?,
         face_consecutive: to_u32(r.try_get("face_consecutive")?),
         face_last_failure_at: r.try_get("face_last_failure_at")?,
     })
+}
+
+/// Every counter column, in the order [`Db::swap_counters`] binds them.
+const COLUMNS: [&str; 10] = [
+    "pw_consecutive",
+    "pw_last_failure_at",
+    "pw_window_start",
+    "pw_window_count",
+    "second_consecutive",
+    "second_last_failure_at",
+    "second_window_start",
+    "second_window_count",
+    "face_consecutive",
+    "face_last_failure_at",
+];
+
+/// The column values of `c`, in [`COLUMNS`] order (NULL for an absent time).
+fn column_values(c: &Counters) -> [Option<i64>; 10] {
+    [
+        Some(i64::from(c.password.consecutive)),
+        c.password.last_failure_at,
+        c.password.window_start,
+        Some(i64::from(c.password.window_count)),
+        Some(i64::from(c.second_factor.consecutive)),
+        c.second_factor.last_failure_at,
+        c.second_factor.window_start,
+        Some(i64::from(c.second_factor.window_count)),
+        Some(i64::from(c.face_consecutive)),
+        c.face_last_failure_at,
+    ]
 }
 
 impl Db {
@@ -101,11 +138,7 @@ impl Db {
 
     async fn read_counters(&self, owner: Owner<'_>) -> Result<Counters, sqlx::Error> {
         let (table, key) = owner.table();
-        let sql = format!(
-            "SELECT pw_consecutive, pw_last_failure_at, pw_window_start, pw_window_count,
-                    face_consecutive, face_last_failure_at
-             FROM {table} WHERE {key} = ?"
-        );
+        let sql = format!("SELECT {} FROM {table} WHERE {key} = ?", COLUMNS.join(", "));
         let row = owner
             .bind(sqlx::query(&sql))
             .fetch_optional(self.pool())
@@ -138,32 +171,25 @@ impl Db {
         new: &Counters,
     ) -> Result<bool, sqlx::Error> {
         let (table, key) = owner.table();
+        let set: Vec<String> = COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
+        let unchanged: Vec<String> = COLUMNS
+            .iter()
+            .map(|c| format!("{c} IS NOT DISTINCT FROM ?"))
+            .collect();
         let sql = format!(
-            "UPDATE {table} SET pw_consecutive = ?, pw_last_failure_at = ?, pw_window_start = ?,
-                    pw_window_count = ?, face_consecutive = ?, face_last_failure_at = ?
-             WHERE {key} = ? AND pw_consecutive = ? AND pw_window_count = ?
-                   AND face_consecutive = ?
-                   AND pw_last_failure_at IS NOT DISTINCT FROM ?
-                   AND pw_window_start IS NOT DISTINCT FROM ?
-                   AND face_last_failure_at IS NOT DISTINCT FROM ?"
+            "UPDATE {table} SET {} WHERE {key} = ? AND {}",
+            set.join(", "),
+            unchanged.join(" AND ")
         );
-        let q = sqlx::query(&sql)
-            .bind(i64::from(new.pw_consecutive))
-            .bind(new.pw_last_failure_at)
-            .bind(new.pw_window_start)
-            .bind(i64::from(new.pw_window_count))
-            .bind(i64::from(new.face_consecutive))
-            .bind(new.face_last_failure_at);
-        let done = owner
-            .bind(q)
-            .bind(i64::from(old.pw_consecutive))
-            .bind(i64::from(old.pw_window_count))
-            .bind(i64::from(old.face_consecutive))
-            .bind(old.pw_last_failure_at)
-            .bind(old.pw_window_start)
-            .bind(old.face_last_failure_at)
-            .execute(self.pool())
-            .await?;
+        let mut q = sqlx::query(&sql);
+        for v in column_values(new) {
+            q = q.bind(v);
+        }
+        q = owner.bind(q);
+        for v in column_values(old) {
+            q = q.bind(v);
+        }
+        let done = q.execute(self.pool()).await?;
         Ok(done.rows_affected() == 1)
     }
 }
@@ -192,7 +218,10 @@ mod tests {
             .update_unknown_login_counters("recent", |_| ())
             .await
             .expect("read");
-        assert_eq!((recent.pw_consecutive, recent.pw_window_count), (2, 2));
+        assert_eq!(
+            (recent.password.consecutive, recent.password.window_count),
+            (2, 2)
+        );
 
         assert_eq!(
             db.prune_unknown_login_counters(2_000).await.expect("prune"),

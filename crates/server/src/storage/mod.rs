@@ -48,6 +48,7 @@ pub mod audit;
 pub mod chat;
 pub mod counters;
 pub mod enrolments;
+pub mod factors;
 pub mod sessions;
 pub mod templates;
 pub mod users;

@@ -5,6 +5,44 @@ use sqlx::Row;
 use super::Db;
 use crate::auth::session::{Level, SessionHash};
 
+/// An authentication factor a session can prove.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    Password,
+    Passkey,
+    Face,
+    /// A code from an authenticator app (TOTP).
+    Totp,
+    RecoveryCode,
+}
+
+impl Factor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Passkey => "passkey",
+            Self::Face => "face",
+            Self::Totp => "totp",
+            Self::RecoveryCode => "recovery_code",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Password,
+            Self::Passkey,
+            Self::Face,
+            Self::Totp,
+            Self::RecoveryCode,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+}
+
 /// A stored session.
 #[derive(Debug, Clone)]
 pub struct SessionRow {
@@ -13,7 +51,43 @@ pub struct SessionRow {
     pub level: Level,
     pub created_at: i64,
     pub last_seen_at: i64,
+    /// The first step: the password, a passkey or a recovery code.
+    pub first_factor: Factor,
+    /// The second step, at level full.
+    pub second_factor: Option<Factor>,
 }
+
+/// A session as listed to its owner (`GET /api/me/sessions`).
+#[derive(Debug, Clone)]
+pub struct SessionListing {
+    pub row: SessionRow,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+fn factor_column(v: Option<String>) -> Option<Factor> {
+    v.as_deref().and_then(Factor::parse)
+}
+
+fn session_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SessionRow, sqlx::Error> {
+    let level: String = r.try_get("level")?;
+    Ok(SessionRow {
+        id_hash: SessionHash::from_stored(r.try_get("id_hash")?),
+        user_id: r.try_get("user_id")?,
+        level: if level == "full" {
+            Level::Full
+        } else {
+            Level::Password
+        },
+        created_at: r.try_get("created_at")?,
+        last_seen_at: r.try_get("last_seen_at")?,
+        first_factor: factor_column(r.try_get("first_factor")?).unwrap_or(Factor::Password),
+        second_factor: factor_column(r.try_get("second_factor")?),
+    })
+}
+
+const SESSION_COLUMNS: &str =
+    "id_hash, user_id, level, created_at, last_seen_at, first_factor, second_factor";
 
 /// Where a new session comes from.
 #[derive(Debug, Clone)]
@@ -25,46 +99,80 @@ pub struct NewSession<'a> {
     pub now: i64,
     pub ip: &'a str,
     pub user_agent: Option<&'a str>,
+    pub first_factor: Factor,
+    pub second_factor: Option<Factor>,
 }
 
-impl Db {
-    pub async fn insert_session(&self, s: &NewSession<'_>) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, level, created_at, last_seen_at, ip, user_agent)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(s.id_hash.as_str())
+const INSERT_SESSION: &str = "INSERT INTO sessions (id_hash, user_id, level, created_at,
+    last_seen_at, ip, user_agent, first_factor, second_factor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+fn bind_new_session<'q>(
+    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    s: &NewSession<'q>,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    q.bind(s.id_hash.as_str().to_owned())
         .bind(s.user_id)
         .bind(s.level.as_str())
         .bind(s.created_at)
         .bind(s.now)
         .bind(s.ip)
         .bind(s.user_agent)
-        .execute(self.pool())
-        .await?;
+        .bind(s.first_factor.as_str())
+        .bind(s.second_factor.map(Factor::as_str))
+}
+
+impl Db {
+    pub async fn insert_session(&self, s: &NewSession<'_>) -> Result<(), sqlx::Error> {
+        bind_new_session(sqlx::query(INSERT_SESSION), s)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     pub async fn session(&self, id_hash: &SessionHash) -> Result<Option<SessionRow>, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT user_id, level, created_at, last_seen_at FROM sessions WHERE id_hash = ?",
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = ?");
+        let row = sqlx::query(&sql)
+            .bind(id_hash.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    /// The account's sessions, most recently used first.
+    pub async fn sessions_of(&self, user_id: i64) -> Result<Vec<SessionListing>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS}, ip, user_agent FROM sessions WHERE user_id = ?
+             ORDER BY last_seen_at DESC"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionListing {
+                    row: session_from_row(r)?,
+                    ip: r.try_get("ip")?,
+                    user_agent: r.try_get("user_agent")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends every session of the account but `keep`; returns the ended ones.
+    pub async fn delete_other_sessions(
+        &self,
+        user_id: i64,
+        keep: &SessionHash,
+    ) -> Result<Vec<SessionHash>, sqlx::Error> {
+        let hashes: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM sessions WHERE user_id = ? AND id_hash <> ? RETURNING id_hash",
         )
-        .bind(id_hash.as_str())
-        .fetch_optional(self.pool())
+        .bind(user_id)
+        .bind(keep.as_str())
+        .fetch_all(self.pool())
         .await?;
-        let Some(r) = row else { return Ok(None) };
-        let level: String = r.try_get("level")?;
-        Ok(Some(SessionRow {
-            id_hash: id_hash.clone(),
-            user_id: r.try_get("user_id")?,
-            level: if level == "full" {
-                Level::Full
-            } else {
-                Level::Password
-            },
-            created_at: r.try_get("created_at")?,
-            last_seen_at: r.try_get("last_seen_at")?,
-        }))
+        Ok(hashes.into_iter().map(SessionHash::from_stored).collect())
     }
 
     pub async fn touch_session(&self, id_hash: &SessionHash, now: i64) -> Result<(), sqlx::Error> {
@@ -99,19 +207,9 @@ impl Db {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, level, created_at, last_seen_at, ip, user_agent)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(new.id_hash.as_str())
-        .bind(new.user_id)
-        .bind(new.level.as_str())
-        .bind(new.created_at)
-        .bind(new.now)
-        .bind(new.ip)
-        .bind(new.user_agent)
-        .execute(&mut *tx)
-        .await?;
+        bind_new_session(sqlx::query(INSERT_SESSION), new)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -135,6 +233,10 @@ impl Db {
         .execute(self.pool())
         .await?;
         sqlx::query("DELETE FROM face_challenges WHERE expires_at <= ?")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= ?")
             .bind(now)
             .execute(self.pool())
             .await?;

@@ -162,4 +162,33 @@ impl Db {
         .map(user_from_row)
         .collect()
     }
+
+    pub async fn set_password_hash(
+        &self,
+        id: i64,
+        hash: &PasswordHashString,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(&hash.0)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Changes the email (already normalised); `Taken` when another account has it.
+    pub async fn set_email(&self, id: i64, email: &str) -> Result<(), InsertUserError> {
+        sqlx::query("UPDATE users SET email = ? WHERE id = ?")
+            .bind(email)
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    InsertUserError::Taken("email")
+                }
+                _ => InsertUserError::Db(e),
+            })?;
+        Ok(())
+    }
 }

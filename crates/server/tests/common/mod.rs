@@ -47,17 +47,17 @@ pub fn models_dir() -> PathBuf {
     )
 }
 
-/// Whether the photos and models are present; prints why a test is skipped when they are not.
+/// Checks that the photos and models are present, and fails the test loudly when they are not:
+/// a test without its fixtures must not pass by doing nothing. Always `true` when it returns.
 pub fn fixtures_present(test: &str) -> bool {
     let ok = faces_dir().join("obama_1.jpg").exists()
         && models_dir().join("face_recognition_model.bin").exists();
-    if !ok {
-        eprintln!(
-            "SKIPPED {test}: needs photos in {} and models in {}",
-            faces_dir().display(),
-            models_dir().display()
-        );
-    }
+    assert!(
+        ok,
+        "{test}: needs photos in {} and models in {} (run `facegate models fetch`)",
+        faces_dir().display(),
+        models_dir().display()
+    );
     ok
 }
 

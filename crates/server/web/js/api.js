@@ -73,15 +73,22 @@ export const api = {
 };
 
 /**
- * The current session, or null when there is none: `{ user, level }` where level is
- * `password` (face check pending) or `full`.
+ * The current session, or null when there is none: `{ user, level, firstFactor, accepts,
+ * factors }` where level is `password` (second step pending) or `full`, `accepts` the second
+ * steps that can complete the sign-in and `factors` what the account has enrolled.
  */
 export async function currentSession() {
   try {
     const data = await api.get('/api/me');
     const user = data.user ?? data;
     const level = data.auth_level ?? user.auth_level ?? 'password';
-    return { user, level };
+    return {
+      user,
+      level,
+      firstFactor: data.first_factor ?? 'password',
+      accepts: data.accepts ?? ['face'],
+      factors: data.factors ?? null,
+    };
   } catch (err) {
     if (err instanceof ApiError && (err.status === 401 || err.code === 'unauthenticated')) return null;
     throw err;

@@ -8,6 +8,7 @@ import { describeError } from '../errors.js';
 import { authShell } from '../layout.js';
 import { CameraPanel } from '../camera.js';
 import { LiveCheck, probeLiveCheck } from '../live-check.js';
+import { otherSteps } from '../second-step.js';
 
 export const name = 'face';
 
@@ -25,6 +26,13 @@ export function render({ root, navigate, notice, session }) {
 
   if (notice) alert.show(notice, 'info');
   const who = session && session.user && (session.user.full_name || session.user.username);
+  const accepts = (session && session.accepts) || ['face'];
+  const faceAccepted = accepts.includes('face');
+  // A sign-in begun with a recovery code exists to set a new password: go there once full.
+  const done = () => (session && session.firstFactor === 'recovery_code'
+    ? navigate('/settings', { replace: true, notice: 'You are signed in with a recovery code. Set a new password below.' })
+    : navigate('/chat', { replace: true }));
+  const others = otherSteps({ accepts, onDone: done, onExpired: () => expired() });
 
   const live = new LiveCheck({
     purpose: 'verify',
@@ -33,7 +41,7 @@ export function render({ root, navigate, notice, session }) {
     idleText: 'Press "Start face check". You will be asked to look at the camera and turn your head, one step at a time.',
     onPassed: async ({ ticket }) => {
       await api.post('/api/face/live/finish', { ticket });
-      navigate('/chat', { replace: true });
+      done();
     },
     onLockedOut: startLockout,
     onDisabled: () => alert.show(describeError(new ApiError(403, 'face_disabled', ''))),
@@ -50,7 +58,7 @@ export function render({ root, navigate, notice, session }) {
     },
   });
   // Which check this server runs, and whether one may start now (a lockout), is asked first.
-  probeLiveCheck('verify').then((err) => {
+  if (faceAccepted) probeLiveCheck('verify').then((err) => {
     if (err && err.status === 404) {
       usePhotoCheck();
       return;
@@ -107,20 +115,31 @@ export function render({ root, navigate, notice, session }) {
     navigate('/login', { replace: true });
   }
 
+  const otherWays = others.el.hidden ? null : h('section', { className: 'other-ways', attrs: { 'aria-labelledby': 'other-ways-title' } },
+    h('h2', { id: 'other-ways-title', text: faceAccepted ? 'Cannot use your camera?' : 'Choose how to finish signing in' }),
+    others.el);
+  if (!faceAccepted) {
+    slot.removeAttribute('aria-busy');
+    if (others.el.hidden) {
+      alert.show('This account has no second factor that can finish this sign-in (the face check is disabled and nothing else is set up). Ask the server operator for help.');
+    }
+  }
   const shell = authShell({
-    title: 'Face check',
-    subtitle: `${who ? `Hi ${who}. ` : ''}Step 2 of 2: a short live check with your camera.`,
+    title: faceAccepted ? 'Face check' : 'Second step',
+    subtitle: `${who ? `Hi ${who}. ` : ''}Step 2 of 2: ${faceAccepted ? 'a short live check with your camera.' : 'one more factor.'}`,
   },
   alert.el,
-  slot,
+  faceAccepted ? slot : null,
   countdown,
-  h('p', { className: 'field-hint', text: 'The camera pictures are only used for this check and are never stored.' }),
+  faceAccepted ? h('p', { className: 'field-hint', text: 'The camera pictures are only used for this check and are never stored.' }) : null,
+  otherWays,
   h('p', { className: 'switch' }, 'Not you? ', logout));
   const subtitle = shell.querySelector('.subtitle');
   root.append(shell);
 
   return () => {
     clearInterval(timer);
+    others.stop();
     live.stop();
     if (photo) photo.camera.stop();
   };

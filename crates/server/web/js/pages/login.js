@@ -1,9 +1,10 @@
 // Login: username or email + password. Success leaves a password-level session; the face
 // check comes next.
-import { api } from '../api.js';
+import { api, ApiError } from '../api.js';
 import { h, field, alertBox, formatCountdown } from '../dom.js';
 import { describeError } from '../errors.js';
 import { authShell } from '../layout.js';
+import { getPasskey, passkeysSupported, describePasskeyFailure } from '../webauthn.js';
 
 export const name = 'login';
 
@@ -17,6 +18,50 @@ export function render({ root, navigate, notice }) {
   const form = h('form', { className: 'form', on: { submit: onSubmit } },
     alert.el, countdown, loginField.wrap, passwordField.wrap, submit);
   if (notice) alert.show(notice, 'info');
+
+  // A passkey in place of the password: the browser offers the passkeys it holds for this site.
+  const passkeyButton = h('button', { type: 'button', className: 'btn btn-secondary btn-block', text: 'Sign in with a passkey', on: { click: onPasskey } });
+  passkeyButton.hidden = !passkeysSupported();
+  async function onPasskey() {
+    alert.clear();
+    passkeyButton.disabled = true;
+    try {
+      const { ceremony, options } = await api.post('/api/login/passkey/start');
+      const credential = await getPasskey(options);
+      await api.post('/api/login/passkey/finish', { ceremony, credential });
+      navigate('/face');
+    } catch (err) {
+      alert.show(err instanceof ApiError ? describeError(err) : describePasskeyFailure(err));
+    } finally {
+      passkeyButton.disabled = false;
+    }
+  }
+
+  // A lost password: a recovery code begins the sign-in, then the face or a passkey finishes it.
+  const recoveryLogin = field({ label: 'Username or email', name: 'recovery-login', autocomplete: 'username' });
+  const recoveryCode = field({ label: 'Recovery code', name: 'recovery-code', autocomplete: 'off', hint: 'One of the codes you saved (like abcd-efgh-jkmn-pqrs). Your face or a passkey is asked next, then you set a new password.' });
+  const recoverySubmit = h('button', { type: 'submit', className: 'btn btn-secondary', text: 'Continue with the code' });
+  const recovery = h('details', { className: 'recovery' },
+    h('summary', { text: 'Forgot your password? Use a recovery code' }),
+    h('form', { className: 'form', on: { submit: onRecovery } }, recoveryLogin.wrap, recoveryCode.wrap, recoverySubmit));
+  async function onRecovery(event) {
+    event.preventDefault();
+    alert.clear();
+    recoverySubmit.disabled = true;
+    try {
+      const result = await api.post('/api/login/recovery', { login: recoveryLogin.input.value.trim(), code: recoveryCode.input.value.trim() });
+      navigate('/face', { notice: `Recovery code accepted (${result.recovery_codes_left} left). Now confirm it is you.` });
+    } catch (err) {
+      if ((err.code === 'locked_out' || err.code === 'rate_limited') && err.retryAfter) {
+        waitOut(err);
+        return;
+      }
+      alert.show(describeError(err));
+      recoveryCode.input.value = '';
+    } finally {
+      recoverySubmit.disabled = false;
+    }
+  }
 
   async function onSubmit(event) {
     event.preventDefault();
@@ -72,8 +117,10 @@ export function render({ root, navigate, notice }) {
     timer = setInterval(tick, 1000);
   }
 
-  root.append(authShell({ title: 'Log in', subtitle: 'Step 1 of 2: your password. Then a quick face check.' },
+  root.append(authShell({ title: 'Log in', subtitle: 'Step 1 of 2: your password (or a passkey). Then a quick face check.' },
     form,
+    passkeyButton,
+    recovery,
     h('p', { className: 'switch' }, 'New here? ', h('a', { href: '/register', attrs: { 'data-link': '' }, text: 'Create an account' }))));
   return () => clearInterval(timer);
 }

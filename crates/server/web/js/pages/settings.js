@@ -5,6 +5,10 @@ import { describeError } from '../errors.js';
 import { brand } from '../layout.js';
 import { LiveCheck } from '../live-check.js';
 import { listOf } from '../chat-model.js';
+import { shortAgent } from '../user-agent.js';
+import {
+  passkeysCard, totpCard, recoveryCard, passwordCard, emailCard, sessionsCard,
+} from '../settings-security.js';
 
 export const name = 'settings';
 
@@ -21,20 +25,16 @@ const EVENT_LABELS = {
   face_disabled: 'Face check disabled',
   face_reenrolled: 'Face re-enrolled',
   logout: 'Logged out',
+  second_factor_succeeded: 'Second step passed',
+  second_factor_failed: 'Wrong code or passkey',
+  second_factor_locked_out: 'Code attempts locked for a while',
+  recovery_code_used: 'Recovery code used',
+  factor_added: 'Sign-in method added',
+  factor_removed: 'Sign-in method removed',
+  password_changed: 'Password changed',
+  email_changed: 'Email changed',
+  sessions_ended: 'Sessions signed out',
 };
-
-/** "Chrome 156 on Linux" out of a user agent string; the full string goes in a tooltip. */
-export function shortAgent(ua) {
-  if (!ua) return '';
-  const browser = [
-    [/Edg\/(\d+)/, 'Edge'], [/OPR\/(\d+)/, 'Opera'], [/Firefox\/(\d+)/, 'Firefox'],
-    [/Chrom(?:e|ium)\/(\d+)/, 'Chrome'], [/Version\/(\d+).*Safari/, 'Safari'],
-  ].map(([re, name]) => { const m = re.exec(ua); return m && `${name} ${m[1]}`; }).find(Boolean);
-  const os = [[/Android/, 'Android'], [/iPhone|iPad/, 'iOS'], [/Windows/, 'Windows'], [/Mac OS X/, 'macOS'], [/Linux/, 'Linux']]
-    .map(([re, name]) => re.test(ua) && name).find(Boolean);
-  if (!browser) return ua.length > 40 ? `${ua.slice(0, 40)}…` : ua;
-  return os ? `${browser} on ${os}` : browser;
-}
 
 function eventLabel(kind) {
   if (EVENT_LABELS[kind]) return EVENT_LABELS[kind];
@@ -48,6 +48,7 @@ export function render({ root, session, navigate, handleAuthError }) {
   const fail = (alert, err) => {
     if (!handleAuthError(err)) alert.show(describeError(err));
   };
+  const changed = () => loadEvents();
 
   // ---- security events ----
   const eventsAlert = alertBox();
@@ -67,9 +68,10 @@ export function render({ root, session, navigate, handleAuthError }) {
         : events.map((e) => {
           const kind = e.kind ?? e.type ?? e.event;
           const bad = /fail|mismatch|lock|disabled/.test(String(kind));
+          const label = e.detail ? `${eventLabel(kind)} (${e.detail})` : eventLabel(kind);
           return h('tr', { className: bad ? 'event-bad' : '' },
             h('td', { text: formatTime(e.at ?? e.created_at ?? e.time) }),
-            h('td', { text: eventLabel(kind) }),
+            h('td', { text: label }),
             h('td', { text: e.ip ?? '' }),
             h('td', { className: 'ua', title: e.user_agent ?? '', text: shortAgent(e.user_agent) }));
         }));
@@ -179,17 +181,29 @@ export function render({ root, session, navigate, handleAuthError }) {
     navigate('/login', { replace: true, notice: 'You have been logged out.' });
   }
 
+  const signedInAs = (u) => `Signed in as ${u.full_name || u.username || ''}${u.email ? ` (${u.email})` : ''}`;
+  const subtitle = h('p', { className: 'subtitle', text: signedInAs(user) });
   root.append(h('div', { className: 'settings-page' },
     h('header', { className: 'settings-header' }, brand(),
       h('a', { href: '/chat', className: 'btn btn-link', attrs: { 'data-link': '' }, text: '‹ Back to chat' })),
     h('h1', { text: 'Settings' }),
-    h('p', { className: 'subtitle', text: `Signed in as ${user.full_name || user.username || ''}${user.email ? ` (${user.email})` : ''}` }),
+    subtitle,
     h('section', { className: 'card', attrs: { 'aria-labelledby': 'events-title' } },
       h('h2', { id: 'events-title', text: 'Security events' }),
       h('p', { className: 'field-hint', text: 'Sign-ins, failed attempts and lockouts on your account. Anything you do not recognise? Change your password and re-enrol your face.' }),
       eventsAlert.el, eventsTable),
     h('section', { className: 'card', attrs: { 'aria-labelledby': 'face-title' } },
-      h('h2', { id: 'face-title', text: 'Your face' }), enrolAlert.el, startEnrol, enrolForm),
+      h('h2', { id: 'face-title', text: 'Your face' }),
+      session.factors && session.factors.face === 'disabled'
+        ? h('p', { className: 'alert alert-warning', text: 'Your face check is disabled after too many failed attempts. Re-enrol your face to use it again.' })
+        : null,
+      enrolAlert.el, startEnrol, enrolForm),
+    passwordCard({ session, fail }),
+    passkeysCard({ fail, changed }),
+    totpCard({ factors: session.factors, fail, changed }),
+    recoveryCard({ factors: session.factors, fail, changed }),
+    emailCard({ session, fail, onChanged: (u) => { subtitle.textContent = signedInAs(u); } }),
+    sessionsCard({ fail }),
     h('section', { className: 'card', attrs: { 'aria-labelledby': 'session-title' } },
       h('h2', { id: 'session-title', text: 'Session' }),
       h('button', { type: 'button', className: 'btn btn-secondary', text: 'Log out', on: { click: onLogout } })),
