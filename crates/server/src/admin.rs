@@ -108,7 +108,7 @@ mod tests {
         db.update_counters(user.id, |c| {
             c.face_consecutive = 50;
             c.face_last_failure_at = Some(10);
-            c.pw_consecutive = 12;
+            c.password.consecutive = 12;
         })
         .await
         .expect("lock");

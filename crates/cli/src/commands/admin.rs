@@ -79,10 +79,11 @@ async fn run_task(db: &Db, task: AdminTask) -> Result<()> {
         AdminTask::Unlock { login } => {
             let (user, before) = admin::unlock(db, &login, now_ms).await?;
             outln!(
-                "unlocked {}: cleared {} consecutive face and {} password failures",
+                "unlocked {}: cleared {} consecutive face, {} password and {} code failures",
                 user.username,
                 before.face_consecutive,
-                before.pw_consecutive
+                before.password.consecutive,
+                before.second_factor.consecutive
             );
         }
         AdminTask::SignOut { login } => {
