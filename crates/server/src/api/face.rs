@@ -65,6 +65,7 @@ pub struct ReenrolForm {
 #[utoipa::path(post, path = "/api/face/challenge", tag = "face",
     responses((status = 200, body = ChallengeResponse),
         (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "factor_not_accepted: the face cannot complete this sign-in (auth.policy)", body = ErrorBody),
         (status = 429, description = "rate_limited", body = ErrorBody)))]
 pub async fn challenge(
     State(state): State<AppState>,
@@ -86,7 +87,7 @@ pub async fn challenge(
         (status = 200, body = VerifyResponse, headers(("set-cookie" = String))),
         (status = 400, description = "challenge_invalid, invalid_request, image_invalid; no_face or multiple_faces when no frame holds exactly one face (not counted as a failure)", body = ErrorBody),
         (status = 401, description = "face_mismatch or unauthenticated", body = ErrorBody),
-        (status = 403, description = "face_disabled; liveness_required when `face.liveness` is `active` (the default): use GET /api/face/live", body = ErrorBody),
+        (status = 403, description = "face_disabled, factor_not_accepted; liveness_required when `face.liveness` is `active` (the default): use GET /api/face/live", body = ErrorBody),
         (status = 413, description = "payload_too_large", body = ErrorBody),
         (status = 429, description = "locked_out or rate_limited, with Retry-After", body = ErrorBody),
         (status = 503, description = "busy", body = ErrorBody)))]

@@ -85,7 +85,7 @@ enum ClientText {
         (status = 101, description = "switching to the live check's WebSocket protocol"),
         (status = 400, description = "invalid_request (purpose missing or unknown)", body = ErrorBody),
         (status = 401, description = "unauthenticated (purpose=verify without a session)", body = ErrorBody),
-        (status = 403, description = "cross_origin, or face_disabled", body = ErrorBody),
+        (status = 403, description = "cross_origin, face_disabled, or factor_not_accepted (auth.policy)", body = ErrorBody),
         (status = 404, description = "not_found: a plain GET when `face.liveness` is `off`", body = ErrorBody),
         (status = 426, description = "upgrade_required: a plain GET (no WebSocket upgrade) when a check could start now; nothing is counted", body = ErrorBody),
         (status = 429, description = "locked_out or rate_limited, with Retry-After", body = ErrorBody)))]

@@ -35,7 +35,11 @@ pub async fn challenge(
         .face
         .check(client.ip, Instant::now())
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
-    require_second_step(state, session, Factor::Face).await?;
+    match require_second_step(state, session, Factor::Face).await {
+        // A disabled face is answered (and audited) by the verification's lockout gate.
+        Ok(()) | Err(ApiError::FaceDisabled) => {}
+        Err(e) => return Err(e),
+    }
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let nonce = hex::encode(bytes);
