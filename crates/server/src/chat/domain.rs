@@ -257,7 +257,7 @@ fn validate_text(text: &str) -> Result<(), ChatError> {
 pub fn validate_emoji(emoji: &str) -> Result<(), ChatError> {
     let chars = emoji.chars().count();
     let ok = (1..=MAX_EMOJI_CHARS).contains(&chars)
-        && emoji.chars().any(|c| !c.is_ascii())
+        && !emoji.is_ascii()
         && !emoji.chars().any(|c| c.is_whitespace() || c.is_control())
         && crate::text::neutralise(emoji) == emoji;
     if ok {
