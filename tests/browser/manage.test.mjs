@@ -53,7 +53,11 @@ browserTests('editing messages and managing groups', (cams) => {
       }
       await joe.getByRole('link', { name: /Barack Obama/ }).click();
       await bubble(joe, 'mesage board').waitFor();
-      assert.equal(await joe.getByRole('button', { name: 'Message options' }).count(), 0, 'no options on other people\'s messages');
+      // Other people's messages have options too (reply, react, copy), but no Edit or Delete.
+      await bubble(joe, 'mesage board').getByRole('button', { name: 'Message options' }).click();
+      await bubble(joe, 'mesage board').getByRole('button', { name: 'Reply' }).waitFor();
+      assert.equal(await bubble(joe, 'mesage board').getByRole('button', { name: /^(Edit|Delete)$/ }).count(), 0, 'no Edit or Delete on other people\'s messages');
+      await joe.keyboard.press('Escape');
 
       // Keyboard only: focus the options button, Enter opens the menu on Edit, Enter edits.
       const typo = bubble(barack, 'mesage board');

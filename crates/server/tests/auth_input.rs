@@ -385,7 +385,17 @@ async fn names_with_control_characters_are_refused() {
         return;
     }
     let s = start(|_| {}).await;
-    for name in ["Eve\nroot  admin@example.org", "Eve\u{1b}[2J"] {
+    // Control characters, and bidirectional or invisible ones that let a name pass for another.
+    for name in [
+        "Eve\nroot  admin@example.org",
+        "Eve\u{1b}[2J",
+        "Admin\u{202e}\u{200b} nimdA",
+        "Eve\u{2066}",
+        "Eve\u{200f}",
+        "E\u{feff}ve",
+        "Eve\u{2060}",
+        "\u{3164}",
+    ] {
         let form = reqwest::multipart::Form::new()
             .text("username", "eve")
             .text("email", "eve@example.org")

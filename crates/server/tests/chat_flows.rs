@@ -5,71 +5,11 @@ mod common;
 
 use std::collections::HashSet;
 
-use common::{password_only_user, verified_user, TestServer, Verified, WsClient};
+use common::chat::{alice, bob, carol, direct, hello, send};
+use common::{password_only_user, TestServer, WsClient};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
-
-async fn alice(server: &TestServer) -> Verified {
-    verified_user(server, "alice", &["obama_1.jpg"], &["obama_2.jpg"])
-        .await
-        .expect("alice verified")
-}
-
-async fn bob(server: &TestServer) -> Verified {
-    verified_user(server, "bob", &["biden_1.jpg"], &["biden_2.jpg"])
-        .await
-        .expect("bob verified")
-}
-
-async fn carol(server: &TestServer) -> Verified {
-    verified_user(
-        server,
-        "carol",
-        &["kit_harington_1.jpg"],
-        &["kit_harington_2.jpg"],
-    )
-    .await
-    .expect("carol verified")
-}
-
-async fn direct(a: &Verified, b: &Verified) -> i64 {
-    let (status, body) = a
-        .client
-        .post_json(
-            "/api/channels",
-            &json!({"kind": "direct", "members": [b.id]}),
-        )
-        .await
-        .expect("create direct");
-    assert!(
-        status == StatusCode::CREATED || status == StatusCode::OK,
-        "{status} {body}"
-    );
-    body["id"].as_i64().expect("channel id")
-}
-
-async fn send(
-    user: &Verified,
-    channel: i64,
-    text: &str,
-    client_id: Option<&str>,
-) -> (StatusCode, Value) {
-    let mut body = json!({"text": text});
-    if let Some(cid) = client_id {
-        body["client_id"] = json!(cid);
-    }
-    user.client
-        .post_json(&format!("/api/channels/{channel}/messages"), &body)
-        .await
-        .expect("send request")
-}
-
-async fn hello(ws: &mut WsClient) -> Value {
-    let hello = ws.next_json().await.expect("hello frame");
-    assert_eq!(hello["type"], "hello", "{hello}");
-    hello
-}
 
 #[tokio::test]
 async fn two_verified_users_exchange_messages_live_and_in_order() {

@@ -94,10 +94,12 @@ fn check_fields(r: &Registration) -> ApiResult<()> {
         )));
     }
     // Control characters (newlines, terminal escapes) in a name end up in other people's chat
-    // lists and in operators' terminals (`facegate admin users`).
-    if r.full_name.chars().any(char::is_control) || e.chars().any(char::is_control) {
+    // lists and in operators' terminals (`facegate admin users`); bidirectional and invisible
+    // ones (U+202E, U+200B) let a name show as another one.
+    let hidden = crate::text::is_hidden_in_name;
+    if r.full_name.chars().any(hidden) || e.chars().any(hidden) {
         return Err(ApiError::Validation(
-            "full_name and email must not contain control characters".into(),
+            "full_name and email must not contain control, invisible or text-direction characters (such as U+202E or U+200B)".into(),
         ));
     }
     if !r.consent {

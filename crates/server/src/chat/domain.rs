@@ -17,6 +17,12 @@ pub const MAX_CLIENT_ID_CHARS: usize = 64;
 pub const MAX_GROUP_MEMBERS: usize = 1000;
 /// Longest user search query, in characters.
 pub const MAX_QUERY_CHARS: usize = 100;
+/// Most different emoji on one message; keeps a message's row of reactions (and its event) small.
+pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
+/// Longest reaction, in characters: enough for a family or a flag (ZWJ and tag sequences).
+pub const MAX_EMOJI_CHARS: usize = 16;
+/// How much of the answered message a reply carries, in characters.
+pub const REPLY_QUOTE_CHARS: usize = 200;
 
 /// Everything a chat request can fail with. Each maps to one stable API error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,8 +210,10 @@ pub fn direct_key(a: i64, b: i64) -> String {
 }
 
 /// A group name: 1..=[`MAX_NAME_CHARS`] characters, not only whitespace, no control characters.
-/// Returned as given (not trimmed): text is data.
+/// Returned neutralised (bidirectional and invisible characters dropped, see
+/// [`crate::text::neutralise`]) but otherwise as given (not trimmed): text is data.
 pub fn validate_name(name: &str) -> Result<String, ChatError> {
+    let name = &crate::text::neutralise(name);
     if name.trim().is_empty() {
         return Err(invalid("A group needs a name."));
     }
@@ -220,9 +228,17 @@ pub fn validate_name(name: &str) -> Result<String, ChatError> {
     Ok(name.to_owned())
 }
 
-/// A message text: 1..=[`MAX_TEXT_CHARS`] characters and not only whitespace. Stored exactly as
-/// sent (no trimming, no escaping): clients render it as text, never as HTML.
-pub fn validate_text(text: &str) -> Result<(), ChatError> {
+/// A message text as it is stored: bidirectional and invisible characters dropped (so a message
+/// cannot reverse the list it is previewed in, see [`crate::text::neutralise`]), then
+/// 1..=[`MAX_TEXT_CHARS`] characters and not only whitespace. Otherwise exactly as sent (no
+/// trimming, no escaping): clients render it as text, never as HTML.
+pub fn clean_text(text: &str) -> Result<String, ChatError> {
+    let text = crate::text::neutralise(text);
+    validate_text(&text)?;
+    Ok(text)
+}
+
+fn validate_text(text: &str) -> Result<(), ChatError> {
     if text.trim().is_empty() {
         return Err(invalid("A message needs some text."));
     }
@@ -233,6 +249,43 @@ pub fn validate_text(text: &str) -> Result<(), ChatError> {
         )));
     }
     Ok(())
+}
+
+/// A reaction: 1..=[`MAX_EMOJI_CHARS`] characters with at least one beyond ASCII (an emoji,
+/// not a word), no whitespace, no control, bidirectional or invisible character except the
+/// joiners emoji sequences need.
+pub fn validate_emoji(emoji: &str) -> Result<(), ChatError> {
+    let chars = emoji.chars().count();
+    let ok = (1..=MAX_EMOJI_CHARS).contains(&chars)
+        && !emoji.is_ascii()
+        && !emoji.chars().any(|c| c.is_whitespace() || c.is_control())
+        && crate::text::neutralise(emoji) == emoji;
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(&format!(
+            "A reaction is one emoji (at most {MAX_EMOJI_CHARS} characters)."
+        )))
+    }
+}
+
+/// Adding one more emoji to a message that has `distinct` different ones already, unless it is
+/// one of them.
+pub fn can_add_reaction(distinct: &[String], emoji: &str) -> Result<(), ChatError> {
+    if distinct.len() >= MAX_REACTIONS_PER_MESSAGE && !distinct.iter().any(|e| e == emoji) {
+        return Err(invalid(&format!(
+            "A message has at most {MAX_REACTIONS_PER_MESSAGE} different reactions."
+        )));
+    }
+    Ok(())
+}
+
+/// The start of a message's text for a quote of it: at most [`REPLY_QUOTE_CHARS`] characters.
+pub fn quote_of(text: &str) -> String {
+    match text.char_indices().nth(REPLY_QUOTE_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
 }
 
 /// An optional idempotency key: 1..=[`MAX_CLIENT_ID_CHARS`] visible ASCII characters.
@@ -432,6 +485,48 @@ mod tests {
         assert!(validate_text("  \n\t").is_err());
         assert!(validate_text("").is_err());
         assert!(validate_text("<script>alert(1)</script>").is_ok());
+    }
+
+    #[test]
+    fn text_and_names_lose_bidi_and_invisible_characters_before_the_checks() {
+        assert_eq!(
+            clean_text("Admin\u{202e}\u{200b} nimdA").as_deref(),
+            Ok("Admin nimdA")
+        );
+        // Nothing left once the invisible characters are gone: as empty as "".
+        assert!(clean_text("\u{200b}\u{2066}\u{feff}").is_err());
+        assert_eq!(validate_name("\u{202e}team").as_deref(), Ok("team"));
+        assert!(validate_name("\u{200b}").is_err());
+        // The length limit counts what is stored.
+        let padded = format!("{}{}", "a".repeat(MAX_TEXT_CHARS), "\u{200b}".repeat(10));
+        assert!(clean_text(&padded).is_ok());
+    }
+
+    #[test]
+    fn a_reaction_is_one_short_emoji() {
+        for ok in ["👍", "❤\u{fe0f}", "👩\u{200d}💻", "1\u{fe0f}\u{20e3}", "🇫🇷"] {
+            assert!(validate_emoji(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["", "lol", "👍 ", "👍\n", "\u{202e}👍", &"👍".repeat(17)] {
+            assert!(validate_emoji(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn reactions_stop_at_20_different_emoji_but_existing_ones_can_be_added_to() {
+        let full: Vec<String> = (0..MAX_REACTIONS_PER_MESSAGE)
+            .map(|i| char::from_u32(0x1F600 + i as u32).expect("emoji").to_string())
+            .collect();
+        assert!(can_add_reaction(&full[..19], "🚀").is_ok());
+        assert!(can_add_reaction(&full, "🚀").is_err());
+        assert!(can_add_reaction(&full, &full[3]).is_ok());
+    }
+
+    #[test]
+    fn a_quote_keeps_200_characters() {
+        assert_eq!(quote_of("short"), "short");
+        let long = "é".repeat(250);
+        assert_eq!(quote_of(&long).chars().count(), REPLY_QUOTE_CHARS + 1);
     }
 
     #[test]

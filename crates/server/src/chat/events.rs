@@ -1,15 +1,20 @@
 //! The JSON the chat speaks: REST views and WebSocket events.
 //!
 //! Server events are objects with a `type` and, once published by the hub, a `seq`:
-//! `message.new`, `message.updated`, `message.deleted`, `typing`, `read`, `presence`,
+//! `message.new`, `message.updated`, `message.deleted`, `reaction.updated`, `typing`, `read`, `presence`,
 //! `channel.updated`, `channel.deleted`, `member.added`, `member.removed`. Control frames that
 //! are not events carry no `seq`: `hello` (first frame of every socket), `pong`, `error`.
 //! Client frames: `{"type":"typing","channel_id":N,"on":true}` and `{"type":"ping"}`.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::storage::chat::{MessageRow, UserSummary};
+use crate::storage::reactions::ReactionRow;
+
+use super::domain;
 
 /// A message as clients see it. Times are unix milliseconds. A deleted message keeps its id
 /// and author, with empty text and `deleted: true`.
@@ -24,11 +29,69 @@ pub struct MessageView {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted: bool,
+    /// The message this one answers, quoted.
+    pub reply_to: Option<ReplyView>,
+    /// Reactions, each emoji once with who added it, in the order they were first added.
+    /// Empty in the `last_message` of the channel list, which is a preview only.
+    pub reactions: Vec<ReactionView>,
+}
+
+/// The answered message as a reply quotes it: its author and the start of its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ReplyView {
+    pub id: i64,
+    pub author: UserSummary,
+    /// At most 200 characters of its text (empty once it is deleted).
+    pub text: String,
+    pub deleted: bool,
+}
+
+/// One emoji on a message and the people who reacted with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ReactionView {
+    pub emoji: String,
+    pub count: usize,
+    pub user_ids: Vec<i64>,
+}
+
+/// Groups reaction rows (oldest first) into each message's list of [`ReactionView`]s.
+pub fn reaction_views(rows: Vec<ReactionRow>) -> HashMap<i64, Vec<ReactionView>> {
+    let mut out: HashMap<i64, Vec<ReactionView>> = HashMap::new();
+    for row in rows {
+        let views = out.entry(row.message_id).or_default();
+        match views.iter_mut().find(|v| v.emoji == row.emoji) {
+            Some(view) => {
+                view.count += 1;
+                view.user_ids.push(row.user_id);
+            }
+            None => views.push(ReactionView {
+                emoji: row.emoji,
+                count: 1,
+                user_ids: vec![row.user_id],
+            }),
+        }
+    }
+    out
 }
 
 impl From<MessageRow> for MessageView {
     fn from(row: MessageRow) -> Self {
+        let reply_to = match (row.reply_to, row.reply_author_id) {
+            (Some(id), Some(author_id)) => Some(ReplyView {
+                id,
+                author: UserSummary {
+                    id: author_id,
+                    username: row.reply_author_username.unwrap_or_default(),
+                    full_name: row.reply_author_full_name.unwrap_or_default(),
+                },
+                text: domain::quote_of(&row.reply_text.unwrap_or_default()),
+                deleted: row.reply_deleted_at.is_some(),
+            }),
+            _ => None,
+        };
         Self {
+            reply_to,
+            reactions: Vec::new(),
             id: row.id,
             channel_id: row.channel_id,
             author: UserSummary {
@@ -68,6 +131,15 @@ pub struct ChannelView {
     pub members: Vec<MemberView>,
 }
 
+/// The other member of a direct channel in the channel list, with their presence, so the list
+/// shows who is online from the first paint (before any `presence` event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PeerView {
+    #[serde(flatten)]
+    pub user: UserSummary,
+    pub online: bool,
+}
+
 /// One entry of `GET /api/channels`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ChannelListItem {
@@ -77,8 +149,10 @@ pub struct ChannelListItem {
     pub owner_id: Option<i64>,
     pub created_at: i64,
     pub last_activity_at: Option<i64>,
-    /// For a direct channel, the other member.
-    pub peer: Option<UserSummary>,
+    /// For a direct channel, the other member and whether they are online now.
+    pub peer: Option<PeerView>,
+    /// How many members the channel has (the list names only a direct channel's peer).
+    pub member_count: i64,
     pub last_message: Option<MessageView>,
     pub last_read_id: i64,
     /// Messages by others after my read position.
@@ -106,6 +180,13 @@ pub enum Event<'a> {
         channel_id: i64,
         message_id: i64,
         message: &'a MessageView,
+    },
+    /// The whole list of a message's reactions after one was added or removed.
+    #[serde(rename = "reaction.updated")]
+    ReactionUpdated {
+        channel_id: i64,
+        message_id: i64,
+        reactions: &'a [ReactionView],
     },
     #[serde(rename = "typing")]
     Typing {
@@ -216,6 +297,8 @@ mod tests {
             created_at: 0,
             edited_at: None,
             deleted: false,
+            reply_to: None,
+            reactions: Vec::new(),
         };
         let json = Event::MessageNew {
             channel_id: 2,

@@ -4,7 +4,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -14,14 +14,15 @@ use crate::auth::session::FullSession;
 use crate::error::{ErrorBody, ErrorDetail};
 
 use super::domain::{self, ChannelKind, ChatError};
-use super::events::{ChannelListItem, ChannelView, MessageView};
+use super::events::{ChannelListItem, ChannelView, MessageView, ReactionView};
 use super::service::{Chat, HistoryPage, UserPage};
 
 /// The OpenAPI description of the chat routes (merged into `/api/openapi.json`).
 #[derive(OpenApi)]
 #[openapi(
     paths(search_users, create_channel, list_channels, channel, rename_channel, delete_channel,
-        add_member, remove_member, history, send, edit_message, delete_message, mark_read),
+        add_member, remove_member, history, send, edit_message, delete_message, add_reaction,
+        remove_reaction, mark_read),
     tags((name = "chat", description = "Channels, messages and read positions (full sessions only). \
         Live events: WebSocket GET /api/ws, see crate::chat::ws."))
 )]
@@ -31,6 +32,12 @@ pub(super) struct ChatApiDoc;
 #[derive(Serialize, ToSchema)]
 struct ChannelList {
     channels: Vec<ChannelListItem>,
+}
+
+/// `PUT` and `DELETE /api/channels/{id}/messages/{mid}/reactions/{emoji}`.
+#[derive(Serialize, ToSchema)]
+struct Reactions {
+    reactions: Vec<ReactionView>,
 }
 
 /// `POST /api/channels/{id}/read`.
@@ -54,6 +61,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/channels/{id}/messages/{mid}",
             delete(delete_message).patch(edit_message),
+        )
+        .route(
+            "/api/channels/{id}/messages/{mid}/reactions/{emoji}",
+            put(add_reaction).delete(remove_reaction),
         )
         .route("/api/channels/{id}/read", post(mark_read))
         // A 4,000-character text is at most ~24 KB of JSON even with every character escaped.
@@ -301,6 +312,8 @@ async fn history(
 struct SendMessage {
     text: String,
     client_id: Option<String>,
+    /// The id of an earlier message of this channel that this one answers.
+    reply_to: Option<i64>,
 }
 
 #[utoipa::path(post, path = "/api/channels/{id}/messages", tag = "chat", params(("id" = i64, Path)), request_body = SendMessage,
@@ -321,6 +334,7 @@ async fn send(
             id,
             &body.text,
             body.client_id.as_deref(),
+            body.reply_to,
             now_ms(),
         )
         .await?;
@@ -368,6 +382,45 @@ async fn delete_message(
         .delete_message(session.user_id, id, mid, now_ms())
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(put, path = "/api/channels/{id}/messages/{mid}/reactions/{emoji}", tag = "chat",
+    params(("id" = i64, Path), ("mid" = i64, Path),
+        ("emoji" = String, Path, description = "One emoji, percent-encoded (at most 16 characters)")),
+    responses((status = 200, description = "The message's reactions, mine added (adding twice changes nothing)", body = Reactions),
+        (status = 400, description = "Not one emoji, or a 21st different emoji on the message", body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn add_reaction(
+    State(state): State<AppState>,
+    session: FullSession,
+    ids: Result<Path<(i64, i64, String)>, PathRejection>,
+) -> ChatResult<Response> {
+    react(&state, &session, ids, true).await
+}
+
+#[utoipa::path(delete, path = "/api/channels/{id}/messages/{mid}/reactions/{emoji}", tag = "chat",
+    params(("id" = i64, Path), ("mid" = i64, Path), ("emoji" = String, Path)),
+    responses((status = 200, description = "The message's reactions, mine taken back", body = Reactions),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn remove_reaction(
+    State(state): State<AppState>,
+    session: FullSession,
+    ids: Result<Path<(i64, i64, String)>, PathRejection>,
+) -> ChatResult<Response> {
+    react(&state, &session, ids, false).await
+}
+
+async fn react(
+    state: &AppState,
+    session: &FullSession,
+    ids: Result<Path<(i64, i64, String)>, PathRejection>,
+    add: bool,
+) -> ChatResult<Response> {
+    let (id, mid, emoji) = path(ids)?;
+    let reactions = chat(state)
+        .react(session.user_id, id, mid, &emoji, add, now_ms())
+        .await?;
+    Ok(Json(Reactions { reactions }).into_response())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

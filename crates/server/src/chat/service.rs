@@ -8,10 +8,14 @@
 use std::collections::HashSet;
 
 use crate::storage::chat::{self as store, UserSummary};
+use crate::storage::reactions;
 use crate::storage::Db;
 
 use super::domain::{self, ChannelKind, ChatError, DeleteAction, NewChannel, PageRequest, Role};
-use super::events::{ChannelListItem, ChannelView, Event, MemberView, MessageView};
+use super::events::{
+    reaction_views, ChannelListItem, ChannelView, Event, MemberView, MessageView, PeerView,
+    ReactionView,
+};
 use super::hub::{ChatHub, Durability};
 
 /// What the chat needs from the application: its storage and its hub.
@@ -222,6 +226,10 @@ impl Chat<'_> {
                     .into_iter()
                     .map(|(user, _)| user)
                     .find(|user| user.id != me)
+                    .map(|user| PeerView {
+                        online: self.hub.is_online(user.id),
+                        user,
+                    })
             } else {
                 None
             };
@@ -237,6 +245,7 @@ impl Chat<'_> {
                 last_message,
                 last_read_id: row.last_read_id,
                 unread: row.unread,
+                member_count: row.member_count,
             });
         }
         Ok(out)
@@ -390,10 +399,83 @@ impl Chat<'_> {
             page.forwards(),
         )
         .await?;
-        Ok(HistoryPage {
-            messages: rows.into_iter().map(MessageView::from).collect(),
-            has_more,
-        })
+        let mut messages: Vec<MessageView> = rows.into_iter().map(MessageView::from).collect();
+        if let (Some(first), Some(last)) = (messages.first(), messages.last()) {
+            let mut by_message =
+                reaction_views(reactions::in_range(self.db, channel_id, first.id, last.id).await?);
+            for m in &mut messages {
+                m.reactions = by_message.remove(&m.id).unwrap_or_default();
+            }
+        }
+        Ok(HistoryPage { messages, has_more })
+    }
+
+    /// One message of the channel as members see it, reactions included.
+    async fn message_view(
+        &self,
+        channel_id: i64,
+        message_id: i64,
+    ) -> Result<MessageView, ChatError> {
+        let mut view: MessageView = store::message(self.db, channel_id, message_id)
+            .await?
+            .ok_or(ChatError::MessageNotFound)?
+            .into();
+        view.reactions = self.reactions_of(channel_id, message_id).await?;
+        Ok(view)
+    }
+
+    async fn reactions_of(
+        &self,
+        channel_id: i64,
+        message_id: i64,
+    ) -> Result<Vec<ReactionView>, ChatError> {
+        let rows = reactions::in_range(self.db, channel_id, message_id, message_id).await?;
+        Ok(reaction_views(rows)
+            .remove(&message_id)
+            .unwrap_or_default())
+    }
+
+    /// Adds (`add`) or takes back my `emoji` on a message, then publishes the message's whole
+    /// list of reactions as `reaction.updated` when it changed. Returns that list.
+    pub async fn react(
+        &self,
+        me: i64,
+        channel_id: i64,
+        message_id: i64,
+        emoji: &str,
+        add: bool,
+        now: i64,
+    ) -> Result<Vec<ReactionView>, ChatError> {
+        domain::validate_emoji(emoji)?;
+        self.role(me, channel_id).await?;
+        let _order = self.hub.order_guard(channel_id).await;
+        let row = store::message(self.db, channel_id, message_id)
+            .await?
+            .ok_or(ChatError::MessageNotFound)?;
+        if row.deleted_at.is_some() {
+            return Err(ChatError::MessageNotFound);
+        }
+        let changed = if add {
+            domain::can_add_reaction(&reactions::distinct_emoji(self.db, message_id).await?, emoji)?;
+            reactions::add(self.db, message_id, me, emoji, now).await?
+        } else {
+            reactions::remove(self.db, message_id, me, emoji).await?
+        };
+        let list = self.reactions_of(channel_id, message_id).await?;
+        if changed {
+            let members = store::member_ids(self.db, channel_id).await?;
+            self.hub.publish(
+                &members,
+                &Event::ReactionUpdated {
+                    channel_id,
+                    message_id,
+                    reactions: &list,
+                }
+                .to_json(),
+                Durability::Durable,
+            );
+        }
+        Ok(list)
     }
 
     /// Stores a message, then publishes `message.new` to every member. With a `client_id`
@@ -404,17 +486,28 @@ impl Chat<'_> {
         channel_id: i64,
         text: &str,
         client_id: Option<&str>,
+        reply_to: Option<i64>,
         now: i64,
     ) -> Result<Sent, ChatError> {
-        domain::validate_text(text)?;
+        let text = &domain::clean_text(text)?;
         domain::validate_client_id(client_id)?;
         let _order = self.hub.order_guard(channel_id).await;
         // Membership changes take the same guard, so this list is both the permission check
         // and the exact set of recipients.
         let members = self.member_ids_of(me, channel_id).await?;
+        if let Some(answered) = reply_to {
+            // Only a message of this very channel: a reply must not quote another channel's.
+            let found = store::message(self.db, channel_id, answered).await?;
+            if found.is_none_or(|m| m.deleted_at.is_some()) {
+                return Err(ChatError::Invalid(
+                    "reply_to names no message of this channel.".into(),
+                ));
+            }
+        }
         // The unique (channel, author, client_id) key makes a retry fail to insert; only then
         // is the earlier message looked up, so a first send costs no extra query.
-        let Some(id) = store::insert_message(self.db, channel_id, me, client_id, text, now).await?
+        let Some(id) =
+            store::insert_message(self.db, channel_id, me, client_id, text, reply_to, now).await?
         else {
             let cid = client_id.unwrap_or_default();
             let existing = store::message_by_client_id(self.db, channel_id, me, cid)
@@ -450,7 +543,7 @@ impl Chat<'_> {
         text: &str,
         now: i64,
     ) -> Result<MessageView, ChatError> {
-        domain::validate_text(text)?;
+        let text = &domain::clean_text(text)?;
         self.role(me, channel_id).await?;
         let _order = self.hub.order_guard(channel_id).await;
         let row = store::message(self.db, channel_id, message_id)
@@ -458,10 +551,7 @@ impl Chat<'_> {
             .ok_or(ChatError::MessageNotFound)?;
         domain::can_change_message(me, row.author_id, row.deleted_at.is_some())?;
         store::edit_message(self.db, message_id, text, now).await?;
-        let message: MessageView = store::message(self.db, channel_id, message_id)
-            .await?
-            .ok_or(ChatError::MessageNotFound)?
-            .into();
+        let message = self.message_view(channel_id, message_id).await?;
         let members = store::member_ids(self.db, channel_id).await?;
         self.hub.publish(
             &members,

@@ -30,6 +30,13 @@ pub struct MessageRow {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// The message this one answers, with what a quote of it shows (all `None` for no reply).
+    pub reply_to: Option<i64>,
+    pub reply_author_id: Option<i64>,
+    pub reply_author_username: Option<String>,
+    pub reply_author_full_name: Option<String>,
+    pub reply_text: Option<String>,
+    pub reply_deleted_at: Option<i64>,
 }
 
 /// One channel as stored.
@@ -54,6 +61,7 @@ pub struct ChannelListRow {
     pub last_read_id: i64,
     pub unread: i64,
     pub last_message_id: Option<i64>,
+    pub member_count: i64,
 }
 
 /// The caller's membership of a channel: kind and owner, enough for every rule.
@@ -66,10 +74,16 @@ pub struct MembershipRow {
 /// SQLite has one writer at a time, and a writer that finds the lock taken sleeps in the busy
 /// handler (1 ms, 2 ms, 5 ms... up to 100 ms). Queueing chat writes in-process instead keeps
 /// contended sends at the cost of the writes ahead of them, not of those sleeps.
-static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(super) static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const MESSAGE_COLUMNS: &str = "m.id, m.channel_id, m.author_id, u.username AS author_username, \
-     u.full_name AS author_full_name, m.client_id, m.text, m.created_at, m.edited_at, m.deleted_at";
+     u.full_name AS author_full_name, m.client_id, m.text, m.created_at, m.edited_at, m.deleted_at, \
+     m.reply_to, r.author_id AS reply_author_id, ru.username AS reply_author_username, \
+     ru.full_name AS reply_author_full_name, r.text AS reply_text, r.deleted_at AS reply_deleted_at";
+
+/// Messages with their author and, for a reply, the message it answers and that one's author.
+const MESSAGE_FROM: &str = "chat_messages m JOIN users u ON u.id = m.author_id \
+     LEFT JOIN chat_messages r ON r.id = m.reply_to LEFT JOIN users ru ON ru.id = r.author_id";
 
 /// The caller's membership of `channel_id`, or `None` if there is no such channel or the user is
 /// not a member (the two cases are indistinguishable on purpose).
@@ -301,7 +315,8 @@ pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>,
               AND m.id > cm.last_read_id AND m.author_id <> cm.user_id \
               AND m.deleted_at IS NULL) AS unread, \
            (SELECT MAX(m.id) FROM chat_messages m WHERE m.channel_id = c.id \
-              AND m.deleted_at IS NULL) AS last_message_id \
+              AND m.deleted_at IS NULL) AS last_message_id, \
+           (SELECT COUNT(*) FROM chat_members all_m WHERE all_m.channel_id = c.id) AS member_count \
          FROM chat_members cm JOIN chat_channels c ON c.id = cm.channel_id \
          WHERE cm.user_id = ?",
     )
@@ -381,7 +396,7 @@ pub async fn message_by_client_id(
     client_id: &str,
 ) -> Result<Option<MessageRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM chat_messages m JOIN users u ON u.id = m.author_id \
+        "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} \
          WHERE m.channel_id = ? AND m.author_id = ? AND m.client_id = ?"
     ))
     .bind(channel_id)
@@ -399,17 +414,19 @@ pub async fn insert_message(
     author_id: i64,
     client_id: Option<&str>,
     text: &str,
+    reply_to: Option<i64>,
     now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
     let inserted: Result<i64, _> = sqlx::query_scalar(
-        "INSERT INTO chat_messages (channel_id, author_id, client_id, text, created_at) \
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+        "INSERT INTO chat_messages (channel_id, author_id, client_id, text, reply_to, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(channel_id)
     .bind(author_id)
     .bind(client_id)
     .bind(text)
+    .bind(reply_to)
     .bind(now)
     .fetch_one(db.pool())
     .await;
@@ -427,7 +444,7 @@ pub async fn message(
     message_id: i64,
 ) -> Result<Option<MessageRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM chat_messages m JOIN users u ON u.id = m.author_id \
+        "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} \
          WHERE m.channel_id = ? AND m.id = ?"
     ))
     .bind(channel_id)
@@ -449,7 +466,7 @@ pub async fn page(
 ) -> Result<(Vec<MessageRow>, bool), sqlx::Error> {
     let order = if forwards { "ASC" } else { "DESC" };
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM chat_messages m JOIN users u ON u.id = m.author_id \
+        "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} \
          WHERE m.channel_id = ? AND m.id < ? AND m.id > ? ORDER BY m.id {order} LIMIT ?"
     );
     let mut rows: Vec<MessageRow> = sqlx::query_as(&sql)
@@ -484,15 +501,21 @@ pub async fn edit_message(
     Ok(())
 }
 
-/// Marks a message deleted and drops its text (the row stays so ids remain valid cursors).
+/// Marks a message deleted and drops its text and reactions (the row stays so ids remain valid
+/// cursors).
 pub async fn delete_message(db: &Db, message_id: i64, now: i64) -> Result<(), sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
+    let mut tx = db.pool().begin().await?;
     sqlx::query("UPDATE chat_messages SET text = '', deleted_at = ? WHERE id = ?")
         .bind(now)
         .bind(message_id)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    sqlx::query("DELETE FROM chat_reactions WHERE message_id = ?")
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }
 
 /// Largest message id in a channel (0 when empty).

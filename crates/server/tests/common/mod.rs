@@ -26,6 +26,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod chat;
+
 use server::app::{self, AppState};
 use server::Config;
 

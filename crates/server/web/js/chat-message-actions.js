@@ -1,12 +1,14 @@
-// Editing and deleting one's own messages: a per-message options button opens a small menu
-// (Edit, Delete). Edit swaps the text for an editor: Enter saves, Shift+Enter adds a line,
-// Escape cancels. Delete asks first. Everyone sees the result live through message.updated /
-// message.deleted; the author's page applies the server's answer at once.
+// The options of a message: a per-message button opens a small menu with a row of quick
+// reactions, Reply and Copy text on every message, and Edit and Delete on one's own. Edit swaps
+// the text for an editor: Enter saves, Shift+Enter adds a line, Escape cancels. Delete asks
+// first. Everyone sees the result live through message.updated / message.deleted /
+// reaction.updated; the author's page applies the server's answer at once.
 import { api } from './api.js';
 import { h, uid } from './dom.js';
 import { describeError } from './errors.js';
 import { normMessage } from './chat-model.js';
 import { confirmAction } from './confirm.js';
+import { QUICK_REACTIONS } from './chat-reactions.js';
 
 const MAX_TEXT = 4000;
 
@@ -17,9 +19,10 @@ function snippet(text) {
 
 /**
  * `channelId()` is the open conversation, `nodeOf(id)` the <li> of a message, `apply(m)` shows a
- * changed message, `afterDelete()` moves focus somewhere sensible, `fail(err)` reports.
+ * changed message, `afterDelete()` moves focus somewhere sensible, `fail(err)` reports,
+ * `reply(m)` starts a reply to `m` and `react(m, emoji)` toggles my reaction.
  */
-export function messageActions({ channelId, nodeOf, apply, afterDelete, fail }) {
+export function messageActions({ channelId, nodeOf, apply, afterDelete, fail, reply, react }) {
   let closeOpenMenu = null;
 
   function focusTrigger(id) {
@@ -28,31 +31,45 @@ export function messageActions({ channelId, nodeOf, apply, afterDelete, fail }) 
     if (btn) btn.focus();
   }
 
-  /** The options button and its menu for message `m` (mine, sent, not deleted). */
-  function tools(m) {
+  /** The options button and its menu for message `m` (sent, not deleted); `mine` adds Edit and Delete. */
+  function tools(m, { mine = false } = {}) {
     const menuId = uid('message-menu');
     const trigger = h('button', {
       type: 'button', className: 'message-tools-btn', text: '⋯',
       attrs: { 'aria-label': 'Message options', 'aria-expanded': 'false', 'aria-controls': menuId },
       on: { click: () => (menu.hidden ? open() : close()) },
     });
-    const edit = h('button', { type: 'button', className: 'message-menu-item', text: 'Edit', on: { click: () => { close(false); startEdit(m); } } });
-    const del = h('button', { type: 'button', className: 'message-menu-item danger', text: 'Delete', on: { click: () => { close(false); remove(m); } } });
-    const menu = h('div', { id: menuId, className: 'message-menu', hidden: true, attrs: { role: 'group', 'aria-label': 'Message options' } }, edit, del);
+    const item = (text, action, danger = false) => h('button', {
+      type: 'button', className: `message-menu-item${danger ? ' danger' : ''}`, text,
+      on: { click: () => { close(false); action(); } },
+    });
+    const emoji = QUICK_REACTIONS.map((e) => h('button', {
+      type: 'button', className: 'message-menu-emoji', text: e, attrs: { 'aria-label': `React with ${e}` },
+      on: { click: () => { close(); react(m, e); } },
+    }));
+    // The menu opens on its first entry: Edit on my own messages, Reply on other people's.
+    const entries = [
+      ...(mine ? [item('Edit', () => startEdit(m))] : []),
+      item('Reply', () => reply(m)),
+      item('Copy text', () => copy(m)),
+      ...(mine ? [item('Delete', () => remove(m), true)] : []),
+    ];
+    const items = [...emoji, ...entries];
+    const menu = h('div', { id: menuId, className: 'message-menu', hidden: true, attrs: { role: 'group', 'aria-label': 'Message options' } },
+      h('div', { className: 'message-menu-emojis' }, emoji), entries);
     const wrap = h('div', {
       className: 'message-tools',
       on: {
         keydown: (e) => {
           if (menu.hidden) return;
-          const items = [edit, del];
           const at = items.indexOf(document.activeElement);
           if (e.key === 'Escape') {
             e.preventDefault();
             e.stopPropagation();
             close();
-          } else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+          } else if (['ArrowDown', 'ArrowUp', 'ArrowLeft', 'ArrowRight'].includes(e.key)) {
             e.preventDefault();
-            const step = e.key === 'ArrowDown' ? 1 : -1;
+            const step = e.key === 'ArrowDown' || e.key === 'ArrowRight' ? 1 : -1;
             items[(at + step + items.length) % items.length].focus();
           }
         },
@@ -67,7 +84,7 @@ export function messageActions({ channelId, nodeOf, apply, afterDelete, fail }) 
       menu.hidden = false;
       trigger.setAttribute('aria-expanded', 'true');
       closeOpenMenu = close;
-      edit.focus();
+      entries[0].focus();
     }
     function close(refocus = true) {
       menu.hidden = true;
@@ -146,6 +163,15 @@ export function messageActions({ channelId, nodeOf, apply, afterDelete, fail }) 
     }
   }
 
+  async function copy(m) {
+    try {
+      await navigator.clipboard.writeText(m.text);
+    } catch {
+      // No clipboard access (an insecure origin, or the browser refused): nothing to undo.
+    }
+    focusTrigger(m.id);
+  }
+
   async function remove(m) {
     const sure = await confirmAction({
       title: 'Delete this message?',
@@ -166,5 +192,5 @@ export function messageActions({ channelId, nodeOf, apply, afterDelete, fail }) 
     }
   }
 
-  return { tools };
+  return { tools, startEdit };
 }

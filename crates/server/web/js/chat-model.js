@@ -24,6 +24,10 @@ export function normMessage(m) {
     edited: Boolean(m.edited_at || m.edited),
     deleted: Boolean(m.deleted_at || m.deleted),
     client_id: m.client_id ?? null,
+    reply_to: m.reply_to && typeof m.reply_to === 'object' ? {
+      id: m.reply_to.id, author: normUser(m.reply_to.author), text: m.reply_to.text ?? '', deleted: Boolean(m.reply_to.deleted),
+    } : null,
+    reactions: Array.isArray(m.reactions) ? m.reactions : [],
   };
 }
 
@@ -37,6 +41,9 @@ export function normChannel(c) {
     name: c.name ?? '',
     owner_id: c.owner_id ?? c.owner ?? null,
     members,
+    // A list entry names only a direct channel's peer; details list every member.
+    members_known: Array.isArray(c.members),
+    member_count: c.member_count ?? (Array.isArray(c.members) ? c.members.length : null),
     last_message: normMessage(c.last_message),
     unread: c.unread_count ?? c.unread ?? 0,
     activity: c.last_activity_at ?? c.updated_at ?? c.created_at ?? null,
@@ -50,9 +57,14 @@ export function listOf(data, key) {
   return data[key] ?? data.items ?? data.data ?? data.results ?? [];
 }
 
+// Bidirectional controls and zero-width characters: the server refuses them in new names, but a
+// name stored before that rule must not reverse or hide the text around it either.
+const HIDDEN_IN_NAMES = /[\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/g;
+
 export function displayName(user) {
   if (!user) return 'Someone';
-  return user.full_name || user.username || `User ${user.id}`;
+  const name = (user.full_name || '').replace(HIDDEN_IN_NAMES, '').trim();
+  return name || user.username || `User ${user.id}`;
 }
 
 /** The other people in a channel (everyone but me). */

@@ -1,7 +1,7 @@
 // Chat: channel list, message history with infinite scroll, composer, typing, read state and
 // live updates over the WebSocket (with reconnect and catch-up).
-import { api, currentSession } from '../api.js';
-import { h, setChildren, alertBox, formatTime, toDate, uid } from '../dom.js';
+import { api, currentSession, ApiError } from '../api.js';
+import { h, setChildren, alertBox, toDate, uid } from '../dom.js';
 import { describeError } from '../errors.js';
 import { brand } from '../layout.js';
 import { ChatSocket } from '../socket.js';
@@ -9,6 +9,10 @@ import { openNewConversation } from '../chat-dialog.js';
 import { openGroupSettings } from '../chat-group.js';
 import { confirmAction } from '../confirm.js';
 import { messageActions } from '../chat-message-actions.js';
+import { renderMarkup, mentionsIn } from '../chat-markup.js';
+import { dayKey, dayLabel, clockTime, fullTimestamp } from '../chat-time.js';
+import { ChatNotifier, titleWithUnread } from '../chat-notify.js';
+import { reactionBar, replyQuote } from '../chat-reactions.js';
 import {
   normUser, normMessage, normChannel, listOf, displayName, others, channelTitle, compareActivity, newClientId,
 } from '../chat-model.js';
@@ -28,8 +32,8 @@ const TYPING_SHOW_MS = 6000;
 const GROUP_MS = 5 * 60 * 1000;
 
 export function render({ root, session, params, navigate, handleAuthError }) {
-  document.title = 'Chat · facegate';
   const me = normUser(session.user);
+  const notifier = new ChatNotifier();
   const state = {
     channels: new Map(),
     activeId: null,
@@ -47,6 +51,10 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     typingTimer: null,
     lastOwnId: null,
     groupPanel: null, // the open group settings dialog
+    baseTitle: 'Chat · facegate', // the tab title without its unread count
+    replyTo: null, // the message the composer answers
+    unsent: new Map(), // client id -> a send that failed for want of a connection, retried on reconnect
+    shown: new Map(), // message id -> the message as last drawn
     goingAway: null, // {id, why} while I leave or delete a group
   };
 
@@ -61,7 +69,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     h('div', { className: 'sidebar-top' }, brand(),
       h('a', { href: '/settings', className: 'btn btn-link', attrs: { 'data-link': '' }, text: 'Settings' })),
     h('p', { className: 'me' }, h('span', { className: 'presence-dot online', attrs: { 'aria-hidden': 'true' } }), h('span', { text: displayName(me) })),
-    newBtn, connection, listNotice.el, channelList);
+    newBtn, connection, listNotice.el, channelList, notifySettings());
 
   const back = h('button', { type: 'button', className: 'btn btn-link chat-back', text: '‹ Conversations', on: { click: () => navigate('/chat') } });
   const title = h('h2', { className: 'chat-title', id: uid('chat-title'), text: '' });
@@ -69,6 +77,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const manageBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-manage', text: 'Group settings', hidden: true, on: { click: onManageGroup } });
   // A direct conversation has no settings; it can only be deleted (for both people).
   const deleteDirectBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-manage', text: 'Delete conversation', hidden: true, on: { click: onDeleteDirect } });
+  const muteBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-mute', text: 'Mute', attrs: { 'aria-pressed': 'false' }, on: { click: onToggleMute } });
   const messagesEl = h('ol', { className: 'message-list' });
   // The live region wraps the list (a role on the <ol> itself would take away its list semantics).
   const log = h('div', { attrs: { role: 'log', 'aria-live': 'polite', 'aria-labelledby': title.id } }, messagesEl);
@@ -84,13 +93,16 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     on: { keydown: onKeyDown, input: onInput },
   });
   const sendBtn = h('button', { type: 'submit', className: 'btn btn-primary', text: 'Send' });
+  const replyLabel = h('p', { className: 'reply-bar-text' });
+  const replyBar = h('div', { className: 'reply-bar', hidden: true },
+    replyLabel, h('button', { type: 'button', className: 'btn btn-link', text: 'Cancel reply', on: { click: () => { setReply(null); textarea.focus(); } } }));
   const composer = h('form', { className: 'composer', on: { submit: (e) => { e.preventDefault(); sendCurrent(); } } },
     h('label', { htmlFor: textareaId, className: 'visually-hidden', text: 'Message' }),
     textarea, sendBtn,
     h('p', { id: `${textareaId}-help`, className: 'visually-hidden', text: 'Enter sends, Shift+Enter starts a new line.' }));
   const conversation = h('section', { className: 'chat-main', attrs: { 'aria-labelledby': title.id } },
-    h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), manageBtn, deleteDirectBtn),
-    scroller, typingLine, composer);
+    h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), muteBtn, manageBtn, deleteDirectBtn),
+    scroller, typingLine, replyBar, composer);
   const empty = h('section', { className: 'chat-empty' },
     h('p', { text: 'Pick a conversation, or start a new one.' }));
   const layout = h('div', { className: 'chat', dataset: { view: 'list' } },
@@ -114,7 +126,73 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     },
     afterDelete: () => textarea.focus(),
     fail,
+    reply: (m) => {
+      setReply(m);
+      textarea.focus();
+    },
+    react: (m, emoji) => {
+      const current = (m.channel_id === state.activeId && reactionsShown.get(m.id)) || m.reactions || [];
+      const mine = current.some((r) => r.emoji === emoji && r.user_ids.includes(me.id));
+      toggleReaction(m.channel_id ?? state.activeId, m.id, emoji, mine);
+    },
   });
+
+  // The reactions each shown message has now (live updates change them after it was drawn).
+  const reactionsShown = new Map();
+
+  async function toggleReaction(channelId, messageId, emoji, mine) {
+    const route = `/api/channels/${channelId}/messages/${messageId}/reactions/${encodeURIComponent(emoji)}`;
+    try {
+      const data = mine ? await api.del(route) : await api.put(route);
+      if (channelId === state.activeId) showReactions(messageId, data.reactions);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  function reactionsNode(channelId, messageId, reactions) {
+    return reactionBar(reactions, {
+      meId: me.id,
+      nameOf: (id) => displayName(state.users.get(id)),
+      onToggle: (emoji, mine) => toggleReaction(channelId, messageId, emoji, mine),
+    });
+  }
+
+  function showReactions(messageId, reactions) {
+    const li = state.nodes.get(messageId);
+    if (!li) return;
+    reactionsShown.set(messageId, reactions);
+    const old = li.querySelector(':scope > .reactions');
+    const bar = reactionsNode(state.activeId, messageId, reactions);
+    if (old && bar) old.replaceWith(bar);
+    else if (old) old.remove();
+    else if (bar) li.querySelector(':scope > .message-text').after(bar);
+  }
+
+  function setReply(m) {
+    state.replyTo = m;
+    replyBar.hidden = !m;
+    if (m) replyLabel.textContent = `Replying to ${m.author_id === me.id ? 'yourself' : displayName(authorOf(m))}: ${m.text.replace(/\s+/g, ' ').slice(0, 80)}`;
+  }
+
+  // Shows the answered message: scrolls back through history until it is loaded, then
+  // highlights it for a moment.
+  async function jumpTo(messageId) {
+    const id = state.activeId;
+    for (let guard = 0; guard < 40 && !state.nodes.has(messageId) && state.hasMore && state.activeId === id; guard += 1) {
+      await loadOlder();
+    }
+    const li = state.nodes.get(messageId);
+    if (!li) {
+      alert.show('That message is no longer in this conversation.', 'info');
+      return;
+    }
+    li.scrollIntoView({ block: 'center' });
+    li.classList.add('flash');
+    li.tabIndex = -1;
+    li.focus({ preventScroll: true });
+    setTimeout(() => li.classList.remove('flash'), 2000);
+  }
 
   function rememberUsers(list) {
     for (const u of list) {
@@ -128,7 +206,11 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   function upsertChannel(raw) {
     const c = normChannel(raw);
     const old = state.channels.get(c.id);
-    if (old && c.members.length === 0) c.members = old.members;
+    if (old && !c.members_known) {
+      if (old.members_known) c.members = old.members;
+      c.members_known = old.members_known;
+      if (c.member_count === null) c.member_count = old.member_count;
+    }
     if (old && !c.last_message) c.last_message = old.last_message;
     // A channel view (rename, details) has no unread count: keep the one we have.
     if (old && raw.unread === undefined && raw.unread_count === undefined) c.unread = old.unread;
@@ -158,9 +240,22 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const channels = [...state.channels.values()].sort(compareActivity);
     if (channels.length === 0) {
       setChildren(channelList, h('li', { className: 'muted channel-none', text: 'No conversations yet.' }));
+      updateTitle();
       return;
     }
     setChildren(channelList, channels.map(channelRow));
+    updateTitle();
+  }
+
+  // The tab title counts unread messages of conversations that are not muted; the open one
+  // counts only while the tab is hidden (otherwise it is being read).
+  function updateTitle() {
+    let unread = 0;
+    for (const c of state.channels.values()) {
+      const reading = c.id === state.activeId && document.visibilityState === 'visible';
+      if (!reading && !notifier.isMuted(c.id)) unread += c.unread;
+    }
+    document.title = titleWithUnread(state.baseTitle, unread);
   }
 
   function channelRow(c) {
@@ -182,7 +277,9 @@ export function render({ root, session, params, navigate, handleAuthError }) {
         : h('span', { className: 'group-mark', attrs: { 'aria-hidden': 'true' }, text: '#' }),
       h('span', { className: 'channel-text' },
         h('span', { className: 'channel-name' }, channelTitle(c, me.id),
-          h('span', { className: 'visually-hidden', text: other ? (online ? ', online' : ', offline') : `, group of ${c.members.length}` })),
+          h('span', { className: 'visually-hidden', text: other ? (online ? ', online' : ', offline') : `, group of ${c.members_known ? c.members.length : (c.member_count ?? c.members.length)}` }),
+          notifier.isMuted(c.id) ? h('span', { className: 'muted-mark', text: ' 🔕', attrs: { 'aria-hidden': 'true' } }) : null,
+          notifier.isMuted(c.id) ? h('span', { className: 'visually-hidden', text: ', muted' }) : null),
         h('span', { className: 'channel-preview', text: preview })),
       unread ? h('span', { className: 'badge', attrs: { 'aria-hidden': 'true' }, text: unread > 99 ? '99+' : String(unread) }) : null,
       unread ? h('span', { className: 'visually-hidden', text: `, ${unread} unread` }) : null));
@@ -196,7 +293,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     if (!id) {
       conversation.hidden = true;
       empty.hidden = false;
-      document.title = 'Chat · facegate';
+      state.baseTitle = 'Chat · facegate';
       renderChannelList();
       return;
     }
@@ -210,6 +307,10 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     state.newestId = null;
     state.hasMore = false;
     state.lastOwnId = null;
+    reactionsShown.clear();
+    state.shown.clear();
+    state.unsent.clear();
+    setReply(null);
     seen.hidden = true;
     olderStatus.textContent = 'Loading messages…';
     try {
@@ -240,7 +341,11 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     manageBtn.hidden = channel.kind !== 'group';
     deleteDirectBtn.hidden = channel.kind !== 'direct';
     title.textContent = channelTitle(channel, me.id);
-    document.title = `${title.textContent} · facegate`;
+    state.baseTitle = `${title.textContent} · facegate`;
+    updateTitle();
+    const muted = notifier.isMuted(channel.id);
+    muteBtn.textContent = muted ? 'Unmute' : 'Mute';
+    muteBtn.setAttribute('aria-pressed', String(muted));
     if (channel.kind === 'direct') {
       const other = others(channel, me.id)[0];
       const online = other && state.presence.get(other.id) === true;
@@ -288,6 +393,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       groupWithPrevious(li);
       if (li === oldFirst) break;
     }
+    refreshDays();
     if (page.length) state.oldestId = Math.min(state.oldestId, page[0].id);
     scroller.scrollTop = scroller.scrollHeight - fromBottom;
     olderStatus.textContent = state.hasMore ? '' : 'This is the start of the conversation.';
@@ -320,27 +426,65 @@ export function render({ root, session, params, navigate, handleAuthError }) {
 
   function messageNode(m, { pending = false } = {}) {
     const mine = m.author_id === me.id;
-    const text = m.deleted ? 'This message was deleted.' : m.text;
+    // Markup is built as DOM nodes from the text (chat-markup.js), never parsed as HTML.
+    const body = m.deleted
+      ? h('div', { className: 'message-text' }, h('p', { className: 'md-p', text: 'This message was deleted.' }))
+      : h('div', { className: 'message-text' }, renderMarkup(m.text, { me: me.username }));
+    const mentionsMe = !mine && !m.deleted && mentionsIn(m.text).includes(me.username.toLowerCase());
     const meta = h('p', { className: 'message-meta' },
       h('span', { className: 'message-author', text: mine ? 'You' : displayName(authorOf(m)) }),
-      h('time', { dateTime: isoOf(m.created_at), text: pending ? 'Sending…' : formatTime(m.created_at) }));
-    const editable = mine && !pending && !m.deleted && m.id !== undefined;
+      h('time', {
+        dateTime: isoOf(m.created_at), title: pending ? null : fullTimestamp(m.created_at),
+        text: pending ? 'Sending…' : clockTime(m.created_at),
+      }));
+    const sent = !pending && !m.deleted && m.id !== undefined;
+    if (m.id !== undefined && !pending) state.shown.set(m.id, m);
+    if (sent) reactionsShown.set(m.id, m.reactions);
+    const nameOf = (u) => (u && u.id === me.id ? 'you' : displayName(state.users.get(u && u.id) || u));
     return h('li', {
-      className: `message${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}`,
+      className: `message${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}${mentionsMe ? ' mentions-me' : ''}`,
       dataset: { id: m.id ?? '', author: m.author_id ?? '', at: toDate(m.created_at).getTime() || 0 },
-    }, meta, h('p', { className: 'message-text', text }),
+    }, meta, replyQuote(m.reply_to, { nameOf, onJump: jumpTo }), body,
+    sent ? reactionsNode(m.channel_id ?? state.activeId, m.id, m.reactions) : null,
     // Outside the meta line, which follow-up messages hide: an edit shows on every bubble.
     m.edited && !m.deleted ? h('p', { className: 'message-edited', text: 'edited' }) : null,
-    editable ? actions.tools({ ...m, channel_id: m.channel_id ?? state.activeId }) : null);
+    sent ? actions.tools({ ...m, channel_id: m.channel_id ?? state.activeId }, { mine }) : null);
   }
 
-  // Consecutive messages by one author within a few minutes show the name and time once.
+  // Consecutive messages by one author within a few minutes (and on one day) show the name and
+  // time once.
   function groupWithPrevious(li) {
-    const prev = li && li.previousElementSibling;
-    if (!li) return;
+    if (!li || li.classList.contains('day-separator')) return;
+    const prev = previousMessage(li);
     const same = prev && prev.dataset.author === li.dataset.author
-      && Math.abs(Number(li.dataset.at) - Number(prev.dataset.at)) < GROUP_MS;
+      && Math.abs(Number(li.dataset.at) - Number(prev.dataset.at)) < GROUP_MS
+      && dayKey(Number(li.dataset.at)) === dayKey(Number(prev.dataset.at));
     li.classList.toggle('continued', Boolean(same));
+  }
+
+  function previousMessage(li) {
+    let prev = li.previousElementSibling;
+    while (prev && prev.classList.contains('day-separator')) prev = prev.previousElementSibling;
+    return prev;
+  }
+
+  // A "Today" / "Yesterday" / date line before the first message of each day. Rebuilt after
+  // every change to the list: history pages, live messages and drafts can land anywhere.
+  function refreshDays() {
+    for (const sep of messagesEl.querySelectorAll(':scope > .day-separator')) sep.remove();
+    let previous = '';
+    const now = new Date();
+    for (const li of [...messagesEl.children]) {
+      const at = Number(li.dataset.at);
+      const key = at ? dayKey(at) : '';
+      if (key && key !== previous) {
+        const day = new Date(at);
+        const iso = `${day.getFullYear()}-${String(day.getMonth() + 1).padStart(2, '0')}-${String(day.getDate()).padStart(2, '0')}`;
+        li.before(h('li', { className: 'day-separator' }, h('time', { dateTime: iso, text: dayLabel(at, now) })));
+      }
+      if (key) previous = key;
+      groupWithPrevious(li);
+    }
   }
 
   function appendMessage(m, { stick = false } = {}) {
@@ -355,11 +499,14 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     // Live events, catch-up and history pages can arrive in any order: keep the list sorted by
     // id (almost always this is the end, so the walk is short). Unsent drafts stay last.
     let after = messagesEl.lastElementChild;
-    while (after && (after.dataset.id === '' || Number(after.dataset.id) > m.id)) after = after.previousElementSibling;
+    while (after && (after.dataset.id === '' || after.classList.contains('day-separator') || Number(after.dataset.id) > m.id)) {
+      after = after.previousElementSibling;
+    }
     if (after) after.after(li);
     else messagesEl.prepend(li);
     groupWithPrevious(li);
     groupWithPrevious(li.nextElementSibling);
+    refreshDays();
     trackBounds(m);
     if (wasNear || m.author_id === me.id) scrollToBottom();
   }
@@ -379,7 +526,8 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     }
     const li = messageNode(m);
     pending.replaceWith(li);
-    groupWithPrevious(li);
+    // The server's time replaces the draft's, which may be another day on a wrong clock.
+    refreshDays();
     state.nodes.set(m.id, li);
     trackBounds(m);
     updateSeen();
@@ -407,18 +555,22 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     autoGrow();
     textarea.focus();
     sendTyping(false);
-    await send(state.activeId, text, newClientId());
+    const answered = state.replyTo;
+    setReply(null);
+    const replyTo = answered ? { id: answered.id, author: authorOf(answered), text: answered.text, deleted: false } : null;
+    await send(state.activeId, text, newClientId(), replyTo);
   }
 
-  async function send(channelId, text, clientId) {
-    const draft = { id: undefined, client_id: clientId, author_id: me.id, text, created_at: Date.now() };
+  async function send(channelId, text, clientId, replyTo = null) {
+    const draft = { id: undefined, client_id: clientId, author_id: me.id, text, created_at: Date.now(), reply_to: replyTo };
     const li = messageNode(draft, { pending: true });
     state.nodes.set(clientId, li);
     messagesEl.append(li);
     groupWithPrevious(li);
+    refreshDays();
     scrollToBottom();
     try {
-      const data = await api.post(`/api/channels/${channelId}/messages`, { text, client_id: clientId });
+      const data = await api.post(`/api/channels/${channelId}/messages`, { text, client_id: clientId, reply_to: replyTo ? replyTo.id : undefined });
       const m = normMessage(data.message ?? data);
       bumpChannel(channelId, m);
       if (state.nodes.has(clientId)) confirmPending(clientId, m);
@@ -426,10 +578,17 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       if (handleAuthError(err)) return;
       li.classList.add('failed');
       li.classList.remove('continued');
-      const retry = h('button', {
-        type: 'button', className: 'btn btn-link', text: 'Not sent. Retry',
-        on: { click: () => { state.nodes.delete(clientId); li.remove(); send(channelId, text, clientId); } },
-      });
+      const again = () => {
+        state.unsent.delete(clientId);
+        state.nodes.delete(clientId);
+        li.remove();
+        send(channelId, text, clientId, replyTo);
+      };
+      // Lost for want of a connection (not refused): sent again by itself once the socket is
+      // back (the client id makes a send that did arrive count once).
+      const offline = !(err instanceof ApiError) || err.status === 0 || err.status >= 500;
+      if (offline) state.unsent.set(clientId, again);
+      const retry = h('button', { type: 'button', className: 'btn btn-link', text: 'Not sent. Retry', on: { click: again } });
       li.querySelector('time').textContent = describeError(err);
       li.append(retry);
     }
@@ -446,6 +605,14 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       sendCurrent();
+    } else if (event.key === 'ArrowUp' && textarea.value === '' && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey) {
+      // As in most messengers: ↑ in an empty composer edits my last message.
+      const mine = [...state.shown.values()].filter((m) => m.author_id === me.id && !m.deleted);
+      const last = mine.reduce((a, b) => (!a || b.id > a.id ? b : a), null);
+      if (last) {
+        event.preventDefault();
+        actions.startEdit({ ...last, channel_id: last.channel_id ?? state.activeId });
+      }
     }
   }
 
@@ -548,6 +715,9 @@ export function render({ root, session, params, navigate, handleAuthError }) {
         renderChannelList();
         break;
       }
+      case 'reaction.updated':
+        if (p.channel_id === state.activeId && Array.isArray(p.reactions)) showReactions(p.message_id, p.reactions);
+        break;
       case 'typing': {
         const on = p.on ?? p.typing ?? (p.state ? p.state === 'on' || p.state === 'start' : true);
         onTyping(p.channel_id, p.user_id, Boolean(on));
@@ -593,8 +763,10 @@ export function render({ root, session, params, navigate, handleAuthError }) {
           if (ev.type === 'member.added') {
             rememberUsers([normUser(p.user)]);
             if (!c.members.some((m) => m.id === userId)) c.members = [...c.members, state.users.get(userId)];
+            if (!c.members_known && c.member_count !== null) c.member_count += 1;
           } else {
             c.members = c.members.filter((m) => m.id !== userId);
+            if (!c.members_known && c.member_count !== null) c.member_count = Math.max(0, c.member_count - 1);
           }
           channelChanged(c);
         }
@@ -622,17 +794,65 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     if (m.author) rememberUsers([m.author]);
     c.last_message = m;
     onTyping(m.channel_id, m.author_id, false);
+    const reading = m.channel_id === state.activeId && document.visibilityState === 'visible';
     if (m.channel_id === state.activeId) {
       appendMessage(m);
       if (m.author_id !== me.id) markRead();
       updateSeen();
-    } else if (m.author_id !== me.id) {
+    }
+    if (m.author_id !== me.id && !reading) {
       c.unread += 1;
+      notifyOf(c, m);
     }
     renderChannelList();
   }
 
+  function notifyOf(c, m) {
+    const mentionsMe = mentionsIn(m.text).includes(me.username.toLowerCase());
+    if (!notifier.wants({ channelId: c.id, direct: c.kind === 'direct', mentionsMe })) return;
+    const author = displayName(authorOf(m));
+    notifier.notify({
+      title: c.kind === 'direct' ? author : `${author} in ${channelTitle(c, me.id)}`,
+      body: m.text,
+      tag: `chat-${c.id}`,
+      onOpen: () => navigate(`/chat/${c.id}`),
+    });
+  }
+
+  // ---- notification settings ----
+  function notifySettings() {
+    const enable = h('button', {
+      type: 'button', className: 'btn btn-link notify-enable', text: 'Turn on notifications',
+      hidden: ChatNotifier.permission() !== 'default',
+      on: {
+        click: async () => {
+          const answer = await ChatNotifier.requestPermission();
+          enable.hidden = answer !== 'default';
+          if (answer === 'denied') listNotice.show('Notifications are blocked for this site in the browser\'s settings.', 'info');
+        },
+      },
+    });
+    const soundId = uid('notify-sound');
+    const sound = h('input', {
+      id: soundId, type: 'checkbox', checked: notifier.sound,
+      on: { change: () => notifier.setSound(sound.checked) },
+    });
+    return h('div', { className: 'notify-settings' }, enable,
+      h('p', { className: 'checkbox-row' }, sound, h('label', { htmlFor: soundId, text: 'Sound with notifications' })));
+  }
+
+  function onToggleMute() {
+    const c = state.channels.get(state.activeId);
+    if (!c) return;
+    notifier.setMuted(c.id, !notifier.isMuted(c.id));
+    renderHeader(c);
+    renderChannelList();
+  }
+
   async function resync() {
+    const unsent = [...state.unsent.values()];
+    state.unsent.clear();
+    for (const again of unsent) again();
     await loadChannels();
     const id = state.activeId;
     if (!id) return;
@@ -743,7 +963,10 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     navigate(`/chat/${c.id}`);
   }
 
-  const onVisibility = () => markRead();
+  const onVisibility = () => {
+    markRead();
+    updateTitle();
+  };
   document.addEventListener('visibilitychange', onVisibility);
 
   const socket = new ChatSocket({ onEvent, onState: onConnectionState, onResync: resync, onEnded });
