@@ -10,7 +10,7 @@ import { openBrowser } from './browser.mjs';
 
 /** Why the browser tests cannot run here, or null when they can. */
 export function skipReason() {
-  if (!existsSync(FACES)) return `SKIPPED: the photos in ${FACES} are missing (set FACEGATE_FACES)`;
+  if (!existsSync(FACES)) return `the photos in ${FACES} are missing (set FACEGATE_FACES)`;
   return null;
 }
 
@@ -23,12 +23,15 @@ export function cameras() {
 
 /**
  * Declares one file's browser tests: `define(cams)` adds them, and `cams` holds the fake webcam
- * clips once the run starts. Without the photos they all become one skipped test named `title`.
+ * clips once the run starts. Without the photos they all become one failing test named `title`:
+ * a missing fixture must fail the run, never pass it by doing nothing.
  */
 export function browserTests(title, define) {
-  const skip = skipReason();
-  if (skip) {
-    test(title, { skip }, () => {});
+  const missing = skipReason();
+  if (missing) {
+    test(title, () => {
+      throw new Error(missing);
+    });
     return;
   }
   const cams = {};
