@@ -153,6 +153,9 @@ pub struct RateLimitConfig {
     /// `/api/face/detect`: the camera UI sends 4-5 frames a second.
     pub detect_burst: u32,
     pub detect_per_sec: f64,
+    /// `GET /api/me/export`, per account (an export reads every row of the account).
+    pub export_burst: u32,
+    pub export_per_sec: f64,
 }
 
 /// Request and image size limits (413 beyond them).
@@ -267,6 +270,9 @@ impl Default for RateLimitConfig {
             face_per_sec: 0.5,
             detect_burst: 10,
             detect_per_sec: 6.0,
+            // 3 at once, then one every 10 minutes.
+            export_burst: 3,
+            export_per_sec: 1.0 / 600.0,
         }
     }
 }

@@ -12,7 +12,7 @@
 //! handlers and the OpenAPI document), [`auth`] (the rules: passwords, sessions, lockout, CSRF,
 //! face matching), [`storage`] (all SQL), [`crypto`] (template encryption), [`pool`] (bounded
 //! blocking work), [`ratelimit`] (per-IP buckets), [`proxy`] (the client address behind a trusted reverse
-//! proxy). The load benchmark is
+//! proxy), [`transfer`] (import, backup and restore, personal data export). The load benchmark is
 //! `examples/load_auth.rs`.
 
 pub mod admin;
@@ -28,6 +28,7 @@ pub mod pool;
 pub mod proxy;
 pub mod ratelimit;
 pub mod storage;
+pub mod transfer;
 pub mod web;
 
 pub use app::{router, run, spawn, AppState};

@@ -2,6 +2,7 @@
 //! call one function of [`crate::auth`], and shape the response.
 
 pub mod account;
+pub mod export;
 pub mod extract;
 pub mod face;
 pub mod face_live;
@@ -21,7 +22,7 @@ const MULTIPART_OVERHEAD: usize = 64 * 1024;
 #[openapi(
     info(title = "facegate", description = "Self-hosted chat with password + server-side face MFA"),
     paths(account::register, account::login, account::me, account::logout, account::security_events,
-        account::delete_me, face::challenge, face::verify_face, face_live::open, face_live::finish, face::detect, face::reenrol,
+        account::delete_me, export::export_me, face::challenge, face::verify_face, face_live::open, face_live::finish, face::detect, face::reenrol,
         healthz, openapi_json),
     tags((name = "auth", description = "Accounts, passwords and sessions"),
         (name = "face", description = "Face enrolment and verification"))
@@ -61,6 +62,7 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/api/me", get(account::me).delete(account::delete_me))
         .route("/api/logout", post(account::logout))
         .route("/api/me/security-events", get(account::security_events))
+        .route("/api/me/export", get(export::export_me))
         .route("/api/face/challenge", post(face::challenge))
         .route("/api/face/live", get(face_live::open))
         .route("/api/face/live/finish", post(face_live::finish))

@@ -24,6 +24,10 @@ pub enum AuditKind {
     AdminUnlocked,
     /// An operator ended every session (`facegate admin sign-out`).
     AdminSignedOut,
+    /// The account was moved over from another system (`facegate admin import-users`).
+    Imported,
+    /// The owner downloaded their personal data (`GET /api/me/export`).
+    DataExported,
 }
 
 impl AuditKind {
@@ -42,6 +46,8 @@ impl AuditKind {
             Self::Logout => "logout",
             Self::AdminUnlocked => "admin_unlocked",
             Self::AdminSignedOut => "admin_signed_out",
+            Self::Imported => "imported",
+            Self::DataExported => "data_exported",
         }
     }
 }

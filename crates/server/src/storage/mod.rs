@@ -50,4 +50,5 @@ pub mod counters;
 pub mod enrolments;
 pub mod sessions;
 pub mod templates;
+pub mod transfer;
 pub mod users;

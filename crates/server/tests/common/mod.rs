@@ -78,7 +78,7 @@ pub fn photo(name: &str) -> Vec<u8> {
 }
 
 /// The face engine, loaded once per test binary.
-fn engine() -> Arc<face::Engine> {
+pub fn engine() -> Arc<face::Engine> {
     static ENGINE: OnceLock<Arc<face::Engine>> = OnceLock::new();
     ENGINE
         .get_or_init(|| Arc::new(face::Engine::load(&models_dir()).expect("load face models")))
