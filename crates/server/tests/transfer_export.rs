@@ -133,7 +133,7 @@ async fn the_export_holds_the_account_channels_sent_messages_events_and_no_secre
     }
 
     // The export is in the trail; the operator's command gives the same document.
-    let kinds = event_kinds(&s, &a.client).await;
+    let kinds = event_kinds(&s, &a.client.http).await;
     assert_eq!(kinds[0], "data_exported");
     let admin = server::admin::export_user(&s.state.db, "ALICE", 5).await.expect("admin export");
     let admin = serde_json::to_value(&admin).expect("json");
