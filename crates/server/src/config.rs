@@ -139,7 +139,8 @@ pub struct LockoutConfig {
     pub password_max_failures_per_hour: u32,
 }
 
-/// Per-client-IP token buckets: `burst` requests at once, refilled at `per_sec`.
+/// Token buckets per client IP (per account for `export`): `burst` requests at once, refilled
+/// at `per_sec`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
@@ -270,9 +271,9 @@ impl Default for RateLimitConfig {
             face_per_sec: 0.5,
             detect_burst: 10,
             detect_per_sec: 6.0,
-            // 3 at once, then one every 10 minutes.
+            // 3 at once, then one every 500 s.
             export_burst: 3,
-            export_per_sec: 1.0 / 600.0,
+            export_per_sec: 0.002,
         }
     }
 }
