@@ -24,7 +24,9 @@ fn data_dir(parent: &Path) -> std::path::PathBuf {
     std::fs::create_dir(&dir).expect("mkdir");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let db = server::storage::Db::open(&dir.join("facegate.db")).await.expect("db");
+        let db = server::storage::Db::open(&dir.join("facegate.db"))
+            .await
+            .expect("db");
         db.pool().close().await;
     });
     server::crypto::SecretKey::load_or_create(&dir.join("secret.key")).expect("key");
@@ -49,12 +51,24 @@ fn import_backup_restore_and_export_from_the_command_line() {
     let out = facegate(&data, &["import-users", file]);
     assert!(out.status.success(), "{out:?}");
     let text = stdout(&out);
-    assert!(text.contains("skipped line 2 (\"bob\"): password is not a bcrypt hash"), "{text}");
-    assert!(text.ends_with("1 imported, 0 already imported, 1 skipped\n"), "{text}");
-    assert!(!text.contains("hunter2") && !text.contains(HASH), "no secret printed: {text}");
+    assert!(
+        text.contains("skipped line 2 (\"bob\"): password is not a bcrypt hash"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("1 imported, 0 already imported, 1 skipped\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2") && !text.contains(HASH),
+        "no secret printed: {text}"
+    );
     let again = stdout(&facegate(&data, &["import-users", file]));
     assert!(again.contains("already imported \"ada\""), "{again}");
-    assert!(again.ends_with("0 imported, 1 already imported, 1 skipped\n"), "{again}");
+    assert!(
+        again.ends_with("0 imported, 1 already imported, 1 skipped\n"),
+        "{again}"
+    );
 
     let exported = facegate(&data, &["export-user", "ada"]);
     assert!(exported.status.success(), "{exported:?}");
@@ -67,16 +81,29 @@ fn import_backup_restore_and_export_from_the_command_line() {
     let backup_arg = backup.to_str().expect("utf-8 path");
     let out = facegate(&data, &["backup", backup_arg]);
     assert!(out.status.success(), "{out:?}");
-    assert!(stdout(&out).contains("holds encrypted face templates"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("holds encrypted face templates"),
+        "{}",
+        stdout(&out)
+    );
     let refused = facegate(&data, &["backup", backup_arg]);
-    assert!(!refused.status.success(), "an existing backup is never overwritten");
+    assert!(
+        !refused.status.success(),
+        "an existing backup is never overwritten"
+    );
 
     let refused = facegate(&data, &["restore", backup_arg]);
     assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("is not empty"), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is not empty"),
+        "{refused:?}"
+    );
     let target = tmp.path().join("restored");
     let key = data.join("secret.key");
-    let out = facegate(&target, &["restore", backup_arg, "--key", key.to_str().expect("utf-8")]);
+    let out = facegate(
+        &target,
+        &["restore", backup_arg, "--key", key.to_str().expect("utf-8")],
+    );
     assert!(out.status.success(), "{out:?}");
     assert!(stdout(&out).contains("1 users"), "{}", stdout(&out));
     assert!(stdout(&out).contains("the server key opens the backup's face templates"));

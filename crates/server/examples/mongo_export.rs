@@ -16,13 +16,18 @@ use mongo_fixture::{bcrypt_hash, descriptor, json_lines, shaped, user_document, 
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let out = PathBuf::from(args.next().context("usage: mongo_export OUT user:password:photo...")?);
-    let models = std::env::var_os("FACEGATE_MODELS").map_or_else(face::models::default_dir, PathBuf::from);
+    let out = PathBuf::from(
+        args.next()
+            .context("usage: mongo_export OUT user:password:photo...")?,
+    );
+    let models =
+        std::env::var_os("FACEGATE_MODELS").map_or_else(face::models::default_dir, PathBuf::from);
     let engine = face::Engine::load(&models).context("loading the face models")?;
     let mut documents = Vec::new();
     for (i, spec) in args.enumerate() {
         let mut parts = spec.splitn(3, ':');
-        let (Some(username), Some(password), Some(photo)) = (parts.next(), parts.next(), parts.next())
+        let (Some(username), Some(password), Some(photo)) =
+            (parts.next(), parts.next(), parts.next())
         else {
             bail!("{spec:?} is not username:password:photo");
         };
@@ -36,7 +41,8 @@ fn main() -> anyhow::Result<()> {
             shaped(&values, DescriptorShape::KeyedObject),
         ));
     }
-    std::fs::write(&out, json_lines(&documents)).with_context(|| format!("writing {}", out.display()))?;
+    std::fs::write(&out, json_lines(&documents))
+        .with_context(|| format!("writing {}", out.display()))?;
     eprintln!("wrote {} user(s) to {}", documents.len(), out.display());
     Ok(())
 }

@@ -118,7 +118,9 @@ async fn run_task(db: &Db, config: &Config, task: AdminTask) -> Result<()> {
             let user = admin::delete_account(db, &login).await?;
             outln!("deleted {} and all of its data", user.username);
         }
-        AdminTask::ImportUsers { file } => transfer::import_users(db, config, &file, now_ms).await?,
+        AdminTask::ImportUsers { file } => {
+            transfer::import_users(db, config, &file, now_ms).await?
+        }
         AdminTask::Backup { file } => transfer::backup(db, config, &file, now_ms).await?,
         AdminTask::ExportUser { login } => {
             let export = admin::export_user(db, &login, now_ms).await?;

@@ -31,7 +31,11 @@ pub async fn import_users(db: &Db, config: &Config, file: &Path, now_ms: i64) ->
     let records = mongo::parse_export(&text)
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("reading {}", file.display()))?;
-    eprintln!("importing {} record(s) from {}", records.len(), file.display());
+    eprintln!(
+        "importing {} record(s) from {}",
+        records.len(),
+        file.display()
+    );
     let mut last = Instant::now();
     let report = import::import_users(db, &TemplateCipher::new(&key), records, now_ms, |p| {
         if last.elapsed() >= PROGRESS_EVERY {
@@ -64,7 +68,11 @@ pub async fn backup(db: &Db, config: &Config, file: &Path, now_ms: i64) -> Resul
         .iter()
         .map(|(table, n)| format!("{table} {n}"))
         .collect();
-    outln!("wrote {} (schema version {})", file.display(), manifest.schema_version);
+    outln!(
+        "wrote {} (schema version {})",
+        file.display(),
+        manifest.schema_version
+    );
     outln!("{}", counts.join(", "));
     if manifest.key.required {
         outln!(

@@ -40,7 +40,14 @@ pub async fn export_me(
             ExportError::Db(e) => e.into(),
         })?;
     // Recorded like a sign-in: a stolen session downloading the account shows in the trail.
-    audit(&state, Some(session.user_id), AuditKind::DataExported, &client, None).await?;
+    audit(
+        &state,
+        Some(session.user_id),
+        AuditKind::DataExported,
+        &client,
+        None,
+    )
+    .await?;
     let disposition = format!(
         "attachment; filename=\"facegate-export-{}.json\"",
         file_name_part(&export.profile.username)

@@ -330,10 +330,17 @@ pub async fn login(
 
 /// Replaces an imported (bcrypt) hash by argon2id once the password it holds is known, so an
 /// imported account keeps the weaker hash only until its first sign-in.
-async fn upgrade_password_hash(state: &AppState, user_id: i64, password: Password) -> ApiResult<()> {
+async fn upgrade_password_hash(
+    state: &AppState,
+    user_id: i64,
+    password: Password,
+) -> ApiResult<()> {
     let argon2id = hash_password(state, password).await?;
     state.db.set_password_hash(user_id, &argon2id).await?;
-    tracing::info!(user_id, "imported bcrypt password hash replaced by argon2id");
+    tracing::info!(
+        user_id,
+        "imported bcrypt password hash replaced by argon2id"
+    );
     Ok(())
 }
 

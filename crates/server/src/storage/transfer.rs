@@ -130,14 +130,16 @@ impl Db {
         .bind(new.created_at)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO audit_events (user_id, kind, at, ip, detail) VALUES (?, ?, ?, ?, ?)")
-            .bind(user.id)
-            .bind(AuditKind::Imported.as_str())
-            .bind(new.created_at)
-            .bind(event.ip)
-            .bind(event.detail)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO audit_events (user_id, kind, at, ip, detail) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(user.id)
+        .bind(AuditKind::Imported.as_str())
+        .bind(new.created_at)
+        .bind(event.ip)
+        .bind(event.detail)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(ImportOutcome::Imported(user))
     }
@@ -165,7 +167,13 @@ impl Db {
     /// Row counts of the tables a backup summary shows.
     pub async fn table_counts(&self) -> Result<Vec<(&'static str, i64)>, sqlx::Error> {
         let mut counts = Vec::new();
-        for table in ["users", "face_templates", "chat_channels", "chat_messages", "audit_events"] {
+        for table in [
+            "users",
+            "face_templates",
+            "chat_channels",
+            "chat_messages",
+            "audit_events",
+        ] {
             // The names are the constants above, never input.
             let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
                 .fetch_one(self.pool())

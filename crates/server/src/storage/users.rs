@@ -146,23 +146,23 @@ pub(crate) async fn insert_user_in(
     tx: &mut sqlx::SqliteConnection,
     new: &NewUser,
 ) -> Result<User, InsertUserError> {
-        let taken = sqlx::query(
-            "SELECT username_key = ? AS by_name FROM users WHERE username_key = ? OR email = ?",
-        )
-        .bind(new.username.to_lowercase())
-        .bind(new.username.to_lowercase())
-        .bind(&new.email)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = taken {
-            let by_name: bool = row.try_get("by_name")?;
-            return Err(InsertUserError::Taken(if by_name {
-                "username"
-            } else {
-                "email"
-            }));
-        }
-        let row = sqlx::query(
+    let taken = sqlx::query(
+        "SELECT username_key = ? AS by_name FROM users WHERE username_key = ? OR email = ?",
+    )
+    .bind(new.username.to_lowercase())
+    .bind(new.username.to_lowercase())
+    .bind(&new.email)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = taken {
+        let by_name: bool = row.try_get("by_name")?;
+        return Err(InsertUserError::Taken(if by_name {
+            "username"
+        } else {
+            "email"
+        }));
+    }
+    let row = sqlx::query(
             "INSERT INTO users (username, username_key, email, full_name, password_hash, consent_at, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)
              RETURNING id, username, email, full_name, created_at",
@@ -180,10 +180,10 @@ pub(crate) async fn insert_user_in(
             sqlx::Error::Database(d) if d.is_unique_violation() => InsertUserError::Taken("username or email"),
             _ => InsertUserError::Db(e),
         })?;
-        let user = user_from_row(&row)?;
-        sqlx::query("INSERT INTO auth_counters (user_id) VALUES (?)")
-            .bind(user.id)
-            .execute(&mut *tx)
-            .await?;
-        Ok(user)
+    let user = user_from_row(&row)?;
+    sqlx::query("INSERT INTO auth_counters (user_id) VALUES (?)")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(user)
 }

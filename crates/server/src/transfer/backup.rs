@@ -68,7 +68,9 @@ pub struct KeyNote {
 pub enum BackupError {
     #[error("{0} exists already: choose a new file name")]
     TargetExists(PathBuf),
-    #[error("{dir} is not empty (it holds {entry:?}): restore only into a new or empty data directory")]
+    #[error(
+        "{dir} is not empty (it holds {entry:?}): restore only into a new or empty data directory"
+    )]
     NotEmpty { dir: PathBuf, entry: String },
     #[error("{0} is not a facegate backup: {1}")]
     NotABackup(PathBuf, String),
@@ -182,7 +184,8 @@ fn write_archive(archive: &Path, manifest: &Manifest, database: &Path) -> Result
     tar.append_data(&mut header, MANIFEST, json.as_slice())
         .map_err(io(archive))?;
     let mut db_file = std::fs::File::open(database).map_err(io(database))?;
-    tar.append_file(DATABASE, &mut db_file).map_err(io(archive))?;
+    tar.append_file(DATABASE, &mut db_file)
+        .map_err(io(archive))?;
     let gz = tar.into_inner().map_err(io(archive))?;
     let file = gz.finish().map_err(io(archive))?;
     file.sync_all().map_err(io(archive))
@@ -214,7 +217,10 @@ pub async fn restore(
     check_empty(data_dir)?;
     let target_key = data_dir.join(KEY_FILE);
     let key = load_key(key_file.unwrap_or(&target_key))?;
-    if let (Some(given), Some(present)) = (&key, SecretKey::load_existing(&target_key).map_err(BackupError::Key)?) {
+    if let (Some(given), Some(present)) = (
+        &key,
+        SecretKey::load_existing(&target_key).map_err(BackupError::Key)?,
+    ) {
         if key_file.is_some() && given.fingerprint_sha256() != present.fingerprint_sha256() {
             return Err(BackupError::KeyConflict(target_key));
         }
@@ -320,15 +326,18 @@ fn unpack(archive: &Path, staged: &Path) -> Result<Manifest, BackupError> {
     let (mut manifest, mut digest) = (None, None);
     for entry in tar.entries().map_err(|e| not_ours(e.to_string()))? {
         let mut entry = entry.map_err(|e| not_ours(e.to_string()))?;
-        let name = entry.path().map_err(|e| not_ours(e.to_string()))?.into_owned();
+        let name = entry
+            .path()
+            .map_err(|e| not_ours(e.to_string()))?
+            .into_owned();
         if name == Path::new(MANIFEST) {
             if entry.size() > MAX_MANIFEST_BYTES {
                 return Err(not_ours("manifest too large".into()));
             }
             let mut text = Vec::new();
             entry.read_to_end(&mut text).map_err(io(archive))?;
-            let parsed: Manifest = serde_json::from_slice(&text)
-                .map_err(|e| not_ours(format!("manifest: {e}")))?;
+            let parsed: Manifest =
+                serde_json::from_slice(&text).map_err(|e| not_ours(format!("manifest: {e}")))?;
             if parsed.format != FORMAT || parsed.format_version != FORMAT_VERSION {
                 return Err(not_ours(format!(
                     "format {} version {}, expected {FORMAT} version {FORMAT_VERSION}",

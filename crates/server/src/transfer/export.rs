@@ -133,7 +133,11 @@ pub async fn personal_export(
         profile,
         factors: Factors {
             password: PasswordFactor {
-                scheme: if imported_hash { "bcrypt_imported" } else { "argon2id" },
+                scheme: if imported_hash {
+                    "bcrypt_imported"
+                } else {
+                    "argon2id"
+                },
                 consecutive_failures: counters.pw_consecutive,
                 last_failure_at: counters.pw_last_failure_at,
             },
@@ -157,11 +161,14 @@ fn by_channel(
 ) -> std::collections::HashMap<i64, Vec<ChannelMember>> {
     let mut grouped: std::collections::HashMap<i64, Vec<ChannelMember>> = Default::default();
     for m in rows {
-        grouped.entry(m.channel_id).or_default().push(ChannelMember {
-            id: m.user_id,
-            username: m.username,
-            full_name: m.full_name,
-        });
+        grouped
+            .entry(m.channel_id)
+            .or_default()
+            .push(ChannelMember {
+                id: m.user_id,
+                username: m.username,
+                full_name: m.full_name,
+            });
     }
     grouped
 }

@@ -205,11 +205,20 @@ mod tests {
         assert_eq!(seen, [1, 2, 3, 4, 5, 6]);
         let reasons: Vec<String> = report.skipped.iter().map(ToString::to_string).collect();
         assert_eq!(reasons.len(), 5, "{reasons:?}");
-        assert!(reasons[0].starts_with("line 2 (\"ADA\"): duplicate username: line 1"), "{reasons:?}");
-        assert!(reasons[1].contains("duplicate email: line 1"), "{reasons:?}");
+        assert!(
+            reasons[0].starts_with("line 2 (\"ADA\"): duplicate username: line 1"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[1].contains("duplicate email: line 1"),
+            "{reasons:?}"
+        );
         assert!(reasons[2].contains("not a bcrypt hash"), "{reasons:?}");
         assert!(reasons[3].contains("username must be"), "{reasons:?}");
-        assert!(reasons[4].contains("email is not a valid address"), "{reasons:?}");
+        assert!(
+            reasons[4].contains("email is not a valid address"),
+            "{reasons:?}"
+        );
         let (user, stored) = db.find_login("ada").await.expect("db").expect("ada");
         assert_eq!(user.email, "ada@example.org");
         assert_eq!(stored.0, hash);
@@ -242,6 +251,9 @@ mod tests {
         let report = import_users(&db, &cipher, parse_export(&other).expect("p"), 3, |_| {})
             .await
             .expect("taken");
-        assert_eq!(report.skipped[0].reason, "username taken by an existing account");
+        assert_eq!(
+            report.skipped[0].reason,
+            "username taken by an existing account"
+        );
     }
 }

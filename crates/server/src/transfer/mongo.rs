@@ -83,16 +83,17 @@ fn record(position: String, doc: Result<Value, String>) -> Record {
 }
 
 fn user_of(doc: &Value) -> Result<MongoUser, String> {
-    let doc = doc
-        .as_object()
-        .ok_or("the document is not a JSON object")?;
+    let doc = doc.as_object().ok_or("the document is not a JSON object")?;
     Ok(MongoUser {
         source_id: doc.get("_id").and_then(source_id),
         username: text_field(doc, "username")?,
         email: text_field(doc, "email")?,
         full_name: text_field(doc, "FullName")?,
         password_hash: text_field(doc, "password")?,
-        descriptor: descriptor(doc.get("faceDescriptor").ok_or("missing field faceDescriptor")?)?,
+        descriptor: descriptor(
+            doc.get("faceDescriptor")
+                .ok_or("missing field faceDescriptor")?,
+        )?,
     })
 }
 
@@ -275,7 +276,10 @@ mod tests {
         let records = parse_export(&text).expect("parse");
         let positions: Vec<&str> = records.iter().map(|r| r.position.as_str()).collect();
         assert_eq!(positions, ["line 1", "line 3", "line 4"]);
-        assert!(records[1].user.as_ref().is_err_and(|e| e.starts_with("not JSON")));
+        assert!(records[1]
+            .user
+            .as_ref()
+            .is_err_and(|e| e.starts_with("not JSON")));
         assert_eq!(records[2].username.as_deref(), Some("ada"));
     }
 
@@ -293,6 +297,9 @@ mod tests {
     fn debug_shows_neither_hash_nor_descriptor() {
         let user = one(doc(json!(values(128)))).expect("user");
         let shown = format!("{user:?}");
-        assert!(!shown.contains("$2b$") && !shown.contains("0.077"), "{shown}");
+        assert!(
+            !shown.contains("$2b$") && !shown.contains("0.077"),
+            "{shown}"
+        );
     }
 }
