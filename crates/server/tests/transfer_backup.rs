@@ -18,16 +18,6 @@ use server::transfer::backup::{backup, restore, BackupError};
 
 const PER_SENDER: usize = 40;
 
-fn require_fixtures() {
-    assert!(
-        faces_dir().join("obama_1.jpg").is_file()
-            && models_dir().join("face_recognition_model.bin").is_file(),
-        "missing fixtures: photos in {} and models in {}",
-        faces_dir().display(),
-        models_dir().display()
-    );
-}
-
 /// (id, channel, author, text, edited, deleted) of every message, in id order.
 async fn messages(db: &Db) -> Vec<(i64, i64, i64, String, Option<i64>, Option<i64>)> {
     sqlx::query_as("SELECT id, channel_id, author_id, text, edited_at, deleted_at FROM chat_messages ORDER BY id")

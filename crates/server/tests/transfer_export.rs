@@ -7,16 +7,6 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-fn require_fixtures() {
-    assert!(
-        faces_dir().join("obama_1.jpg").is_file()
-            && models_dir().join("face_recognition_model.bin").is_file(),
-        "missing fixtures: photos in {} and models in {}",
-        faces_dir().display(),
-        models_dir().display()
-    );
-}
-
 async fn send(user: &Verified, channel: i64, text: &str) -> i64 {
     let (status, m) = user
         .client

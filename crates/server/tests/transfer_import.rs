@@ -15,21 +15,6 @@ use server::transfer::{import, mongo};
 const BARACK_OLD: &str = "obama's old tutorial password";
 const JOE_OLD: &str = "joe's old tutorial password";
 
-/// Fails, never skips: this suite is about real photos and real descriptors.
-fn require_fixtures() {
-    for path in [
-        faces_dir().join("obama_1.jpg"),
-        faces_dir().join("biden_1.jpg"),
-        models_dir().join("ssd_mobilenetv1_model.bin"),
-    ] {
-        assert!(
-            path.is_file(),
-            "missing fixture {} (photos: ../shared/faces or FACEGATE_FACES; models: `facegate models fetch` or FACEGATE_MODELS)",
-            path.display()
-        );
-    }
-}
-
 /// Two good users (descriptor as an array and as a keyed object, `$2b$` and bcryptjs' `$2a$`)
 /// and one malformed record of each kind.
 fn tutorial_export() -> String {
@@ -110,6 +95,18 @@ fn tutorial_export() -> String {
     json_lines(&documents) + "{\"username\": \"cut\", \"email\": \n"
 }
 
+/// The password hash stored for `login` now.
+async fn stored_hash(s: &TestServer, login: &str) -> String {
+    let (_, hash) = s
+        .state
+        .db
+        .find_login(login)
+        .await
+        .expect("db")
+        .expect("account");
+    hash.0
+}
+
 async fn run_import(s: &TestServer, text: &str) -> import::ImportReport {
     let records = mongo::parse_export(text).expect("parse the export");
     // A second handle on the file, as the `facegate admin` process has, while the server runs.
@@ -166,29 +163,17 @@ async fn imported_users_sign_in_with_their_old_password_and_face_and_bad_records
             .status(),
         StatusCode::UNAUTHORIZED
     );
-    let hash_before = s
-        .state
-        .db
-        .password_hash(1)
-        .await
-        .expect("db")
-        .expect("hash");
-    assert!(hash_before.0.starts_with("$2b$10$"));
+    let hash_before = stored_hash(&s, "barack").await;
+    assert!(hash_before.starts_with("$2b$10$"));
     assert_eq!(
         login_as(&s, &c, "barack@example.org", BARACK_OLD)
             .await
             .status(),
         StatusCode::OK
     );
-    let hash_after = s
-        .state
-        .db
-        .password_hash(1)
-        .await
-        .expect("db")
-        .expect("hash");
+    let hash_after = stored_hash(&s, "barack").await;
     assert!(
-        hash_after.0.starts_with("$argon2id$"),
+        hash_after.starts_with("$argon2id$"),
         "rehashed on the first sign-in"
     );
     let r = face_check(&s, &c, &["obama_2"]).await;
@@ -236,7 +221,22 @@ async fn imported_users_sign_in_with_their_old_password_and_face_and_bad_records
             .len(),
         2
     );
-    assert_eq!(s.state.db.templates(1).await.expect("templates").len(), 1);
+    let (barack, _) = s
+        .state
+        .db
+        .find_login("barack")
+        .await
+        .expect("db")
+        .expect("barack");
+    assert_eq!(
+        s.state
+            .db
+            .templates(barack.id)
+            .await
+            .expect("templates")
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]

@@ -45,11 +45,15 @@ pub struct SessionRow {
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ChannelMembershipRow {
     pub id: i64,
+    /// `direct` or `group`.
     pub kind: String,
+    /// Groups only.
     pub name: Option<String>,
+    /// Groups only.
     pub owner_id: Option<i64>,
     pub created_at: i64,
     pub joined_at: i64,
+    /// Id of the last message the account has read there.
     pub last_read_id: i64,
 }
 

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use crate::auth::password::needs_rehash;
 use crate::storage::audit::AuditEvent;
-use crate::storage::transfer::{ProfileRow, SentMessageRow, SessionRow};
+use crate::storage::transfer::{ChannelMembershipRow, ProfileRow, SentMessageRow, SessionRow};
 use crate::storage::Db;
 
 /// The archive's `format`.
@@ -61,18 +61,11 @@ pub struct FaceFactor {
     pub last_failure_at: Option<i64>,
 }
 
-/// A channel and the account's membership of it.
+/// A channel and the account's membership of it, with the members.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelExport {
-    pub id: i64,
-    /// `direct` or `group`.
-    pub kind: String,
-    pub name: Option<String>,
-    pub owner_id: Option<i64>,
-    pub created_at: i64,
-    pub joined_at: i64,
-    /// Id of the last message the account has read there.
-    pub last_read_id: i64,
+    #[serde(flatten)]
+    pub channel: ChannelMembershipRow,
     pub members: Vec<ChannelMember>,
 }
 
@@ -115,15 +108,9 @@ pub async fn personal_export(
         .export_channels(user_id)
         .await?
         .into_iter()
-        .map(|c| ChannelExport {
-            members: members.remove(&c.id).unwrap_or_default(),
-            id: c.id,
-            kind: c.kind,
-            name: c.name,
-            owner_id: c.owner_id,
-            created_at: c.created_at,
-            joined_at: c.joined_at,
-            last_read_id: c.last_read_id,
+        .map(|channel| ChannelExport {
+            members: members.remove(&channel.id).unwrap_or_default(),
+            channel,
         })
         .collect();
     Ok(PersonalExport {

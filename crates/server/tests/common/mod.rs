@@ -61,6 +61,23 @@ pub fn fixtures_present(test: &str) -> bool {
     ok
 }
 
+/// Asserts that the photos and models are present: for suites that must fail, never skip,
+/// without them.
+pub fn require_fixtures() {
+    for path in [
+        faces_dir().join("obama_1.jpg"),
+        faces_dir().join("biden_1.jpg"),
+        models_dir().join("face_recognition_model.bin"),
+        models_dir().join("ssd_mobilenetv1_model.bin"),
+    ] {
+        assert!(
+            path.is_file(),
+            "missing fixture {} (photos: ../shared/faces or FACEGATE_FACES; models: `facegate models fetch` or FACEGATE_MODELS)",
+            path.display()
+        );
+    }
+}
+
 /// A photo from the shared faces directory (`obama_1`, `obama_1.jpg`, `edge_rgba_32bit.png`)
 /// or the models dir (`sample1`). A name without an extension means `.jpg`.
 pub fn photo(name: &str) -> Vec<u8> {
