@@ -277,6 +277,12 @@ async fn the_export_needs_a_full_session_and_is_limited_per_account() {
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(retry_after(&r) > 0);
     assert_eq!(error_code(r).await, "rate_limited");
+    // Documented like every endpoint, with its schema.
+    let doc = get_json(&s, &client(), "/api/openapi.json").await;
+    let ok = &doc["paths"]["/api/me/export"]["get"]["responses"]["200"];
+    assert!(ok["content"]["application/json"]["schema"].is_object(), "{ok}");
+    assert!(ok["headers"]["content-disposition"].is_object(), "{ok}");
+    assert!(doc["components"]["schemas"]["PersonalExport"].is_object());
     // Another account has its own allowance.
     let b = verified_user(
         &s,
