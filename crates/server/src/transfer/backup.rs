@@ -216,15 +216,7 @@ pub async fn restore(
 ) -> Result<Restored, BackupError> {
     check_empty(data_dir)?;
     let target_key = data_dir.join(KEY_FILE);
-    let key = load_key(key_file.unwrap_or(&target_key))?;
-    if let (Some(given), Some(present)) = (
-        &key,
-        SecretKey::load_existing(&target_key).map_err(BackupError::Key)?,
-    ) {
-        if key_file.is_some() && given.fingerprint_sha256() != present.fingerprint_sha256() {
-            return Err(BackupError::KeyConflict(target_key));
-        }
-    }
+    let key = restore_key(key_file, &target_key)?;
     let created_dir = !data_dir.exists();
     let mut placed = Placed::new(data_dir, created_dir);
     crate::app::create_private_dir(data_dir).map_err(io(data_dir))?;
@@ -315,6 +307,20 @@ fn check_empty(dir: &Path) -> Result<(), BackupError> {
 
 fn load_key(path: &Path) -> Result<Option<SecretKey>, BackupError> {
     SecretKey::load_existing(path).map_err(BackupError::Key)
+}
+
+/// The key a restore checks with: `--key` when given (it must exist, and the directory must
+/// not already hold another key), else the one already in the directory, if any.
+fn restore_key(key_file: Option<&Path>, in_dir: &Path) -> Result<Option<SecretKey>, BackupError> {
+    let present = load_key(in_dir)?;
+    let Some(file) = key_file else {
+        return Ok(present);
+    };
+    let given = load_key(file)?.ok_or_else(|| BackupError::KeyMissing(file.to_path_buf()))?;
+    if present.is_some_and(|p| p.fingerprint_sha256() != given.fingerprint_sha256()) {
+        return Err(BackupError::KeyConflict(in_dir.to_path_buf()));
+    }
+    Ok(Some(given))
 }
 
 /// Reads the manifest and writes the database entry to `staged`, checking its SHA-256. Only
