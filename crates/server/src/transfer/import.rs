@@ -99,10 +99,9 @@ pub async fn import_users(
             username: record.username.clone(),
             reason,
         };
-        match checked(record.user.clone()).and_then(|u| {
-            claimed.claim(&u, &record.position)?;
-            Ok(u)
-        }) {
+        let user =
+            checked(record.user).and_then(|u| claimed.claim(&u, &record.position).map(|()| u));
+        match user {
             Err(reason) => report.skipped.push(skip(reason)),
             Ok(user) => match insert(db, cipher, &user, now_ms).await? {
                 ImportOutcome::Imported(u) => report.imported.push(u.username),
