@@ -35,7 +35,8 @@ enum Command {
     /// Face tools: detect, describe, compare.
     #[command(subcommand)]
     Face(commands::face::FaceCommand),
-    /// Operator tasks: list accounts, unlock, sign out, delete.
+    /// Operator tasks: list accounts, unlock, sign out, delete; import users, backup, restore,
+    /// export a user's data.
     Admin(commands::admin::AdminArgs),
     /// The face-api.js model files.
     #[command(subcommand)]

@@ -17,7 +17,7 @@ pub enum AdminError {
 }
 
 /// The audit trail shows operators' actions to the account owner like any other auth event.
-const ADMIN_IP: &str = "local admin";
+pub(crate) const ADMIN_IP: &str = "local admin";
 
 async fn account(db: &Db, login: &str) -> Result<User, AdminError> {
     db.find_login(login)
@@ -77,6 +77,23 @@ pub async fn delete_account(db: &Db, login: &str) -> Result<User, AdminError> {
     let user = account(db, login).await?;
     db.delete_user(user.id).await?;
     Ok(user)
+}
+
+/// The personal data export of an account (`facegate admin export-user`), the same document
+/// as `GET /api/me/export`.
+pub async fn export_user(
+    db: &Db,
+    login: &str,
+    now_ms: i64,
+) -> Result<crate::transfer::export::PersonalExport, AdminError> {
+    use crate::transfer::export::{personal_export, ExportError};
+    let user = account(db, login).await?;
+    personal_export(db, user.id, now_ms)
+        .await
+        .map_err(|e| match e {
+            ExportError::NoSuchAccount(_) => AdminError::NoSuchAccount(login.to_string()),
+            ExportError::Db(e) => AdminError::Db(e),
+        })
 }
 
 #[cfg(test)]

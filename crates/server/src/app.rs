@@ -91,7 +91,7 @@ fn live_service(face: &FaceService, config: &Config) -> crate::liveness::LiveSer
 
 /// Creates `dir` (and parents) readable by its owner only when it does not exist yet; an
 /// existing directory keeps the permissions the operator gave it.
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

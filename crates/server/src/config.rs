@@ -167,7 +167,8 @@ pub struct LockoutConfig {
     pub password_max_failures_per_hour: u32,
 }
 
-/// Per-client-IP token buckets: `burst` requests at once, refilled at `per_sec`.
+/// Token buckets per client IP (per account for `export`): `burst` requests at once, refilled
+/// at `per_sec`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
@@ -181,6 +182,9 @@ pub struct RateLimitConfig {
     /// `/api/face/detect`: the camera UI sends 4-5 frames a second.
     pub detect_burst: u32,
     pub detect_per_sec: f64,
+    /// `GET /api/me/export`, per account (an export reads every row of the account).
+    pub export_burst: u32,
+    pub export_per_sec: f64,
 }
 
 /// Request and image size limits (413 beyond them).
@@ -296,6 +300,9 @@ impl Default for RateLimitConfig {
             face_per_sec: 0.5,
             detect_burst: 10,
             detect_per_sec: 6.0,
+            // 3 at once, then one every 500 s.
+            export_burst: 3,
+            export_per_sec: 0.002,
         }
     }
 }

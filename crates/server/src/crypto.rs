@@ -50,6 +50,25 @@ impl SecretKey {
         }
     }
 
+    /// Reads an existing key file (`None` when there is none); never creates one, so a
+    /// restore cannot pair a backup with a fresh key that opens nothing.
+    pub fn load_existing(path: &Path) -> anyhow::Result<Option<Self>> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        Self::load_or_create(path).map(Some)
+    }
+
+    /// Hex SHA-256 of a one-way fingerprint of the key: tells two keys apart (a backup's
+    /// manifest names the key it needs) without revealing anything of the key.
+    pub fn fingerprint_sha256(&self) -> String {
+        let fingerprint = Sha256::new()
+            .chain_update(b"facegate key fingerprint v1\0")
+            .chain_update(self.0)
+            .finalize();
+        hex::encode(Sha256::digest(fingerprint))
+    }
+
     fn create(path: &Path) -> anyhow::Result<Self> {
         let mut key = [0u8; KEY_LEN];
         rand::rngs::OsRng.fill_bytes(&mut key);
@@ -297,6 +316,15 @@ mod tests {
         let sealed = cipher().seal(1, &d);
         let needle = d.0[5].to_le_bytes();
         assert!(!sealed.ciphertext.windows(4).any(|w| w == needle));
+    }
+
+    #[test]
+    fn fingerprints_differ_per_key_and_do_not_contain_it() {
+        let a = SecretKey([1; KEY_LEN]).fingerprint_sha256();
+        assert_eq!(a, SecretKey([1; KEY_LEN]).fingerprint_sha256());
+        assert_ne!(a, SecretKey([2; KEY_LEN]).fingerprint_sha256());
+        assert_eq!(a.len(), 64);
+        assert!(!a.contains(&hex::encode([1u8; 8])));
     }
 
     #[test]

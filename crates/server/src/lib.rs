@@ -12,7 +12,8 @@
 //! handlers and the OpenAPI document), [`auth`] (the rules: passwords, sessions, lockout, CSRF,
 //! face matching), [`storage`] (all SQL), [`crypto`] (template encryption), [`pool`] (bounded
 //! blocking work), [`ratelimit`] (per-IP buckets), [`proxy`] (the client address behind a trusted reverse
-//! proxy), [`text`] (bidirectional and invisible characters in names and messages). The load benchmark is
+//! proxy), [`text`] (bidirectional and invisible characters in names and messages),
+//! [`transfer`] (import, backup and restore, personal data export). The load benchmark is
 //! `examples/load_auth.rs`.
 
 pub mod admin;
@@ -29,6 +30,7 @@ pub mod proxy;
 pub mod ratelimit;
 pub mod storage;
 pub mod text;
+pub mod transfer;
 pub mod web;
 
 pub use app::{router, run, spawn, AppState};

@@ -17,15 +17,19 @@ struct Bucket {
     updated: Instant,
 }
 
-/// One token bucket per client address: `burst` requests at once, refilled at `per_sec`.
+/// One token bucket per key (a client address, an account): `burst` requests at once,
+/// refilled at `per_sec`.
 #[derive(Debug)]
-pub struct IpRateLimiter {
+pub struct KeyedRateLimiter<K> {
     burst: f64,
     per_sec: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
-impl IpRateLimiter {
+/// Buckets per client address.
+pub type IpRateLimiter = KeyedRateLimiter<IpAddr>;
+
+impl<K: std::hash::Hash + Eq> KeyedRateLimiter<K> {
     pub fn new(burst: u32, per_sec: f64) -> Self {
         Self {
             burst: f64::from(burst.max(1)),
@@ -34,8 +38,9 @@ impl IpRateLimiter {
         }
     }
 
-    /// Takes one token for `ip` at `now`; `Err(wait)` tells how long until one is available.
-    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+    /// Takes one token for `ip` (the key) at `now`; `Err(wait)` tells how long until one is
+    /// available.
+    pub fn check(&self, ip: K, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() > PRUNE_ABOVE {
             let (burst, per_sec) = (self.burst, self.per_sec);
@@ -70,6 +75,8 @@ pub struct RateLimits {
     pub register: IpRateLimiter,
     pub face: IpRateLimiter,
     pub detect: IpRateLimiter,
+    /// Per account id.
+    pub export: KeyedRateLimiter<i64>,
 }
 
 impl RateLimits {
@@ -79,6 +86,7 @@ impl RateLimits {
             register: IpRateLimiter::new(c.register_burst, c.register_per_sec),
             face: IpRateLimiter::new(c.face_burst, c.face_per_sec),
             detect: IpRateLimiter::new(c.detect_burst, c.detect_per_sec),
+            export: KeyedRateLimiter::new(c.export_burst, c.export_per_sec),
         }
     }
 }

@@ -73,10 +73,7 @@ async fn messages_and_group_names_are_stored_and_delivered_without_bidi_controls
 }
 
 fn reaction_path(channel: i64, message: i64, emoji: &str) -> String {
-    let encoded: String = emoji
-        .bytes()
-        .map(|b| format!("%{b:02X}"))
-        .collect();
+    let encoded: String = emoji.bytes().map(|b| format!("%{b:02X}")).collect();
     format!("/api/channels/{channel}/messages/{message}/reactions/{encoded}")
 }
 
@@ -97,7 +94,10 @@ async fn reactions_toggle_live_for_every_member_with_who_reacted() {
     };
     let (status, body) = react(&b, "👍").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["reactions"], json!([{"emoji": "👍", "count": 1, "user_ids": [b.id]}]));
+    assert_eq!(
+        body["reactions"],
+        json!([{"emoji": "👍", "count": 1, "user_ids": [b.id]}])
+    );
     let event = wa.next_of("reaction.updated").await.expect("event");
     assert_eq!(event["message_id"], mid);
     assert_eq!(event["reactions"][0]["user_ids"], json!([b.id]));
@@ -125,7 +125,10 @@ async fn reactions_toggle_live_for_every_member_with_who_reacted() {
         .await
         .expect("delete");
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["reactions"][0], json!({"emoji": "👍", "count": 1, "user_ids": [a.id]}));
+    assert_eq!(
+        body["reactions"][0],
+        json!({"emoji": "👍", "count": 1, "user_ids": [a.id]})
+    );
 
     // Not an emoji, too long, or on a message of a channel I am not in.
     for bad in ["lol", "👍 👍", &"👍".repeat(17)] {
@@ -149,7 +152,7 @@ async fn a_message_holds_at_most_20_different_reactions_and_loses_them_when_dele
     for i in 0..20u32 {
         let emoji = char::from_u32(0x1F600 + i).expect("emoji").to_string();
         let (status, body) = put(&b.client, &reaction_path(channel, mid, &emoji))
-        .await
+            .await
             .expect("put");
         assert_eq!(status, StatusCode::OK, "{i}: {body}");
     }
@@ -179,7 +182,11 @@ async fn a_message_holds_at_most_20_different_reactions_and_loses_them_when_dele
     let (status, _) = put(&b.client, &reaction_path(channel, mid, "😀"))
         .await
         .expect("put");
-    assert_eq!(status, StatusCode::NOT_FOUND, "no reacting to a deleted message");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "no reacting to a deleted message"
+    );
 }
 
 #[tokio::test]
@@ -205,10 +212,17 @@ async fn a_reply_quotes_a_message_of_the_same_channel_only() {
     assert_eq!(reply["reply_to"]["id"], first_id);
     assert_eq!(reply["reply_to"]["author"]["username"], "alice");
     let quoted = reply["reply_to"]["text"].as_str().expect("quote");
-    assert_eq!(quoted.chars().count(), 201, "200 characters and an ellipsis");
+    assert_eq!(
+        quoted.chars().count(),
+        201,
+        "200 characters and an ellipsis"
+    );
     let event = wa.next_of("message.new").await.expect("message.new");
     assert_eq!(event["message"]["reply_to"]["id"], first_id);
-    assert_eq!(send(&a, channel, "plain", None).await.1["reply_to"], json!(null));
+    assert_eq!(
+        send(&a, channel, "plain", None).await.1["reply_to"],
+        json!(null)
+    );
 
     // A message of another channel, or none at all, cannot be answered.
     let carol = common::chat::carol(&server).await;
@@ -250,6 +264,9 @@ async fn openapi_describes_the_reaction_routes() {
         .await
         .expect("openapi");
     let path = &doc["paths"]["/api/channels/{id}/messages/{mid}/reactions/{emoji}"];
-    assert!(path["put"].is_object() && path["delete"].is_object(), "{path}");
+    assert!(
+        path["put"].is_object() && path["delete"].is_object(),
+        "{path}"
+    );
     assert!(doc["components"]["schemas"]["MessageView"]["properties"]["reply_to"].is_object());
 }

@@ -7,6 +7,8 @@ use clap::{Args, Subcommand};
 use server::storage::Db;
 use server::{admin, Config, ConfigOverrides};
 
+use super::transfer;
+
 #[derive(Args)]
 pub struct AdminArgs {
     /// Configuration file (default: ./facegate.toml when it exists).
@@ -34,6 +36,22 @@ enum AdminTask {
         #[arg(long)]
         yes: bool,
     },
+    /// Import the users of a MongoDB export (mongoexport JSON lines or a JSON array) with
+    /// their bcrypt passwords and face descriptors; safe while the server runs; re-runnable.
+    ImportUsers { file: PathBuf },
+    /// Write a consistent backup of the database (tar.gz with a manifest) while the server
+    /// runs. The server key is not in it: keep data/secret.key apart.
+    Backup { file: PathBuf },
+    /// Restore a backup into an empty data directory, after checking that the server key
+    /// opens its face templates.
+    Restore {
+        file: PathBuf,
+        /// The server key the backup was made with (default: secret.key in the data directory).
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Print an account's personal data export (JSON), as GET /api/me/export gives it.
+    ExportUser { login: String },
 }
 
 pub fn run(args: AdminArgs) -> Result<()> {
@@ -42,6 +60,9 @@ pub fn run(args: AdminArgs) -> Result<()> {
         data_dir: args.data_dir,
         ..ConfigOverrides::default()
     })?;
+    if let AdminTask::Restore { file, key } = &args.task {
+        return transfer::restore(file, &config.data_dir, key.as_deref());
+    }
     let path = config.database_path();
     anyhow::ensure!(
         path.is_file(),
@@ -53,11 +74,11 @@ pub fn run(args: AdminArgs) -> Result<()> {
         .build()?;
     runtime.block_on(async {
         let db = Db::open(&path).await?;
-        run_task(&db, args.task).await
+        run_task(&db, &config, args.task).await
     })
 }
 
-async fn run_task(db: &Db, task: AdminTask) -> Result<()> {
+async fn run_task(db: &Db, config: &Config, task: AdminTask) -> Result<()> {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as i64;
@@ -98,6 +119,16 @@ async fn run_task(db: &Db, task: AdminTask) -> Result<()> {
             let user = admin::delete_account(db, &login).await?;
             outln!("deleted {} and all of its data", user.username);
         }
+        AdminTask::ImportUsers { file } => {
+            transfer::import_users(db, config, &file, now_ms).await?
+        }
+        AdminTask::Backup { file } => transfer::backup(db, config, &file, now_ms).await?,
+        AdminTask::ExportUser { login } => {
+            let export = admin::export_user(db, &login, now_ms).await?;
+            outln!("{}", serde_json::to_string_pretty(&export)?);
+        }
+        // Handled in `run` before any database is opened (the target must stay empty).
+        AdminTask::Restore { .. } => anyhow::bail!("restore does not run on an open database"),
     }
     Ok(())
 }

@@ -4,3 +4,4 @@ pub mod admin;
 pub mod face;
 pub mod models;
 pub mod serve;
+pub mod transfer;

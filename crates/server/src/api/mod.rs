@@ -2,6 +2,7 @@
 //! call one function of [`crate::auth`], and shape the response.
 
 pub mod account;
+pub mod export;
 pub mod extract;
 pub mod face;
 pub mod face_live;
@@ -22,7 +23,7 @@ const MULTIPART_OVERHEAD: usize = 64 * 1024;
 #[openapi(
     info(title = "facegate", description = "Self-hosted chat with password + server-side face MFA"),
     paths(account::register, account::login, account::me, account::logout, account::security_events,
-        account::delete_me, face::challenge, face::verify_face, face_live::open, face_live::finish, face::detect, face::reenrol,
+        account::delete_me, export::export_me, face::challenge, face::verify_face, face_live::open, face_live::finish, face::detect, face::reenrol,
         factors::sign_in_password_second, factors::sign_in_totp, factors::sign_in_recovery_code, factors::begin_recovery,
         factors::passkey_sign_in_start, factors::passkey_sign_in_finish,
         factors::passkey_second_start, factors::passkey_second_finish,
@@ -71,6 +72,7 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/api/me", get(account::me).delete(account::delete_me))
         .route("/api/logout", post(account::logout))
         .route("/api/me/security-events", get(account::security_events))
+        .route("/api/me/export", get(export::export_me))
         .route("/api/face/challenge", post(face::challenge))
         .route("/api/face/live", get(face_live::open))
         .route("/api/face/live/finish", post(face_live::finish))

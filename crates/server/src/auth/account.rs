@@ -75,7 +75,20 @@ impl std::fmt::Debug for Registration {
 }
 
 fn check_fields(r: &Registration) -> ApiResult<()> {
-    let u = &r.username;
+    check_profile(&r.username, &r.email, &r.full_name)?;
+    if !r.consent {
+        return Err(ApiError::ConsentRequired);
+    }
+    if let FaceSource::Images(images) = &r.face {
+        check_face_count(images.len())?;
+    }
+    password::check_policy(&r.password)
+}
+
+/// The registration rules for the username, email and full name (already trimmed, the email
+/// lower-cased); also applied to accounts imported by `facegate admin import-users`.
+pub(crate) fn check_profile(username: &str, email: &str, full_name: &str) -> ApiResult<()> {
+    let u = username;
     if u.chars().count() < MIN_USERNAME
         || u.chars().count() > MAX_USERNAME
         || !u
@@ -86,9 +99,9 @@ fn check_fields(r: &Registration) -> ApiResult<()> {
             "username must be {MIN_USERNAME}-{MAX_USERNAME} characters of ASCII letters (a-z, A-Z), digits, '_', '-' or '.'"
         )));
     }
-    let e = &r.email;
+    let e = email;
     check_email(e)?;
-    if r.full_name.trim().is_empty() || r.full_name.chars().count() > MAX_FULL_NAME {
+    if full_name.trim().is_empty() || full_name.chars().count() > MAX_FULL_NAME {
         return Err(ApiError::Validation(format!(
             "full_name must be 1-{MAX_FULL_NAME} characters"
         )));
@@ -97,18 +110,12 @@ fn check_fields(r: &Registration) -> ApiResult<()> {
     // lists and in operators' terminals (`facegate admin users`); bidirectional and invisible
     // ones (U+202E, U+200B) let a name show as another one.
     let hidden = crate::text::is_hidden_in_name;
-    if r.full_name.chars().any(hidden) || e.chars().any(hidden) {
+    if full_name.chars().any(hidden) || e.chars().any(hidden) {
         return Err(ApiError::Validation(
             "full_name and email must not contain control, invisible or text-direction characters (such as U+202E or U+200B)".into(),
         ));
     }
-    if !r.consent {
-        return Err(ApiError::ConsentRequired);
-    }
-    if let FaceSource::Images(images) = &r.face {
-        check_face_count(images.len())?;
-    }
-    password::check_policy(&r.password)
+    Ok(())
 }
 
 fn check_email(e: &str) -> ApiResult<()> {
@@ -279,6 +286,7 @@ pub async fn login(
         return Err(ApiError::InvalidCredentials);
     };
     admit_password_attempt(state, Attempted::Account(user.id), client, now).await?;
+    let rehash = password::needs_rehash(&stored).then(|| password.clone());
     if !verify_password(state, password, Some(stored)).await? {
         audit(
             state,
@@ -295,6 +303,9 @@ pub async fn login(
         .db
         .update_counters(user.id, |c| c.password_succeeded())
         .await?;
+    if let Some(password) = rehash {
+        upgrade_password_hash(state, user.id, password).await?;
+    }
     let token = open_first_step(state, user.id, Factor::Password, previous, client).await?;
     audit(
         state,
@@ -305,6 +316,22 @@ pub async fn login(
     )
     .await?;
     Ok(token)
+}
+
+/// Replaces an imported (bcrypt) hash by argon2id once the password it holds is known, so an
+/// imported account keeps the weaker hash only until its first sign-in.
+async fn upgrade_password_hash(
+    state: &AppState,
+    user_id: i64,
+    password: Password,
+) -> ApiResult<()> {
+    let argon2id = hash_password(state, password).await?;
+    state.db.set_password_hash(user_id, &argon2id).await?;
+    tracing::info!(
+        user_id,
+        "imported bcrypt password hash replaced by argon2id"
+    );
+    Ok(())
 }
 
 /// Whose password attempt is counted.

@@ -101,14 +101,52 @@ pub fn hash(password: &Password) -> PasswordHashString {
     PasswordHashString(phc)
 }
 
-/// Whether `password` matches `stored`; a malformed stored hash never matches. CPU-heavy.
+/// Whether `password` matches `stored` (argon2id, or bcrypt for an imported account); a
+/// malformed stored hash never matches. CPU-heavy.
 pub fn verify(password: &Password, stored: &PasswordHashString) -> bool {
+    if is_bcrypt(&stored.0) {
+        return verify_bcrypt(password, &stored.0);
+    }
     match PasswordHash::new(&stored.0) {
         Ok(parsed) => argon2()
             .verify_password(password.0.as_bytes(), &parsed)
             .is_ok(),
         Err(_) => false,
     }
+}
+
+/// Whether `stored` is a bcrypt hash (`$2a$`, `$2b$` or `$2y$`, cost 4-31, 22 salt and 31 hash
+/// characters), as passport-style backends store them. Only accounts moved over by
+/// `facegate admin import-users` hold one, until their first successful sign-in replaces it
+/// with argon2id ([`needs_rehash`]).
+pub fn is_bcrypt(stored: &str) -> bool {
+    let Some(rest) = ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .find_map(|prefix| stored.strip_prefix(prefix))
+    else {
+        return false;
+    };
+    let Some((cost, salt_and_hash)) = rest.split_once('$') else {
+        return false;
+    };
+    cost.len() == 2
+        && cost.parse::<u32>().is_ok_and(|c| (4..=31).contains(&c))
+        && salt_and_hash.len() == 53
+        && salt_and_hash
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/')
+}
+
+/// Verifies against an imported bcrypt hash. bcrypt reads only the first 72 bytes of the
+/// password, as the old backend did, so the same password keeps working. CPU-heavy.
+fn verify_bcrypt(password: &Password, stored: &str) -> bool {
+    bcrypt::verify(password.0.as_bytes(), stored).unwrap_or(false)
+}
+
+/// Whether a verified `stored` hash should be replaced by [`hash`] of the same password: true
+/// for imported bcrypt hashes, which are weaker than the policy's argon2id.
+pub fn needs_rehash(stored: &PasswordHashString) -> bool {
+    is_bcrypt(&stored.0)
 }
 
 fn dummy_hash() -> &'static PasswordHashString {
@@ -179,6 +217,34 @@ mod tests {
         );
         assert!(verify(&pw("correct horse battery"), &h));
         assert!(!verify(&pw("correct horse battery!"), &h));
+    }
+
+    #[test]
+    fn bcrypt_hashes_of_every_prefix_verify_and_are_recognised() {
+        let made = bcrypt::hash("old tutorial password", 4).expect("bcrypt");
+        for prefix in ["$2a$", "$2b$", "$2y$"] {
+            let stored = PasswordHashString(format!("{prefix}{}", &made[4..]));
+            assert!(is_bcrypt(&stored.0) && needs_rehash(&stored), "{prefix}");
+            assert!(verify(&pw("old tutorial password"), &stored), "{prefix}");
+            assert!(!verify(&pw("old tutorial passwore"), &stored), "{prefix}");
+        }
+    }
+
+    #[test]
+    fn malformed_bcrypt_strings_and_argon2_are_not_bcrypt() {
+        let made = bcrypt::hash("x", 4).expect("bcrypt");
+        for bad in [
+            &made[..made.len() - 1],
+            &made.replacen("$04$", "$03$", 1),
+            &made.replacen("$2b$", "$2x$", 1),
+            &format!("{made}=",),
+            "$2b$10$",
+            "plain text",
+            "",
+        ] {
+            assert!(!is_bcrypt(bad), "{bad}");
+        }
+        assert!(!needs_rehash(&hash(&pw("correct horse battery"))));
     }
 
     #[test]

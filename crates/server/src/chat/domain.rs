@@ -515,7 +515,11 @@ mod tests {
     #[test]
     fn reactions_stop_at_20_different_emoji_but_existing_ones_can_be_added_to() {
         let full: Vec<String> = (0..MAX_REACTIONS_PER_MESSAGE)
-            .map(|i| char::from_u32(0x1F600 + i as u32).expect("emoji").to_string())
+            .map(|i| {
+                char::from_u32(0x1F600 + i as u32)
+                    .expect("emoji")
+                    .to_string()
+            })
             .collect();
         assert!(can_add_reaction(&full[..19], "🚀").is_ok());
         assert!(can_add_reaction(&full, "🚀").is_err());

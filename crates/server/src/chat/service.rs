@@ -430,9 +430,7 @@ impl Chat<'_> {
         message_id: i64,
     ) -> Result<Vec<ReactionView>, ChatError> {
         let rows = reactions::in_range(self.db, channel_id, message_id, message_id).await?;
-        Ok(reaction_views(rows)
-            .remove(&message_id)
-            .unwrap_or_default())
+        Ok(reaction_views(rows).remove(&message_id).unwrap_or_default())
     }
 
     /// Adds (`add`) or takes back my `emoji` on a message, then publishes the message's whole
@@ -456,7 +454,10 @@ impl Chat<'_> {
             return Err(ChatError::MessageNotFound);
         }
         let changed = if add {
-            domain::can_add_reaction(&reactions::distinct_emoji(self.db, message_id).await?, emoji)?;
+            domain::can_add_reaction(
+                &reactions::distinct_emoji(self.db, message_id).await?,
+                emoji,
+            )?;
             reactions::add(self.db, message_id, me, emoji, now).await?
         } else {
             reactions::remove(self.db, message_id, me, emoji).await?

@@ -38,6 +38,10 @@ pub enum AuditKind {
     EmailChanged,
     /// The owner ended sessions from the settings (detail: how many).
     SessionsEnded,
+    /// The account was moved over from another system (`facegate admin import-users`).
+    Imported,
+    /// The owner downloaded their personal data (`GET /api/me/export`).
+    DataExported,
 }
 
 impl AuditKind {
@@ -65,6 +69,8 @@ impl AuditKind {
             Self::PasswordChanged => "password_changed",
             Self::EmailChanged => "email_changed",
             Self::SessionsEnded => "sessions_ended",
+            Self::Imported => "imported",
+            Self::DataExported => "data_exported",
         }
     }
 }

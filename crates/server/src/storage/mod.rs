@@ -47,9 +47,10 @@ impl Db {
 pub mod audit;
 pub mod chat;
 pub mod counters;
-pub mod reactions;
 pub mod enrolments;
 pub mod factors;
+pub mod reactions;
 pub mod sessions;
 pub mod templates;
+pub mod transfer;
 pub mod users;

@@ -55,45 +55,7 @@ impl Db {
     /// Inserts the user and its zeroed brute-force counters in one transaction.
     pub async fn insert_user(&self, new: &NewUser) -> Result<User, InsertUserError> {
         let mut tx = self.pool().begin().await?;
-        let taken = sqlx::query(
-            "SELECT username_key = ? AS by_name FROM users WHERE username_key = ? OR email = ?",
-        )
-        .bind(new.username.to_lowercase())
-        .bind(new.username.to_lowercase())
-        .bind(&new.email)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(row) = taken {
-            let by_name: bool = row.try_get("by_name")?;
-            return Err(InsertUserError::Taken(if by_name {
-                "username"
-            } else {
-                "email"
-            }));
-        }
-        let row = sqlx::query(
-            "INSERT INTO users (username, username_key, email, full_name, password_hash, consent_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
-             RETURNING id, username, email, full_name, created_at",
-        )
-        .bind(&new.username)
-        .bind(new.username.to_lowercase())
-        .bind(&new.email)
-        .bind(&new.full_name)
-        .bind(&new.password_hash.0)
-        .bind(new.consent_at)
-        .bind(new.created_at)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => InsertUserError::Taken("username or email"),
-            _ => InsertUserError::Db(e),
-        })?;
-        let user = user_from_row(&row)?;
-        sqlx::query("INSERT INTO auth_counters (user_id) VALUES (?)")
-            .bind(user.id)
-            .execute(&mut *tx)
-            .await?;
+        let user = insert_user_in(&mut tx, new).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -139,6 +101,21 @@ impl Db {
             .transpose()
     }
 
+    /// Replaces the stored password hash (a password change, or an imported bcrypt hash upgraded
+    /// at sign-in).
+    pub async fn set_password_hash(
+        &self,
+        id: i64,
+        hash: &PasswordHashString,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(&hash.0)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Deletes the user; every row that references it goes with it (ON DELETE CASCADE).
     pub async fn delete_user(&self, id: i64) -> Result<bool, sqlx::Error> {
         let done = sqlx::query("DELETE FROM users WHERE id = ?")
@@ -163,19 +140,6 @@ impl Db {
         .collect()
     }
 
-    pub async fn set_password_hash(
-        &self,
-        id: i64,
-        hash: &PasswordHashString,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
-            .bind(&hash.0)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     /// Changes the email (already normalised); `Taken` when another account has it.
     pub async fn set_email(&self, id: i64, email: &str) -> Result<(), InsertUserError> {
         sqlx::query("UPDATE users SET email = ? WHERE id = ?")
@@ -191,4 +155,52 @@ impl Db {
             })?;
         Ok(())
     }
+}
+
+/// The user and its zeroed brute-force counters, inside the caller's transaction (an import
+/// adds the template and the audit event to the same one).
+pub(crate) async fn insert_user_in(
+    tx: &mut sqlx::SqliteConnection,
+    new: &NewUser,
+) -> Result<User, InsertUserError> {
+    let taken = sqlx::query(
+        "SELECT username_key = ? AS by_name FROM users WHERE username_key = ? OR email = ?",
+    )
+    .bind(new.username.to_lowercase())
+    .bind(new.username.to_lowercase())
+    .bind(&new.email)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(row) = taken {
+        let by_name: bool = row.try_get("by_name")?;
+        return Err(InsertUserError::Taken(if by_name {
+            "username"
+        } else {
+            "email"
+        }));
+    }
+    let row = sqlx::query(
+            "INSERT INTO users (username, username_key, email, full_name, password_hash, consent_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             RETURNING id, username, email, full_name, created_at",
+        )
+        .bind(&new.username)
+        .bind(new.username.to_lowercase())
+        .bind(&new.email)
+        .bind(&new.full_name)
+        .bind(&new.password_hash.0)
+        .bind(new.consent_at)
+        .bind(new.created_at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => InsertUserError::Taken("username or email"),
+            _ => InsertUserError::Db(e),
+        })?;
+    let user = user_from_row(&row)?;
+    sqlx::query("INSERT INTO auth_counters (user_id) VALUES (?)")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(user)
 }

@@ -52,15 +52,26 @@ pub fn models_dir() -> PathBuf {
 /// Checks that the photos and models are present, and fails the test loudly when they are not:
 /// a test without its fixtures must not pass by doing nothing. Always `true` when it returns.
 pub fn fixtures_present(test: &str) -> bool {
-    let ok = faces_dir().join("obama_1.jpg").exists()
-        && models_dir().join("face_recognition_model.bin").exists();
-    assert!(
-        ok,
-        "{test}: needs photos in {} and models in {} (run `facegate models fetch`)",
-        faces_dir().display(),
-        models_dir().display()
-    );
-    ok
+    eprintln!("{test}: checking fixtures");
+    require_fixtures();
+    true
+}
+
+/// Asserts that the photos and models are present: for suites that must fail, never skip,
+/// without them.
+pub fn require_fixtures() {
+    for path in [
+        faces_dir().join("obama_1.jpg"),
+        faces_dir().join("biden_1.jpg"),
+        models_dir().join("face_recognition_model.bin"),
+        models_dir().join("ssd_mobilenetv1_model.bin"),
+    ] {
+        assert!(
+            path.is_file(),
+            "missing fixture {} (photos: ../shared/faces or FACEGATE_FACES; models: `facegate models fetch` or FACEGATE_MODELS)",
+            path.display()
+        );
+    }
 }
 
 /// A photo from the shared faces directory (`obama_1`, `obama_1.jpg`, `edge_rgba_32bit.png`)
@@ -80,7 +91,7 @@ pub fn photo(name: &str) -> Vec<u8> {
 }
 
 /// The face engine, loaded once per test binary.
-fn engine() -> Arc<face::Engine> {
+pub fn engine() -> Arc<face::Engine> {
     static ENGINE: OnceLock<Arc<face::Engine>> = OnceLock::new();
     ENGINE
         .get_or_init(|| Arc::new(face::Engine::load(&models_dir()).expect("load face models")))

@@ -1,0 +1,104 @@
+//! `facegate admin import-users | backup | restore`: the printing around `server::transfer`.
+//! Progress goes to stderr, summaries to stdout.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use server::crypto::{SecretKey, TemplateCipher};
+use server::storage::Db;
+use server::transfer::{backup as backups, import, mongo};
+use server::Config;
+
+/// How often a long import reports how far it is.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// The data directory's existing server key; an admin task never makes a new one (a new key
+/// would not open the templates already stored).
+fn server_key(config: &Config) -> Result<Option<SecretKey>> {
+    SecretKey::load_existing(&config.secret_key_path())
+}
+
+pub async fn import_users(db: &Db, config: &Config, file: &Path, now_ms: i64) -> Result<()> {
+    let key = server_key(config)?.with_context(|| {
+        format!(
+            "no server key at {}: start `facegate serve` once with this data directory",
+            config.secret_key_path().display()
+        )
+    })?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let records = mongo::parse_export(&text)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("reading {}", file.display()))?;
+    eprintln!(
+        "importing {} record(s) from {}",
+        records.len(),
+        file.display()
+    );
+    let mut last = Instant::now();
+    let report = import::import_users(db, &TemplateCipher::new(&key), records, now_ms, |p| {
+        if last.elapsed() >= PROGRESS_EVERY {
+            eprintln!("  {} of {} records", p.done, p.total);
+            last = Instant::now();
+        }
+    })
+    .await?;
+    for skipped in &report.skipped {
+        outln!("skipped {skipped}");
+    }
+    for name in &report.already_imported {
+        outln!("already imported {name:?}");
+    }
+    outln!(
+        "{} imported, {} already imported, {} skipped",
+        report.imported.len(),
+        report.already_imported.len(),
+        report.skipped.len()
+    );
+    Ok(())
+}
+
+pub async fn backup(db: &Db, config: &Config, file: &Path, now_ms: i64) -> Result<()> {
+    eprintln!("taking a snapshot of {}", config.database_path().display());
+    let key = server_key(config)?;
+    let manifest = backups::backup(db, key.as_ref(), file, now_ms).await?;
+    let counts: Vec<String> = manifest
+        .counts
+        .iter()
+        .map(|(table, n)| format!("{table} {n}"))
+        .collect();
+    outln!(
+        "wrote {} (schema version {})",
+        file.display(),
+        manifest.schema_version
+    );
+    outln!("{}", counts.join(", "));
+    if manifest.key.required {
+        outln!(
+            "it holds encrypted face templates: restoring needs the server key {} (not in the backup; keep it apart)",
+            config.secret_key_path().display()
+        );
+    }
+    Ok(())
+}
+
+pub fn restore(file: &Path, data_dir: &Path, key: Option<&Path>) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let restored = runtime.block_on(backups::restore(file, data_dir, key))?;
+    let m = &restored.manifest;
+    outln!(
+        "restored {} into {} (schema version {}, {} users, {} messages)",
+        file.display(),
+        data_dir.display(),
+        m.schema_version,
+        m.counts.get("users").copied().unwrap_or(0),
+        m.counts.get("chat_messages").copied().unwrap_or(0)
+    );
+    if restored.key_checked {
+        outln!("the server key opens the backup's face templates");
+    }
+    Ok(())
+}
