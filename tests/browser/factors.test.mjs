@@ -25,6 +25,12 @@ async function addVirtualAuthenticator(page) {
   return { cdp, authenticatorId };
 }
 
+/** Opens the second-step choice labelled `label` (a closed <details>; open already when alone). */
+async function chooseStep(page, label) {
+  await page.locator('details.step-choice', { has: page.getByText(label, { exact: true }) })
+    .evaluate((d) => { d.open = true; });
+}
+
 async function openSettings(page, url) {
   await page.goto(`${url}/settings`);
   await page.getByRole('heading', { name: 'Settings' }).waitFor();
@@ -57,7 +63,7 @@ browserTests('sign-in factors', (cams) => {
       await page.goto(`${url}/login`);
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await page.waitForURL(`${url}/face`);
-      await page.getByText('Enter your password').click();
+      await chooseStep(page, 'Enter your password');
       await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
       await page.locator('[data-step="password"]').getByRole('button', { name: 'Continue' }).click();
       await page.waitForURL(`${url}/chat`, { timeout: 30000 });
@@ -69,7 +75,7 @@ browserTests('sign-in factors', (cams) => {
       await page.evaluate(() => fetch('/api/logout', { method: 'POST' }));
       await logIn(page, url, PEOPLE.obama);
       await page.getByRole('heading', { name: 'Cannot use your camera?' }).waitFor();
-      await page.getByText('Use a passkey').click();
+      await chooseStep(page, 'Use a passkey');
       await page.getByRole('button', { name: 'Use my passkey' }).click();
       await page.waitForURL(`${url}/chat`, { timeout: 30000 });
       const again = await page.evaluate(() => fetch('/api/me').then((r) => r.json()));
@@ -116,7 +122,7 @@ browserTests('sign-in factors', (cams) => {
       // confirmed the app is spent).
       const second = await open(null);
       await logIn(second.page, url, PEOPLE.obama);
-      await second.page.getByText('Enter a code from your authenticator app').click();
+      await chooseStep(second.page, 'Enter a code from your authenticator app');
       await second.page.getByLabel('Authenticator code').fill(totpCode(secret, confirmedAt + 30));
       await second.page.locator('[data-step="totp"]').getByRole('button', { name: 'Continue' }).click();
       await second.page.waitForURL(`${url}/chat`, { timeout: 30000 });
@@ -132,7 +138,7 @@ browserTests('sign-in factors', (cams) => {
 
       // A recovery code finishes the next sign-in and says how many are left.
       await logIn(second.page, url, PEOPLE.obama);
-      await second.page.getByText('Enter a recovery code').click();
+      await chooseStep(second.page, 'Enter a recovery code');
       await second.page.getByLabel('Recovery code').fill(codes[3].toUpperCase());
       await second.page.locator('[data-step="recovery_code"]').getByRole('button', { name: 'Continue' }).click();
       await second.page.waitForURL(`${url}/chat`, { timeout: 30000 });

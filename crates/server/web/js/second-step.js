@@ -64,8 +64,8 @@ export function otherSteps({ accepts, onDone, onExpired }) {
     }
   }
 
-  function codeForm(step, { label, autocomplete, inputmode, path, hint }) {
-    const input = field({ label, name: step, autocomplete, hint, attrs: { inputmode, spellcheck: 'false' } });
+  function codeForm(step, { label, type = 'text', autocomplete, inputmode, path, hint }) {
+    const input = field({ label, name: step, type, autocomplete, hint, attrs: { inputmode, spellcheck: 'false' } });
     const submit = h('button', { type: 'submit', className: 'btn btn-primary', text: 'Continue' });
     buttons.push(submit);
     return h('form', {
@@ -117,7 +117,7 @@ export function otherSteps({ accepts, onDone, onExpired }) {
 
   const forms = {
     passkey: passkeyButton,
-    password: () => codeForm('password', { label: 'Password', autocomplete: 'current-password', path: '/api/login/password' }),
+    password: () => codeForm('password', { label: 'Password', type: 'password', autocomplete: 'current-password', path: '/api/login/password' }),
     totp: () => codeForm('totp', {
       label: 'Authenticator code', autocomplete: 'one-time-code', inputmode: 'numeric', path: '/api/login/totp',
       hint: 'The 6-digit code your authenticator app shows for facegate.',

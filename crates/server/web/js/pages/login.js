@@ -38,7 +38,7 @@ export function render({ root, navigate, notice }) {
   }
 
   // A lost password: a recovery code begins the sign-in, then the face or a passkey finishes it.
-  const recoveryLogin = field({ label: 'Username or email', name: 'recovery-login', autocomplete: 'username' });
+  const recoveryLogin = field({ label: 'Account name or email', name: 'recovery-login', autocomplete: 'username' });
   const recoveryCode = field({ label: 'Recovery code', name: 'recovery-code', autocomplete: 'off', hint: 'One of the codes you saved (like abcd-efgh-jkmn-pqrs). Your face or a passkey is asked next, then you set a new password.' });
   const recoverySubmit = h('button', { type: 'submit', className: 'btn btn-secondary', text: 'Continue with the code' });
   const recovery = h('details', { className: 'recovery' },
