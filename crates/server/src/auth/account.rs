@@ -178,6 +178,8 @@ pub async fn register(state: &AppState, mut r: Registration, client: &Client) ->
     r.email = r.email.trim().to_lowercase();
     r.full_name = r.full_name.trim().to_owned();
     check_fields(&r)?;
+    // Described before the images are handed to the engine (which takes them).
+    let enrolled = r.face.describe();
     let descriptors = enrolment_descriptors(state, &mut r.face, None).await?;
     let password_hash = hash_password(state, r.password.clone()).await?;
     let now = now_ms();
@@ -207,7 +209,7 @@ pub async fn register(state: &AppState, mut r: Registration, client: &Client) ->
         Some(user.id),
         AuditKind::Registered,
         client,
-        Some(r.face.describe()),
+        Some(enrolled),
     )
     .await?;
     tracing::info!(
@@ -451,6 +453,7 @@ pub async fn reenrol(
     }
     reauthenticate(state, session.user_id, password, client).await?;
     let user = Some(session.user_id);
+    let enrolled = face.describe();
     let descriptors = enrolment_descriptors(state, &mut face, user).await?;
     let sealed: Vec<_> = descriptors
         .iter()
@@ -466,7 +469,7 @@ pub async fn reenrol(
         Some(session.user_id),
         AuditKind::FaceReenrolled,
         client,
-        Some(face.describe()),
+        Some(enrolled),
     )
     .await
 }
