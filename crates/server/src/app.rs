@@ -38,6 +38,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// The WebAuthn relying party; `None` when the public URL's host cannot be one (an IP).
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// Outgoing email; `None` when `[email]` is not configured.
+    pub mailer: Option<crate::email::Mailer>,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
             limits: Arc::new(RateLimits::new(&config.rate_limit)),
             chat: crate::chat::ChatHub::new(),
             webauthn: crate::auth::passkey::relying_party(&config).map(Arc::new),
+            mailer: crate::email::Mailer::from_config(&config.email)?,
             config: Arc::new(config),
         })
     }

@@ -38,6 +38,7 @@ pub struct Config {
     pub trusted_proxies: Vec<Cidr>,
     pub face: FaceConfig,
     pub auth: AuthConfig,
+    pub email: EmailConfig,
     pub sessions: SessionConfig,
     pub lockout: LockoutConfig,
     pub rate_limit: RateLimitConfig,
@@ -90,6 +91,27 @@ pub struct AuthConfig {
     /// password. `passkey_with_face`: the face counts only after a passkey (NIST SP 800-63B-4:
     /// a biometric only with a physical authenticator); the non-face paths stay.
     pub policy: SignInPolicy,
+}
+
+/// Outgoing email: address verification, password-reset links and security notices. Off while
+/// `smtp_url` is empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `smtp://host:port` (plain, for a relay on the same machine), `smtp://host:port?tls=required`
+    /// (STARTTLS) or `smtps://user:password@host` (TLS); empty: no email is sent.
+    pub smtp_url: String,
+    /// The sender address (`facegate <noreply@chat.example.org>`).
+    pub from: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            from: "facegate <noreply@localhost>".into(),
+        }
+    }
 }
 
 /// See [`AuthConfig::policy`].
@@ -229,6 +251,7 @@ impl Default for Config {
             face: FaceConfig::default(),
             sessions: SessionConfig::default(),
             auth: AuthConfig::default(),
+            email: EmailConfig::default(),
             lockout: LockoutConfig::default(),
             rate_limit: RateLimitConfig::default(),
             limits: LimitsConfig::default(),

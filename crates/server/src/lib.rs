@@ -23,6 +23,7 @@ pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod crypto;
+pub mod email;
 pub mod error;
 pub mod liveness;
 pub mod pool;

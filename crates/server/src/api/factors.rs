@@ -22,7 +22,7 @@ use crate::auth::session::{
     cookie_name, read_cookie, set_cookie, AnySession, FullSession, Level, SessionHash, SessionToken,
 };
 use crate::auth::totp::{self, TotpEnrolment};
-use crate::auth::{factors, recovery, Client};
+use crate::auth::{factors, mail, recovery, Client};
 use crate::error::{ApiResult, ErrorBody};
 use crate::storage::users::User;
 
@@ -164,6 +164,77 @@ fn full(recovery_codes_left: Option<i64>) -> FullResponse {
 pub struct SecondPassword {
     #[schema(value_type = String)]
     password: Password,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LinkToken {
+    /// The token of the emailed link (the part after `#`).
+    #[schema(max_length = 128)]
+    token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetRequest {
+    /// Username or email.
+    #[schema(max_length = 254)]
+    login: String,
+}
+
+/// Follows an address-verification link.
+#[utoipa::path(post, path = "/api/email/verify", tag = "auth", request_body = LinkToken,
+    responses(
+        (status = 204),
+        (status = 400, description = "challenge_invalid (unknown, used or expired link, or the address changed since), invalid_request", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody)))]
+pub async fn verify_email(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<LinkToken>,
+) -> ApiResult<StatusCode> {
+    mail::verify_address(&state, &req.token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Emails a password-reset link to the account's verified address, when email is configured.
+/// The answer is the same whether or not the login exists.
+#[utoipa::path(post, path = "/api/password-reset", tag = "auth", request_body = ResetRequest,
+    responses(
+        (status = 202, description = "accepted: a link was sent if the login has a verified address"),
+        (status = 400, description = "invalid_request", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 429, description = "rate_limited, with Retry-After", body = ErrorBody)))]
+pub async fn request_password_reset(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(req): ApiJson<ResetRequest>,
+) -> ApiResult<StatusCode> {
+    mail::request_reset(&state, &req.login, &client).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Follows a password-reset link: the first step of a sign-in that the face or a passkey
+/// completes, after which the password can be set without the old one.
+#[utoipa::path(post, path = "/api/password-reset/finish", tag = "auth", request_body = LinkToken,
+    responses(
+        (status = 200, body = FirstStepResponse, headers(("set-cookie" = String))),
+        (status = 400, description = "challenge_invalid (unknown, used or expired link), invalid_request", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody)))]
+pub async fn follow_reset_link(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<LinkToken>,
+) -> ApiResult<Response> {
+    let previous = previous_session(&state, &headers);
+    let token = mail::begin_reset(&state, &req.token, previous, &client).await?;
+    let accepts = factors::second_steps_of(&state, &token).await?;
+    Ok(with_cookie(
+        &state,
+        &token,
+        FirstStepResponse {
+            accepts,
+            recovery_codes_left: None,
+        },
+    ))
 }
 
 /// Completes a sign-in begun with a passkey by the password.

@@ -32,6 +32,7 @@ const MULTIPART_OVERHEAD: usize = 64 * 1024;
         factors::passkey_rename, factors::passkey_remove,
         factors::sessions, factors::end_session, factors::end_other_sessions,
         factors::change_password, factors::change_email,
+        factors::verify_email, factors::request_password_reset, factors::follow_reset_link,
         healthz, openapi_json),
     tags((name = "auth", description = "Accounts, passwords and sessions"),
         (name = "face", description = "Face enrolment and verification"),
@@ -123,6 +124,12 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/api/me/sessions/{id}", delete(factors::end_session))
         .route("/api/me/password", post(factors::change_password))
         .route("/api/me/email", put(factors::change_email))
+        .route("/api/email/verify", post(factors::verify_email))
+        .route("/api/password-reset", post(factors::request_password_reset))
+        .route(
+            "/api/password-reset/finish",
+            post(factors::follow_reset_link),
+        )
         .route("/api/openapi.json", get(openapi_json))
         .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(config.limits.json_body_bytes));

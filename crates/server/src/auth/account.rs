@@ -212,6 +212,7 @@ pub async fn register(state: &AppState, mut r: Registration, client: &Client) ->
         Some(enrolled),
     )
     .await?;
+    super::mail::send_verification(state, user.id).await?;
     tracing::info!(
         user_id = user.id,
         templates = sealed.len(),
@@ -516,8 +517,8 @@ pub async fn end_other_sessions(state: &AppState, session: &FullSession) -> ApiR
 }
 
 /// Changes the password; the account's other sessions are signed out. Needs a recent sign-in
-/// and the current password, except in a session begun with a recovery code: that is the way
-/// back in for a user who lost the password.
+/// and the current password, except in a session begun with a recovery code or a reset link:
+/// that is the way back in for a user who lost the password.
 pub async fn change_password(
     state: &AppState,
     session: &FullSession,
@@ -527,7 +528,10 @@ pub async fn change_password(
 ) -> ApiResult<()> {
     session.require_recent_sign_in(&state.config.sessions, now_ms())?;
     password::check_policy(&new)?;
-    if session.first_factor != Factor::RecoveryCode {
+    if !matches!(
+        session.first_factor,
+        Factor::RecoveryCode | Factor::EmailLink
+    ) {
         let current = current.ok_or_else(|| {
             ApiError::Validation("current_password is required to change the password".into())
         })?;
@@ -559,6 +563,7 @@ pub async fn change_email(
     let email = email.trim().to_lowercase();
     check_email(&email)?;
     reauthenticate(state, session.user_id, password, client).await?;
+    let old = state.db.email_of(session.user_id).await?.map(|(e, _)| e);
     state
         .db
         .set_email(session.user_id, &email)
@@ -576,6 +581,19 @@ pub async fn change_email(
         Some(format!("{ended} other sessions signed out")),
     )
     .await?;
+    // The old address hears of the change too: it is the one an intruder would want silenced.
+    if old.as_deref() != Some(email.as_str()) {
+        super::mail::notify(
+            state,
+            session.user_id,
+            AuditKind::EmailChanged,
+            Some("your address was replaced"),
+            client,
+            old,
+        )
+        .await?;
+    }
+    super::mail::send_verification(state, session.user_id).await?;
     state
         .db
         .user(session.user_id)

@@ -114,6 +114,7 @@ pub async fn complete_sign_in(
     now: i64,
 ) -> ApiResult<SessionToken> {
     require_second_step(state, session, second).await?;
+    super::mail::notify_new_device(state, session.user_id, client).await?;
     let token = SessionToken::generate();
     let ip = client.ip_string();
     let replaced = state

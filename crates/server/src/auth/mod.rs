@@ -7,6 +7,7 @@ pub mod face;
 pub mod factors;
 pub mod live;
 pub mod lockout;
+pub mod mail;
 pub mod passkey;
 pub mod password;
 pub mod policy;
@@ -93,8 +94,11 @@ pub async fn audit(
             at: now_ms(),
             ip: &ip,
             user_agent: client.user_agent.as_deref(),
-            detail,
+            detail: detail.clone(),
         })
         .await?;
+    if let Some(user_id) = user_id {
+        mail::notify(state, user_id, kind, detail.as_deref(), client, None).await?;
+    }
     Ok(())
 }

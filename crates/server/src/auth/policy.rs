@@ -5,8 +5,8 @@
 //! - password, then the face (the default path), a passkey, an authenticator code or a
 //!   recovery code (the non-biometric alternatives NIST SP 800-63B-4 §3.2.3 asks for);
 //! - passkey (in place of the password), then the face or the password;
-//! - recovery code (a lost password), then the face or a passkey; the session may then set a
-//!   new password without the old one.
+//! - recovery code or email reset link (a lost password), then the face or a passkey; the
+//!   session may then set a new password without the old one.
 //!
 //! With `passkey_with_face` the face completes only a sign-in begun with a passkey.
 
@@ -42,6 +42,8 @@ impl AccountFactors {
             Factor::Passkey => self.passkeys > 0,
             Factor::Totp => self.totp,
             Factor::RecoveryCode => self.recovery_codes_left > 0,
+            // A reset link begins a sign-in; it never completes one.
+            Factor::EmailLink => false,
         }
     }
 }
@@ -62,7 +64,9 @@ pub fn refusal(
             Factor::Face | Factor::Passkey | Factor::Totp | Factor::RecoveryCode
         ),
         Factor::Passkey => matches!(second, Factor::Face | Factor::Password),
-        Factor::RecoveryCode => matches!(second, Factor::Face | Factor::Passkey),
+        Factor::RecoveryCode | Factor::EmailLink => {
+            matches!(second, Factor::Face | Factor::Passkey)
+        }
         Factor::Face | Factor::Totp => false,
     };
     if !path_exists {

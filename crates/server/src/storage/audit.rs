@@ -38,6 +38,8 @@ pub enum AuditKind {
     EmailChanged,
     /// The owner ended sessions from the settings (detail: how many).
     SessionsEnded,
+    /// A password-reset link was emailed.
+    PasswordResetRequested,
     /// The account was moved over from another system (`facegate admin import-users`).
     Imported,
     /// The owner downloaded their personal data (`GET /api/me/export`).
@@ -69,6 +71,7 @@ impl AuditKind {
             Self::PasswordChanged => "password_changed",
             Self::EmailChanged => "email_changed",
             Self::SessionsEnded => "sessions_ended",
+            Self::PasswordResetRequested => "password_reset_requested",
             Self::Imported => "imported",
             Self::DataExported => "data_exported",
         }

@@ -47,6 +47,7 @@ impl Db {
 pub mod audit;
 pub mod chat;
 pub mod counters;
+pub mod email;
 pub mod enrolments;
 pub mod factors;
 pub mod reactions;

@@ -17,6 +17,8 @@ pub enum Factor {
     /// A code from an authenticator app (TOTP).
     Totp,
     RecoveryCode,
+    /// A password-reset link from the account's (verified) email.
+    EmailLink,
 }
 
 impl Factor {
@@ -27,6 +29,7 @@ impl Factor {
             Self::Face => "face",
             Self::Totp => "totp",
             Self::RecoveryCode => "recovery_code",
+            Self::EmailLink => "email_link",
         }
     }
 
@@ -37,6 +40,7 @@ impl Factor {
             Self::Face,
             Self::Totp,
             Self::RecoveryCode,
+            Self::EmailLink,
         ]
         .into_iter()
         .find(|f| f.as_str() == s)

@@ -142,7 +142,8 @@ impl Db {
 
     /// Changes the email (already normalised); `Taken` when another account has it.
     pub async fn set_email(&self, id: i64, email: &str) -> Result<(), InsertUserError> {
-        sqlx::query("UPDATE users SET email = ? WHERE id = ?")
+        // A new address is unverified until its own link is followed.
+        sqlx::query("UPDATE users SET email = ?, email_verified_at = NULL WHERE id = ?")
             .bind(email)
             .bind(id)
             .execute(self.pool())

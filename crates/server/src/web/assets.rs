@@ -49,6 +49,7 @@ pub static ASSETS: &[Asset] = embed![
     "js/password.js",
     "js/socket.js",
     "js/pages/chat.js",
+    "js/pages/email-link.js",
     "js/pages/face.js",
     "js/pages/login.js",
     "js/pages/register.js",

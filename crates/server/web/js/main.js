@@ -9,6 +9,7 @@ import * as register from './pages/register.js';
 import * as face from './pages/face.js';
 import * as chat from './pages/chat.js';
 import * as settings from './pages/settings.js';
+import * as emailLink from './pages/email-link.js';
 
 // `need`: who may see the page. guest = anyone (a full session is sent on to the chat),
 // password = a session waiting for its face check, full = password and face done.
@@ -19,6 +20,7 @@ const ROUTES = [
   { pattern: /^\/chat\/?$/, page: chat, need: 'full' },
   { pattern: /^\/chat\/(\d+)\/?$/, page: chat, need: 'full', params: ['channel'] },
   { pattern: /^\/settings\/?$/, page: settings, need: 'full' },
+  { pattern: /^\/(verify-email|reset-password)\/?$/, page: emailLink, need: 'any' },
 ];
 
 const root = document.getElementById('main');
@@ -50,6 +52,7 @@ export function handleAuthError(err) {
 
 function decide(need, session) {
   const level = session ? session.level : null;
+  if (need === 'any') return null;
   if (need === 'guest') return level === 'full' ? '/chat' : null;
   if (need === 'password') {
     if (!level) return '/login';

@@ -37,7 +37,29 @@ export function render({ root, navigate, notice }) {
     }
   }
 
-  // A lost password: a recovery code begins the sign-in, then the face or a passkey finishes it.
+  // A lost password: an emailed link (when the server sends email) or a recovery code begins the
+  // sign-in, then the face or a passkey finishes it.
+  const resetLogin = field({ label: 'Account name or email address', name: 'reset-login', autocomplete: 'username' });
+  const resetSubmit = h('button', { type: 'submit', className: 'btn btn-secondary', text: 'Email me a link' });
+  const resetForm = h('details', { className: 'recovery' },
+    h('summary', { text: 'Forgot your password? Get a link by email' }),
+    h('form', { className: 'form', on: { submit: onReset } },
+      h('p', { className: 'field-hint', text: 'A link goes to your confirmed email address, if this server sends email. It is valid for 15 minutes; your face or a passkey is asked next.' }),
+      resetLogin.wrap, resetSubmit));
+  async function onReset(event) {
+    event.preventDefault();
+    alert.clear();
+    resetSubmit.disabled = true;
+    try {
+      await api.post('/api/password-reset', { login: resetLogin.input.value.trim() });
+      alert.show('If that account has a confirmed email address, a link is on its way. Check your inbox.', 'info');
+    } catch (err) {
+      alert.show(describeError(err));
+    } finally {
+      resetSubmit.disabled = false;
+    }
+  }
+
   const recoveryLogin = field({ label: 'Account name or email', name: 'recovery-login', autocomplete: 'username' });
   const recoveryCode = field({ label: 'Recovery code', name: 'recovery-code', autocomplete: 'off', hint: 'One of the codes you saved (like abcd-efgh-jkmn-pqrs). Your face or a passkey is asked next, then you set a new password.' });
   const recoverySubmit = h('button', { type: 'submit', className: 'btn btn-secondary', text: 'Continue with the code' });
@@ -120,6 +142,7 @@ export function render({ root, navigate, notice }) {
   root.append(authShell({ title: 'Log in', subtitle: 'Step 1 of 2: your password (or a passkey). Then a quick face check.' },
     form,
     passkeyButton,
+    resetForm,
     recovery,
     h('p', { className: 'switch' }, 'New here? ', h('a', { href: '/register', attrs: { 'data-link': '' }, text: 'Create an account' }))));
   return () => clearInterval(timer);
