@@ -144,7 +144,7 @@ browserTests('sign-in factors', (cams) => {
       await second.page.waitForURL(`${url}/chat`, { timeout: 30000 });
       await openSettings(second.page, url);
       await second.page.getByText('You have 9 unused recovery codes.').waitFor();
-      await second.page.getByText(/Recovery code used \(9 left\)/).waitFor();
+      await second.page.getByRole('row', { name: /Recovery code used 9 left/ }).waitFor();
     }, PHOTO_CHECK);
   });
 

@@ -93,7 +93,7 @@ browserTests('browser flows', (cams) => {
       await joe.page.getByLabel('Message', { exact: true }).press('Enter');
       const reply = barack.page.locator('.message-text', { hasText: 'Hi Barack' });
       await reply.waitFor({ timeout: 15000 });
-      assert.equal(await reply.textContent(), 'Hi Barack\ntwo lines');
+      assert.equal(await reply.innerText(), 'Hi Barack\ntwo lines', 'the line break is kept');
       // Barack was looking at the conversation, so Joe's side shows it as seen.
       await joe.page.locator('.seen', { hasText: 'Seen' }).waitFor({ timeout: 10000 });
       assert.equal(await barack.page.locator('.seen').isVisible(), false, 'Barack\'s newest message is not his own');

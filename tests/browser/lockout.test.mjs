@@ -59,7 +59,7 @@ browserTests('lockouts', (cams) => {
       assert.match(await page.locator('.live-prompt').textContent(), /didn't match/);
       await startLiveCheck(page);
       await page.getByText(/The face check is disabled for this account/).waitFor({ timeout: 30000 });
-      assert.match(await page.getByRole('alert').textContent(), /Ask the server operator to help you re-enrol your face\./);
+      assert.match(await page.getByRole('alert').textContent(), /re-enrol your face in the settings, or ask the server operator for help\./);
       assert.equal(await page.getByRole('button', { name: /Try again|Start face check/ }).count(), 0, 'nothing to retry');
       await assertVisible(page, 'The camera is off.');
       await screenshot(page, 'face-disabled');
@@ -80,7 +80,7 @@ browserTests('lockouts', (cams) => {
       await page.waitForFunction(() => /didn't match/.test(document.querySelector('[role="alert"]')?.textContent ?? ''), null, { timeout: 30000 });
       await pressVerify(page);
       await page.getByText(/The face check is disabled for this account/).waitFor({ timeout: 30000 });
-      assert.match(await alert.textContent(), /Ask the server operator to help you re-enrol your face\./);
+      assert.match(await alert.textContent(), /re-enrol your face in the settings, or ask the server operator for help\./);
       assert.ok(await page.getByRole('button', { name: 'Verify' }).isDisabled(), 'Verify stays off');
       await assertVisible(page, 'The camera is off.');
       await screenshot(page, 'face-disabled-photo-check');

@@ -102,14 +102,6 @@ fn link_token(mail: &Value, path: &str) -> String {
         .collect()
 }
 
-async fn post(s: &TestServer, c: &reqwest::Client, path: &str, body: Value) -> reqwest::Response {
-    c.post(s.url(path))
-        .json(&body)
-        .send()
-        .await
-        .expect("request")
-}
-
 #[tokio::test]
 async fn a_verified_address_gets_a_single_use_reset_link_that_only_begins_a_sign_in() {
     fixtures_present("email reset");

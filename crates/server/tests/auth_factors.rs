@@ -10,14 +10,6 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use totp_rs::{Algorithm, Secret, TOTP};
 
-async fn post(s: &TestServer, c: &reqwest::Client, path: &str, body: Value) -> reqwest::Response {
-    c.post(s.url(path))
-        .json(&body)
-        .send()
-        .await
-        .expect("request")
-}
-
 async fn status_and_json(r: reqwest::Response) -> (StatusCode, Value) {
     let status = r.status();
     let body = r.json().await.unwrap_or(Value::Null);

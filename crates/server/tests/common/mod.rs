@@ -368,6 +368,15 @@ pub async fn delete_account(s: &TestServer, c: &reqwest::Client, password: &str)
         .expect("delete request")
 }
 
+/// `POST path` with a JSON body and `c`'s session.
+pub async fn post(s: &TestServer, c: &reqwest::Client, path: &str, body: Value) -> Response {
+    c.post(s.url(path))
+        .json(&body)
+        .send()
+        .await
+        .expect("POST request")
+}
+
 /// `GET path` with `c`'s session, parsed as JSON (panics unless 200).
 pub async fn get_json(s: &TestServer, c: &reqwest::Client, path: &str) -> Value {
     let r = c.get(s.url(path)).send().await.expect("GET request");

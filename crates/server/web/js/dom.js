@@ -87,6 +87,29 @@ export function formatCountdown(seconds) {
   return `${m}:${String(s % 60).padStart(2, '0')}`;
 }
 
+/**
+ * Shows "You can try again in m:ss." in `el` for `seconds`, then hides it and calls `onDone`.
+ * Returns a function that stops the countdown early (without calling `onDone`).
+ */
+export function countdownIn(el, seconds, onDone) {
+  const until = Date.now() + seconds * 1000;
+  let timer = null;
+  const tick = () => {
+    const left = (until - Date.now()) / 1000;
+    if (left <= 0) {
+      clearInterval(timer);
+      el.hidden = true;
+      onDone();
+      return;
+    }
+    el.textContent = `You can try again in ${formatCountdown(left)}.`;
+  };
+  el.hidden = false;
+  tick();
+  timer = setInterval(tick, 500);
+  return () => clearInterval(timer);
+}
+
 /** Formats a timestamp (unix ms, unix s, or RFC 3339 string) for people. */
 export function toDate(value) {
   if (value instanceof Date) return value;

@@ -2,7 +2,7 @@
 // the authenticator app, or a recovery code. The server says which this sign-in accepts
 // (`accepts` of GET /api/me); each one that succeeds raises the session to `full`.
 import { api, ApiError } from './api.js';
-import { h, field, alertBox, formatCountdown } from './dom.js';
+import { h, field, alertBox, countdownIn } from './dom.js';
 import { describeError } from './errors.js';
 import { getPasskey, passkeysSupported, describePasskeyFailure } from './webauthn.js';
 
@@ -21,28 +21,17 @@ export function otherSteps({ accepts, onDone, onExpired }) {
   const steps = accepts.filter((s) => s !== 'face' && LABELS[s]);
   const alert = alertBox();
   const countdown = h('p', { className: 'countdown', hidden: true, attrs: { 'aria-live': 'off' } });
-  let timer = null;
+  let stopCountdown = null;
   const buttons = [];
 
   function lockFor(seconds) {
-    const until = Date.now() + seconds * 1000;
     buttons.forEach((b) => { b.disabled = true; });
-    countdown.hidden = false;
-    const tick = () => {
-      const left = (until - Date.now()) / 1000;
-      if (left <= 0) {
-        clearInterval(timer);
-        timer = null;
-        countdown.hidden = true;
-        buttons.forEach((b) => { b.disabled = false; });
-        alert.show('You can try again now.', 'info');
-        return;
-      }
-      countdown.textContent = `You can try again in ${formatCountdown(left)}.`;
-    };
-    clearInterval(timer);
-    tick();
-    timer = setInterval(tick, 500);
+    if (stopCountdown) stopCountdown();
+    stopCountdown = countdownIn(countdown, seconds, () => {
+      stopCountdown = null;
+      buttons.forEach((b) => { b.disabled = false; });
+      alert.show('You can try again now.', 'info');
+    });
   }
 
   function failed(err, input) {
@@ -84,7 +73,7 @@ export function otherSteps({ accepts, onDone, onExpired }) {
           } catch (err) {
             failed(err, input.input);
           } finally {
-            if (!timer) submit.disabled = false;
+            if (!stopCountdown) submit.disabled = false;
           }
         },
       },
@@ -109,7 +98,7 @@ export function otherSteps({ accepts, onDone, onExpired }) {
       } catch (err) {
         failed(err);
       } finally {
-        if (!timer) button.disabled = false;
+        if (!stopCountdown) button.disabled = false;
       }
     });
     return h('div', { className: 'second-step', attrs: { 'data-step': 'passkey' } }, button);
@@ -132,5 +121,5 @@ export function otherSteps({ accepts, onDone, onExpired }) {
     ...steps.map((step) => h('details', { className: 'step-choice', open: steps.length === 1 },
       h('summary', { text: LABELS[step] }), forms[step]())));
   el.hidden = steps.length === 0;
-  return { el, stop: () => clearInterval(timer) };
+  return { el, stop: () => { if (stopCountdown) stopCountdown(); } };
 }

@@ -232,7 +232,7 @@ export function recoveryCard({ factors, fail, changed }) {
 export function passwordCard({ session, fail }) {
   const alert = alertBox();
   const viaRecovery = session.firstFactor === 'recovery_code';
-  const current = viaRecovery ? null : field({ label: 'Current password', name: 'current-password', type: 'password', autocomplete: 'current-password' });
+  const current = viaRecovery ? null : field({ label: 'Old password', name: 'current-password', type: 'password', autocomplete: 'current-password' });
   const next = field({ label: 'New password', name: 'new-password', type: 'password', autocomplete: 'new-password', hint: 'At least 8 characters. Your other sessions are signed out.' });
   const submit = h('button', { type: 'submit', className: 'btn btn-primary', text: 'Change password' });
   const form = h('form', {

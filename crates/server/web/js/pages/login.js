@@ -1,7 +1,7 @@
 // Login: username or email + password. Success leaves a password-level session; the face
 // check comes next.
 import { api, ApiError } from '../api.js';
-import { h, field, alertBox, formatCountdown } from '../dom.js';
+import { h, field, alertBox, countdownIn } from '../dom.js';
 import { describeError } from '../errors.js';
 import { authShell } from '../layout.js';
 import { getPasskey, passkeysSupported, describePasskeyFailure } from '../webauthn.js';
@@ -110,33 +110,23 @@ export function render({ root, navigate, notice }) {
   }
 
   // Password lockouts and per-address limits come with Retry-After: count it down live.
-  let timer = null;
+  let timer = null; // the running countdown's stop function
   function waitOut(err) {
-    const until = Date.now() + err.retryAfter * 1000;
     const why = err.code === 'locked_out'
       ? 'Too many failed sign-in attempts for this account.'
       : 'Too many sign-in attempts from this network.';
     // The alert is announced once; the ticking countdown beside it is not (aria-live off).
     alert.show(why);
-    countdown.hidden = false;
-    const tick = () => {
-      const left = (until - Date.now()) / 1000;
-      if (left <= 0) {
-        clearInterval(timer);
-        timer = null;
-        countdown.hidden = true;
-        alert.show('You can try again now.', 'info');
-        submit.disabled = false;
-        submit.textContent = 'Log in';
-        return;
-      }
-      countdown.textContent = `You can try again in ${formatCountdown(left)}.`;
-    };
     submit.disabled = true;
     // Not "Logging in…" for the whole wait: the button is simply off until the countdown ends.
     submit.textContent = 'Log in';
-    tick();
-    timer = setInterval(tick, 1000);
+    if (timer) timer();
+    timer = countdownIn(countdown, err.retryAfter, () => {
+      timer = null;
+      alert.show('You can try again now.', 'info');
+      submit.disabled = false;
+      submit.textContent = 'Log in';
+    });
   }
 
   root.append(authShell({ title: 'Log in', subtitle: 'Step 1 of 2: your password (or a passkey). Then a quick face check.' },
@@ -145,5 +135,5 @@ export function render({ root, navigate, notice }) {
     resetForm,
     recovery,
     h('p', { className: 'switch' }, 'New here? ', h('a', { href: '/register', attrs: { 'data-link': '' }, text: 'Create an account' }))));
-  return () => clearInterval(timer);
+  return () => { if (timer) timer(); };
 }

@@ -52,11 +52,11 @@ export function render({ root, session, navigate, handleAuthError }) {
 
   // ---- security events ----
   const eventsAlert = alertBox();
-  const eventsBody = h('tbody', {}, h('tr', {}, h('td', { colSpan: 4, text: 'Loading…' })));
+  const eventsBody = h('tbody', {}, h('tr', {}, h('td', { colSpan: 5, text: 'Loading…' })));
   const eventsTable = h('div', { className: 'table-wrap', tabIndex: 0, attrs: { role: 'region', 'aria-label': 'Security events' } },
     h('table', { className: 'events' },
       h('caption', { className: 'visually-hidden', text: 'Recent sign-in and security events on your account' }),
-      h('thead', {}, h('tr', {}, ['When', 'What', 'IP address', 'Browser'].map((t) => h('th', { scope: 'col', text: t })))),
+      h('thead', {}, h('tr', {}, ['When', 'What', 'Details', 'IP address', 'Browser'].map((t) => h('th', { scope: 'col', text: t })))),
       eventsBody));
 
   async function loadEvents() {
@@ -64,14 +64,14 @@ export function render({ root, session, navigate, handleAuthError }) {
       const data = await api.get('/api/me/security-events');
       const events = listOf(data, 'events');
       setChildren(eventsBody, events.length === 0
-        ? h('tr', {}, h('td', { colSpan: 4, text: 'No events yet.' }))
+        ? h('tr', {}, h('td', { colSpan: 5, text: 'No events yet.' }))
         : events.map((e) => {
           const kind = e.kind ?? e.type ?? e.event;
           const bad = /fail|mismatch|lock|disabled/.test(String(kind));
-          const label = e.detail ? `${eventLabel(kind)} (${e.detail})` : eventLabel(kind);
           return h('tr', { className: bad ? 'event-bad' : '' },
             h('td', { text: formatTime(e.at ?? e.created_at ?? e.time) }),
-            h('td', { text: label }),
+            h('td', { text: eventLabel(kind) }),
+            h('td', { className: 'muted', text: e.detail ?? '' }),
             h('td', { text: e.ip ?? '' }),
             h('td', { className: 'ua', title: e.user_agent ?? '', text: shortAgent(e.user_agent) }));
         }));
