@@ -63,9 +63,10 @@ browserTests('lockouts', (cams) => {
       assert.equal(await page.getByRole('button', { name: /Try again|Start face check/ }).count(), 0, 'nothing to retry');
       await assertVisible(page, 'The camera is off.');
       await screenshot(page, 'face-disabled');
-      // Coming back later, the page knows at once.
+      // Coming back later, the page knows at once: the face is not offered, and with no other
+      // factor set up it says who can help.
       await page.reload();
-      await assertVisible(page, 'The camera is off.');
+      await assertVisible(page, 'the face check is disabled and nothing else is set up');
       assert.equal(await page.getByRole('button', { name: 'Start face check' }).count(), 0);
     }, { env: { ...LIVE_ENV, ...DISABLE_AFTER_ONE } });
   });
