@@ -244,7 +244,7 @@ browserTests('live check pages', (cams) => {
       await page.getByRole('button', { name: 'Start face capture' }).click();
       await page.getByText('Face captured', { exact: true }).waitFor({ timeout: 15000 });
       await screenshot(page, 'live-reenrol-settings');
-      await page.getByLabel('Current password').fill(PASSWORD);
+      await page.getByRole('region', { name: 'Your face' }).getByLabel('Current password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Save new face' }).click();
       await assertVisible(page, 'Your face has been re-enrolled.');
       assert.equal(live.sockets[0].purpose, 'enrol');
