@@ -87,11 +87,18 @@ impl IntoResponse for ChatError {
                 message: self.message(),
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if self == ChatError::Busy {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 
-type ChatResult<T> = Result<T, ChatError>;
+pub(super) type ChatResult<T> = Result<T, ChatError>;
 
 fn chat(state: &AppState) -> Chat<'_> {
     Chat {
@@ -118,13 +125,13 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> ChatResult<T> {
     })
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> ChatResult<T> {
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> ChatResult<T> {
     q.map(|Query(v)| v)
         .map_err(|e| ChatError::Invalid(format!("Invalid query: {}", e.body_text())))
 }
 
 /// A malformed id names no channel or message: 404 like any unknown one.
-fn path<T>(p: Result<Path<T>, PathRejection>) -> ChatResult<T> {
+pub(super) fn path<T>(p: Result<Path<T>, PathRejection>) -> ChatResult<T> {
     p.map(|Path(v)| v).map_err(|_| ChatError::ChannelNotFound)
 }
 
@@ -314,11 +321,16 @@ struct SendMessage {
     client_id: Option<String>,
     /// The id of an earlier message of this channel that this one answers.
     reply_to: Option<i64>,
+    /// Ids of files I uploaded into this channel and have not sent yet (at most 10); with
+    /// attachments, `text` may be empty.
+    #[serde(default)]
+    attachments: Vec<i64>,
 }
 
 #[utoipa::path(post, path = "/api/channels/{id}/messages", tag = "chat", params(("id" = i64, Path)), request_body = SendMessage,
     responses((status = 201, body = MessageView), (status = 200, description = "A retry: the message stored earlier with this client_id", body = MessageView),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 400, description = "invalid_request: no text (and no attachment), too long, a bad reply_to, or an attachment that is not my unsent upload to this channel", body = ErrorBody),
+        (status = 404, body = ErrorBody),
         (status = 409, description = "client_id already used for another text", body = ErrorBody)))]
 async fn send(
     State(state): State<AppState>,
@@ -335,6 +347,7 @@ async fn send(
             &body.text,
             body.client_id.as_deref(),
             body.reply_to,
+            &body.attachments,
             now_ms(),
         )
         .await?;

@@ -45,6 +45,7 @@ impl Db {
 }
 
 pub mod audit;
+pub mod attachments;
 pub mod chat;
 pub mod counters;
 pub mod reactions;
