@@ -15,6 +15,7 @@ use crate::error::{ErrorBody, ErrorDetail};
 
 use super::domain::{self, ChannelKind, ChatError};
 use super::events::{ChannelListItem, ChannelView, MessageView, ReactionView};
+use super::search::SearchPage;
 use super::service::{Chat, HistoryPage, UserPage};
 
 /// The OpenAPI description of the chat routes (merged into `/api/openapi.json`).
@@ -22,7 +23,7 @@ use super::service::{Chat, HistoryPage, UserPage};
 #[openapi(
     paths(search_users, create_channel, list_channels, channel, rename_channel, delete_channel,
         add_member, remove_member, history, send, edit_message, delete_message, add_reaction,
-        remove_reaction, mark_read),
+        remove_reaction, mark_read, search_messages),
     tags((name = "chat", description = "Channels, messages and read positions (full sessions only). \
         Live events: WebSocket GET /api/ws, see crate::chat::ws."))
 )]
@@ -50,6 +51,7 @@ struct ReadPosition {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/users", get(search_users))
+        .route("/api/search", get(search_messages))
         .route("/api/channels", get(list_channels).post(create_channel))
         .route(
             "/api/channels/{id}",
@@ -157,6 +159,32 @@ async fn search_users(
     let q = query(q)?;
     let page = chat(&state)
         .search_users(session.user_id, &q.q, q.after.as_deref(), q.limit)
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/search", tag = "chat",
+    params(("q" = String, Query, description = "Words to find (at most 200 characters, 16 words); each is matched as a word, the last also as a prefix; no operators"),
+        ("limit" = Option<u32>, Query, description = "1-50, default 20")),
+    responses((status = 200, description = "Messages of my channels that hold every word, newest first, with a snippet", body = SearchPage),
+        (status = 400, description = "invalid_request: no word, too long, or a limit out of range", body = ErrorBody),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "face_required", body = ErrorBody)))]
+async fn search_messages(
+    State(state): State<AppState>,
+    session: FullSession,
+    q: Result<Query<SearchQuery>, QueryRejection>,
+) -> ChatResult<Response> {
+    let q = query(q)?;
+    let page = chat(&state)
+        .search_messages(session.user_id, &q.q, q.limit)
         .await?;
     Ok(Json(page).into_response())
 }

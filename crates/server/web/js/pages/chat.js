@@ -13,6 +13,9 @@ import { renderMarkup, mentionsIn } from '../chat-markup.js';
 import { dayKey, dayLabel, clockTime, fullTimestamp } from '../chat-time.js';
 import { ChatNotifier, titleWithUnread } from '../chat-notify.js';
 import { reactionBar, replyQuote } from '../chat-reactions.js';
+import { composerFiles, filesOf, attachmentList } from '../chat-attachments.js';
+import { messageSearch } from '../chat-search.js';
+import { openSwitcher } from '../chat-switcher.js';
 import {
   normUser, normMessage, normChannel, listOf, displayName, others, channelTitle, compareActivity, newClientId,
 } from '../chat-model.js';
@@ -56,6 +59,9 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     unsent: new Map(), // client id -> a send that failed for want of a connection, retried on reconnect
     shown: new Map(), // message id -> the message as last drawn
     goingAway: null, // {id, why} while I leave or delete a group
+    sending: false, // waiting for the composer's uploads before a send
+    jumpAfterLoad: null, // a message to show once the conversation opening now has loaded
+    switcher: null, // the open quick switcher
   };
 
   // ---- layout ----
@@ -65,11 +71,19 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const connection = h('p', { className: 'connection', hidden: true, attrs: { role: 'status' } });
   const channelList = h('ul', { className: 'channel-list', attrs: { 'aria-label': 'Conversations' } });
   const newBtn = h('button', { type: 'button', className: 'btn btn-primary btn-block', text: 'New conversation', on: { click: onNewConversation } });
+  const search = messageSearch({
+    titleOf: (id) => (state.channels.has(id) ? channelTitle(state.channels.get(id), me.id) : null),
+    onOpen: (hit) => showMessage(hit.channel_id, hit.message_id),
+  });
+  const switchBtn = h('button', {
+    type: 'button', className: 'btn btn-link switcher-open', text: 'Go to… (Ctrl+K)',
+    attrs: { 'aria-keyshortcuts': 'Control+K Meta+K' }, on: { click: onSwitcher },
+  });
   const sidebar = h('nav', { className: 'chat-sidebar', attrs: { 'aria-label': 'Conversations' } },
     h('div', { className: 'sidebar-top' }, brand(),
       h('a', { href: '/settings', className: 'btn btn-link', attrs: { 'data-link': '' }, text: 'Settings' })),
     h('p', { className: 'me' }, h('span', { className: 'presence-dot online', attrs: { 'aria-hidden': 'true' } }), h('span', { text: displayName(me) })),
-    newBtn, connection, listNotice.el, channelList, notifySettings());
+    newBtn, search.el, switchBtn, connection, listNotice.el, channelList, notifySettings());
 
   const back = h('button', { type: 'button', className: 'btn btn-link chat-back', text: '‹ Conversations', on: { click: () => navigate('/chat') } });
   const title = h('h2', { className: 'chat-title', id: uid('chat-title'), text: '' });
@@ -90,19 +104,37 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const textarea = h('textarea', {
     id: textareaId, rows: 1, maxLength: MAX_TEXT, placeholder: 'Write a message', className: 'composer-input',
     attrs: { 'aria-describedby': `${textareaId}-help` },
-    on: { keydown: onKeyDown, input: onInput },
+    on: { keydown: onKeyDown, input: onInput, paste: onPaste },
   });
+  const files = composerFiles({ channelId: () => state.activeId, announce: (text) => alert.show(text, 'info') });
   const sendBtn = h('button', { type: 'submit', className: 'btn btn-primary', text: 'Send' });
   const replyLabel = h('p', { className: 'reply-bar-text' });
   const replyBar = h('div', { className: 'reply-bar', hidden: true },
     replyLabel, h('button', { type: 'button', className: 'btn btn-link', text: 'Cancel reply', on: { click: () => { setReply(null); textarea.focus(); } } }));
   const composer = h('form', { className: 'composer', on: { submit: (e) => { e.preventDefault(); sendCurrent(); } } },
     h('label', { htmlFor: textareaId, className: 'visually-hidden', text: 'Message' }),
-    textarea, sendBtn,
-    h('p', { id: `${textareaId}-help`, className: 'visually-hidden', text: 'Enter sends, Shift+Enter starts a new line.' }));
+    files.button, files.input, textarea, sendBtn,
+    h('p', { id: `${textareaId}-help`, className: 'visually-hidden', text: 'Enter sends, Shift+Enter starts a new line. Paste or drop files to attach them.' }));
   const conversation = h('section', { className: 'chat-main', attrs: { 'aria-labelledby': title.id } },
     h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), muteBtn, manageBtn, deleteDirectBtn),
-    scroller, typingLine, replyBar, composer);
+    scroller, typingLine, replyBar, files.list, composer);
+  // Files dropped anywhere on the conversation go to the composer.
+  conversation.addEventListener('dragover', (e) => {
+    if (!e.dataTransfer || ![...e.dataTransfer.types].includes('Files')) return;
+    e.preventDefault();
+    conversation.classList.add('dropping');
+  });
+  conversation.addEventListener('dragleave', (e) => {
+    if (!conversation.contains(e.relatedTarget)) conversation.classList.remove('dropping');
+  });
+  conversation.addEventListener('drop', (e) => {
+    conversation.classList.remove('dropping');
+    const dropped = filesOf(e.dataTransfer);
+    if (dropped.length === 0) return;
+    e.preventDefault();
+    files.add(dropped);
+    textarea.focus();
+  });
   const empty = h('section', { className: 'chat-empty' },
     h('p', { text: 'Pick a conversation, or start a new one.' }));
   const layout = h('div', { className: 'chat', dataset: { view: 'list' } },
@@ -175,11 +207,12 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     if (m) replyLabel.textContent = `Replying to ${m.author_id === me.id ? 'yourself' : displayName(authorOf(m))}: ${m.text.replace(/\s+/g, ' ').slice(0, 80)}`;
   }
 
-  // Shows the answered message: scrolls back through history until it is loaded, then
-  // highlights it for a moment.
-  async function jumpTo(messageId) {
+  // Shows a message of the open conversation: loads older history page by page until it is
+  // there (the list stays one unbroken stretch up to the newest message), then highlights it for
+  // a moment. A search hit may lie further back than a reply's quote, so it may load more.
+  async function jumpTo(messageId, { pages = 40 } = {}) {
     const id = state.activeId;
-    for (let guard = 0; guard < 40 && !state.nodes.has(messageId) && state.hasMore && state.activeId === id; guard += 1) {
+    for (let guard = 0; guard < pages && !state.nodes.has(messageId) && state.hasMore && state.activeId === id; guard += 1) {
       await loadOlder();
     }
     const li = state.nodes.get(messageId);
@@ -263,7 +296,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const other = c.kind === 'direct' ? others(c, me.id)[0] : null;
     const online = other ? state.presence.get(other.id) === true : false;
     const last = c.last_message;
-    const preview = last ? `${last.author_id === me.id ? 'You: ' : ''}${last.deleted ? 'Message deleted' : last.text}` : 'No messages yet';
+    const preview = last ? `${last.author_id === me.id ? 'You: ' : ''}${last.deleted ? 'Message deleted' : textOrFiles(last)}` : 'No messages yet';
     const unread = active ? 0 : c.unread;
     // The link's accessible name is its visible text plus hidden words for what the dot and
     // the badge show, so speech and screen readers name it as it reads.
@@ -311,6 +344,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     state.shown.clear();
     state.unsent.clear();
     setReply(null);
+    files.clear();
     seen.hidden = true;
     olderStatus.textContent = 'Loading messages…';
     try {
@@ -335,7 +369,56 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     markRead();
     textarea.focus();
     fillScreen();
+    if (state.jumpAfterLoad) {
+      const target = state.jumpAfterLoad;
+      state.jumpAfterLoad = null;
+      await jumpTo(target, { pages: 200 });
+    }
   }
+
+  // A search hit: its conversation, scrolled to the message.
+  function showMessage(channelId, messageId) {
+    if (channelId === state.activeId) {
+      jumpTo(messageId, { pages: 200 });
+      return;
+    }
+    state.jumpAfterLoad = messageId;
+    navigate(`/chat/${channelId}`);
+  }
+
+  function onSwitcher() {
+    if (state.switcher) return;
+    state.switcher = openSwitcher({
+      meId: me.id,
+      conversations: () => [...state.channels.values()].sort(compareActivity).map((c) => ({
+        id: c.id, title: channelTitle(c, me.id), kind: c.kind, peerId: c.kind === 'direct' ? (others(c, me.id)[0] || {}).id : null,
+      })),
+      onConversation: (id) => navigate(`/chat/${id}`),
+      onPerson: async (user) => {
+        try {
+          const created = await api.post('/api/channels', { kind: 'direct', members: [user.id] });
+          const c = upsertChannel(created.channel ?? created);
+          renderChannelList();
+          navigate(`/chat/${c.id}`);
+        } catch (err) {
+          fail(err);
+        }
+      },
+    });
+    state.switcher.addEventListener('close', () => {
+      state.switcher = null;
+      // Opening a conversation focuses its composer; otherwise focus goes back where it was.
+      if (document.activeElement === document.body) (state.activeId ? textarea : switchBtn).focus();
+    });
+  }
+
+  const onShortcut = (e) => {
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === 'k') {
+      e.preventDefault();
+      onSwitcher();
+    }
+  };
+  document.addEventListener('keydown', onShortcut);
 
   function renderHeader(channel) {
     manageBtn.hidden = channel.kind !== 'group';
@@ -419,6 +502,12 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     scroller.scrollTop = scroller.scrollHeight;
   }
 
+  // A message's text, or what it carries when it has none (a photo without a caption).
+  function textOrFiles(m) {
+    if (m.text || !m.attachments || m.attachments.length === 0) return m.text;
+    return `📎 ${m.attachments.map((a) => a.name).join(', ')}`;
+  }
+
   function authorOf(m) {
     if (m.author) rememberUsers([m.author]);
     return state.users.get(m.author_id) || m.author || { id: m.author_id };
@@ -429,7 +518,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     // Markup is built as DOM nodes from the text (chat-markup.js), never parsed as HTML.
     const body = m.deleted
       ? h('div', { className: 'message-text' }, h('p', { className: 'md-p', text: 'This message was deleted.' }))
-      : h('div', { className: 'message-text' }, renderMarkup(m.text, { me: me.username }));
+      : h('div', { className: 'message-text', hidden: m.text === '' && (m.attachments || []).length > 0 }, renderMarkup(m.text, { me: me.username }));
     const mentionsMe = !mine && !m.deleted && mentionsIn(m.text).includes(me.username.toLowerCase());
     const meta = h('p', { className: 'message-meta' },
       h('span', { className: 'message-author', text: mine ? 'You' : displayName(authorOf(m)) }),
@@ -445,6 +534,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       className: `message${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}${mentionsMe ? ' mentions-me' : ''}`,
       dataset: { id: m.id ?? '', author: m.author_id ?? '', at: toDate(m.created_at).getTime() || 0 },
     }, meta, replyQuote(m.reply_to, { nameOf, onJump: jumpTo }), body,
+    m.deleted ? null : attachmentList(m.attachments),
     sent ? reactionsNode(m.channel_id ?? state.activeId, m.id, m.reactions) : null,
     // Outside the meta line, which follow-up messages hide: an edit shows on every bubble.
     m.edited && !m.deleted ? h('p', { className: 'message-edited', text: 'edited' }) : null,
@@ -546,11 +636,20 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   // ---- sending ----
   async function sendCurrent() {
     const text = textarea.value;
-    if (!text.trim() || !state.activeId) return;
+    const channelId = state.activeId;
+    if ((!text.trim() && !files.hasAny()) || !channelId || state.sending) return;
     if (text.length > MAX_TEXT) {
       alert.show(describeError({ code: 'message_too_long' }));
       return;
     }
+    // The message names the files, so their uploads must be done first.
+    state.sending = true;
+    const attachments = await files.take().finally(() => { state.sending = false; });
+    if (!attachments) {
+      alert.show('A file could not be uploaded: remove it (or pick it again) and send once more.');
+      return;
+    }
+    if (state.activeId !== channelId) return;
     textarea.value = '';
     autoGrow();
     textarea.focus();
@@ -558,11 +657,11 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const answered = state.replyTo;
     setReply(null);
     const replyTo = answered ? { id: answered.id, author: authorOf(answered), text: answered.text, deleted: false } : null;
-    await send(state.activeId, text, newClientId(), replyTo);
+    await send(channelId, text, newClientId(), replyTo, attachments);
   }
 
-  async function send(channelId, text, clientId, replyTo = null) {
-    const draft = { id: undefined, client_id: clientId, author_id: me.id, text, created_at: Date.now(), reply_to: replyTo };
+  async function send(channelId, text, clientId, replyTo = null, attachments = []) {
+    const draft = { id: undefined, client_id: clientId, author_id: me.id, text, created_at: Date.now(), reply_to: replyTo, attachments };
     const li = messageNode(draft, { pending: true });
     state.nodes.set(clientId, li);
     messagesEl.append(li);
@@ -570,7 +669,9 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     refreshDays();
     scrollToBottom();
     try {
-      const data = await api.post(`/api/channels/${channelId}/messages`, { text, client_id: clientId, reply_to: replyTo ? replyTo.id : undefined });
+      const data = await api.post(`/api/channels/${channelId}/messages`, {
+        text, client_id: clientId, reply_to: replyTo ? replyTo.id : undefined, attachments: attachments.map((a) => a.id),
+      });
       const m = normMessage(data.message ?? data);
       bumpChannel(channelId, m);
       if (state.nodes.has(clientId)) confirmPending(clientId, m);
@@ -582,7 +683,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
         state.unsent.delete(clientId);
         state.nodes.delete(clientId);
         li.remove();
-        send(channelId, text, clientId, replyTo);
+        send(channelId, text, clientId, replyTo, attachments);
       };
       // Lost for want of a connection (not refused): sent again by itself once the socket is
       // back (the client id makes a send that did arrive count once).
@@ -614,6 +715,13 @@ export function render({ root, session, params, navigate, handleAuthError }) {
         actions.startEdit({ ...last, channel_id: last.channel_id ?? state.activeId });
       }
     }
+  }
+
+  function onPaste(event) {
+    const pasted = filesOf(event.clipboardData);
+    if (pasted.length === 0) return;
+    event.preventDefault();
+    files.add(pasted);
   }
 
   function onInput() {
@@ -813,7 +921,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const author = displayName(authorOf(m));
     notifier.notify({
       title: c.kind === 'direct' ? author : `${author} in ${channelTitle(c, me.id)}`,
-      body: m.text,
+      body: textOrFiles(m),
       tag: `chat-${c.id}`,
       onOpen: () => navigate(`/chat/${c.id}`),
     });
@@ -982,6 +1090,8 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       sendTyping(false);
       socket.close();
       document.removeEventListener('visibilitychange', onVisibility);
+      document.removeEventListener('keydown', onShortcut);
+      if (state.switcher) state.switcher.close();
     },
   };
 }
