@@ -4,6 +4,7 @@
 //! - [`service`]: the use cases; each stores first, then publishes through the hub.
 //! - [`attachments`]: files uploaded into a channel and sent with a message; [`media`]: what
 //!   the server does to them (images re-encoded without metadata, safe download names).
+//! - [`safety`]: blocking people and reporting messages.
 //! - [`search`]: full-text search (FTS5) over the messages of the caller's channels.
 //! - [`hub`]: in-memory fan-out with a global event sequence, a replay ring and bounded
 //!   per-connection queues.
@@ -35,6 +36,7 @@ pub mod events;
 pub mod hub;
 pub mod media;
 mod routes;
+pub mod safety;
 pub mod search;
 pub mod service;
 mod ws;

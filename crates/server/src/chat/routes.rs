@@ -23,7 +23,7 @@ use super::service::{Chat, HistoryPage, UserPage};
 #[openapi(
     paths(search_users, create_channel, list_channels, channel, rename_channel, delete_channel,
         add_member, remove_member, history, send, edit_message, delete_message, add_reaction,
-        remove_reaction, mark_read, search_messages),
+        remove_reaction, mark_read, search_messages, blocks, block, unblock, report),
     tags((name = "chat", description = "Channels, messages and read positions (full sessions only). \
         Live events: WebSocket GET /api/ws, see crate::chat::ws."))
 )]
@@ -69,6 +69,9 @@ pub fn routes() -> Router<AppState> {
             put(add_reaction).delete(remove_reaction),
         )
         .route("/api/channels/{id}/read", post(mark_read))
+        .route("/api/blocks", get(blocks))
+        .route("/api/blocks/{user}", put(block).delete(unblock))
+        .route("/api/channels/{id}/messages/{mid}/report", post(report))
         // A 4,000-character text is at most ~24 KB of JSON even with every character escaped.
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
 }
@@ -161,6 +164,92 @@ async fn search_users(
         .search_users(session.user_id, &q.q, q.after.as_deref(), q.limit)
         .await?;
     Ok(Json(page).into_response())
+}
+
+/// `GET /api/blocks`.
+#[derive(Serialize, ToSchema)]
+struct BlockList {
+    users: Vec<crate::storage::chat::UserSummary>,
+}
+
+#[utoipa::path(get, path = "/api/blocks", tag = "chat",
+    responses((status = 200, description = "The people I blocked", body = BlockList),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "face_required", body = ErrorBody)))]
+async fn blocks(State(state): State<AppState>, session: FullSession) -> ChatResult<Response> {
+    let users = chat(&state).blocked(session.user_id).await?;
+    Ok(Json(BlockList { users }).into_response())
+}
+
+#[utoipa::path(put, path = "/api/blocks/{user}", tag = "chat", params(("user" = i64, Path)),
+    responses((status = 204, description = "Blocked (again: no change). They can no longer message me directly; the page hides their messages"),
+        (status = 400, description = "invalid_request: myself", body = ErrorBody),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "face_required or cross_origin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody)))]
+async fn block(
+    State(state): State<AppState>,
+    session: FullSession,
+    user: Result<Path<i64>, PathRejection>,
+) -> ChatResult<StatusCode> {
+    let user = path(user).map_err(|_| ChatError::UserNotFound(0))?;
+    chat(&state).block(session.user_id, user, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/blocks/{user}", tag = "chat", params(("user" = i64, Path)),
+    responses((status = 204, description = "Not blocked (any more)"),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "face_required or cross_origin", body = ErrorBody),
+        (status = 404, description = "A malformed id", body = ErrorBody)))]
+async fn unblock(
+    State(state): State<AppState>,
+    session: FullSession,
+    user: Result<Path<i64>, PathRejection>,
+) -> ChatResult<StatusCode> {
+    let user = path(user).map_err(|_| ChatError::UserNotFound(0))?;
+    chat(&state).unblock(session.user_id, user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct ReportMessage {
+    /// Why, for the operators: 1-500 characters.
+    reason: String,
+}
+
+/// `POST /api/channels/{id}/messages/{mid}/report`.
+#[derive(Serialize, ToSchema)]
+struct ReportAnswer {
+    reported: bool,
+}
+
+#[utoipa::path(post, path = "/api/channels/{id}/messages/{mid}/report", tag = "chat",
+    params(("id" = i64, Path), ("mid" = i64, Path)), request_body = ReportMessage,
+    responses((status = 201, description = "Reported: the operators see it with `facegate admin reports`", body = ReportAnswer),
+        (status = 200, description = "I had reported this message already", body = ReportAnswer),
+        (status = 400, description = "invalid_request: no reason, or over 500 characters", body = ErrorBody),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "face_required or cross_origin", body = ErrorBody),
+        (status = 404, description = "No such channel, not a member, or no such (or a deleted) message", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody)))]
+async fn report(
+    State(state): State<AppState>,
+    session: FullSession,
+    ids: Result<Path<(i64, i64)>, PathRejection>,
+    body: Result<Json<ReportMessage>, JsonRejection>,
+) -> ChatResult<Response> {
+    let (id, mid) = path(ids)?;
+    let body = json_body(body)?;
+    let done = chat(&state)
+        .report(session.user_id, id, mid, &body.reason, now_ms())
+        .await?;
+    let status = if done.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(ReportAnswer { reported: true })).into_response())
 }
 
 #[derive(Debug, Deserialize)]

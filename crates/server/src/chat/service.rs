@@ -182,6 +182,7 @@ impl Chat<'_> {
             return Ok((id, false));
         }
         self.require_users(&[peer]).await?;
+        self.require_not_blocked_by(me, peer).await?;
         if let Some(id) = store::create_direct(self.db, me, peer, now).await? {
             return Ok((id, true));
         }
@@ -516,6 +517,7 @@ impl Chat<'_> {
         // Membership changes take the same guard, so this list is both the permission check
         // and the exact set of recipients.
         let members = self.member_ids_of(me, channel_id).await?;
+        self.check_direct_send(me, channel_id, &members).await?;
         if let Some(answered) = reply_to {
             // Only a message of this very channel: a reply must not quote another channel's.
             let found = store::message(self.db, channel_id, answered).await?;

@@ -304,7 +304,8 @@ pub async fn channel(db: &Db, channel_id: i64) -> Result<Option<ChannelRow>, sql
 }
 
 /// The caller's channels (unordered: the caller sorts by activity), with unread counts (messages by others,
-/// not deleted, after the read position) and the id of the last message.
+/// not deleted, not by someone the caller blocked, after the read position) and the id of the
+/// last message.
 pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.id, c.kind, c.name, c.owner_id, c.created_at, c.last_activity_at, \
@@ -313,7 +314,8 @@ pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>,
            cm.last_read_id, \
            (SELECT COUNT(*) FROM chat_messages m WHERE m.channel_id = c.id \
               AND m.id > cm.last_read_id AND m.author_id <> cm.user_id \
-              AND m.deleted_at IS NULL) AS unread, \
+              AND m.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM chat_blocks b \
+                WHERE b.blocker_id = cm.user_id AND b.blocked_id = m.author_id)) AS unread, \
            (SELECT MAX(m.id) FROM chat_messages m WHERE m.channel_id = c.id \
               AND m.deleted_at IS NULL) AS last_message_id, \
            (SELECT COUNT(*) FROM chat_members all_m WHERE all_m.channel_id = c.id) AS member_count \

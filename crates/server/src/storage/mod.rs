@@ -49,6 +49,7 @@ pub mod attachments;
 pub mod chat;
 pub mod counters;
 pub mod reactions;
+pub mod safety;
 pub mod search;
 pub mod enrolments;
 pub mod factors;

@@ -20,7 +20,7 @@ pub struct HitRow {
 
 /// The newest `limit` messages of `user_id`'s channels matching the FTS5 expression `query`
 /// (built by `crate::chat::search::match_expression`, never raw user input), deleted ones left
-/// out. `open`/`close` mark the matched terms in the snippet.
+/// out, and so are those of people `user_id` blocked. `open`/`close` mark the matched terms in the snippet.
 pub async fn messages(
     db: &Db,
     user_id: i64,
@@ -37,6 +37,8 @@ pub async fn messages(
          JOIN chat_members cm ON cm.channel_id = m.channel_id AND cm.user_id = ? \
          JOIN users u ON u.id = m.author_id \
          WHERE chat_messages_fts MATCH ? AND m.deleted_at IS NULL \
+           AND NOT EXISTS (SELECT 1 FROM chat_blocks b \
+             WHERE b.blocker_id = cm.user_id AND b.blocked_id = m.author_id) \
          ORDER BY m.id DESC LIMIT ?",
     )
     .bind(open)
