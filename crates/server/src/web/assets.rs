@@ -35,6 +35,7 @@ pub static ASSETS: &[Asset] = embed![
     "js/chat-model.js",
     "js/chat-notify.js",
     "js/chat-reactions.js",
+    "js/chat-safety.js",
     "js/chat-search.js",
     "js/chat-switcher.js",
     "js/chat-time.js",

@@ -16,6 +16,7 @@ import { reactionBar, replyQuote } from '../chat-reactions.js';
 import { composerFiles, filesOf, attachmentList } from '../chat-attachments.js';
 import { messageSearch } from '../chat-search.js';
 import { openSwitcher } from '../chat-switcher.js';
+import { Blocks, confirmBlock, reportMessage } from '../chat-safety.js';
 import {
   normUser, normMessage, normChannel, listOf, displayName, others, channelTitle, compareActivity, newClientId,
 } from '../chat-model.js';
@@ -37,6 +38,7 @@ const GROUP_MS = 5 * 60 * 1000;
 export function render({ root, session, params, navigate, handleAuthError }) {
   const me = normUser(session.user);
   const notifier = new ChatNotifier();
+  const blocks = new Blocks();
   const state = {
     channels: new Map(),
     activeId: null,
@@ -162,12 +164,48 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       setReply(m);
       textarea.focus();
     },
+    report: async (m) => {
+      if (await reportMessage(m.channel_id ?? state.activeId, m)) alert.show('Thank you. The server\'s operators will see your report.', 'info');
+    },
+    block: (m) => blockAuthor(authorOf(m)),
     react: (m, emoji) => {
       const current = (m.channel_id === state.activeId && reactionsShown.get(m.id)) || m.reactions || [];
       const mine = current.some((r) => r.emoji === emoji && r.user_ids.includes(me.id));
       toggleReaction(m.channel_id ?? state.activeId, m.id, emoji, mine);
     },
   });
+
+  async function blockAuthor(user) {
+    const name = displayName(user);
+    if (!(await confirmBlock(name))) return;
+    try {
+      await blocks.block(user);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    redrawMessagesOf(user.id);
+    const undo = h('button', {
+      type: 'button', className: 'btn btn-link', text: 'Undo',
+      on: {
+        click: async () => {
+          try {
+            await blocks.unblock(user);
+            redrawMessagesOf(user.id);
+            alert.show(`You unblocked ${name}.`, 'info');
+          } catch (err) {
+            fail(err);
+          }
+        },
+      },
+    });
+    alert.show(h('span', {}, `You blocked ${name}. `, undo), 'info');
+    loadChannels();
+  }
+
+  function redrawMessagesOf(userId) {
+    for (const m of [...state.shown.values()]) if (m.author_id === userId) replaceMessage(m);
+  }
 
   // The reactions each shown message has now (live updates change them after it was drawn).
   const reactionsShown = new Map();
@@ -296,7 +334,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const other = c.kind === 'direct' ? others(c, me.id)[0] : null;
     const online = other ? state.presence.get(other.id) === true : false;
     const last = c.last_message;
-    const preview = last ? `${last.author_id === me.id ? 'You: ' : ''}${last.deleted ? 'Message deleted' : textOrFiles(last)}` : 'No messages yet';
+    const preview = last ? `${last.author_id === me.id ? 'You: ' : ''}${last.deleted ? 'Message deleted' : blocks.has(last.author_id) ? 'Hidden message' : textOrFiles(last)}` : 'No messages yet';
     const unread = active ? 0 : c.unread;
     // The link's accessible name is its visible text plus hidden words for what the dot and
     // the badge show, so speech and screen readers name it as it reads.
@@ -515,6 +553,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
 
   function messageNode(m, { pending = false } = {}) {
     const mine = m.author_id === me.id;
+    if (!mine && !m.deleted && blocks.has(m.author_id)) return hiddenNode(m);
     // Markup is built as DOM nodes from the text (chat-markup.js), never parsed as HTML.
     const body = m.deleted
       ? h('div', { className: 'message-text' }, h('p', { className: 'md-p', text: 'This message was deleted.' }))
@@ -539,6 +578,15 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     // Outside the meta line, which follow-up messages hide: an edit shows on every bubble.
     m.edited && !m.deleted ? h('p', { className: 'message-edited', text: 'edited' }) : null,
     sent ? actions.tools({ ...m, channel_id: m.channel_id ?? state.activeId }, { mine }) : null);
+  }
+
+  // A message of someone I blocked: its place in the list, nothing of what it says.
+  function hiddenNode(m) {
+    if (m.id !== undefined) state.shown.set(m.id, m);
+    return h('li', {
+      className: 'message blocked-message',
+      dataset: { id: m.id ?? '', author: m.author_id ?? '', at: toDate(m.created_at).getTime() || 0 },
+    }, h('p', { className: 'message-text', text: 'A message from someone you blocked.' }));
   }
 
   // Consecutive messages by one author within a few minutes (and on one day) show the name and
@@ -790,7 +838,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   }
 
   function onTyping(channelId, userId, on) {
-    if (userId === me.id) return;
+    if (userId === me.id || blocks.has(userId)) return;
     const map = state.typing.get(channelId) || new Map();
     clearTimeout(map.get(userId));
     if (on) map.set(userId, setTimeout(() => onTyping(channelId, userId, false), TYPING_SHOW_MS));
@@ -908,7 +956,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       if (m.author_id !== me.id) markRead();
       updateSeen();
     }
-    if (m.author_id !== me.id && !reading) {
+    if (m.author_id !== me.id && !reading && !blocks.has(m.author_id)) {
       c.unread += 1;
       notifyOf(c, m);
     }
@@ -1079,7 +1127,9 @@ export function render({ root, session, params, navigate, handleAuthError }) {
 
   const socket = new ChatSocket({ onEvent, onState: onConnectionState, onResync: resync, onEnded });
   socket.connect();
-  loadChannels().then(() => selectChannel(params.channel ? Number(params.channel) : null));
+  // Whom I blocked is known before the first message is drawn; without it, nothing is hidden.
+  Promise.all([loadChannels(), blocks.load().catch(fail)])
+    .then(() => selectChannel(params.channel ? Number(params.channel) : null));
 
   return {
     update(next) {
