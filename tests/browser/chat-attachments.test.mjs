@@ -30,15 +30,21 @@ browserTests('chat attachments', (cams) => {
     }, { selector, events, files });
   }
 
+  /** Barack in a browser and Joe over the API, with a direct conversation between them. */
+  async function barackAndJoe(url, open) {
+    const obama = await registerViaApi(url, PEOPLE.obama, 'obama_1');
+    await registerViaApi(url, PEOPLE.biden, 'biden_2');
+    const api = new ApiClient(url);
+    await api.logInFully('biden', 'biden_1');
+    const channel = await api.request('POST', '/api/channels', { kind: 'direct', members: [obama.id] });
+    const barack = (await open(cams.obama_2)).page;
+    await signInOverApi(barack, url, 'obama', 'obama_2');
+    return { api, channel, barack };
+  }
+
   test('a photo by the attach button and a file by drag and drop: the other person sees the thumbnail, opens the viewer and downloads the file', async () => {
     await withServer(async (url, open) => {
-      const obama = await registerViaApi(url, PEOPLE.obama, 'obama_1');
-      await registerViaApi(url, PEOPLE.biden, 'biden_2');
-      const api = new ApiClient(url);
-      await api.logInFully('biden', 'biden_1');
-      const channel = await api.request('POST', '/api/channels', { kind: 'direct', members: [obama.id] });
-      const barack = (await open(cams.obama_2)).page;
-      await signInOverApi(barack, url, 'obama', 'obama_2');
+      const { api, channel, barack } = await barackAndJoe(url, open);
       // axe-core is injected as a script: this page runs without the CSP.
       const joe = (await open(cams.biden_2, { bypassCSP: true })).page;
       await signInOverApi(joe, url, 'biden', 'biden_1');
@@ -111,13 +117,7 @@ browserTests('chat attachments', (cams) => {
 
   test('a file over the limit is refused with the server\'s reason and nothing is sent', async () => {
     await withServer(async (url, open) => {
-      const obama = await registerViaApi(url, PEOPLE.obama, 'obama_1');
-      await registerViaApi(url, PEOPLE.biden, 'biden_2');
-      const api = new ApiClient(url);
-      await api.logInFully('biden', 'biden_1');
-      const channel = await api.request('POST', '/api/channels', { kind: 'direct', members: [obama.id] });
-      const barack = (await open(cams.obama_2)).page;
-      await signInOverApi(barack, url, 'obama', 'obama_2');
+      const { api, channel, barack } = await barackAndJoe(url, open);
       await barack.goto(`${url}/chat/${channel.id}`);
       await barack.getByRole('heading', { name: 'Joe Biden' }).waitFor();
       await fire(barack, '.messages', ['dragover', 'drop'], [{ name: 'big.bin', type: 'application/octet-stream', text: 'x'.repeat(3000) }]);

@@ -319,20 +319,8 @@ async fn a_send_names_only_my_own_unsent_uploads_to_that_channel() {
 #[tokio::test]
 async fn openapi_lists_every_answer_of_the_attachment_routes() {
     let server = TestServer::start().await.expect("server");
-    let (_, doc) = server
-        .client()
-        .get("/api/openapi.json")
-        .await
-        .expect("openapi");
-    let statuses = |path: &str, method: &str| -> Vec<String> {
-        let responses = &doc["paths"][path][method]["responses"];
-        let mut keys: Vec<String> = responses
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
-        keys.sort();
-        keys
-    };
+    let doc = common::chat::openapi(&server).await;
+    let statuses = |path: &str, method: &str| common::chat::statuses(&doc, path, method);
     assert_eq!(
         statuses("/api/channels/{id}/attachments", "post"),
         ["201", "400", "401", "403", "404", "413", "503"]

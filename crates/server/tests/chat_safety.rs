@@ -118,15 +118,8 @@ async fn a_report_keeps_the_message_as_written_for_the_operators() {
 #[tokio::test]
 async fn openapi_lists_every_answer_of_blocks_and_reports() {
     let server = TestServer::start().await.expect("server");
-    let (_, doc) = server.client().get("/api/openapi.json").await.expect("openapi");
-    let statuses = |path: &str, method: &str| -> Vec<String> {
-        let mut keys: Vec<String> = doc["paths"][path][method]["responses"]
-            .as_object()
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default();
-        keys.sort();
-        keys
-    };
+    let doc = common::chat::openapi(&server).await;
+    let statuses = |path: &str, method: &str| common::chat::statuses(&doc, path, method);
     assert_eq!(statuses("/api/blocks", "get"), ["200", "401", "403"]);
     assert_eq!(statuses("/api/blocks/{user}", "put"), ["204", "400", "401", "403", "404"]);
     assert_eq!(statuses("/api/blocks/{user}", "delete"), ["204", "401", "403", "404"]);
