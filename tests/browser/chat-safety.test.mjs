@@ -74,6 +74,13 @@ browserTests('chat safety', (cams) => {
       await page.getByRole('heading', { name: 'Ops' }).waitFor();
       await page.getByText('A message from someone you blocked.').waitFor();
       assert.equal(await page.getByText('group chatter').count(), 0);
+
+      // The direct conversation offers Unblock, also after the reload.
+      await page.getByRole('link', { name: /Joe Biden/ }).click();
+      await page.getByRole('button', { name: 'Unblock' }).click();
+      await page.getByText('You unblocked Joe Biden.').waitFor();
+      await page.getByText('Buy cheap pills now').waitFor();
+      assert.ok(await page.getByRole('button', { name: 'Unblock' }).isHidden());
     }, PHOTO_CHECK);
   });
 });

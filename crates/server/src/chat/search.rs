@@ -6,7 +6,10 @@
 //! use server::chat::search::match_expression;
 //!
 //! // Every word is quoted: FTS5 operators in the input are words, never syntax.
-//! assert_eq!(match_expression("lunch OR NEAR(").unwrap(), r#""lunch" "OR" "NEAR"*"#);
+//! assert_eq!(
+//!     match_expression("lunch OR NEAR(").as_deref(),
+//!     Ok(r#""lunch" "OR" "NEAR("*"#)
+//! );
 //! ```
 
 use serde::Serialize;

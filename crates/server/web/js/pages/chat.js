@@ -93,6 +93,9 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const manageBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-manage', text: 'Group settings', hidden: true, on: { click: onManageGroup } });
   // A direct conversation has no settings; it can only be deleted (for both people).
   const deleteDirectBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-manage', text: 'Delete conversation', hidden: true, on: { click: onDeleteDirect } });
+  // Blocking is done from a message's menu; a direct conversation with someone I blocked offers
+  // the way back, also after a reload.
+  const unblockBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-manage', text: 'Unblock', hidden: true, on: { click: onUnblock } });
   const muteBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-mute', text: 'Mute', attrs: { 'aria-pressed': 'false' }, on: { click: onToggleMute } });
   const messagesEl = h('ol', { className: 'message-list' });
   // The live region wraps the list (a role on the <ol> itself would take away its list semantics).
@@ -118,7 +121,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     files.button, files.input, textarea, sendBtn,
     h('p', { id: `${textareaId}-help`, className: 'visually-hidden', text: 'Enter sends, Shift+Enter starts a new line. Paste or drop files to attach them.' }));
   const conversation = h('section', { className: 'chat-main', attrs: { 'aria-labelledby': title.id } },
-    h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), muteBtn, manageBtn, deleteDirectBtn),
+    h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), unblockBtn, muteBtn, manageBtn, deleteDirectBtn),
     scroller, typingLine, replyBar, files.list, composer);
   // Files dropped anywhere on the conversation go to the composer.
   conversation.addEventListener('dragover', (e) => {
@@ -184,14 +187,14 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       fail(err);
       return;
     }
-    redrawMessagesOf(user.id);
+    afterBlockChange(user.id);
     const undo = h('button', {
       type: 'button', className: 'btn btn-link', text: 'Undo',
       on: {
         click: async () => {
           try {
             await blocks.unblock(user);
-            redrawMessagesOf(user.id);
+            afterBlockChange(user.id);
             alert.show(`You unblocked ${name}.`, 'info');
           } catch (err) {
             fail(err);
@@ -200,11 +203,28 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       },
     });
     alert.show(h('span', {}, `You blocked ${name}. `, undo), 'info');
-    loadChannels();
   }
 
-  function redrawMessagesOf(userId) {
+  async function onUnblock() {
+    const c = state.channels.get(state.activeId);
+    const user = c && c.kind === 'direct' ? others(c, me.id)[0] : null;
+    if (!user) return;
+    try {
+      await blocks.unblock(user);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    afterBlockChange(user.id);
+    alert.show(`You unblocked ${displayName(user)}.`, 'info');
+  }
+
+  // Their messages on screen, the header and the list (unread counts, previews) follow a block.
+  function afterBlockChange(userId) {
     for (const m of [...state.shown.values()]) if (m.author_id === userId) replaceMessage(m);
+    const c = state.channels.get(state.activeId);
+    if (c) renderHeader(c);
+    loadChannels();
   }
 
   // The reactions each shown message has now (live updates change them after it was drawn).
@@ -460,6 +480,8 @@ export function render({ root, session, params, navigate, handleAuthError }) {
 
   function renderHeader(channel) {
     manageBtn.hidden = channel.kind !== 'group';
+    const peer = channel.kind === 'direct' ? others(channel, me.id)[0] : null;
+    unblockBtn.hidden = !(peer && blocks.has(peer.id));
     deleteDirectBtn.hidden = channel.kind !== 'direct';
     title.textContent = channelTitle(channel, me.id);
     state.baseTitle = `${title.textContent} · facegate`;
