@@ -242,6 +242,9 @@ browserTests('chat features', (cams) => {
       await signInOverApi(joeBrowser.page, url, 'biden', 'biden_1');
       await joeBrowser.page.locator('.connection').waitFor({ state: 'hidden' });
       await page.goto(`${url}/chat`);
+      // The page loads its modules after the load event: wait for the list's first drawing
+      // (both conversations come in one answer), then read it before any presence event.
+      await page.waitForFunction(() => document.querySelectorAll('.channel').length === 2);
       const names = await page.locator('.channel').evaluateAll((as) => as.map((a) => a.textContent));
       assert.ok(names.some((n) => /Joe Biden, online/.test(n)), `Joe shows online from the first paint: ${names}`);
       assert.ok(names.some((n) => /Ops, group of 2/.test(n)), `the group says how many it holds: ${names}`);

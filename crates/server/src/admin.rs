@@ -39,6 +39,24 @@ async fn record(db: &Db, user_id: i64, kind: AuditKind, now_ms: i64) -> Result<(
     Ok(())
 }
 
+/// The newest `limit` reported messages, newest first (`facegate admin reports`).
+pub async fn reports(
+    db: &Db,
+    limit: u32,
+) -> Result<Vec<crate::storage::safety::ReportRow>, AdminError> {
+    Ok(crate::storage::safety::reports(db, limit).await?)
+}
+
+/// A unix-millisecond time as RFC 3339 in UTC (`2026-12-04T18:09:42Z`), for the admin listings.
+pub fn utc(ms: i64) -> String {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.replace_nanosecond(0).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// Every account, oldest first.
 pub async fn users(db: &Db) -> Result<Vec<User>, AdminError> {
     let mut all = Vec::new();

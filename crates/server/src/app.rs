@@ -126,7 +126,7 @@ pub async fn load_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::api::router(&state.config))
-        .merge(crate::chat::router())
+        .merge(crate::chat::router(&state.config))
         .merge(crate::web::router())
         // Every error answer has the JSON envelope, a wrong method included.
         .method_not_allowed_fallback(|| async { crate::error::ApiError::MethodNotAllowed })
@@ -203,6 +203,11 @@ async fn prune_loop(state: AppState) {
         let horizon = ms(lockout.password_max_delay_secs.max(3600));
         if let Err(e) = state.db.prune_unknown_login_counters(now - horizon).await {
             tracing::warn!(error = %e, "pruning unknown-login counters failed");
+        }
+        // A file uploaded but never sent counts toward its uploader's quota until it goes.
+        let unsent = now - crate::chat::attachments::UNSENT_TTL_MS;
+        if let Err(e) = crate::storage::attachments::prune_unsent(&state.db, unsent).await {
+            tracing::warn!(error = %e, "pruning unsent attachments failed");
         }
     }
 }

@@ -225,6 +225,13 @@ pub struct LimitsConfig {
     pub detect_image_bytes: usize,
     /// Decoded pixels of one `/api/face/detect` frame.
     pub detect_image_pixels: u64,
+    /// One chat attachment (413 `payload_too_large` beyond it).
+    pub attachment_bytes: usize,
+    /// Decoded pixels of one image attachment, checked from its header before decoding.
+    pub attachment_pixels: u64,
+    /// Bytes of attachments one person may have stored at once (413
+    /// `attachment_quota_exceeded` beyond it); deleting a message frees its files.
+    pub attachment_quota_bytes: u64,
 }
 
 /// The bounded pool that runs argon2 and inference off the async runtime.
@@ -339,6 +346,9 @@ impl Default for LimitsConfig {
             image_pixels: 25_000_000,
             detect_image_bytes: 512 * 1024,
             detect_image_pixels: 1280 * 960,
+            attachment_bytes: 10 * 1024 * 1024,
+            attachment_pixels: 40_000_000,
+            attachment_quota_bytes: 200 * 1024 * 1024,
         }
     }
 }

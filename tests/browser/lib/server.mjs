@@ -39,6 +39,8 @@ export async function startServer({ extraArgs = [], env = {} } = {}) {
   child.stdout.resume();
   return {
     url: url.replace(/\/$/, ''),
+    /** The server's data directory, for `facegate admin ... --data-dir`. */
+    dataDir: path.join(dataDir, 'data'),
     log: () => log,
     async stop() {
       if (child.exitCode === null) {

@@ -29,6 +29,12 @@ enum AdminTask {
     Unlock { login: String },
     /// End every session of an account.
     SignOut { login: String },
+    /// List reported chat messages, newest first, with the reason and the text as reported.
+    Reports {
+        /// How many to list.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
     /// Delete an account with its face templates, sessions and messages.
     DeleteUser {
         login: String,
@@ -110,6 +116,26 @@ async fn run_task(db: &Db, config: &Config, task: AdminTask) -> Result<()> {
         AdminTask::SignOut { login } => {
             let (user, ended) = admin::sign_out(db, &login, now_ms).await?;
             outln!("ended {ended} session(s) of {}", user.username);
+        }
+        AdminTask::Reports { limit } => {
+            let reports = admin::reports(db, limit).await?;
+            for r in &reports {
+                // Reports quote what people wrote: escaped, so no text can drive the terminal
+                // (colours, cursor moves, a fake line of output).
+                outln!(
+                    "#{} {} by {} on message {} of channel {} by {} (id {})",
+                    r.id,
+                    admin::utc(r.created_at),
+                    r.reporter.escape_debug(),
+                    r.message_id,
+                    r.channel_id,
+                    r.author_name.escape_debug(),
+                    r.author_id
+                );
+                outln!("    reason: {}", r.reason.escape_debug());
+                outln!("    text:   {}", r.text.escape_debug());
+            }
+            outln!("{} report(s)", reports.len());
         }
         AdminTask::DeleteUser { login, yes } => {
             anyhow::ensure!(

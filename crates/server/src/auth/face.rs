@@ -257,6 +257,12 @@ impl FaceService {
         result.unwrap_or_else(|_| Err(ApiError::Internal(anyhow::anyhow!("face engine panicked"))))
     }
 
+    /// The decoded-pixel budget every image decoder of the server shares (chat attachments too),
+    /// so that peak memory stays bounded whichever endpoint the large images arrive at.
+    pub fn pixel_budget(&self) -> &PixelBudget {
+        &self.pixels
+    }
+
     /// The engine, for work already running in the pool (see [`FaceService::run`]).
     pub(crate) fn engine(&self) -> &Engine {
         &self.engine

@@ -8,7 +8,7 @@
 use crate::auth::password::PasswordHashString;
 use crate::auth::session::{Level, SessionToken};
 use crate::storage::chat as store;
-use crate::storage::sessions::NewSession;
+use crate::storage::sessions::{Factor, NewSession};
 use crate::storage::users::NewUser;
 use crate::storage::Db;
 
@@ -57,6 +57,9 @@ pub async fn users_with_full_sessions(
             now,
             ip: "127.0.0.1",
             user_agent: Some("load_chat"),
+            // What a password + face sign-in records: the session the benchmark stands in for.
+            first_factor: Factor::Password,
+            second_factor: Some(Factor::Face),
         })
         .await?;
         out.push(BenchUser {

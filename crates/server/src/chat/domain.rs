@@ -23,6 +23,8 @@ pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
 pub const MAX_EMOJI_CHARS: usize = 16;
 /// How much of the answered message a reply carries, in characters.
 pub const REPLY_QUOTE_CHARS: usize = 200;
+/// Most attachments one message carries.
+pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
 
 /// Everything a chat request can fail with. Each maps to one stable API error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub enum ChatError {
     ChannelNotFound,
     /// The message does not exist in that channel.
     MessageNotFound,
+    /// The attachment does not exist or the caller may not see it (deliberately the same).
+    AttachmentNotFound,
     /// A user named in the request does not exist.
     UserNotFound(i64),
     /// Input is malformed; the text says which field and why.
@@ -42,6 +46,16 @@ pub enum ChatError {
     Forbidden(&'static str),
     /// A retried send reused a `client_id` with a different text.
     ClientIdConflict,
+    /// One uploaded file is over the per-file limit (bytes).
+    FileTooLarge { limit: usize },
+    /// An image declares more pixels than the server decodes.
+    ImageTooLarge { pixels: u64, limit: u64 },
+    /// The uploader's attachments would take more than their quota.
+    QuotaExceeded { quota: i64, used: i64 },
+    /// A file that says it is a JPEG, PNG or WebP image cannot be decoded as one.
+    ImageInvalid(String),
+    /// The image pool or its pixel budget is full: retry shortly.
+    Busy,
     /// Storage failed; details are logged, never sent.
     Internal(String),
 }
@@ -54,11 +68,16 @@ impl ChatError {
             // from one they may not see.
             ChatError::ChannelNotFound
             | ChatError::MessageNotFound
+            | ChatError::AttachmentNotFound
             | ChatError::UserNotFound(_) => "not_found",
             ChatError::Invalid(_) => "invalid_request",
             ChatError::BodyTooLarge { .. } => "payload_too_large",
             ChatError::Forbidden(_) => "forbidden",
             ChatError::ClientIdConflict => "client_id_conflict",
+            ChatError::FileTooLarge { .. } | ChatError::ImageTooLarge { .. } => "payload_too_large",
+            ChatError::QuotaExceeded { .. } => "attachment_quota_exceeded",
+            ChatError::ImageInvalid(_) => "image_invalid",
+            ChatError::Busy => "busy",
             ChatError::Internal(_) => "internal",
         }
     }
@@ -68,9 +87,14 @@ impl ChatError {
         match self {
             ChatError::ChannelNotFound
             | ChatError::MessageNotFound
+            | ChatError::AttachmentNotFound
             | ChatError::UserNotFound(_) => 404,
-            ChatError::Invalid(_) => 400,
-            ChatError::BodyTooLarge { .. } => 413,
+            ChatError::Invalid(_) | ChatError::ImageInvalid(_) => 400,
+            ChatError::BodyTooLarge { .. }
+            | ChatError::FileTooLarge { .. }
+            | ChatError::ImageTooLarge { .. }
+            | ChatError::QuotaExceeded { .. } => 413,
+            ChatError::Busy => 503,
             ChatError::Forbidden(_) => 403,
             ChatError::ClientIdConflict => 409,
             ChatError::Internal(_) => 500,
@@ -82,6 +106,7 @@ impl ChatError {
         match self {
             ChatError::ChannelNotFound => "No such channel.".into(),
             ChatError::MessageNotFound => "No such message in this channel.".into(),
+            ChatError::AttachmentNotFound => "No such attachment.".into(),
             ChatError::UserNotFound(id) => format!("No user with id {id}."),
             ChatError::Invalid(why) => why.clone(),
             ChatError::BodyTooLarge { limit } => {
@@ -94,8 +119,33 @@ impl ChatError {
             ChatError::ClientIdConflict => {
                 "This client_id was already used for a different message.".into()
             }
+            ChatError::FileTooLarge { limit } => {
+                format!("A file is at most {}.", megabytes(*limit as u64))
+            }
+            ChatError::ImageTooLarge { pixels, limit } => format!(
+                "This image has {:.1} megapixels; images are at most {:.1} megapixels.",
+                *pixels as f64 / 1e6,
+                *limit as f64 / 1e6
+            ),
+            ChatError::QuotaExceeded { quota, used } => format!(
+                "Your files take {} of your {}: delete some messages with files, or send a smaller one.",
+                megabytes(u64::try_from(*used).unwrap_or(0)),
+                megabytes(u64::try_from(*quota).unwrap_or(0))
+            ),
+            ChatError::ImageInvalid(why) => format!("This image cannot be read: {why}"),
+            ChatError::Busy => "The server is busy; retry shortly.".into(),
             ChatError::Internal(_) => "Internal error.".into(),
         }
+    }
+}
+
+/// Bytes as people read them: "10 MB" (mebibytes, as the configuration counts them).
+fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / (1024.0 * 1024.0);
+    if mb >= 10.0 || mb.fract() == 0.0 {
+        format!("{mb:.0} MB")
+    } else {
+        format!("{mb:.1} MB")
     }
 }
 
@@ -236,6 +286,36 @@ pub fn clean_text(text: &str) -> Result<String, ChatError> {
     let text = crate::text::neutralise(text);
     validate_text(&text)?;
     Ok(text)
+}
+
+/// The text of a message that carries attachments: cleaned like [`clean_text`], but it may be
+/// empty (a photo needs no caption). Without attachments, exactly [`clean_text`].
+pub fn clean_text_beside(text: &str, attachments: &[i64]) -> Result<String, ChatError> {
+    if attachments.is_empty() {
+        return clean_text(text);
+    }
+    let text = crate::text::neutralise(text);
+    if text.trim().is_empty() {
+        return Ok(String::new());
+    }
+    validate_text(&text)?;
+    Ok(text)
+}
+
+/// The attachments a send names: at most [`MAX_ATTACHMENTS_PER_MESSAGE`], each once.
+pub fn validate_attachment_ids(ids: &[i64]) -> Result<(), ChatError> {
+    if ids.len() > MAX_ATTACHMENTS_PER_MESSAGE {
+        return Err(invalid(&format!(
+            "A message carries at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments."
+        )));
+    }
+    let mut seen = ids.to_vec();
+    seen.sort_unstable();
+    seen.dedup();
+    if seen.len() != ids.len() {
+        return Err(invalid("An attachment is named twice."));
+    }
+    Ok(())
 }
 
 fn validate_text(text: &str) -> Result<(), ChatError> {
@@ -477,6 +557,39 @@ mod tests {
         assert_eq!(
             validate_text(&long).map_err(|e| e.code()),
             Err("invalid_request")
+        );
+    }
+
+    #[test]
+    fn a_message_with_attachments_may_have_no_text_and_names_each_at_most_once() {
+        assert_eq!(clean_text_beside(" \u{200b}", &[4]), Ok(String::new()));
+        assert!(clean_text_beside(" ", &[]).is_err());
+        assert_eq!(clean_text_beside("look", &[4]), Ok("look".into()));
+        assert!(clean_text_beside(&"x".repeat(MAX_TEXT_CHARS + 1), &[4]).is_err());
+        assert!(validate_attachment_ids(&[1, 2, 1]).is_err());
+        let ten: Vec<i64> = (1..=10).collect();
+        assert!(validate_attachment_ids(&ten).is_ok());
+        let eleven: Vec<i64> = (1..=11).collect();
+        assert!(validate_attachment_ids(&eleven).is_err());
+    }
+
+    #[test]
+    fn file_limits_read_in_megabytes() {
+        let e = ChatError::FileTooLarge {
+            limit: 10 * 1024 * 1024,
+        };
+        assert_eq!((e.status(), e.code()), (413, "payload_too_large"));
+        assert_eq!(e.message(), "A file is at most 10 MB.");
+        let q = ChatError::QuotaExceeded {
+            quota: 200 * 1024 * 1024,
+            used: 3 * 512 * 1024,
+        };
+        assert_eq!((q.status(), q.code()), (413, "attachment_quota_exceeded"));
+        assert!(
+            q.message()
+                .starts_with("Your files take 1.5 MB of your 200 MB"),
+            "{}",
+            q.message()
         );
     }
 

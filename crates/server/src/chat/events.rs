@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use crate::storage::chat::{MessageRow, UserSummary};
 use crate::storage::reactions::ReactionRow;
 
+use super::attachments::AttachmentView;
 use super::domain;
 
 /// A message as clients see it. Times are unix milliseconds. A deleted message keeps its id
@@ -34,6 +35,8 @@ pub struct MessageView {
     /// Reactions, each emoji once with who added it, in the order they were first added.
     /// Empty in the `last_message` of the channel list, which is a preview only.
     pub reactions: Vec<ReactionView>,
+    /// Files sent with the message, in the order they were uploaded (none once it is deleted).
+    pub attachments: Vec<AttachmentView>,
 }
 
 /// The answered message as a reply quotes it: its author and the start of its text.
@@ -92,6 +95,7 @@ impl From<MessageRow> for MessageView {
         Self {
             reply_to,
             reactions: Vec::new(),
+            attachments: Vec::new(),
             id: row.id,
             channel_id: row.channel_id,
             author: UserSummary {
@@ -299,6 +303,7 @@ mod tests {
             deleted: false,
             reply_to: None,
             reactions: Vec::new(),
+            attachments: Vec::new(),
         };
         let json = Event::MessageNew {
             channel_id: 2,

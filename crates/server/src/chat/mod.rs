@@ -2,6 +2,10 @@
 //!
 //! - [`domain`]: the rules as plain functions (text length, membership, owner rights, paging).
 //! - [`service`]: the use cases; each stores first, then publishes through the hub.
+//! - [`attachments`]: files uploaded into a channel and sent with a message; [`media`]: what
+//!   the server does to them (images re-encoded without metadata, safe download names).
+//! - [`safety`]: blocking people and reporting messages.
+//! - [`search`]: full-text search (FTS5) over the messages of the caller's channels.
 //! - [`hub`]: in-memory fan-out with a global event sequence, a replay ring and bounded
 //!   per-connection queues.
 //! - [`events`]: the JSON of the REST views and socket events.
@@ -23,11 +27,17 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::app::AppState;
+use crate::config::Config;
 
+mod attachment_routes;
+pub mod attachments;
 pub mod domain;
 pub mod events;
 pub mod hub;
+pub mod media;
 mod routes;
+pub mod safety;
+pub mod search;
 pub mod service;
 mod ws;
 
@@ -40,10 +50,13 @@ pub use ws::{RateLimiter, CLIENT_FRAMES_PER_MINUTE, MAX_FRAME_BYTES};
 /// The OpenAPI description of the chat's REST routes, merged into `/api/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;
-    routes::ChatApiDoc::openapi()
+    routes::ChatApiDoc::openapi().merge_from(attachment_routes::AttachmentApiDoc::openapi())
 }
 
-/// Chat routes under `/api`, merged by [`crate::app::router`].
-pub fn router() -> Router<AppState> {
-    routes::routes().route("/api/ws", get(ws::upgrade))
+/// Chat routes under `/api`, merged by [`crate::app::router`]; uploads get the body limit of
+/// `limits.attachment_bytes`.
+pub fn router(config: &Config) -> Router<AppState> {
+    routes::routes()
+        .merge(attachment_routes::routes(config))
+        .route("/api/ws", get(ws::upgrade))
 }

@@ -15,6 +15,7 @@ use crate::error::{ErrorBody, ErrorDetail};
 
 use super::domain::{self, ChannelKind, ChatError};
 use super::events::{ChannelListItem, ChannelView, MessageView, ReactionView};
+use super::search::SearchPage;
 use super::service::{Chat, HistoryPage, UserPage};
 
 /// The OpenAPI description of the chat routes (merged into `/api/openapi.json`).
@@ -22,7 +23,7 @@ use super::service::{Chat, HistoryPage, UserPage};
 #[openapi(
     paths(search_users, create_channel, list_channels, channel, rename_channel, delete_channel,
         add_member, remove_member, history, send, edit_message, delete_message, add_reaction,
-        remove_reaction, mark_read),
+        remove_reaction, mark_read, search_messages, blocks, block, unblock, report),
     tags((name = "chat", description = "Channels, messages and read positions (full sessions only). \
         Live events: WebSocket GET /api/ws, see crate::chat::ws."))
 )]
@@ -50,6 +51,7 @@ struct ReadPosition {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/users", get(search_users))
+        .route("/api/search", get(search_messages))
         .route("/api/channels", get(list_channels).post(create_channel))
         .route(
             "/api/channels/{id}",
@@ -67,6 +69,9 @@ pub fn routes() -> Router<AppState> {
             put(add_reaction).delete(remove_reaction),
         )
         .route("/api/channels/{id}/read", post(mark_read))
+        .route("/api/blocks", get(blocks))
+        .route("/api/blocks/{user}", put(block).delete(unblock))
+        .route("/api/channels/{id}/messages/{mid}/report", post(report))
         // A 4,000-character text is at most ~24 KB of JSON even with every character escaped.
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
 }
@@ -87,11 +92,18 @@ impl IntoResponse for ChatError {
                 message: self.message(),
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if self == ChatError::Busy {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 
-type ChatResult<T> = Result<T, ChatError>;
+pub(super) type ChatResult<T> = Result<T, ChatError>;
 
 fn chat(state: &AppState) -> Chat<'_> {
     Chat {
@@ -118,13 +130,13 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> ChatResult<T> {
     })
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> ChatResult<T> {
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> ChatResult<T> {
     q.map(|Query(v)| v)
         .map_err(|e| ChatError::Invalid(format!("Invalid query: {}", e.body_text())))
 }
 
 /// A malformed id names no channel or message: 404 like any unknown one.
-fn path<T>(p: Result<Path<T>, PathRejection>) -> ChatResult<T> {
+pub(super) fn path<T>(p: Result<Path<T>, PathRejection>) -> ChatResult<T> {
     p.map(|Path(v)| v).map_err(|_| ChatError::ChannelNotFound)
 }
 
@@ -150,6 +162,118 @@ async fn search_users(
     let q = query(q)?;
     let page = chat(&state)
         .search_users(session.user_id, &q.q, q.after.as_deref(), q.limit)
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+/// `GET /api/blocks`.
+#[derive(Serialize, ToSchema)]
+struct BlockList {
+    users: Vec<crate::storage::chat::UserSummary>,
+}
+
+#[utoipa::path(get, path = "/api/blocks", tag = "chat",
+    responses((status = 200, description = "The people I blocked", body = BlockList),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "face_required", body = ErrorBody)))]
+async fn blocks(State(state): State<AppState>, session: FullSession) -> ChatResult<Response> {
+    let users = chat(&state).blocked(session.user_id).await?;
+    Ok(Json(BlockList { users }).into_response())
+}
+
+#[utoipa::path(put, path = "/api/blocks/{user}", tag = "chat", params(("user" = i64, Path)),
+    responses((status = 204, description = "Blocked (again: no change). They can no longer message me directly; the page hides their messages"),
+        (status = 400, description = "invalid_request: myself", body = ErrorBody),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "face_required or cross_origin", body = ErrorBody),
+        (status = 404, description = "No such user", body = ErrorBody)))]
+async fn block(
+    State(state): State<AppState>,
+    session: FullSession,
+    user: Result<Path<i64>, PathRejection>,
+) -> ChatResult<StatusCode> {
+    let user = path(user).map_err(|_| ChatError::UserNotFound(0))?;
+    chat(&state).block(session.user_id, user, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/blocks/{user}", tag = "chat", params(("user" = i64, Path)),
+    responses((status = 204, description = "Not blocked (any more)"),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "face_required or cross_origin", body = ErrorBody),
+        (status = 404, description = "A malformed id", body = ErrorBody)))]
+async fn unblock(
+    State(state): State<AppState>,
+    session: FullSession,
+    user: Result<Path<i64>, PathRejection>,
+) -> ChatResult<StatusCode> {
+    let user = path(user).map_err(|_| ChatError::UserNotFound(0))?;
+    chat(&state).unblock(session.user_id, user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct ReportMessage {
+    /// Why, for the operators: 1-500 characters.
+    reason: String,
+}
+
+/// `POST /api/channels/{id}/messages/{mid}/report`.
+#[derive(Serialize, ToSchema)]
+struct ReportAnswer {
+    reported: bool,
+}
+
+#[utoipa::path(post, path = "/api/channels/{id}/messages/{mid}/report", tag = "chat",
+    params(("id" = i64, Path), ("mid" = i64, Path)), request_body = ReportMessage,
+    responses((status = 201, description = "Reported: the operators see it with `facegate admin reports`", body = ReportAnswer),
+        (status = 200, description = "I had reported this message already", body = ReportAnswer),
+        (status = 400, description = "invalid_request: no reason, or over 500 characters", body = ErrorBody),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "face_required or cross_origin", body = ErrorBody),
+        (status = 404, description = "No such channel, not a member, or no such (or a deleted) message", body = ErrorBody),
+        (status = 413, description = "payload_too_large", body = ErrorBody)))]
+async fn report(
+    State(state): State<AppState>,
+    session: FullSession,
+    ids: Result<Path<(i64, i64)>, PathRejection>,
+    body: Result<Json<ReportMessage>, JsonRejection>,
+) -> ChatResult<Response> {
+    let (id, mid) = path(ids)?;
+    let body = json_body(body)?;
+    let done = chat(&state)
+        .report(session.user_id, id, mid, &body.reason, now_ms())
+        .await?;
+    let status = if done.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(ReportAnswer { reported: true })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    limit: Option<u32>,
+}
+
+#[utoipa::path(get, path = "/api/search", tag = "chat",
+    params(("q" = String, Query, description = "Words to find (at most 200 characters, 16 words); each is matched as a word, the last also as a prefix; no operators"),
+        ("limit" = Option<u32>, Query, description = "1-50, default 20")),
+    responses((status = 200, description = "Messages of my channels that hold every word, newest first, with a snippet", body = SearchPage),
+        (status = 400, description = "invalid_request: no word, too long, or a limit out of range", body = ErrorBody),
+        (status = 401, description = "unauthenticated", body = ErrorBody),
+        (status = 403, description = "face_required", body = ErrorBody)))]
+async fn search_messages(
+    State(state): State<AppState>,
+    session: FullSession,
+    q: Result<Query<SearchQuery>, QueryRejection>,
+) -> ChatResult<Response> {
+    let q = query(q)?;
+    let page = chat(&state)
+        .search_messages(session.user_id, &q.q, q.limit)
         .await?;
     Ok(Json(page).into_response())
 }
@@ -314,11 +438,16 @@ struct SendMessage {
     client_id: Option<String>,
     /// The id of an earlier message of this channel that this one answers.
     reply_to: Option<i64>,
+    /// Ids of files I uploaded into this channel and have not sent yet (at most 10); with
+    /// attachments, `text` may be empty.
+    #[serde(default)]
+    attachments: Vec<i64>,
 }
 
 #[utoipa::path(post, path = "/api/channels/{id}/messages", tag = "chat", params(("id" = i64, Path)), request_body = SendMessage,
     responses((status = 201, body = MessageView), (status = 200, description = "A retry: the message stored earlier with this client_id", body = MessageView),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 400, description = "invalid_request: no text (and no attachment), too long, a bad reply_to, or an attachment that is not my unsent upload to this channel", body = ErrorBody),
+        (status = 404, body = ErrorBody),
         (status = 409, description = "client_id already used for another text", body = ErrorBody)))]
 async fn send(
     State(state): State<AppState>,
@@ -335,6 +464,7 @@ async fn send(
             &body.text,
             body.client_id.as_deref(),
             body.reply_to,
+            &body.attachments,
             now_ms(),
         )
         .await?;

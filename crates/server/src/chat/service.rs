@@ -7,10 +7,11 @@
 
 use std::collections::HashSet;
 
-use crate::storage::chat::{self as store, UserSummary};
+use crate::storage::chat::{self as store, MessageInsert, UserSummary};
 use crate::storage::reactions;
 use crate::storage::Db;
 
+use super::attachments::views_in_range;
 use super::domain::{self, ChannelKind, ChatError, DeleteAction, NewChannel, PageRequest, Role};
 use super::events::{
     reaction_views, ChannelListItem, ChannelView, Event, MemberView, MessageView, PeerView,
@@ -181,6 +182,7 @@ impl Chat<'_> {
             return Ok((id, false));
         }
         self.require_users(&[peer]).await?;
+        self.require_not_blocked_by(me, peer).await?;
         if let Some(id) = store::create_direct(self.db, me, peer, now).await? {
             return Ok((id, true));
         }
@@ -214,9 +216,10 @@ impl Chat<'_> {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let last_message = match row.last_message_id {
-                Some(mid) => store::message(self.db, row.channel.id, mid)
-                    .await?
-                    .map(MessageView::from),
+                Some(mid) => {
+                    self.with_attachments(store::message(self.db, row.channel.id, mid).await?)
+                        .await?
+                }
                 None => None,
             };
             let kind = parse_kind(&row.channel.kind)?;
@@ -401,10 +404,13 @@ impl Chat<'_> {
         .await?;
         let mut messages: Vec<MessageView> = rows.into_iter().map(MessageView::from).collect();
         if let (Some(first), Some(last)) = (messages.first(), messages.last()) {
+            let (first, last) = (first.id, last.id);
             let mut by_message =
-                reaction_views(reactions::in_range(self.db, channel_id, first.id, last.id).await?);
+                reaction_views(reactions::in_range(self.db, channel_id, first, last).await?);
+            let mut files = views_in_range(self.db, channel_id, first, last).await?;
             for m in &mut messages {
                 m.reactions = by_message.remove(&m.id).unwrap_or_default();
+                m.attachments = files.remove(&m.id).unwrap_or_default();
             }
         }
         Ok(HistoryPage { messages, has_more })
@@ -416,12 +422,27 @@ impl Chat<'_> {
         channel_id: i64,
         message_id: i64,
     ) -> Result<MessageView, ChatError> {
-        let mut view: MessageView = store::message(self.db, channel_id, message_id)
+        let row = store::message(self.db, channel_id, message_id).await?;
+        let mut view = self
+            .with_attachments(row)
             .await?
-            .ok_or(ChatError::MessageNotFound)?
-            .into();
+            .ok_or(ChatError::MessageNotFound)?;
         view.reactions = self.reactions_of(channel_id, message_id).await?;
         Ok(view)
+    }
+
+    /// The view of a stored message with its attachments (no reactions).
+    async fn with_attachments(
+        &self,
+        row: Option<store::MessageRow>,
+    ) -> Result<Option<MessageView>, ChatError> {
+        let Some(row) = row else { return Ok(None) };
+        let mut view = MessageView::from(row);
+        view.attachments = views_in_range(self.db, view.channel_id, view.id, view.id)
+            .await?
+            .remove(&view.id)
+            .unwrap_or_default();
+        Ok(Some(view))
     }
 
     async fn reactions_of(
@@ -479,8 +500,10 @@ impl Chat<'_> {
         Ok(list)
     }
 
-    /// Stores a message, then publishes `message.new` to every member. With a `client_id`
-    /// already used by `me` in this channel, returns the stored message and publishes nothing.
+    /// Stores a message with the `attachments` `me` uploaded into this channel, then publishes
+    /// `message.new` to every member. With a `client_id` already used by `me` in this channel,
+    /// returns the stored message and publishes nothing.
+    #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &self,
         me: i64,
@@ -488,14 +511,17 @@ impl Chat<'_> {
         text: &str,
         client_id: Option<&str>,
         reply_to: Option<i64>,
+        attachments: &[i64],
         now: i64,
     ) -> Result<Sent, ChatError> {
-        let text = &domain::clean_text(text)?;
+        domain::validate_attachment_ids(attachments)?;
+        let text = &domain::clean_text_beside(text, attachments)?;
         domain::validate_client_id(client_id)?;
         let _order = self.hub.order_guard(channel_id).await;
         // Membership changes take the same guard, so this list is both the permission check
         // and the exact set of recipients.
         let members = self.member_ids_of(me, channel_id).await?;
+        self.check_direct_send(me, channel_id, &members).await?;
         if let Some(answered) = reply_to {
             // Only a message of this very channel: a reply must not quote another channel's.
             let found = store::message(self.db, channel_id, answered).await?;
@@ -507,19 +533,42 @@ impl Chat<'_> {
         }
         // The unique (channel, author, client_id) key makes a retry fail to insert; only then
         // is the earlier message looked up, so a first send costs no extra query.
-        let Some(id) =
-            store::insert_message(self.db, channel_id, me, client_id, text, reply_to, now).await?
-        else {
-            let cid = client_id.unwrap_or_default();
-            let existing = store::message_by_client_id(self.db, channel_id, me, cid)
-                .await?
-                .ok_or(ChatError::ClientIdConflict)?;
-            return retried(existing, text);
+        let inserted = store::insert_message(
+            self.db,
+            channel_id,
+            me,
+            client_id,
+            text,
+            reply_to,
+            attachments,
+            now,
+        )
+        .await?;
+        let id = match inserted {
+            MessageInsert::Stored(id) => id,
+            MessageInsert::Duplicate => {
+                let cid = client_id.unwrap_or_default();
+                let existing = store::message_by_client_id(self.db, channel_id, me, cid)
+                    .await?
+                    .ok_or(ChatError::ClientIdConflict)?;
+                let mut sent = retried(existing, text)?;
+                sent.message = self.message_view(channel_id, sent.message.id).await?;
+                return Ok(sent);
+            }
+            MessageInsert::AttachmentUnavailable => {
+                return Err(ChatError::Invalid(
+                    "An attachment is not one of your unsent uploads to this channel.".into(),
+                ))
+            }
         };
-        let message: MessageView = store::message(self.db, channel_id, id)
-            .await?
-            .ok_or(ChatError::MessageNotFound)?
-            .into();
+        let row = store::message(self.db, channel_id, id).await?;
+        // A message without files costs no attachment query: sends are the hot path.
+        let message = if attachments.is_empty() {
+            row.map(MessageView::from)
+        } else {
+            self.with_attachments(row).await?
+        }
+        .ok_or(ChatError::MessageNotFound)?;
         self.hub.publish(
             &members,
             &Event::MessageNew {

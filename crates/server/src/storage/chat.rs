@@ -304,7 +304,8 @@ pub async fn channel(db: &Db, channel_id: i64) -> Result<Option<ChannelRow>, sql
 }
 
 /// The caller's channels (unordered: the caller sorts by activity), with unread counts (messages by others,
-/// not deleted, after the read position) and the id of the last message.
+/// not deleted, not by someone the caller blocked, after the read position) and the id of the
+/// last message.
 pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.id, c.kind, c.name, c.owner_id, c.created_at, c.last_activity_at, \
@@ -313,7 +314,8 @@ pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>,
            cm.last_read_id, \
            (SELECT COUNT(*) FROM chat_messages m WHERE m.channel_id = c.id \
               AND m.id > cm.last_read_id AND m.author_id <> cm.user_id \
-              AND m.deleted_at IS NULL) AS unread, \
+              AND m.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM chat_blocks b \
+                WHERE b.blocker_id = cm.user_id AND b.blocked_id = m.author_id)) AS unread, \
            (SELECT MAX(m.id) FROM chat_messages m WHERE m.channel_id = c.id \
               AND m.deleted_at IS NULL) AS last_message_id, \
            (SELECT COUNT(*) FROM chat_members all_m WHERE all_m.channel_id = c.id) AS member_count \
@@ -406,8 +408,20 @@ pub async fn message_by_client_id(
     .await
 }
 
-/// Stores a message (one autocommit statement: the channel row is not touched, activity comes
-/// from the newest message). `Ok(None)` when the `(channel, author, client_id)` triple exists.
+/// What [`insert_message`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageInsert {
+    Stored(i64),
+    /// The `(channel, author, client_id)` triple exists: a retry of an earlier send.
+    Duplicate,
+    /// One of the attachments is not the author's unsent upload into this channel.
+    AttachmentUnavailable,
+}
+
+/// Stores a message and gives it `attachments` (uploads of the author into this channel that
+/// no message names yet). Without attachments it is one autocommit statement: the channel row
+/// is not touched, activity comes from the newest message.
+#[allow(clippy::too_many_arguments)]
 pub async fn insert_message(
     db: &Db,
     channel_id: i64,
@@ -415,25 +429,80 @@ pub async fn insert_message(
     client_id: Option<&str>,
     text: &str,
     reply_to: Option<i64>,
+    attachments: &[i64],
     now: i64,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<MessageInsert, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
-    let inserted: Result<i64, _> = sqlx::query_scalar(
-        "INSERT INTO chat_messages (channel_id, author_id, client_id, text, reply_to, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(channel_id)
-    .bind(author_id)
-    .bind(client_id)
-    .bind(text)
-    .bind(reply_to)
-    .bind(now)
-    .fetch_one(db.pool())
-    .await;
-    match inserted {
-        Ok(id) => Ok(Some(id)),
-        Err(err) if is_unique_violation(&err) => Ok(None),
-        Err(err) => Err(err),
+    let row = NewMessageRow {
+        channel_id,
+        author_id,
+        client_id,
+        text,
+        reply_to,
+        now,
+    };
+    if attachments.is_empty() {
+        return Ok(match row.insert(db.pool()).await? {
+            Some(id) => MessageInsert::Stored(id),
+            None => MessageInsert::Duplicate,
+        });
+    }
+    let mut tx = db.pool().begin().await?;
+    let Some(id) = row.insert(&mut *tx).await? else {
+        return Ok(MessageInsert::Duplicate);
+    };
+    for &attachment in attachments {
+        let done = sqlx::query(
+            "UPDATE chat_attachments SET message_id = ? \
+             WHERE id = ? AND channel_id = ? AND uploader_id = ? AND message_id IS NULL",
+        )
+        .bind(id)
+        .bind(attachment)
+        .bind(channel_id)
+        .bind(author_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            // Dropping the transaction takes the message back too.
+            return Ok(MessageInsert::AttachmentUnavailable);
+        }
+    }
+    tx.commit().await?;
+    Ok(MessageInsert::Stored(id))
+}
+
+struct NewMessageRow<'a> {
+    channel_id: i64,
+    author_id: i64,
+    client_id: Option<&'a str>,
+    text: &'a str,
+    reply_to: Option<i64>,
+    now: i64,
+}
+
+impl NewMessageRow<'_> {
+    /// The new id, or `None` when the `(channel, author, client_id)` triple exists.
+    async fn insert<'e, E>(&self, exec: E) -> Result<Option<i64>, sqlx::Error>
+    where
+        E: sqlx::Executor<'e, Database = Sqlite>,
+    {
+        let inserted: Result<i64, _> = sqlx::query_scalar(
+            "INSERT INTO chat_messages (channel_id, author_id, client_id, text, reply_to, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(self.channel_id)
+        .bind(self.author_id)
+        .bind(self.client_id)
+        .bind(self.text)
+        .bind(self.reply_to)
+        .bind(self.now)
+        .fetch_one(exec)
+        .await;
+        match inserted {
+            Ok(id) => Ok(Some(id)),
+            Err(err) if is_unique_violation(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 }
 
@@ -501,7 +570,7 @@ pub async fn edit_message(
     Ok(())
 }
 
-/// Marks a message deleted and drops its text and reactions (the row stays so ids remain valid
+/// Marks a message deleted and drops its text, reactions and attachments (the row stays so ids remain valid
 /// cursors).
 pub async fn delete_message(db: &Db, message_id: i64, now: i64) -> Result<(), sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
@@ -512,6 +581,11 @@ pub async fn delete_message(db: &Db, message_id: i64, now: i64) -> Result<(), sq
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM chat_reactions WHERE message_id = ?")
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+    // A deleted message's files go with its text (their blobs cascade).
+    sqlx::query("DELETE FROM chat_attachments WHERE message_id = ?")
         .bind(message_id)
         .execute(&mut *tx)
         .await?;

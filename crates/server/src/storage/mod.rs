@@ -44,6 +44,7 @@ impl Db {
     }
 }
 
+pub mod attachments;
 pub mod audit;
 pub mod chat;
 pub mod counters;
@@ -51,6 +52,8 @@ pub mod email;
 pub mod enrolments;
 pub mod factors;
 pub mod reactions;
+pub mod safety;
+pub mod search;
 pub mod sessions;
 pub mod templates;
 pub mod transfer;

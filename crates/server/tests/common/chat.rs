@@ -71,3 +71,24 @@ pub async fn hello(ws: &mut WsClient) -> Value {
 pub async fn put(client: &super::Client, path: &str) -> anyhow::Result<(StatusCode, Value)> {
     super::json_of(client.http.put(client.url(path)).send().await?).await
 }
+
+/// The server's OpenAPI document.
+pub async fn openapi(server: &super::TestServer) -> Value {
+    let (status, doc) = server
+        .client()
+        .get("/api/openapi.json")
+        .await
+        .expect("openapi");
+    assert_eq!(status, StatusCode::OK);
+    doc
+}
+
+/// The statuses the document lists for `method` on `path`, sorted.
+pub fn statuses(doc: &Value, path: &str, method: &str) -> Vec<String> {
+    let mut keys: Vec<String> = doc["paths"][path][method]["responses"]
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    keys.sort();
+    keys
+}

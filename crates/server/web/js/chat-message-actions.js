@@ -20,9 +20,10 @@ function snippet(text) {
 /**
  * `channelId()` is the open conversation, `nodeOf(id)` the <li> of a message, `apply(m)` shows a
  * changed message, `afterDelete()` moves focus somewhere sensible, `fail(err)` reports,
- * `reply(m)` starts a reply to `m` and `react(m, emoji)` toggles my reaction.
+ * `reply(m)` starts a reply to `m`, `react(m, emoji)` toggles my reaction, and on other
+ * people's messages `report(m)` and `block(m)` report the message and block its author.
  */
-export function messageActions({ channelId, nodeOf, apply, afterDelete, fail, reply, react }) {
+export function messageActions({ channelId, nodeOf, apply, afterDelete, fail, reply, react, report, block }) {
   let closeOpenMenu = null;
 
   function focusTrigger(id) {
@@ -53,6 +54,7 @@ export function messageActions({ channelId, nodeOf, apply, afterDelete, fail, re
       item('Reply', () => reply(m)),
       item('Copy text', () => copy(m)),
       ...(mine ? [item('Delete', () => remove(m), true)] : []),
+      ...(mine ? [] : [item('Report…', () => report(m)), item('Block sender', () => block(m), true)]),
     ];
     const items = [...emoji, ...entries];
     const menu = h('div', { id: menuId, className: 'message-menu', hidden: true, attrs: { role: 'group', 'aria-label': 'Message options' } },

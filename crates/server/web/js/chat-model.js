@@ -28,6 +28,7 @@ export function normMessage(m) {
       id: m.reply_to.id, author: normUser(m.reply_to.author), text: m.reply_to.text ?? '', deleted: Boolean(m.reply_to.deleted),
     } : null,
     reactions: Array.isArray(m.reactions) ? m.reactions : [],
+    attachments: Array.isArray(m.attachments) && !(m.deleted || m.deleted_at) ? m.attachments : [],
   };
 }
 

@@ -31,6 +31,7 @@ const SENTENCES = {
   image_too_large: 'That image is too large. Please use a smaller photo.',
   payload_too_large: 'That upload is too large. Please use a smaller photo.',
   too_large: 'That upload is too large. Please use a smaller photo.',
+  attachment_quota_exceeded: 'Your files have used up your storage. Delete some messages with files, or send a smaller one.',
   face_mismatch: "That didn't match the face enrolled for this account. Check your lighting, face the camera and try again.",
   locked_out: 'Too many failed face checks. Please wait before trying again.',
   reauth_required: 'For this change you need a fresh sign-in. Please log out, then log in again with your password and face.',

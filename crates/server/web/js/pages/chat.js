@@ -13,6 +13,10 @@ import { renderMarkup, mentionsIn } from '../chat-markup.js';
 import { dayKey, dayLabel, clockTime, fullTimestamp } from '../chat-time.js';
 import { ChatNotifier, titleWithUnread } from '../chat-notify.js';
 import { reactionBar, replyQuote } from '../chat-reactions.js';
+import { composerFiles, filesOf, attachmentList } from '../chat-attachments.js';
+import { messageSearch } from '../chat-search.js';
+import { openSwitcher } from '../chat-switcher.js';
+import { Blocks, confirmBlock, reportMessage } from '../chat-safety.js';
 import {
   normUser, normMessage, normChannel, listOf, displayName, others, channelTitle, compareActivity, newClientId,
 } from '../chat-model.js';
@@ -34,6 +38,7 @@ const GROUP_MS = 5 * 60 * 1000;
 export function render({ root, session, params, navigate, handleAuthError }) {
   const me = normUser(session.user);
   const notifier = new ChatNotifier();
+  const blocks = new Blocks();
   const state = {
     channels: new Map(),
     activeId: null,
@@ -56,6 +61,9 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     unsent: new Map(), // client id -> a send that failed for want of a connection, retried on reconnect
     shown: new Map(), // message id -> the message as last drawn
     goingAway: null, // {id, why} while I leave or delete a group
+    sending: false, // waiting for the composer's uploads before a send
+    jumpAfterLoad: null, // a message to show once the conversation opening now has loaded
+    switcher: null, // the open quick switcher
   };
 
   // ---- layout ----
@@ -65,11 +73,19 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const connection = h('p', { className: 'connection', hidden: true, attrs: { role: 'status' } });
   const channelList = h('ul', { className: 'channel-list', attrs: { 'aria-label': 'Conversations' } });
   const newBtn = h('button', { type: 'button', className: 'btn btn-primary btn-block', text: 'New conversation', on: { click: onNewConversation } });
+  const search = messageSearch({
+    titleOf: (id) => (state.channels.has(id) ? channelTitle(state.channels.get(id), me.id) : null),
+    onOpen: (hit) => showMessage(hit.channel_id, hit.message_id),
+  });
+  const switchBtn = h('button', {
+    type: 'button', className: 'btn btn-link switcher-open', text: 'Go to… (Ctrl+K)',
+    attrs: { 'aria-keyshortcuts': 'Control+K Meta+K' }, on: { click: onSwitcher },
+  });
   const sidebar = h('nav', { className: 'chat-sidebar', attrs: { 'aria-label': 'Conversations' } },
     h('div', { className: 'sidebar-top' }, brand(),
       h('a', { href: '/settings', className: 'btn btn-link', attrs: { 'data-link': '' }, text: 'Settings' })),
     h('p', { className: 'me' }, h('span', { className: 'presence-dot online', attrs: { 'aria-hidden': 'true' } }), h('span', { text: displayName(me) })),
-    newBtn, connection, listNotice.el, channelList, notifySettings());
+    newBtn, search.el, switchBtn, connection, listNotice.el, channelList, notifySettings());
 
   const back = h('button', { type: 'button', className: 'btn btn-link chat-back', text: '‹ Conversations', on: { click: () => navigate('/chat') } });
   const title = h('h2', { className: 'chat-title', id: uid('chat-title'), text: '' });
@@ -77,6 +93,9 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const manageBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-manage', text: 'Group settings', hidden: true, on: { click: onManageGroup } });
   // A direct conversation has no settings; it can only be deleted (for both people).
   const deleteDirectBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-manage', text: 'Delete conversation', hidden: true, on: { click: onDeleteDirect } });
+  // Blocking is done from a message's menu; a direct conversation with someone I blocked offers
+  // the way back, also after a reload.
+  const unblockBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-manage', text: 'Unblock', hidden: true, on: { click: onUnblock } });
   const muteBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-mute', text: 'Mute', attrs: { 'aria-pressed': 'false' }, on: { click: onToggleMute } });
   const messagesEl = h('ol', { className: 'message-list' });
   // The live region wraps the list (a role on the <ol> itself would take away its list semantics).
@@ -90,19 +109,37 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const textarea = h('textarea', {
     id: textareaId, rows: 1, maxLength: MAX_TEXT, placeholder: 'Write a message', className: 'composer-input',
     attrs: { 'aria-describedby': `${textareaId}-help` },
-    on: { keydown: onKeyDown, input: onInput },
+    on: { keydown: onKeyDown, input: onInput, paste: onPaste },
   });
+  const files = composerFiles({ channelId: () => state.activeId, announce: (text) => alert.show(text, 'info') });
   const sendBtn = h('button', { type: 'submit', className: 'btn btn-primary', text: 'Send' });
   const replyLabel = h('p', { className: 'reply-bar-text' });
   const replyBar = h('div', { className: 'reply-bar', hidden: true },
     replyLabel, h('button', { type: 'button', className: 'btn btn-link', text: 'Cancel reply', on: { click: () => { setReply(null); textarea.focus(); } } }));
   const composer = h('form', { className: 'composer', on: { submit: (e) => { e.preventDefault(); sendCurrent(); } } },
     h('label', { htmlFor: textareaId, className: 'visually-hidden', text: 'Message' }),
-    textarea, sendBtn,
-    h('p', { id: `${textareaId}-help`, className: 'visually-hidden', text: 'Enter sends, Shift+Enter starts a new line.' }));
+    files.button, files.input, textarea, sendBtn,
+    h('p', { id: `${textareaId}-help`, className: 'visually-hidden', text: 'Enter sends, Shift+Enter starts a new line. Paste or drop files to attach them.' }));
   const conversation = h('section', { className: 'chat-main', attrs: { 'aria-labelledby': title.id } },
-    h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), muteBtn, manageBtn, deleteDirectBtn),
-    scroller, typingLine, replyBar, composer);
+    h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), unblockBtn, muteBtn, manageBtn, deleteDirectBtn),
+    scroller, typingLine, replyBar, files.list, composer);
+  // Files dropped anywhere on the conversation go to the composer.
+  conversation.addEventListener('dragover', (e) => {
+    if (!e.dataTransfer || ![...e.dataTransfer.types].includes('Files')) return;
+    e.preventDefault();
+    conversation.classList.add('dropping');
+  });
+  conversation.addEventListener('dragleave', (e) => {
+    if (!conversation.contains(e.relatedTarget)) conversation.classList.remove('dropping');
+  });
+  conversation.addEventListener('drop', (e) => {
+    conversation.classList.remove('dropping');
+    const dropped = filesOf(e.dataTransfer);
+    if (dropped.length === 0) return;
+    e.preventDefault();
+    files.add(dropped);
+    textarea.focus();
+  });
   const empty = h('section', { className: 'chat-empty' },
     h('p', { text: 'Pick a conversation, or start a new one.' }));
   const layout = h('div', { className: 'chat', dataset: { view: 'list' } },
@@ -130,12 +167,65 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       setReply(m);
       textarea.focus();
     },
+    report: async (m) => {
+      if (await reportMessage(m.channel_id ?? state.activeId, m)) alert.show('Thank you. The server\'s operators will see your report.', 'info');
+    },
+    block: (m) => blockAuthor(authorOf(m)),
     react: (m, emoji) => {
       const current = (m.channel_id === state.activeId && reactionsShown.get(m.id)) || m.reactions || [];
       const mine = current.some((r) => r.emoji === emoji && r.user_ids.includes(me.id));
       toggleReaction(m.channel_id ?? state.activeId, m.id, emoji, mine);
     },
   });
+
+  async function blockAuthor(user) {
+    const name = displayName(user);
+    if (!(await confirmBlock(name))) return;
+    try {
+      await blocks.block(user);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    afterBlockChange(user.id);
+    const undo = h('button', {
+      type: 'button', className: 'btn btn-link', text: 'Undo',
+      on: {
+        click: async () => {
+          try {
+            await blocks.unblock(user);
+            afterBlockChange(user.id);
+            alert.show(`You unblocked ${name}.`, 'info');
+          } catch (err) {
+            fail(err);
+          }
+        },
+      },
+    });
+    alert.show(h('span', {}, `You blocked ${name}. `, undo), 'info');
+  }
+
+  async function onUnblock() {
+    const c = state.channels.get(state.activeId);
+    const user = c && c.kind === 'direct' ? others(c, me.id)[0] : null;
+    if (!user) return;
+    try {
+      await blocks.unblock(user);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    afterBlockChange(user.id);
+    alert.show(`You unblocked ${displayName(user)}.`, 'info');
+  }
+
+  // Their messages on screen, the header and the list (unread counts, previews) follow a block.
+  function afterBlockChange(userId) {
+    for (const m of [...state.shown.values()]) if (m.author_id === userId) replaceMessage(m);
+    const c = state.channels.get(state.activeId);
+    if (c) renderHeader(c);
+    loadChannels();
+  }
 
   // The reactions each shown message has now (live updates change them after it was drawn).
   const reactionsShown = new Map();
@@ -175,11 +265,12 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     if (m) replyLabel.textContent = `Replying to ${m.author_id === me.id ? 'yourself' : displayName(authorOf(m))}: ${m.text.replace(/\s+/g, ' ').slice(0, 80)}`;
   }
 
-  // Shows the answered message: scrolls back through history until it is loaded, then
-  // highlights it for a moment.
-  async function jumpTo(messageId) {
+  // Shows a message of the open conversation: loads older history page by page until it is
+  // there (the list stays one unbroken stretch up to the newest message), then highlights it for
+  // a moment. A search hit may lie further back than a reply's quote, so it may load more.
+  async function jumpTo(messageId, { pages = 40 } = {}) {
     const id = state.activeId;
-    for (let guard = 0; guard < 40 && !state.nodes.has(messageId) && state.hasMore && state.activeId === id; guard += 1) {
+    for (let guard = 0; guard < pages && !state.nodes.has(messageId) && state.hasMore && state.activeId === id; guard += 1) {
       await loadOlder();
     }
     const li = state.nodes.get(messageId);
@@ -263,7 +354,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const other = c.kind === 'direct' ? others(c, me.id)[0] : null;
     const online = other ? state.presence.get(other.id) === true : false;
     const last = c.last_message;
-    const preview = last ? `${last.author_id === me.id ? 'You: ' : ''}${last.deleted ? 'Message deleted' : last.text}` : 'No messages yet';
+    const preview = last ? `${last.author_id === me.id ? 'You: ' : ''}${last.deleted ? 'Message deleted' : blocks.has(last.author_id) ? 'Hidden message' : textOrFiles(last)}` : 'No messages yet';
     const unread = active ? 0 : c.unread;
     // The link's accessible name is its visible text plus hidden words for what the dot and
     // the badge show, so speech and screen readers name it as it reads.
@@ -311,6 +402,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     state.shown.clear();
     state.unsent.clear();
     setReply(null);
+    files.clear();
     seen.hidden = true;
     olderStatus.textContent = 'Loading messages…';
     try {
@@ -335,10 +427,61 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     markRead();
     textarea.focus();
     fillScreen();
+    if (state.jumpAfterLoad) {
+      const target = state.jumpAfterLoad;
+      state.jumpAfterLoad = null;
+      await jumpTo(target, { pages: 200 });
+    }
   }
+
+  // A search hit: its conversation, scrolled to the message.
+  function showMessage(channelId, messageId) {
+    if (channelId === state.activeId) {
+      jumpTo(messageId, { pages: 200 });
+      return;
+    }
+    state.jumpAfterLoad = messageId;
+    navigate(`/chat/${channelId}`);
+  }
+
+  function onSwitcher() {
+    if (state.switcher) return;
+    state.switcher = openSwitcher({
+      meId: me.id,
+      conversations: () => [...state.channels.values()].sort(compareActivity).map((c) => ({
+        id: c.id, title: channelTitle(c, me.id), kind: c.kind, peerId: c.kind === 'direct' ? (others(c, me.id)[0] || {}).id : null,
+      })),
+      onConversation: (id) => navigate(`/chat/${id}`),
+      onPerson: async (user) => {
+        try {
+          const created = await api.post('/api/channels', { kind: 'direct', members: [user.id] });
+          const c = upsertChannel(created.channel ?? created);
+          renderChannelList();
+          navigate(`/chat/${c.id}`);
+        } catch (err) {
+          fail(err);
+        }
+      },
+    });
+    state.switcher.addEventListener('close', () => {
+      state.switcher = null;
+      // Opening a conversation focuses its composer; otherwise focus goes back where it was.
+      if (document.activeElement === document.body) (state.activeId ? textarea : switchBtn).focus();
+    });
+  }
+
+  const onShortcut = (e) => {
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && !e.shiftKey && e.key.toLowerCase() === 'k') {
+      e.preventDefault();
+      onSwitcher();
+    }
+  };
+  document.addEventListener('keydown', onShortcut);
 
   function renderHeader(channel) {
     manageBtn.hidden = channel.kind !== 'group';
+    const peer = channel.kind === 'direct' ? others(channel, me.id)[0] : null;
+    unblockBtn.hidden = !(peer && blocks.has(peer.id));
     deleteDirectBtn.hidden = channel.kind !== 'direct';
     title.textContent = channelTitle(channel, me.id);
     state.baseTitle = `${title.textContent} · facegate`;
@@ -419,6 +562,12 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     scroller.scrollTop = scroller.scrollHeight;
   }
 
+  // A message's text, or what it carries when it has none (a photo without a caption).
+  function textOrFiles(m) {
+    if (m.text || !m.attachments || m.attachments.length === 0) return m.text;
+    return `📎 ${m.attachments.map((a) => a.name).join(', ')}`;
+  }
+
   function authorOf(m) {
     if (m.author) rememberUsers([m.author]);
     return state.users.get(m.author_id) || m.author || { id: m.author_id };
@@ -426,10 +575,11 @@ export function render({ root, session, params, navigate, handleAuthError }) {
 
   function messageNode(m, { pending = false } = {}) {
     const mine = m.author_id === me.id;
+    if (!mine && !m.deleted && blocks.has(m.author_id)) return hiddenNode(m);
     // Markup is built as DOM nodes from the text (chat-markup.js), never parsed as HTML.
     const body = m.deleted
       ? h('div', { className: 'message-text' }, h('p', { className: 'md-p', text: 'This message was deleted.' }))
-      : h('div', { className: 'message-text' }, renderMarkup(m.text, { me: me.username }));
+      : h('div', { className: 'message-text', hidden: m.text === '' && (m.attachments || []).length > 0 }, renderMarkup(m.text, { me: me.username }));
     const mentionsMe = !mine && !m.deleted && mentionsIn(m.text).includes(me.username.toLowerCase());
     const meta = h('p', { className: 'message-meta' },
       h('span', { className: 'message-author', text: mine ? 'You' : displayName(authorOf(m)) }),
@@ -445,10 +595,20 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       className: `message${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}${mentionsMe ? ' mentions-me' : ''}`,
       dataset: { id: m.id ?? '', author: m.author_id ?? '', at: toDate(m.created_at).getTime() || 0 },
     }, meta, replyQuote(m.reply_to, { nameOf, onJump: jumpTo }), body,
+    m.deleted ? null : attachmentList(m.attachments),
     sent ? reactionsNode(m.channel_id ?? state.activeId, m.id, m.reactions) : null,
     // Outside the meta line, which follow-up messages hide: an edit shows on every bubble.
     m.edited && !m.deleted ? h('p', { className: 'message-edited', text: 'edited' }) : null,
     sent ? actions.tools({ ...m, channel_id: m.channel_id ?? state.activeId }, { mine }) : null);
+  }
+
+  // A message of someone I blocked: its place in the list, nothing of what it says.
+  function hiddenNode(m) {
+    if (m.id !== undefined) state.shown.set(m.id, m);
+    return h('li', {
+      className: 'message blocked-message',
+      dataset: { id: m.id ?? '', author: m.author_id ?? '', at: toDate(m.created_at).getTime() || 0 },
+    }, h('p', { className: 'message-text', text: 'A message from someone you blocked.' }));
   }
 
   // Consecutive messages by one author within a few minutes (and on one day) show the name and
@@ -546,11 +706,20 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   // ---- sending ----
   async function sendCurrent() {
     const text = textarea.value;
-    if (!text.trim() || !state.activeId) return;
+    const channelId = state.activeId;
+    if ((!text.trim() && !files.hasAny()) || !channelId || state.sending) return;
     if (text.length > MAX_TEXT) {
       alert.show(describeError({ code: 'message_too_long' }));
       return;
     }
+    // The message names the files, so their uploads must be done first.
+    state.sending = true;
+    const attachments = await files.take().finally(() => { state.sending = false; });
+    if (!attachments) {
+      alert.show('A file could not be uploaded: remove it (or pick it again) and send once more.');
+      return;
+    }
+    if (state.activeId !== channelId) return;
     textarea.value = '';
     autoGrow();
     textarea.focus();
@@ -558,11 +727,11 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const answered = state.replyTo;
     setReply(null);
     const replyTo = answered ? { id: answered.id, author: authorOf(answered), text: answered.text, deleted: false } : null;
-    await send(state.activeId, text, newClientId(), replyTo);
+    await send(channelId, text, newClientId(), replyTo, attachments);
   }
 
-  async function send(channelId, text, clientId, replyTo = null) {
-    const draft = { id: undefined, client_id: clientId, author_id: me.id, text, created_at: Date.now(), reply_to: replyTo };
+  async function send(channelId, text, clientId, replyTo = null, attachments = []) {
+    const draft = { id: undefined, client_id: clientId, author_id: me.id, text, created_at: Date.now(), reply_to: replyTo, attachments };
     const li = messageNode(draft, { pending: true });
     state.nodes.set(clientId, li);
     messagesEl.append(li);
@@ -570,7 +739,9 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     refreshDays();
     scrollToBottom();
     try {
-      const data = await api.post(`/api/channels/${channelId}/messages`, { text, client_id: clientId, reply_to: replyTo ? replyTo.id : undefined });
+      const data = await api.post(`/api/channels/${channelId}/messages`, {
+        text, client_id: clientId, reply_to: replyTo ? replyTo.id : undefined, attachments: attachments.map((a) => a.id),
+      });
       const m = normMessage(data.message ?? data);
       bumpChannel(channelId, m);
       if (state.nodes.has(clientId)) confirmPending(clientId, m);
@@ -582,7 +753,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
         state.unsent.delete(clientId);
         state.nodes.delete(clientId);
         li.remove();
-        send(channelId, text, clientId, replyTo);
+        send(channelId, text, clientId, replyTo, attachments);
       };
       // Lost for want of a connection (not refused): sent again by itself once the socket is
       // back (the client id makes a send that did arrive count once).
@@ -614,6 +785,13 @@ export function render({ root, session, params, navigate, handleAuthError }) {
         actions.startEdit({ ...last, channel_id: last.channel_id ?? state.activeId });
       }
     }
+  }
+
+  function onPaste(event) {
+    const pasted = filesOf(event.clipboardData);
+    if (pasted.length === 0) return;
+    event.preventDefault();
+    files.add(pasted);
   }
 
   function onInput() {
@@ -682,7 +860,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   }
 
   function onTyping(channelId, userId, on) {
-    if (userId === me.id) return;
+    if (userId === me.id || blocks.has(userId)) return;
     const map = state.typing.get(channelId) || new Map();
     clearTimeout(map.get(userId));
     if (on) map.set(userId, setTimeout(() => onTyping(channelId, userId, false), TYPING_SHOW_MS));
@@ -800,7 +978,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       if (m.author_id !== me.id) markRead();
       updateSeen();
     }
-    if (m.author_id !== me.id && !reading) {
+    if (m.author_id !== me.id && !reading && !blocks.has(m.author_id)) {
       c.unread += 1;
       notifyOf(c, m);
     }
@@ -813,7 +991,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     const author = displayName(authorOf(m));
     notifier.notify({
       title: c.kind === 'direct' ? author : `${author} in ${channelTitle(c, me.id)}`,
-      body: m.text,
+      body: textOrFiles(m),
       tag: `chat-${c.id}`,
       onOpen: () => navigate(`/chat/${c.id}`),
     });
@@ -971,7 +1149,9 @@ export function render({ root, session, params, navigate, handleAuthError }) {
 
   const socket = new ChatSocket({ onEvent, onState: onConnectionState, onResync: resync, onEnded });
   socket.connect();
-  loadChannels().then(() => selectChannel(params.channel ? Number(params.channel) : null));
+  // Whom I blocked is known before the first message is drawn; without it, nothing is hidden.
+  Promise.all([loadChannels(), blocks.load().catch(fail)])
+    .then(() => selectChannel(params.channel ? Number(params.channel) : null));
 
   return {
     update(next) {
@@ -982,6 +1162,8 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       sendTyping(false);
       socket.close();
       document.removeEventListener('visibilitychange', onVisibility);
+      document.removeEventListener('keydown', onShortcut);
+      if (state.switcher) state.switcher.close();
     },
   };
 }

@@ -1,0 +1,220 @@
+//! Message search: the rules for a query (length, terms, page size), how the user's words become
+//! an FTS5 expression that cannot fail to parse, the snippet as plain text parts, and the use
+//! case that runs it over the caller's own channels.
+//!
+//! ```
+//! use server::chat::search::match_expression;
+//!
+//! // Every word is quoted: FTS5 operators in the input are words, never syntax.
+//! assert_eq!(
+//!     match_expression("lunch OR NEAR(").as_deref(),
+//!     Ok(r#""lunch" "OR" "NEAR("*"#)
+//! );
+//! ```
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::storage::chat::UserSummary;
+use crate::storage::search::{self as store, HitRow};
+
+use super::domain::ChatError;
+use super::service::Chat;
+
+/// Longest search query, in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
+/// Most words one query holds.
+pub const MAX_SEARCH_TERMS: usize = 16;
+/// Most hits one search answers.
+pub const MAX_SEARCH_LIMIT: u32 = 50;
+/// Hits answered when the client names no limit.
+pub const DEFAULT_SEARCH_LIMIT: u32 = 20;
+
+/// Private-use characters that mark a matched term in FTS5's snippet; split out again by
+/// [`snippet_parts`] so that clients get text, never markup.
+const HIT_OPEN: &str = "\u{E000}";
+const HIT_CLOSE: &str = "\u{E001}";
+
+/// A piece of a snippet: plain text, or (`hit`) a term that matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SnippetPart {
+    pub text: String,
+    pub hit: bool,
+}
+
+/// One message found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SearchHit {
+    pub message_id: i64,
+    pub channel_id: i64,
+    pub author: UserSummary,
+    pub created_at: i64,
+    /// The text around the match (about 16 words, `…` where it was cut), in order.
+    pub snippet: Vec<SnippetPart>,
+}
+
+/// `GET /api/search`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchPage {
+    /// Newest first.
+    pub hits: Vec<SearchHit>,
+}
+
+/// The FTS5 expression for what a person typed: each word (at most [`MAX_SEARCH_TERMS`]) as a
+/// quoted string, so `OR`, `NEAR(`, `-`, `*`, `:` and quotes are searched for as text and can
+/// never be a syntax error; all words must match; the last one also as a prefix, so results
+/// come while a word is still being typed. Words without a letter or digit are dropped (the
+/// tokenizer would drop them anyway). 400 when nothing is left or the query is too long.
+pub fn match_expression(q: &str) -> Result<String, ChatError> {
+    let q = crate::text::neutralise(q);
+    if q.chars().count() > MAX_SEARCH_CHARS {
+        return Err(ChatError::Invalid(format!(
+            "A search has at most {MAX_SEARCH_CHARS} characters."
+        )));
+    }
+    let terms: Vec<String> = q
+        .split_whitespace()
+        .filter(|t| t.chars().any(char::is_alphanumeric))
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect();
+    if terms.is_empty() {
+        return Err(ChatError::Invalid(
+            "Type a word (letters or digits) to search for.".into(),
+        ));
+    }
+    if terms.len() > MAX_SEARCH_TERMS {
+        return Err(ChatError::Invalid(format!(
+            "A search has at most {MAX_SEARCH_TERMS} words."
+        )));
+    }
+    Ok(format!("{}*", terms.join(" ")))
+}
+
+/// `limit` in 1..=[`MAX_SEARCH_LIMIT`], default [`DEFAULT_SEARCH_LIMIT`].
+pub fn validate_search_limit(limit: Option<u32>) -> Result<u32, ChatError> {
+    let limit = limit.unwrap_or(DEFAULT_SEARCH_LIMIT);
+    if limit == 0 || limit > MAX_SEARCH_LIMIT {
+        return Err(ChatError::Invalid(format!(
+            "limit is 1 to {MAX_SEARCH_LIMIT}."
+        )));
+    }
+    Ok(limit)
+}
+
+/// Splits a snippet marked with [`HIT_OPEN`]/[`HIT_CLOSE`] into parts. The markers never reach
+/// a client; a marker character the author typed only ever marks their own words.
+pub fn snippet_parts(snippet: &str) -> Vec<SnippetPart> {
+    let mut parts = Vec::new();
+    let mut rest = snippet;
+    while let Some(start) = rest.find(HIT_OPEN) {
+        push_part(&mut parts, &rest[..start], false);
+        rest = &rest[start + HIT_OPEN.len()..];
+        let end = rest.find(HIT_CLOSE).unwrap_or(rest.len());
+        push_part(&mut parts, &rest[..end], true);
+        rest = rest.get(end + HIT_CLOSE.len()..).unwrap_or_default();
+    }
+    push_part(&mut parts, rest, false);
+    parts
+}
+
+fn push_part(parts: &mut Vec<SnippetPart>, text: &str, hit: bool) {
+    let text = text.replace(['\u{E000}', '\u{E001}'], "");
+    if !text.is_empty() {
+        parts.push(SnippetPart { text, hit });
+    }
+}
+
+impl From<HitRow> for SearchHit {
+    fn from(row: HitRow) -> Self {
+        Self {
+            snippet: snippet_parts(&row.snippet),
+            message_id: row.message_id,
+            channel_id: row.channel_id,
+            author: UserSummary {
+                id: row.author_id,
+                username: row.author_username,
+                full_name: row.author_full_name,
+            },
+            created_at: row.created_at,
+        }
+    }
+}
+
+impl Chat<'_> {
+    /// The newest messages matching `q` in the channels `me` belongs to (membership is part of
+    /// the query), deleted ones never.
+    pub async fn search_messages(
+        &self,
+        me: i64,
+        q: &str,
+        limit: Option<u32>,
+    ) -> Result<SearchPage, ChatError> {
+        let expression = match_expression(q)?;
+        let limit = validate_search_limit(limit)?;
+        let rows = store::messages(self.db, me, &expression, limit, (HIT_OPEN, HIT_CLOSE))
+            .await
+            .map_err(|e| match e {
+                // match_expression quotes everything, so this is a bug, not the user's input;
+                // still the user's request, not a server failure.
+                sqlx::Error::Database(db) if db.message().contains("fts5") => {
+                    tracing::warn!(error = %db, "search expression refused by FTS5");
+                    ChatError::Invalid("This search could not be understood.".into())
+                }
+                other => ChatError::from(other),
+            })?;
+        Ok(SearchPage {
+            hits: rows.into_iter().map(SearchHit::from).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_is_quoted_and_the_last_is_a_prefix() {
+        assert_eq!(match_expression("hello").as_deref(), Ok("\"hello\"*"));
+        assert_eq!(
+            match_expression("  say \"hi\"  there ").as_deref(),
+            Ok("\"say\" \"\"\"hi\"\"\" \"there\"*")
+        );
+        assert_eq!(
+            match_expression("a:b -c NOT d*").as_deref(),
+            Ok("\"a:b\" \"-c\" \"NOT\" \"d*\"*")
+        );
+    }
+
+    #[test]
+    fn a_query_needs_a_word_and_stays_short() {
+        assert!(match_expression("").is_err());
+        assert!(match_expression(" * - \" ( ").is_err());
+        assert!(match_expression("\u{202e}\u{200b}").is_err());
+        assert!(match_expression(&"w".repeat(MAX_SEARCH_CHARS)).is_ok());
+        assert!(match_expression(&"w".repeat(MAX_SEARCH_CHARS + 1)).is_err());
+        let many = vec!["w"; MAX_SEARCH_TERMS + 1].join(" ");
+        assert!(match_expression(&many).is_err());
+    }
+
+    #[test]
+    fn limit_is_between_1_and_50() {
+        assert_eq!(validate_search_limit(None), Ok(DEFAULT_SEARCH_LIMIT));
+        assert_eq!(validate_search_limit(Some(50)), Ok(50));
+        assert!(validate_search_limit(Some(0)).is_err());
+        assert!(validate_search_limit(Some(51)).is_err());
+    }
+
+    #[test]
+    fn a_snippet_becomes_text_parts_with_the_hits_marked() {
+        let parts = snippet_parts("…we had \u{E000}lunch\u{E001} at <b>noon</b> \u{E000}x");
+        let expect = [
+            ("…we had ", false),
+            ("lunch", true),
+            (" at <b>noon</b> ", false),
+            ("x", true),
+        ];
+        let got: Vec<(&str, bool)> = parts.iter().map(|p| (p.text.as_str(), p.hit)).collect();
+        assert_eq!(got, expect);
+        assert_eq!(snippet_parts(""), Vec::new());
+    }
+}
