@@ -198,7 +198,8 @@ async fn a_verified_address_gets_a_single_use_reset_link_that_only_begins_a_sign
             .status(),
         StatusCode::OK
     );
-    let mails = smtp.wait_for(3).await;
+    // The face check's new-browser notice, then the password change's.
+    let mails = smtp.wait_for(4).await;
     assert!(
         mails
             .iter()
