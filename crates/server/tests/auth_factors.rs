@@ -578,3 +578,48 @@ async fn the_contract_describes_the_factor_endpoints() {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
 }
+
+#[tokio::test]
+async fn one_code_sent_twice_at_once_completes_only_one_sign_in() {
+    fixtures_present("parallel code replay");
+    let s = start(|_| {}).await;
+    let c = full_session(&s, "barack", "obama_1", "obama_2").await;
+    let (app, confirmed_at) = enrol_totp(&s, &c).await;
+    let codes = new_recovery_codes(&s, &c).await;
+    let (a, b) = (client(), client());
+    login(&s, &a, "barack").await;
+    login(&s, &b, "barack").await;
+    let code = app.generate(confirmed_at + 30);
+    let (ra, rb) = tokio::join!(
+        post(&s, &a, "/api/login/totp", json!({ "code": code })),
+        post(&s, &b, "/api/login/totp", json!({ "code": code }))
+    );
+    let ok = [ra.status(), rb.status()]
+        .iter()
+        .filter(|s| **s == StatusCode::OK)
+        .count();
+    assert_eq!(ok, 1, "{} {}", ra.status(), rb.status());
+
+    let (a, b) = (client(), client());
+    login(&s, &a, "barack").await;
+    login(&s, &b, "barack").await;
+    let (ra, rb) = tokio::join!(
+        post(
+            &s,
+            &a,
+            "/api/login/recovery-code",
+            json!({ "code": codes[0] })
+        ),
+        post(
+            &s,
+            &b,
+            "/api/login/recovery-code",
+            json!({ "code": codes[0] })
+        )
+    );
+    let ok = [ra.status(), rb.status()]
+        .iter()
+        .filter(|s| **s == StatusCode::OK)
+        .count();
+    assert_eq!(ok, 1, "{} {}", ra.status(), rb.status());
+}
