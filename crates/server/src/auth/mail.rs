@@ -182,6 +182,12 @@ pub async fn notify(
     let Some(subject) = notice(kind) else {
         return Ok(());
     };
+    // A face_disabled event without a detail is a refused attempt on a face already disabled
+    // (verify::admit_face_attempt); the owner was told when it became disabled, and mailing on
+    // every refusal would let anyone with the password flood the inbox.
+    if kind == AuditKind::FaceDisabled && detail.is_none() {
+        return Ok(());
+    }
     send_notice(state, user_id, subject, detail, client, to).await
 }
 
