@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { browserTests, withServer, PHOTO_CHECK } from './lib/harness.mjs';
-import { PEOPLE, PASSWORD, registerViaApi, logIn, pressVerify } from './lib/flows.mjs';
+import { PEOPLE, PASSWORD, registerViaApi, logIn, logOut, pressVerify } from './lib/flows.mjs';
 import { ApiClient, signInOverApi } from './lib/apiclient.mjs';
 import { screenshot } from './lib/browser.mjs';
 import { totpCode } from './lib/totp.mjs';
@@ -58,8 +58,7 @@ browserTests('sign-in factors', (cams) => {
       await screenshot(page, 'factors-passkey-added');
 
       // Log out, then in with the passkey instead of the password; the password finishes.
-      await page.goto(`${url}/chat`);
-      await page.evaluate(() => fetch('/api/logout', { method: 'POST' }));
+      await logOut(page, url);
       await page.goto(`${url}/login`);
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await page.waitForURL(`${url}/face`);
@@ -72,7 +71,7 @@ browserTests('sign-in factors', (cams) => {
       assert.equal(me.second_factor, 'password');
 
       // A password sign-in finished by the passkey ("Cannot use your camera?").
-      await page.evaluate(() => fetch('/api/logout', { method: 'POST' }));
+      await logOut(page, url);
       await logIn(page, url, PEOPLE.obama);
       await page.getByRole('heading', { name: 'Cannot use your camera?' }).waitFor();
       await chooseStep(page, 'Use a passkey');
@@ -87,7 +86,7 @@ browserTests('sign-in factors', (cams) => {
       page.once('dialog', (d) => d.accept());
       await page.getByRole('button', { name: 'Remove passkey Work laptop' }).click();
       await page.getByText('Passkey removed.').waitFor();
-      await page.evaluate(() => fetch('/api/logout', { method: 'POST' }));
+      await logOut(page, url);
       await page.goto(`${url}/login`);
       await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await page.getByText('That passkey was not accepted').waitFor();

@@ -45,6 +45,16 @@ export async function logIn(page, url, person) {
   await page.waitForURL(`${url}/face`);
 }
 
+/**
+ * Logs out with the settings page's button, as a person does. (A bare POST /api/logout from the
+ * chat page can race the chat socket's first handshake, which the browser then logs as refused.)
+ */
+export async function logOut(page, url) {
+  await page.goto(`${url}/settings`);
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.waitForURL(`${url}/login`);
+}
+
 /** Presses Verify on the photo face check (a server with `face.liveness = "off"`) once the camera runs. */
 export async function pressVerify(page) {
   const verify = page.getByRole('button', { name: 'Verify' });
