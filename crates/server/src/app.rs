@@ -54,10 +54,8 @@ impl AppState {
     pub async fn with_engine(config: Config, engine: Arc<Engine>) -> anyhow::Result<Self> {
         create_private_dir(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-        let db = Db::open(&config.database_path())
-            .await
-            .with_context(|| format!("opening database {}", config.database_path().display()))?;
-        let key = SecretKey::load_or_create(&config.secret_key_path())?;
+        let db = open_database(&config).await?;
+        let key = load_secret_key(&config)?;
         tokio::task::spawn_blocking(crate::auth::password::warm_up).await?;
         let pool = BlockingPool::new(config.pool_workers(), config.pool.queue);
         let face = FaceService::new(engine, pool.clone(), &config);
@@ -80,6 +78,35 @@ impl AppState {
             config: Arc::new(config),
         })
     }
+}
+
+/// The configured database: PostgreSQL when `database_url` is set, else the SQLite file in the
+/// data directory. Errors name the place but never the URL (it may hold a password).
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    match &config.database_url {
+        Some(url) => Db::connect(url)
+            .await
+            .context("connecting to the database of database_url"),
+        None => Db::open(&config.database_path())
+            .await
+            .with_context(|| format!("opening database {}", config.database_path().display())),
+    }
+}
+
+/// The server key; created on first start only where [`Config::may_create_secret_key`].
+pub fn load_secret_key(config: &Config) -> anyhow::Result<SecretKey> {
+    let path = config.secret_key_path();
+    if config.may_create_secret_key() {
+        return SecretKey::load_or_create(&path);
+    }
+    SecretKey::load_existing(&path)?.with_context(|| {
+        format!(
+            "the server key file {} does not exist; create it once (32 random bytes, e.g. \
+             `head -c 32 /dev/urandom > {}`) and give every node the same file",
+            path.display(),
+            path.display()
+        )
+    })
 }
 
 fn live_service(face: &FaceService, config: &Config) -> crate::liveness::LiveService {

@@ -27,6 +27,15 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Holds `facegate.db` (SQLite, WAL) and `secret.key` (template encryption key, mode 0600).
     pub data_dir: PathBuf,
+    /// `postgres://user@host/db` to keep the data in PostgreSQL, shared by every node behind a
+    /// load balancer; unset (the default), SQLite in `data_dir`. Environment:
+    /// `FACEGATE_DATABASE_URL`.
+    pub database_url: Option<String>,
+    /// The server key (32 bytes) in a file of the operator's choosing, e.g. a secret mounted on
+    /// every node. Unset: `data_dir/secret.key`, created on first start, which only a single
+    /// node may do; with `database_url` set it is required. Environment:
+    /// `FACEGATE_SECRET_KEY_FILE`.
+    pub secret_key_file: Option<PathBuf>,
     /// The face-api.js model files.
     pub models_dir: PathBuf,
     /// The public origin (`https://chat.example.org`). Sets the origin accepted by the CSRF
@@ -254,6 +263,8 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             models_dir: face::models::default_dir(),
             public_url: None,
+            database_url: None,
+            secret_key_file: None,
             trusted_proxies: Vec::new(),
             face: FaceConfig::default(),
             sessions: SessionConfig::default(),
@@ -372,6 +383,8 @@ pub struct ConfigOverrides {
     pub data_dir: Option<PathBuf>,
     pub models_dir: Option<PathBuf>,
     pub public_url: Option<String>,
+    pub database_url: Option<String>,
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// Why the configuration could not be assembled.
@@ -458,6 +471,13 @@ impl Config {
                 .map_err(|e: toml::de::Error| ConfigError::Invalid(format!("environment: {e}")))?;
         }
         self.public_url = public_url;
+        // Options absent from the table when unset, like `public_url`.
+        if let Some(v) = lookup("FACEGATE_DATABASE_URL") {
+            self.database_url = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = lookup("FACEGATE_SECRET_KEY_FILE") {
+            self.secret_key_file = (!v.is_empty()).then(|| PathBuf::from(v));
+        }
         Ok(())
     }
 
@@ -471,6 +491,12 @@ impl Config {
         if let Some(v) = &o.models_dir {
             self.models_dir = v.clone();
         }
+        if let Some(v) = &o.database_url {
+            self.database_url = Some(v.clone());
+        }
+        if let Some(v) = &o.secret_key_file {
+            self.secret_key_file = Some(v.clone());
+        }
         if let Some(v) = &o.public_url {
             self.public_url = Some(v.clone());
         }
@@ -478,6 +504,23 @@ impl Config {
 
     /// Checks the values that would otherwise fail late or silently.
     pub fn validate(&mut self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.database_url {
+            let known = ["postgres://", "postgresql://", "sqlite:"];
+            if !known.iter().any(|p| url.starts_with(p)) {
+                // The URL may hold a password: never echo it.
+                return Err(ConfigError::Invalid(
+                    "database_url must start with postgres:// (or sqlite:)".into(),
+                ));
+            }
+            if self.secret_key_file.is_none() {
+                return Err(ConfigError::Invalid(
+                    "with database_url set, every node must use the same server key: set \
+                     secret_key_file (FACEGATE_SECRET_KEY_FILE, --secret-key-file) to a file \
+                     of 32 random bytes, e.g. `head -c 32 /dev/urandom > facegate.key`"
+                        .into(),
+                ));
+            }
+        }
         if let Some(url) = &self.public_url {
             let origin = normalise_origin(url).ok_or_else(|| {
                 ConfigError::Invalid(format!("public_url {url:?} is not an http(s) origin"))
@@ -537,7 +580,14 @@ impl Config {
 
     /// The template encryption key file.
     pub fn secret_key_path(&self) -> PathBuf {
-        self.data_dir.join("secret.key")
+        (self.secret_key_file.clone()).unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+
+    /// Whether the server may create its key on first start: only a single node keeping its
+    /// own key in its data directory. A key file the operator names is theirs to make, so a
+    /// typo never starts a node with a key that opens no template.
+    pub fn may_create_secret_key(&self) -> bool {
+        self.secret_key_file.is_none()
     }
 
     /// Whether the server is reached over https (cookies become `Secure` + `__Host-`).

@@ -348,57 +348,59 @@ async fn deleting_the_account_leaves_no_row_of_the_user() {
         StatusCode::OK
     );
 
-    let rows = rows_referencing_user(&s.db_path(), id).await;
+    let rows = rows_referencing_user(&s, id).await;
     assert_eq!(rows, Vec::<(String, i64)>::new(), "rows left behind");
-    let other_rows = rows_referencing_user(&s.db_path(), id - 1).await;
+    let other_rows = rows_referencing_user(&s, id - 1).await;
     assert!(
         !other_rows.is_empty(),
         "the check must see the other user's rows"
     );
 }
 
-/// Every (table, count) of rows whose foreign key to `users` (or users.id itself) is `id`.
-async fn rows_referencing_user(db: &std::path::Path, id: i64) -> Vec<(String, i64)> {
+/// Every (table, count) of rows whose foreign key to `users` (or users.id itself) is `id`,
+/// from the engine's own catalogue, so a table added later is checked without listing it here.
+async fn rows_referencing_user(s: &TestServer, id: i64) -> Vec<(String, i64)> {
+    use server::storage::Backend;
     use sqlx::Row;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .expect("open db");
-    let tables: Vec<String> = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx%'")
-        .fetch_all(&pool)
-        .await
-        .expect("tables")
-        .iter()
-        .map(|r| r.get("name"))
-        .collect();
-    let mut found = Vec::new();
-    for table in tables {
-        let mut columns: Vec<String> = sqlx::query(&format!(
-            "SELECT \"from\" AS col, \"table\" AS target FROM pragma_foreign_key_list('{table}')"
-        ))
-        .fetch_all(&pool)
-        .await
-        .expect("fks")
-        .iter()
-        .filter(|r| r.get::<String, _>("target") == "users")
-        .map(|r| r.get("col"))
-        .collect();
-        if table == "users" {
-            columns.push("id".into());
+    let db = s.second_db_handle().await;
+    let pool = db.pool();
+    let catalogue = match db.backend() {
+        Backend::Sqlite => {
+            "SELECT t.name AS tbl, f.\"from\" AS col FROM sqlite_master t \
+             JOIN pragma_foreign_key_list(t.name) f \
+             WHERE t.type = 'table' AND f.\"table\" = 'users'"
         }
-        for col in columns {
-            let n: i64 = sqlx::query(&format!(
-                "SELECT COUNT(*) AS n FROM \"{table}\" WHERE \"{col}\" = ?"
-            ))
-            .bind(id)
-            .fetch_one(&pool)
-            .await
-            .expect("count")
-            .get("n");
-            if n > 0 {
-                found.push((format!("{table}.{col}"), n));
-            }
+        Backend::Postgres => {
+            "SELECT c.conrelid::regclass::text AS tbl, a.attname::text AS col FROM pg_constraint c \
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey) \
+             WHERE c.contype = 'f' AND c.confrelid = 'users'::regclass"
+        }
+    };
+    let mut columns: Vec<(String, String)> = sqlx::query(catalogue)
+        .fetch_all(pool)
+        .await
+        .expect("foreign keys")
+        .iter()
+        .map(|r| (r.get("tbl"), r.get("col")))
+        .collect();
+    assert!(
+        columns.len() >= 10,
+        "the catalogue lists the foreign keys: {columns:?}"
+    );
+    columns.push(("users".into(), "id".into()));
+    let mut found = Vec::new();
+    for (table, col) in columns {
+        let n: i64 = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM \"{table}\" WHERE \"{col}\" = $1"
+        ))
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("count")
+        .get("n");
+        if n > 0 {
+            found.push((format!("{table}.{col}"), n));
         }
     }
-    pool.close().await;
     found
 }

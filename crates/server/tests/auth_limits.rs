@@ -240,7 +240,8 @@ async fn database_holds_no_plaintext_descriptor() {
     if !fixtures_present("encryption at rest") {
         return;
     }
-    let s = start(|_| {}).await;
+    // The files on disk are what is read: SQLite's.
+    let s = start_sqlite(|_| {}).await;
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
     let engine = face::Engine::load(&models_dir()).expect("engine");

@@ -917,15 +917,15 @@ async fn deleting_an_account_leaves_no_chat_row_of_it_closes_its_sockets_and_tel
             .expect("count")
     };
     assert_eq!(
-        count("SELECT COUNT(*) FROM chat_messages WHERE author_id = ?").await,
+        count("SELECT COUNT(*) FROM chat_messages WHERE author_id = $1").await,
         0
     );
     assert_eq!(
-        count("SELECT COUNT(*) FROM chat_members WHERE user_id = ?").await,
+        count("SELECT COUNT(*) FROM chat_members WHERE user_id = $1").await,
         0
     );
     assert_eq!(
-        count("SELECT COUNT(*) FROM chat_channels WHERE owner_id = ? OR direct_lo = ?1 OR direct_hi = ?1")
+        count("SELECT COUNT(*) FROM chat_channels WHERE owner_id = $1 OR direct_lo = $1 OR direct_hi = $1")
             .await,
         0
     );

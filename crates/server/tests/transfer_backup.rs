@@ -35,7 +35,7 @@ fn key_of(dir: &Path) -> SecretKey {
 #[tokio::test]
 async fn a_backup_under_chat_load_restores_into_a_server_with_the_same_content() {
     require_fixtures();
-    let s = start(|_| {}).await;
+    let s = start_sqlite(|_| {}).await;
     let a = verified_user(&s, "alice", &["obama_1.jpg"], &["obama_2.jpg"])
         .await
         .expect("alice");
@@ -131,7 +131,7 @@ async fn a_backup_under_chat_load_restores_into_a_server_with_the_same_content()
     assert!(restored.key_checked);
     let original = messages(&s.state.db).await;
     assert_eq!(original.len(), 3 * PER_SENDER);
-    let r = start_in(Arc::new(target), test_config(&data)).await;
+    let r = start_in(Arc::new(target), sqlite_config(&data)).await;
     let copy = messages(&r.state.db).await;
     assert_eq!(copy.len(), snapshot_messages);
     // Ids are assigned in commit order, so the snapshot is exactly the first messages stored.
@@ -176,7 +176,7 @@ async fn a_backup_under_chat_load_restores_into_a_server_with_the_same_content()
 #[tokio::test]
 async fn restore_refuses_a_non_empty_directory_a_wrong_or_missing_key_and_a_damaged_file() {
     require_fixtures();
-    let s = start(|_| {}).await;
+    let s = start_sqlite(|_| {}).await;
     register(&s, &client(), "barack", "obama_1").await;
     let out = tempfile::tempdir().expect("tmp");
     let file = out.path().join("b.tar.gz");

@@ -110,9 +110,7 @@ async fn stored_hash(s: &TestServer, login: &str) -> String {
 async fn run_import(s: &TestServer, text: &str) -> import::ImportReport {
     let records = mongo::parse_export(text).expect("parse the export");
     // A second handle on the file, as the `facegate admin` process has, while the server runs.
-    let db = server::storage::Db::open(&s.db_path())
-        .await
-        .expect("open db");
+    let db = s.second_db_handle().await;
     let mut progress = Vec::new();
     let report = import::import_users(&db, &s.state.cipher, records, 1_700_000_000_000, |p| {
         progress.push((p.done, p.total));

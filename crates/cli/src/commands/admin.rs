@@ -17,6 +17,12 @@ pub struct AdminArgs {
     /// Directory holding the database (default ./data, or as configured).
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// The PostgreSQL database of the nodes (also FACEGATE_DATABASE_URL or the config file).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// The server key file the nodes share; required with a database URL.
+    #[arg(long, global = true)]
+    secret_key_file: Option<PathBuf>,
     #[command(subcommand)]
     task: AdminTask,
 }
@@ -64,6 +70,8 @@ pub fn run(args: AdminArgs) -> Result<()> {
     let config = Config::load(&ConfigOverrides {
         config_file: args.config,
         data_dir: args.data_dir,
+        database_url: args.database_url,
+        secret_key_file: args.secret_key_file,
         ..ConfigOverrides::default()
     })?;
     if let AdminTask::Restore { file, key } = &args.task {
@@ -71,7 +79,7 @@ pub fn run(args: AdminArgs) -> Result<()> {
     }
     let path = config.database_path();
     anyhow::ensure!(
-        path.is_file(),
+        config.database_url.is_some() || path.is_file(),
         "no database at {}: has `facegate serve` run with this data directory?",
         path.display()
     );
@@ -79,7 +87,7 @@ pub fn run(args: AdminArgs) -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let db = Db::open(&path).await?;
+        let db = server::app::open_database(&config).await?;
         run_task(&db, &config, args.task).await
     })
 }

@@ -19,6 +19,14 @@ pub struct ServeArgs {
     /// Directory for the SQLite database and the secret key (default ./data).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Keep the data in PostgreSQL (postgres://user@host/db), shared by several nodes, instead
+    /// of SQLite in the data directory. Also FACEGATE_DATABASE_URL, which keeps a password out
+    /// of the process list.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// The server key file (32 bytes), the same on every node; required with --database-url.
+    #[arg(long)]
+    secret_key_file: Option<PathBuf>,
     /// Directory holding the face-api.js models (default ./models).
     #[arg(long)]
     models: Option<PathBuf>,
@@ -35,6 +43,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         data_dir: args.data_dir,
         models_dir: args.models,
         public_url: args.public_url,
+        database_url: args.database_url,
+        secret_key_file: args.secret_key_file,
     };
     let config = Config::load(&overrides)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

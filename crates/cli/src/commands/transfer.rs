@@ -60,6 +60,11 @@ pub async fn import_users(db: &Db, config: &Config, file: &Path, now_ms: i64) ->
 }
 
 pub async fn backup(db: &Db, config: &Config, file: &Path, now_ms: i64) -> Result<()> {
+    anyhow::ensure!(
+        config.database_url.is_none(),
+        "`admin backup` copies the SQLite database; back a PostgreSQL database up with pg_dump \
+         (and keep the server key file apart)"
+    );
     eprintln!("taking a snapshot of {}", config.database_path().display());
     let key = server_key(config)?;
     let manifest = backups::backup(db, key.as_ref(), file, now_ms).await?;

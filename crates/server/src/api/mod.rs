@@ -56,7 +56,7 @@ pub struct Health {
 pub async fn healthz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> crate::error::ApiResult<Json<Health>> {
-    sqlx::query("SELECT 1").execute(state.db.pool()).await?;
+    state.db.ping().await?;
     Ok(Json(Health { status: "ok" }))
 }
 

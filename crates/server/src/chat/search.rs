@@ -1,15 +1,12 @@
-//! Message search: the rules for a query (length, terms, page size), how the user's words become
-//! an FTS5 expression that cannot fail to parse, the snippet as plain text parts, and the use
-//! case that runs it over the caller's own channels.
+//! Message search: the rules for a query (length, words, page size), the snippet as plain text
+//! parts, and the use case that runs it over the caller's own channels. The storage module turns
+//! the words into its engine's expression.
 //!
 //! ```
-//! use server::chat::search::match_expression;
+//! use server::chat::search::search_terms;
 //!
-//! // Every word is quoted: FTS5 operators in the input are words, never syntax.
-//! assert_eq!(
-//!     match_expression("lunch OR NEAR(").as_deref(),
-//!     Ok(r#""lunch" "OR" "NEAR("*"#)
-//! );
+//! // Search syntax in the input is just more words to find.
+//! assert_eq!(search_terms("lunch OR NEAR( -").unwrap(), ["lunch", "OR", "NEAR("]);
 //! ```
 
 use serde::Serialize;
@@ -60,12 +57,11 @@ pub struct SearchPage {
     pub hits: Vec<SearchHit>,
 }
 
-/// The FTS5 expression for what a person typed: each word (at most [`MAX_SEARCH_TERMS`]) as a
-/// quoted string, so `OR`, `NEAR(`, `-`, `*`, `:` and quotes are searched for as text and can
-/// never be a syntax error; all words must match; the last one also as a prefix, so results
-/// come while a word is still being typed. Words without a letter or digit are dropped (the
-/// tokenizer would drop them anyway). 400 when nothing is left or the query is too long.
-pub fn match_expression(q: &str) -> Result<String, ChatError> {
+/// The words of what a person typed, at most [`MAX_SEARCH_TERMS`]: all must match, the last one
+/// also as a prefix, so results come while a word is still being typed. Words without a letter
+/// or digit are dropped (no engine indexes them). 400 when nothing is left or the query is too
+/// long.
+pub fn search_terms(q: &str) -> Result<Vec<String>, ChatError> {
     let q = crate::text::neutralise(q);
     if q.chars().count() > MAX_SEARCH_CHARS {
         return Err(ChatError::Invalid(format!(
@@ -75,7 +71,7 @@ pub fn match_expression(q: &str) -> Result<String, ChatError> {
     let terms: Vec<String> = q
         .split_whitespace()
         .filter(|t| t.chars().any(char::is_alphanumeric))
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .map(str::to_owned)
         .collect();
     if terms.is_empty() {
         return Err(ChatError::Invalid(
@@ -87,7 +83,7 @@ pub fn match_expression(q: &str) -> Result<String, ChatError> {
             "A search has at most {MAX_SEARCH_TERMS} words."
         )));
     }
-    Ok(format!("{}*", terms.join(" ")))
+    Ok(terms)
 }
 
 /// `limit` in 1..=[`MAX_SEARCH_LIMIT`], default [`DEFAULT_SEARCH_LIMIT`].
@@ -124,6 +120,11 @@ fn push_part(parts: &mut Vec<SnippetPart>, text: &str, hit: bool) {
     }
 }
 
+/// FTS5's and PostgreSQL's complaints about a full-text expression.
+fn is_search_syntax_error(message: &str) -> bool {
+    message.contains("fts5") || message.contains("tsquery")
+}
+
 impl From<HitRow> for SearchHit {
     fn from(row: HitRow) -> Self {
         Self {
@@ -149,15 +150,15 @@ impl Chat<'_> {
         q: &str,
         limit: Option<u32>,
     ) -> Result<SearchPage, ChatError> {
-        let expression = match_expression(q)?;
+        let terms = search_terms(q)?;
         let limit = validate_search_limit(limit)?;
-        let rows = store::messages(self.db, me, &expression, limit, (HIT_OPEN, HIT_CLOSE))
+        let rows = store::messages(self.db, me, &terms, limit, (HIT_OPEN, HIT_CLOSE))
             .await
             .map_err(|e| match e {
-                // match_expression quotes everything, so this is a bug, not the user's input;
-                // still the user's request, not a server failure.
-                sqlx::Error::Database(db) if db.message().contains("fts5") => {
-                    tracing::warn!(error = %db, "search expression refused by FTS5");
+                // The storage module quotes every word, so a refused expression is a bug, not
+                // the user's input; still the user's request, not a server failure.
+                sqlx::Error::Database(db) if is_search_syntax_error(db.message()) => {
+                    tracing::warn!(error = %db, "search expression refused by the database");
                     ChatError::Invalid("This search could not be understood.".into())
                 }
                 other => ChatError::from(other),
@@ -173,27 +174,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_word_is_quoted_and_the_last_is_a_prefix() {
-        assert_eq!(match_expression("hello").as_deref(), Ok("\"hello\"*"));
+    fn words_are_split_on_whitespace_and_kept_as_typed() {
+        assert_eq!(search_terms("hello").unwrap(), ["hello"]);
         assert_eq!(
-            match_expression("  say \"hi\"  there ").as_deref(),
-            Ok("\"say\" \"\"\"hi\"\"\" \"there\"*")
+            search_terms("  say \"hi\"  there ").unwrap(),
+            ["say", "\"hi\"", "there"]
         );
         assert_eq!(
-            match_expression("a:b -c NOT d*").as_deref(),
-            Ok("\"a:b\" \"-c\" \"NOT\" \"d*\"*")
+            search_terms("a:b -c NOT d*").unwrap(),
+            ["a:b", "-c", "NOT", "d*"]
         );
     }
 
     #[test]
     fn a_query_needs_a_word_and_stays_short() {
-        assert!(match_expression("").is_err());
-        assert!(match_expression(" * - \" ( ").is_err());
-        assert!(match_expression("\u{202e}\u{200b}").is_err());
-        assert!(match_expression(&"w".repeat(MAX_SEARCH_CHARS)).is_ok());
-        assert!(match_expression(&"w".repeat(MAX_SEARCH_CHARS + 1)).is_err());
+        assert!(search_terms("").is_err());
+        assert!(search_terms(" * - \" ( ").is_err());
+        assert!(search_terms("\u{202e}\u{200b}").is_err());
+        assert!(search_terms(&"w".repeat(MAX_SEARCH_CHARS)).is_ok());
+        assert!(search_terms(&"w".repeat(MAX_SEARCH_CHARS + 1)).is_err());
         let many = vec!["w"; MAX_SEARCH_TERMS + 1].join(" ");
-        assert!(match_expression(&many).is_err());
+        assert!(search_terms(&many).is_err());
     }
 
     #[test]

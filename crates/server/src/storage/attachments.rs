@@ -82,7 +82,7 @@ pub async fn insert(
     let _write = WRITE_LOCK.lock().await;
     let mut tx = db.pool().begin().await?;
     let used: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(stored_bytes), 0) FROM chat_attachments WHERE uploader_id = ?",
+        "SELECT CAST(COALESCE(SUM(stored_bytes), 0) AS BIGINT) FROM chat_attachments WHERE uploader_id = $1",
     )
     .bind(new.uploader_id)
     .fetch_one(&mut *tx)
@@ -93,7 +93,7 @@ pub async fn insert(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO chat_attachments (channel_id, uploader_id, kind, name, content_type, size, \
            stored_bytes, width, height, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(new.channel_id)
     .bind(new.uploader_id)
@@ -111,7 +111,7 @@ pub async fn insert(
     for (variant, data) in blobs {
         let Some(data) = data else { continue };
         sqlx::query(
-            "INSERT INTO chat_attachment_blobs (attachment_id, variant, data) VALUES (?, ?, ?)",
+            "INSERT INTO chat_attachment_blobs (attachment_id, variant, data) VALUES ($1, $2, $3)",
         )
         .bind(id)
         .bind(variant)
@@ -133,8 +133,8 @@ pub async fn visible(
 ) -> Result<Option<AttachmentRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM chat_attachments a \
-         JOIN chat_members cm ON cm.channel_id = a.channel_id AND cm.user_id = ? \
-         WHERE a.id = ? AND (a.message_id IS NOT NULL OR a.uploader_id = ?)"
+         JOIN chat_members cm ON cm.channel_id = a.channel_id AND cm.user_id = $1 \
+         WHERE a.id = $2 AND (a.message_id IS NOT NULL OR a.uploader_id = $3)"
     ))
     .bind(user_id)
     .bind(attachment_id)
@@ -150,7 +150,7 @@ pub async fn blob(
     variant: &str,
 ) -> Result<Option<Vec<u8>>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT data FROM chat_attachment_blobs WHERE attachment_id = ? AND variant = ?",
+        "SELECT data FROM chat_attachment_blobs WHERE attachment_id = $1 AND variant = $2",
     )
     .bind(attachment_id)
     .bind(variant)
@@ -167,7 +167,7 @@ pub async fn in_range(
 ) -> Result<Vec<AttachmentRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM chat_attachments a \
-         WHERE a.channel_id = ? AND a.message_id BETWEEN ? AND ? ORDER BY a.id"
+         WHERE a.channel_id = $1 AND a.message_id BETWEEN $2 AND $3 ORDER BY a.id"
     ))
     .bind(channel_id)
     .bind(first)
@@ -179,7 +179,7 @@ pub async fn in_range(
 /// Bytes of every attachment `user_id` uploaded (what the quota counts).
 pub async fn used_bytes(db: &Db, user_id: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT COALESCE(SUM(stored_bytes), 0) FROM chat_attachments WHERE uploader_id = ?",
+        "SELECT CAST(COALESCE(SUM(stored_bytes), 0) AS BIGINT) FROM chat_attachments WHERE uploader_id = $1",
     )
     .bind(user_id)
     .fetch_one(db.pool())
@@ -191,7 +191,7 @@ pub async fn used_bytes(db: &Db, user_id: i64) -> Result<i64, sqlx::Error> {
 pub async fn prune_unsent(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
     let done =
-        sqlx::query("DELETE FROM chat_attachments WHERE message_id IS NULL AND created_at < ?")
+        sqlx::query("DELETE FROM chat_attachments WHERE message_id IS NULL AND created_at < $1")
             .bind(before)
             .execute(db.pool())
             .await?;

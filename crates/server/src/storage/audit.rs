@@ -102,7 +102,7 @@ pub struct AuditEvent {
 
 impl Db {
     pub async fn record_event(&self, e: &NewAuditEvent<'_>) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT INTO audit_events (user_id, kind, at, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO audit_events (user_id, kind, at, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(e.user_id)
             .bind(e.kind.as_str())
             .bind(e.at)
@@ -117,8 +117,8 @@ impl Db {
     /// The newest `limit` events of the user, newest first.
     pub async fn events(&self, user_id: i64, limit: i64) -> Result<Vec<AuditEvent>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT kind, at, ip, user_agent, detail FROM audit_events WHERE user_id = ?
-             ORDER BY at DESC, id DESC LIMIT ?",
+            "SELECT kind, at, ip, user_agent, detail FROM audit_events WHERE user_id = $1
+             ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(user_id)
         .bind(limit)

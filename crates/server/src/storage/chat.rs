@@ -5,7 +5,7 @@
 //! these functions assume the caller already checked them.
 
 use serde::Serialize;
-use sqlx::{FromRow, Sqlite, Transaction};
+use sqlx::{Any, FromRow, Transaction};
 
 use super::Db;
 
@@ -95,7 +95,7 @@ pub async fn membership(
     sqlx::query_as(
         "SELECT c.kind, c.owner_id FROM chat_channels c \
          JOIN chat_members cm ON cm.channel_id = c.id \
-         WHERE c.id = ? AND cm.user_id = ?",
+         WHERE c.id = $1 AND cm.user_id = $2",
     )
     .bind(channel_id)
     .bind(user_id)
@@ -110,7 +110,7 @@ pub async fn memberships_of(
 ) -> Result<Vec<(i64, MembershipRow)>, sqlx::Error> {
     let rows: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
         "SELECT c.id, c.kind, c.owner_id FROM chat_channels c \
-         JOIN chat_members cm ON cm.channel_id = c.id WHERE cm.user_id = ? ORDER BY c.id",
+         JOIN chat_members cm ON cm.channel_id = c.id WHERE cm.user_id = $1 ORDER BY c.id",
     )
     .bind(user_id)
     .fetch_all(db.pool())
@@ -123,7 +123,7 @@ pub async fn memberships_of(
 
 /// The user ids of every member of a channel.
 pub async fn member_ids(db: &Db, channel_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT user_id FROM chat_members WHERE channel_id = ? ORDER BY user_id")
+    sqlx::query_scalar("SELECT user_id FROM chat_members WHERE channel_id = $1 ORDER BY user_id")
         .bind(channel_id)
         .fetch_all(db.pool())
         .await
@@ -133,7 +133,7 @@ pub async fn member_ids(db: &Db, channel_id: i64) -> Result<Vec<i64>, sqlx::Erro
 pub async fn members(db: &Db, channel_id: i64) -> Result<Vec<(UserSummary, i64)>, sqlx::Error> {
     let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
         "SELECT u.id, u.username, u.full_name, cm.last_read_id FROM chat_members cm \
-         JOIN users u ON u.id = cm.user_id WHERE cm.channel_id = ? ORDER BY u.username_key",
+         JOIN users u ON u.id = cm.user_id WHERE cm.channel_id = $1 ORDER BY u.username_key",
     )
     .bind(channel_id)
     .fetch_all(db.pool())
@@ -158,7 +158,7 @@ pub async fn peers(db: &Db, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT DISTINCT other.user_id FROM chat_members mine \
          JOIN chat_members other ON other.channel_id = mine.channel_id \
-         WHERE mine.user_id = ? AND other.user_id <> ?",
+         WHERE mine.user_id = $1 AND other.user_id <> $2",
     )
     .bind(user_id)
     .bind(user_id)
@@ -171,7 +171,7 @@ pub async fn existing_users(db: &Db, ids: &[i64]) -> Result<Vec<i64>, sqlx::Erro
     let mut found = Vec::with_capacity(ids.len());
     // One indexed lookup each: member lists are small and bounded by MAX_GROUP_MEMBERS.
     for &id in ids {
-        let hit: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+        let hit: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
             .bind(id)
             .fetch_optional(db.pool())
             .await?;
@@ -182,7 +182,7 @@ pub async fn existing_users(db: &Db, ids: &[i64]) -> Result<Vec<i64>, sqlx::Erro
 
 /// A user's public summary.
 pub async fn user_summary(db: &Db, user_id: i64) -> Result<Option<UserSummary>, sqlx::Error> {
-    sqlx::query_as("SELECT id, username, full_name FROM users WHERE id = ?")
+    sqlx::query_as("SELECT id, username, full_name FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(db.pool())
         .await
@@ -199,8 +199,8 @@ pub async fn search_users(
 ) -> Result<Vec<UserSummary>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, username, full_name FROM users \
-         WHERE id <> ? AND (username_key LIKE ? ESCAPE '\\' OR LOWER(full_name) LIKE ? ESCAPE '\\') \
-         AND username_key > ? ORDER BY username_key LIMIT ?",
+         WHERE id <> $1 AND (username_key LIKE $2 ESCAPE '\\' OR LOWER(full_name) LIKE $3 ESCAPE '\\') \
+         AND username_key > $4 ORDER BY username_key LIMIT $5",
     )
     .bind(me)
     .bind(pattern)
@@ -214,7 +214,7 @@ pub async fn search_users(
 /// The direct channel of the pair, if it exists.
 pub async fn find_direct(db: &Db, a: i64, b: i64) -> Result<Option<i64>, sqlx::Error> {
     let (lo, hi) = (a.min(b), a.max(b));
-    sqlx::query_scalar("SELECT id FROM chat_channels WHERE direct_lo = ? AND direct_hi = ?")
+    sqlx::query_scalar("SELECT id FROM chat_channels WHERE direct_lo = $1 AND direct_hi = $2")
         .bind(lo)
         .bind(hi)
         .fetch_optional(db.pool())
@@ -229,7 +229,7 @@ pub async fn create_direct(db: &Db, a: i64, b: i64, now: i64) -> Result<Option<i
     let mut tx = db.pool().begin().await?;
     let inserted: Result<i64, _> = sqlx::query_scalar(
         "INSERT INTO chat_channels (kind, direct_lo, direct_hi, created_at, last_activity_at) \
-         VALUES ('direct', ?, ?, ?, ?) RETURNING id",
+         VALUES ('direct', $1, $2, $3, $4) RETURNING id",
     )
     .bind(lo)
     .bind(hi)
@@ -259,7 +259,7 @@ pub async fn create_group(
     let mut tx = db.pool().begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO chat_channels (kind, name, owner_id, created_at, last_activity_at) \
-         VALUES ('group', ?, ?, ?, ?) RETURNING id",
+         VALUES ('group', $1, $2, $3, $4) RETURNING id",
     )
     .bind(name)
     .bind(owner)
@@ -274,18 +274,20 @@ pub async fn create_group(
 }
 
 async fn insert_members(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     channel_id: i64,
     users: &[i64],
     now: i64,
 ) -> Result<(), sqlx::Error> {
     for &user in users {
-        sqlx::query("INSERT INTO chat_members (channel_id, user_id, joined_at) VALUES (?, ?, ?)")
-            .bind(channel_id)
-            .bind(user)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO chat_members (channel_id, user_id, joined_at) VALUES ($1, $2, $3)",
+        )
+        .bind(channel_id)
+        .bind(user)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
@@ -296,7 +298,7 @@ pub async fn channel(db: &Db, channel_id: i64) -> Result<Option<ChannelRow>, sql
         "SELECT c.id, c.kind, c.name, c.owner_id, c.created_at, c.last_activity_at, \
            (SELECT m.created_at FROM chat_messages m WHERE m.channel_id = c.id \
               ORDER BY m.id DESC LIMIT 1) AS last_message_at \
-         FROM chat_channels c WHERE c.id = ?",
+         FROM chat_channels c WHERE c.id = $1",
     )
     .bind(channel_id)
     .fetch_optional(db.pool())
@@ -320,7 +322,7 @@ pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>,
               AND m.deleted_at IS NULL) AS last_message_id, \
            (SELECT COUNT(*) FROM chat_members all_m WHERE all_m.channel_id = c.id) AS member_count \
          FROM chat_members cm JOIN chat_channels c ON c.id = cm.channel_id \
-         WHERE cm.user_id = ?",
+         WHERE cm.user_id = $1",
     )
     .bind(user_id)
     .fetch_all(db.pool())
@@ -330,7 +332,7 @@ pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>,
 /// Renames a group.
 pub async fn rename(db: &Db, channel_id: i64, name: &str, now: i64) -> Result<(), sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
-    sqlx::query("UPDATE chat_channels SET name = ?, last_activity_at = ? WHERE id = ?")
+    sqlx::query("UPDATE chat_channels SET name = $1, last_activity_at = $2 WHERE id = $3")
         .bind(name)
         .bind(now)
         .bind(channel_id)
@@ -342,7 +344,7 @@ pub async fn rename(db: &Db, channel_id: i64, name: &str, now: i64) -> Result<()
 /// Deletes a channel with its members and messages.
 pub async fn delete_channel(db: &Db, channel_id: i64) -> Result<(), sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
-    sqlx::query("DELETE FROM chat_channels WHERE id = ?")
+    sqlx::query("DELETE FROM chat_channels WHERE id = $1")
         .bind(channel_id)
         .execute(db.pool())
         .await?;
@@ -357,13 +359,14 @@ pub async fn add_member(
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
-    let result =
-        sqlx::query("INSERT INTO chat_members (channel_id, user_id, joined_at) VALUES (?, ?, ?)")
-            .bind(channel_id)
-            .bind(user_id)
-            .bind(now)
-            .execute(db.pool())
-            .await;
+    let result = sqlx::query(
+        "INSERT INTO chat_members (channel_id, user_id, joined_at) VALUES ($1, $2, $3)",
+    )
+    .bind(channel_id)
+    .bind(user_id)
+    .bind(now)
+    .execute(db.pool())
+    .await;
     match result {
         Ok(_) => Ok(true),
         Err(err) if is_unique_violation(&err) => Ok(false),
@@ -373,7 +376,7 @@ pub async fn add_member(
 
 /// Number of members of a channel.
 pub async fn member_count(db: &Db, channel_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM chat_members WHERE channel_id = ?")
+    sqlx::query_scalar("SELECT COUNT(*) FROM chat_members WHERE channel_id = $1")
         .bind(channel_id)
         .fetch_one(db.pool())
         .await
@@ -382,7 +385,7 @@ pub async fn member_count(db: &Db, channel_id: i64) -> Result<i64, sqlx::Error> 
 /// Removes a member; false if they were not one.
 pub async fn remove_member(db: &Db, channel_id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
-    let done = sqlx::query("DELETE FROM chat_members WHERE channel_id = ? AND user_id = ?")
+    let done = sqlx::query("DELETE FROM chat_members WHERE channel_id = $1 AND user_id = $2")
         .bind(channel_id)
         .bind(user_id)
         .execute(db.pool())
@@ -399,7 +402,7 @@ pub async fn message_by_client_id(
 ) -> Result<Option<MessageRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} \
-         WHERE m.channel_id = ? AND m.author_id = ? AND m.client_id = ?"
+         WHERE m.channel_id = $1 AND m.author_id = $2 AND m.client_id = $3"
     ))
     .bind(channel_id)
     .bind(author_id)
@@ -453,8 +456,8 @@ pub async fn insert_message(
     };
     for &attachment in attachments {
         let done = sqlx::query(
-            "UPDATE chat_attachments SET message_id = ? \
-             WHERE id = ? AND channel_id = ? AND uploader_id = ? AND message_id IS NULL",
+            "UPDATE chat_attachments SET message_id = $1 \
+             WHERE id = $2 AND channel_id = $3 AND uploader_id = $4 AND message_id IS NULL",
         )
         .bind(id)
         .bind(attachment)
@@ -484,11 +487,11 @@ impl NewMessageRow<'_> {
     /// The new id, or `None` when the `(channel, author, client_id)` triple exists.
     async fn insert<'e, E>(&self, exec: E) -> Result<Option<i64>, sqlx::Error>
     where
-        E: sqlx::Executor<'e, Database = Sqlite>,
+        E: sqlx::Executor<'e, Database = Any>,
     {
         let inserted: Result<i64, _> = sqlx::query_scalar(
             "INSERT INTO chat_messages (channel_id, author_id, client_id, text, reply_to, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(self.channel_id)
         .bind(self.author_id)
@@ -514,7 +517,7 @@ pub async fn message(
 ) -> Result<Option<MessageRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} \
-         WHERE m.channel_id = ? AND m.id = ?"
+         WHERE m.channel_id = $1 AND m.id = $2"
     ))
     .bind(channel_id)
     .bind(message_id)
@@ -536,7 +539,7 @@ pub async fn page(
     let order = if forwards { "ASC" } else { "DESC" };
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} \
-         WHERE m.channel_id = ? AND m.id < ? AND m.id > ? ORDER BY m.id {order} LIMIT ?"
+         WHERE m.channel_id = $1 AND m.id < $2 AND m.id > $3 ORDER BY m.id {order} LIMIT $4"
     );
     let mut rows: Vec<MessageRow> = sqlx::query_as(&sql)
         .bind(channel_id)
@@ -561,7 +564,7 @@ pub async fn edit_message(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
-    sqlx::query("UPDATE chat_messages SET text = ?, edited_at = ? WHERE id = ?")
+    sqlx::query("UPDATE chat_messages SET text = $1, edited_at = $2 WHERE id = $3")
         .bind(text)
         .bind(now)
         .bind(message_id)
@@ -575,17 +578,17 @@ pub async fn edit_message(
 pub async fn delete_message(db: &Db, message_id: i64, now: i64) -> Result<(), sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
     let mut tx = db.pool().begin().await?;
-    sqlx::query("UPDATE chat_messages SET text = '', deleted_at = ? WHERE id = ?")
+    sqlx::query("UPDATE chat_messages SET text = '', deleted_at = $1 WHERE id = $2")
         .bind(now)
         .bind(message_id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM chat_reactions WHERE message_id = ?")
+    sqlx::query("DELETE FROM chat_reactions WHERE message_id = $1")
         .bind(message_id)
         .execute(&mut *tx)
         .await?;
     // A deleted message's files go with its text (their blobs cascade).
-    sqlx::query("DELETE FROM chat_attachments WHERE message_id = ?")
+    sqlx::query("DELETE FROM chat_attachments WHERE message_id = $1")
         .bind(message_id)
         .execute(&mut *tx)
         .await?;
@@ -595,7 +598,7 @@ pub async fn delete_message(db: &Db, message_id: i64, now: i64) -> Result<(), sq
 /// Largest message id in a channel (0 when empty).
 pub async fn last_message_id(db: &Db, channel_id: i64) -> Result<i64, sqlx::Error> {
     let max: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(id) FROM chat_messages WHERE channel_id = ?")
+        sqlx::query_scalar("SELECT MAX(id) FROM chat_messages WHERE channel_id = $1")
             .bind(channel_id)
             .fetch_one(db.pool())
             .await?;
@@ -612,8 +615,8 @@ pub async fn mark_read(
 ) -> Result<i64, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
     sqlx::query(
-        "UPDATE chat_members SET last_read_id = ? \
-         WHERE channel_id = ? AND user_id = ? AND last_read_id < ?",
+        "UPDATE chat_members SET last_read_id = $1 \
+         WHERE channel_id = $2 AND user_id = $3 AND last_read_id < $4",
     )
     .bind(message_id)
     .bind(channel_id)
@@ -621,11 +624,13 @@ pub async fn mark_read(
     .bind(message_id)
     .execute(db.pool())
     .await?;
-    sqlx::query_scalar("SELECT last_read_id FROM chat_members WHERE channel_id = ? AND user_id = ?")
-        .bind(channel_id)
-        .bind(user_id)
-        .fetch_one(db.pool())
-        .await
+    sqlx::query_scalar(
+        "SELECT last_read_id FROM chat_members WHERE channel_id = $1 AND user_id = $2",
+    )
+    .bind(channel_id)
+    .bind(user_id)
+    .fetch_one(db.pool())
+    .await
 }
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {

@@ -2,10 +2,9 @@
 //! each counted: per account (`auth_counters`), and per login that matches no account
 //! (`unknown_login_counters`, same columns), so an unknown login is throttled like a real one.
 
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{query::Query, Row, Sqlite};
+use sqlx::Row;
 
-use super::Db;
+use super::{AnyQuery, Db, DbRow};
 use crate::auth::lockout::{Counters, Throttle};
 
 fn to_u32(v: i64) -> u32 {
@@ -28,10 +27,7 @@ impl<'a> Owner<'a> {
         }
     }
 
-    fn bind<'q>(
-        self,
-        q: Query<'q, Sqlite, SqliteArguments<'q>>,
-    ) -> Query<'q, Sqlite, SqliteArguments<'q>>
+    fn bind<'q>(self, q: AnyQuery<'q>) -> AnyQuery<'q>
     where
         'a: 'q,
     {
@@ -42,7 +38,7 @@ impl<'a> Owner<'a> {
     }
 }
 
-fn throttle_from_row(r: &SqliteRow, prefix: &str) -> Result<Throttle, sqlx::Error> {
+fn throttle_from_row(r: &DbRow, prefix: &str) -> Result<Throttle, sqlx::Error> {
     Ok(Throttle {
         consecutive: to_u32(r.try_get(format!("{prefix}_consecutive").as_str())?),
         last_failure_at: r.try_get(format!("{prefix}_last_failure_at").as_str())?,
@@ -51,7 +47,7 @@ fn throttle_from_row(r: &SqliteRow, prefix: &str) -> Result<Throttle, sqlx::Erro
     })
 }
 
-fn counters_from_row(r: &SqliteRow) -> Result<Counters, sqlx::Error> {
+fn counters_from_row(r: &DbRow) -> Result<Counters, sqlx::Error> {
     Ok(Counters {
         password: throttle_from_row(r, "pw")?,
         second_factor: throttle_from_row(r, "second")?,
@@ -114,7 +110,7 @@ impl Db {
         change: impl FnMut(&mut Counters) -> T,
     ) -> Result<(Counters, T), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO unknown_login_counters (login_key) VALUES (?) ON CONFLICT DO NOTHING",
+            "INSERT INTO unknown_login_counters (login_key) VALUES ($1) ON CONFLICT DO NOTHING",
         )
         .bind(login_key)
         .execute(self.pool())
@@ -128,7 +124,7 @@ impl Db {
     pub async fn prune_unknown_login_counters(&self, before: i64) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(
             "DELETE FROM unknown_login_counters
-             WHERE pw_last_failure_at IS NULL OR pw_last_failure_at < ?",
+             WHERE pw_last_failure_at IS NULL OR pw_last_failure_at < $1",
         )
         .bind(before)
         .execute(self.pool())
@@ -138,7 +134,10 @@ impl Db {
 
     async fn read_counters(&self, owner: Owner<'_>) -> Result<Counters, sqlx::Error> {
         let (table, key) = owner.table();
-        let sql = format!("SELECT {} FROM {table} WHERE {key} = ?", COLUMNS.join(", "));
+        let sql = format!(
+            "SELECT {} FROM {table} WHERE {key} = $1",
+            COLUMNS.join(", ")
+        );
         let row = owner
             .bind(sqlx::query(&sql))
             .fetch_optional(self.pool())
@@ -171,14 +170,18 @@ impl Db {
         new: &Counters,
     ) -> Result<bool, sqlx::Error> {
         let (table, key) = owner.table();
-        let set: Vec<String> = COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
-        let unchanged: Vec<String> = COLUMNS
-            .iter()
-            .map(|c| format!("{c} IS NOT DISTINCT FROM ?"))
+        // Binds in order: the new values ($1..$n), the key ($n+1), the old values ($n+2..).
+        let n = COLUMNS.len();
+        let set: Vec<String> = (COLUMNS.iter().enumerate())
+            .map(|(i, c)| format!("{c} = ${}", i + 1))
+            .collect();
+        let unchanged: Vec<String> = (COLUMNS.iter().enumerate())
+            .map(|(i, c)| format!("{c} IS NOT DISTINCT FROM ${}", n + 2 + i))
             .collect();
         let sql = format!(
-            "UPDATE {table} SET {} WHERE {key} = ? AND {}",
+            "UPDATE {table} SET {} WHERE {key} = ${} AND {}",
             set.join(", "),
+            n + 1,
             unchanged.join(" AND ")
         );
         let mut q = sqlx::query(&sql);

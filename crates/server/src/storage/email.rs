@@ -32,14 +32,14 @@ impl Db {
         expires_at: i64,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM email_tokens WHERE user_id = ? AND purpose = ?")
+        sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2")
             .bind(user_id)
             .bind(purpose.as_str())
             .execute(&mut *tx)
             .await?;
         sqlx::query(
             "INSERT INTO email_tokens (token_hash, user_id, purpose, email, expires_at)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(token_hash)
         .bind(user_id)
@@ -60,7 +60,7 @@ impl Db {
         now: i64,
     ) -> Result<Option<i64>, sqlx::Error> {
         let row = sqlx::query(
-            "DELETE FROM email_tokens WHERE token_hash = ? AND purpose = ?
+            "DELETE FROM email_tokens WHERE token_hash = $1 AND purpose = $2
              RETURNING user_id, email, expires_at",
         )
         .bind(token_hash)
@@ -73,7 +73,7 @@ impl Db {
         }
         let user_id: i64 = r.try_get("user_id")?;
         let sent_to: String = r.try_get("email")?;
-        let current: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = ?")
+        let current: Option<String> = sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(self.pool())
             .await?;
@@ -81,7 +81,7 @@ impl Db {
     }
 
     pub async fn mark_email_verified(&self, user_id: i64, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE users SET email_verified_at = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET email_verified_at = $1 WHERE id = $2")
             .bind(now)
             .bind(user_id)
             .execute(self.pool())
@@ -91,7 +91,7 @@ impl Db {
 
     /// The account's email and whether it is verified.
     pub async fn email_of(&self, user_id: i64) -> Result<Option<(String, bool)>, sqlx::Error> {
-        let row = sqlx::query("SELECT email, email_verified_at FROM users WHERE id = ?")
+        let row = sqlx::query("SELECT email, email_verified_at FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(self.pool())
             .await?;
@@ -111,7 +111,7 @@ impl Db {
         user_agent: Option<&str>,
     ) -> Result<bool, sqlx::Error> {
         let seen: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM audit_events WHERE user_id = ? AND user_agent IS ?
+            "SELECT 1 FROM audit_events WHERE user_id = $1 AND user_agent IS NOT DISTINCT FROM $2
                AND kind IN ('face_succeeded', 'second_factor_succeeded') LIMIT 1",
         )
         .bind(user_id)

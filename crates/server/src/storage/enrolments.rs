@@ -41,7 +41,7 @@ impl Db {
         expires_at: i64,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO live_enrolments (token_hash, user_id, sealed, expires_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO live_enrolments (token_hash, user_id, sealed, expires_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(token_hash)
         .bind(user_id)
@@ -61,7 +61,7 @@ impl Db {
         now: i64,
     ) -> Result<Option<Vec<SealedTemplate>>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT sealed FROM live_enrolments WHERE token_hash = ? AND user_id IS ? AND expires_at > ?",
+            "SELECT sealed FROM live_enrolments WHERE token_hash = $1 AND user_id IS NOT DISTINCT FROM $2 AND expires_at > $3",
         )
         .bind(token_hash)
         .bind(user_id)
@@ -80,11 +80,13 @@ impl Db {
         token_hash: &str,
         user_id: Option<i64>,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM live_enrolments WHERE token_hash = ? AND user_id IS ?")
-            .bind(token_hash)
-            .bind(user_id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "DELETE FROM live_enrolments WHERE token_hash = $1 AND user_id IS NOT DISTINCT FROM $2",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 }

@@ -54,7 +54,7 @@ impl CeremonyPurpose {
     }
 }
 
-fn passkey_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<PasskeyRow, sqlx::Error> {
+fn passkey_from_row(r: &super::DbRow) -> Result<PasskeyRow, sqlx::Error> {
     Ok(PasskeyRow {
         id: r.try_get("id")?,
         user_id: r.try_get("user_id")?,
@@ -77,7 +77,7 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "INSERT INTO totp_secrets (user_id, sealed, confirmed_at, last_step, created_at)
-             VALUES (?, ?, NULL, NULL, ?)
+             VALUES ($1, $2, NULL, NULL, $3)
              ON CONFLICT (user_id) DO UPDATE SET sealed = excluded.sealed,
                  created_at = excluded.created_at, last_step = NULL
              WHERE totp_secrets.confirmed_at IS NULL",
@@ -91,7 +91,7 @@ impl Db {
     }
 
     pub async fn totp(&self, user_id: i64) -> Result<Option<TotpRow>, sqlx::Error> {
-        let row = sqlx::query("SELECT sealed, confirmed_at FROM totp_secrets WHERE user_id = ?")
+        let row = sqlx::query("SELECT sealed, confirmed_at FROM totp_secrets WHERE user_id = $1")
             .bind(user_id)
             .fetch_optional(self.pool())
             .await?;
@@ -114,8 +114,8 @@ impl Db {
         now: i64,
     ) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE totp_secrets SET last_step = ?, confirmed_at = COALESCE(confirmed_at, ?)
-             WHERE user_id = ? AND (last_step IS NULL OR last_step < ?)",
+            "UPDATE totp_secrets SET last_step = $1, confirmed_at = COALESCE(confirmed_at, $2)
+             WHERE user_id = $3 AND (last_step IS NULL OR last_step < $4)",
         )
         .bind(step)
         .bind(now)
@@ -128,7 +128,7 @@ impl Db {
 
     /// Removes the authenticator app; `true` when there was one.
     pub async fn delete_totp(&self, user_id: i64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM totp_secrets WHERE user_id = ?")
+        let done = sqlx::query("DELETE FROM totp_secrets WHERE user_id = $1")
             .bind(user_id)
             .execute(self.pool())
             .await?;
@@ -143,13 +143,13 @@ impl Db {
         now: i64,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         for hash in hashes {
             sqlx::query(
-                "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)",
             )
             .bind(user_id)
             .bind(hash)
@@ -168,8 +168,8 @@ impl Db {
         now: i64,
     ) -> Result<Option<i64>, sqlx::Error> {
         let done = sqlx::query(
-            "UPDATE recovery_codes SET used_at = ?
-             WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+            "UPDATE recovery_codes SET used_at = $1
+             WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL",
         )
         .bind(now)
         .bind(user_id)
@@ -184,7 +184,7 @@ impl Db {
 
     pub async fn recovery_codes_left(&self, user_id: i64) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar(
-            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL",
+            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
         )
         .bind(user_id)
         .fetch_one(self.pool())
@@ -195,13 +195,13 @@ impl Db {
     /// authenticator stores tells nothing about the account.
     pub async fn webauthn_handle(&self, user_id: i64, fresh: &str) -> Result<String, sqlx::Error> {
         sqlx::query(
-            "UPDATE users SET webauthn_handle = ? WHERE id = ? AND webauthn_handle IS NULL",
+            "UPDATE users SET webauthn_handle = $1 WHERE id = $2 AND webauthn_handle IS NULL",
         )
         .bind(fresh)
         .bind(user_id)
         .execute(self.pool())
         .await?;
-        sqlx::query_scalar("SELECT webauthn_handle FROM users WHERE id = ?")
+        sqlx::query_scalar("SELECT webauthn_handle FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_one(self.pool())
             .await
@@ -209,7 +209,7 @@ impl Db {
 
     /// The account whose WebAuthn user handle this is.
     pub async fn user_by_webauthn_handle(&self, handle: &str) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar("SELECT id FROM users WHERE webauthn_handle = ?")
+        sqlx::query_scalar("SELECT id FROM users WHERE webauthn_handle = $1")
             .bind(handle)
             .fetch_optional(self.pool())
             .await
@@ -218,7 +218,7 @@ impl Db {
     pub async fn passkeys(&self, user_id: i64) -> Result<Vec<PasskeyRow>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT id, user_id, name, credential, created_at, last_used_at FROM passkeys
-             WHERE user_id = ? ORDER BY id",
+             WHERE user_id = $1 ORDER BY id",
         )
         .bind(user_id)
         .fetch_all(self.pool())
@@ -227,7 +227,7 @@ impl Db {
     }
 
     pub async fn passkey_count(&self, user_id: i64) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = ?")
+        sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
             .bind(user_id)
             .fetch_one(self.pool())
             .await
@@ -244,7 +244,7 @@ impl Db {
     ) -> Result<Option<i64>, sqlx::Error> {
         let id = sqlx::query_scalar(
             "INSERT INTO passkeys (user_id, credential_id, name, credential, created_at)
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (credential_id) DO NOTHING RETURNING id",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id) DO NOTHING RETURNING id",
         )
         .bind(user_id)
         .bind(credential_id)
@@ -264,7 +264,7 @@ impl Db {
         now: i64,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE passkeys SET last_used_at = ?, credential = COALESCE(?, credential) WHERE id = ?",
+            "UPDATE passkeys SET last_used_at = $1, credential = COALESCE($2, credential) WHERE id = $3",
         )
         .bind(now)
         .bind(credential)
@@ -281,7 +281,7 @@ impl Db {
         id: i64,
         name: &str,
     ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("UPDATE passkeys SET name = ? WHERE id = ? AND user_id = ?")
+        let done = sqlx::query("UPDATE passkeys SET name = $1 WHERE id = $2 AND user_id = $3")
             .bind(name)
             .bind(id)
             .bind(user_id)
@@ -292,7 +292,7 @@ impl Db {
 
     /// Removes one of the account's passkeys; `false` when it has no such passkey.
     pub async fn delete_passkey(&self, user_id: i64, id: i64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM passkeys WHERE id = ? AND user_id = ?")
+        let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
             .execute(self.pool())
@@ -311,7 +311,7 @@ impl Db {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO webauthn_ceremonies (id_hash, purpose, user_id, state, expires_at)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id_hash)
         .bind(purpose.as_str())
@@ -331,7 +331,7 @@ impl Db {
         now: i64,
     ) -> Result<Option<(Option<i64>, String)>, sqlx::Error> {
         let row = sqlx::query(
-            "DELETE FROM webauthn_ceremonies WHERE id_hash = ? AND purpose = ?
+            "DELETE FROM webauthn_ceremonies WHERE id_hash = $1 AND purpose = $2
              RETURNING user_id, state, expires_at",
         )
         .bind(id_hash)

@@ -1,46 +1,123 @@
 //! All SQL of the server, one module per aggregate. Everything else talks to [`Db`].
 //!
-//! The SQL is portable (no SQLite-only functions, times as unix milliseconds) so a PostgreSQL
-//! backend needs a second pool type here, not a redesign of the callers.
+//! Two engines behind one pool type (sqlx's `Any`): SQLite, the zero-configuration default, and
+//! PostgreSQL for several nodes sharing one database. No engine-specific type leaves this module.
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor};
 
-/// The migrations of every module (accounts, chat...), embedded in the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The SQLite migrations (the default, embedded database), in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+/// The same schema for PostgreSQL: one file per SQLite migration, same version numbers, so a
+/// version means the same tables on both and `SQLite -> PostgreSQL` copies can check it.
+pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A row from either backend: the storage modules read columns by name, as `i64`, `String`,
+/// `Vec<u8>` and their `Option`s, the types both backends share.
+pub type DbRow = AnyRow;
+/// A query being built, for helpers that bind a varying number of values.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, AnyArguments<'q>>;
+
+/// Which database engine holds the data. SQL is written once for both (numbered `$n`
+/// parameters, `RETURNING`, `ON CONFLICT`, times as unix milliseconds); the few places that
+/// differ (full-text search, online backup, write-lock transactions) ask this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
 
 /// The database handle: cheap to clone (a pool inside).
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
+/// A database URL that names neither engine.
+#[derive(Debug, thiserror::Error)]
+#[error("unsupported database URL (expected postgres://... or sqlite://...)")]
+pub struct UnsupportedUrl;
+
 impl Db {
-    /// Opens (creating if needed) the SQLite file in WAL mode with foreign keys on, and applies
+    /// Opens (creating if needed) a SQLite file in WAL mode with foreign keys on, and applies
     /// every pending migration.
     pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
-        let url = format!("sqlite://{}", path.display());
-        let options = SqliteConnectOptions::from_str(&url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        Self::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
     }
 
-    /// The underlying pool, for the storage modules (and the chat helper's storage/chat.rs).
-    pub fn pool(&self) -> &SqlitePool {
+    /// Connects to `postgres://...` (or `sqlite://...`) and applies every pending migration of
+    /// that engine.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let backend =
+            backend_of(url).ok_or_else(|| sqlx::Error::Configuration(UnsupportedUrl.into()))?;
+        let options = AnyConnectOptions::from_str(url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                // One writer at a time anyway; readers share the WAL.
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Per connection; foreign keys and a 5 s busy timeout are sqlx's defaults.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        match backend {
+            Backend::Sqlite => MIGRATOR.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATOR.run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    /// The underlying pool, for the storage modules.
+    pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers (for readiness checks).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// The migrations of this database's engine.
+    pub fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => &MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        }
+    }
+}
+
+/// The engine a database URL names.
+pub fn backend_of(url: &str) -> Option<Backend> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some(Backend::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Some(Backend::Sqlite)
+    } else {
+        None
     }
 }
 

@@ -25,7 +25,7 @@ pub async fn add(
     let _write = WRITE_LOCK.lock().await;
     // Portable "insert unless present": the primary key makes a second insert a no-op.
     let done = sqlx::query(
-        "INSERT INTO chat_reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?) \
+        "INSERT INTO chat_reactions (message_id, user_id, emoji, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (message_id, user_id, emoji) DO NOTHING",
     )
     .bind(message_id)
@@ -46,7 +46,7 @@ pub async fn remove(
 ) -> Result<bool, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
     let done = sqlx::query(
-        "DELETE FROM chat_reactions WHERE message_id = ? AND user_id = ? AND emoji = ?",
+        "DELETE FROM chat_reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3",
     )
     .bind(message_id)
     .bind(user_id)
@@ -58,7 +58,7 @@ pub async fn remove(
 
 /// The distinct emoji on a message.
 pub async fn distinct_emoji(db: &Db, message_id: i64) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT DISTINCT emoji FROM chat_reactions WHERE message_id = ?")
+    sqlx::query_scalar("SELECT DISTINCT emoji FROM chat_reactions WHERE message_id = $1")
         .bind(message_id)
         .fetch_all(db.pool())
         .await
@@ -74,7 +74,7 @@ pub async fn in_range(
     sqlx::query_as(
         "SELECT r.message_id, r.user_id, r.emoji FROM chat_reactions r \
          JOIN chat_messages m ON m.id = r.message_id \
-         WHERE m.channel_id = ? AND m.id BETWEEN ? AND ? ORDER BY r.created_at, r.user_id",
+         WHERE m.channel_id = $1 AND m.id BETWEEN $2 AND $3 ORDER BY r.created_at, r.user_id",
     )
     .bind(channel_id)
     .bind(first)

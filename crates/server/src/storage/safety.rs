@@ -12,7 +12,7 @@ use super::Db;
 pub async fn block(db: &Db, blocker: i64, blocked: i64, now: i64) -> Result<bool, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
     let done = sqlx::query(
-        "INSERT INTO chat_blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?) \
+        "INSERT INTO chat_blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (blocker_id, blocked_id) DO NOTHING",
     )
     .bind(blocker)
@@ -26,7 +26,7 @@ pub async fn block(db: &Db, blocker: i64, blocked: i64, now: i64) -> Result<bool
 /// Lifts a block; false when there was none.
 pub async fn unblock(db: &Db, blocker: i64, blocked: i64) -> Result<bool, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
-    let done = sqlx::query("DELETE FROM chat_blocks WHERE blocker_id = ? AND blocked_id = ?")
+    let done = sqlx::query("DELETE FROM chat_blocks WHERE blocker_id = $1 AND blocked_id = $2")
         .bind(blocker)
         .bind(blocked)
         .execute(db.pool())
@@ -38,7 +38,7 @@ pub async fn unblock(db: &Db, blocker: i64, blocked: i64) -> Result<bool, sqlx::
 pub async fn blocked_by(db: &Db, blocker: i64) -> Result<Vec<UserSummary>, sqlx::Error> {
     sqlx::query_as(
         "SELECT u.id, u.username, u.full_name FROM chat_blocks b JOIN users u ON u.id = b.blocked_id \
-         WHERE b.blocker_id = ? ORDER BY u.username_key",
+         WHERE b.blocker_id = $1 ORDER BY u.username_key",
     )
     .bind(blocker)
     .fetch_all(db.pool())
@@ -48,7 +48,7 @@ pub async fn blocked_by(db: &Db, blocker: i64) -> Result<Vec<UserSummary>, sqlx:
 /// Whether `blocker` blocked `blocked`.
 pub async fn is_blocked(db: &Db, blocker: i64, blocked: i64) -> Result<bool, sqlx::Error> {
     let hit: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM chat_blocks WHERE blocker_id = ? AND blocked_id = ?")
+        sqlx::query_scalar("SELECT 1 FROM chat_blocks WHERE blocker_id = $1 AND blocked_id = $2")
             .bind(blocker)
             .bind(blocked)
             .fetch_optional(db.pool())
@@ -73,7 +73,7 @@ pub async fn report(db: &Db, new: &NewReport<'_>, now: i64) -> Result<Option<i64
     let _write = WRITE_LOCK.lock().await;
     sqlx::query_scalar(
         "INSERT INTO chat_reports (reporter_id, message_id, channel_id, author_id, author_name, \
-           text, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+           text, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
          ON CONFLICT (reporter_id, message_id) DO NOTHING RETURNING id",
     )
     .bind(new.reporter_id)
@@ -108,7 +108,7 @@ pub async fn reports(db: &Db, limit: u32) -> Result<Vec<ReportRow>, sqlx::Error>
     sqlx::query_as(
         "SELECT r.id, r.created_at, u.username AS reporter, r.channel_id, r.message_id, \
            r.author_id, r.author_name, r.text, r.reason \
-         FROM chat_reports r JOIN users u ON u.id = r.reporter_id ORDER BY r.id DESC LIMIT ?",
+         FROM chat_reports r JOIN users u ON u.id = r.reporter_id ORDER BY r.id DESC LIMIT $1",
     )
     .bind(i64::from(limit))
     .fetch_all(db.pool())

@@ -73,7 +73,7 @@ fn factor_column(v: Option<String>) -> Option<Factor> {
     v.as_deref().and_then(Factor::parse)
 }
 
-fn session_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SessionRow, sqlx::Error> {
+fn session_from_row(r: &super::DbRow) -> Result<SessionRow, sqlx::Error> {
     let level: String = r.try_get("level")?;
     Ok(SessionRow {
         id_hash: SessionHash::from_stored(r.try_get("id_hash")?),
@@ -108,12 +108,9 @@ pub struct NewSession<'a> {
 }
 
 const INSERT_SESSION: &str = "INSERT INTO sessions (id_hash, user_id, level, created_at,
-    last_seen_at, ip, user_agent, first_factor, second_factor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    last_seen_at, ip, user_agent, first_factor, second_factor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-fn bind_new_session<'q>(
-    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    s: &NewSession<'q>,
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+fn bind_new_session<'q>(q: super::AnyQuery<'q>, s: &NewSession<'q>) -> super::AnyQuery<'q> {
     q.bind(s.id_hash.as_str().to_owned())
         .bind(s.user_id)
         .bind(s.level.as_str())
@@ -134,7 +131,7 @@ impl Db {
     }
 
     pub async fn session(&self, id_hash: &SessionHash) -> Result<Option<SessionRow>, sqlx::Error> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = ?");
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id_hash = $1");
         let row = sqlx::query(&sql)
             .bind(id_hash.as_str())
             .fetch_optional(self.pool())
@@ -145,7 +142,7 @@ impl Db {
     /// The account's sessions, most recently used first.
     pub async fn sessions_of(&self, user_id: i64) -> Result<Vec<SessionListing>, sqlx::Error> {
         let sql = format!(
-            "SELECT {SESSION_COLUMNS}, ip, user_agent FROM sessions WHERE user_id = ?
+            "SELECT {SESSION_COLUMNS}, ip, user_agent FROM sessions WHERE user_id = $1
              ORDER BY last_seen_at DESC"
         );
         let rows = sqlx::query(&sql)
@@ -170,7 +167,7 @@ impl Db {
         keep: &SessionHash,
     ) -> Result<Vec<SessionHash>, sqlx::Error> {
         let hashes: Vec<String> = sqlx::query_scalar(
-            "DELETE FROM sessions WHERE user_id = ? AND id_hash <> ? RETURNING id_hash",
+            "DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2 RETURNING id_hash",
         )
         .bind(user_id)
         .bind(keep.as_str())
@@ -180,7 +177,7 @@ impl Db {
     }
 
     pub async fn touch_session(&self, id_hash: &SessionHash, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
             .bind(now)
             .bind(id_hash.as_str())
             .execute(self.pool())
@@ -190,7 +187,7 @@ impl Db {
 
     /// Deletes one session; `true` when it existed.
     pub async fn delete_session(&self, id_hash: &SessionHash) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(id_hash.as_str())
             .execute(self.pool())
             .await?;
@@ -204,7 +201,7 @@ impl Db {
         new: &NewSession<'_>,
     ) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool().begin().await?;
-        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+        let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(old.as_str())
             .execute(&mut *tx)
             .await?;
@@ -228,23 +225,23 @@ impl Db {
         pw_started_before: i64,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "DELETE FROM sessions WHERE last_seen_at < ? OR created_at < ?
-                OR (level = 'password' AND created_at < ?)",
+            "DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2
+                OR (level = 'password' AND created_at < $3)",
         )
         .bind(idle_before)
         .bind(started_before)
         .bind(pw_started_before)
         .execute(self.pool())
         .await?;
-        sqlx::query("DELETE FROM face_challenges WHERE expires_at <= ?")
+        sqlx::query("DELETE FROM face_challenges WHERE expires_at <= $1")
             .bind(now)
             .execute(self.pool())
             .await?;
-        sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= ?")
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1")
             .bind(now)
             .execute(self.pool())
             .await?;
-        sqlx::query("DELETE FROM live_enrolments WHERE expires_at <= ?")
+        sqlx::query("DELETE FROM live_enrolments WHERE expires_at <= $1")
             .bind(now)
             .execute(self.pool())
             .await?;
@@ -260,11 +257,11 @@ impl Db {
         expires_at: i64,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM face_challenges WHERE session_hash = ?")
+        sqlx::query("DELETE FROM face_challenges WHERE session_hash = $1")
             .bind(session.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO face_challenges (nonce_hash, session_hash, user_id, expires_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO face_challenges (nonce_hash, session_hash, user_id, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(nonce_hash)
             .bind(session.as_str())
             .bind(user_id)
@@ -283,7 +280,7 @@ impl Db {
         now: i64,
     ) -> Result<bool, sqlx::Error> {
         let row = sqlx::query(
-            "DELETE FROM face_challenges WHERE nonce_hash = ? AND session_hash = ? RETURNING expires_at",
+            "DELETE FROM face_challenges WHERE nonce_hash = $1 AND session_hash = $2 RETURNING expires_at",
         )
         .bind(nonce_hash)
         .bind(session.as_str())
@@ -299,7 +296,7 @@ impl Db {
 impl Db {
     /// Ends every session of the user (signs it out everywhere); returns how many there were.
     pub async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
             .execute(self.pool())
             .await?;

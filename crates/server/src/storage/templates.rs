@@ -15,12 +15,12 @@ impl Db {
         now: i64,
     ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM face_templates WHERE user_id = ?")
+        sqlx::query("DELETE FROM face_templates WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
         for t in templates {
-            sqlx::query("INSERT INTO face_templates (user_id, nonce, ciphertext, created_at) VALUES (?, ?, ?, ?)")
+            sqlx::query("INSERT INTO face_templates (user_id, nonce, ciphertext, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(user_id)
                 .bind(&t.nonce)
                 .bind(&t.ciphertext)
@@ -28,7 +28,7 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE auth_counters SET face_consecutive = 0, face_last_failure_at = NULL WHERE user_id = ?")
+        sqlx::query("UPDATE auth_counters SET face_consecutive = 0, face_last_failure_at = NULL WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
@@ -37,7 +37,7 @@ impl Db {
 
     pub async fn templates(&self, user_id: i64) -> Result<Vec<SealedTemplate>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT nonce, ciphertext FROM face_templates WHERE user_id = ? ORDER BY id",
+            "SELECT nonce, ciphertext FROM face_templates WHERE user_id = $1 ORDER BY id",
         )
         .bind(user_id)
         .fetch_all(self.pool())

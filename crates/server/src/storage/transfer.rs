@@ -1,11 +1,10 @@
 //! The SQL of data in and out (`crate::transfer`): importing accounts, consistent snapshots for
 //! backups, and everything a personal data export reads.
 
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::Row;
 
 use super::users::{insert_user_in, InsertUserError, NewUser, User};
-use super::Db;
+use super::{Backend, Db};
 use crate::crypto::SealedTemplate;
 use crate::storage::audit::AuditKind;
 
@@ -94,28 +93,32 @@ impl Db {
     /// Opens an existing database file as it is: no migrations, one connection. For a backup's
     /// snapshot, which must be read, never changed.
     pub async fn open_snapshot(path: &std::path::Path) -> Result<Self, sqlx::Error> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(false);
-        let pool = SqlitePoolOptions::new()
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
             .max_connections(1)
-            .connect_with(options)
+            .connect(&format!("sqlite://{}?mode=rw", path.display()))
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            backend: Backend::Sqlite,
+        })
     }
 
     /// Inserts an imported account, its sealed face template (made by `seal` once the user id
     /// is known: the id is the template's associated data) and its `imported` audit event in
-    /// one transaction, or nothing. `BEGIN IMMEDIATE` takes the write lock before the checks,
-    /// so a running server's writes wait their turn (busy timeout) instead of failing the
-    /// transaction half way.
+    /// one transaction, or nothing. On SQLite `BEGIN IMMEDIATE` takes the write lock before the
+    /// checks, so a running server's writes wait their turn (busy timeout) instead of failing
+    /// the transaction half way; PostgreSQL's row locks and unique keys need no such thing.
     pub async fn insert_imported_user(
         &self,
         new: &NewUser,
         event: &ImportEvent<'_>,
         seal: impl FnOnce(i64) -> SealedTemplate,
     ) -> Result<ImportOutcome, sqlx::Error> {
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = match self.backend() {
+            Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool().begin().await?,
+        };
         if imported_before(&mut tx, new).await? {
             return Ok(ImportOutcome::AlreadyImported);
         }
@@ -126,7 +129,7 @@ impl Db {
         };
         let template = seal(user.id);
         sqlx::query(
-            "INSERT INTO face_templates (user_id, nonce, ciphertext, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO face_templates (user_id, nonce, ciphertext, created_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(user.id)
         .bind(&template.nonce)
@@ -135,7 +138,7 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO audit_events (user_id, kind, at, ip, detail) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO audit_events (user_id, kind, at, ip, detail) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(user.id)
         .bind(AuditKind::Imported.as_str())
@@ -150,9 +153,15 @@ impl Db {
 
     /// Writes a consistent copy of the whole database to `target` (a new file) while the server
     /// keeps reading and writing: `VACUUM INTO` reads inside one transaction, so the copy is
-    /// the database as of one moment, compacted.
+    /// the database as of one moment, compacted. SQLite only: a PostgreSQL database is backed
+    /// up with its own tools (`pg_dump`), which the caller says.
     pub async fn snapshot_into(&self, target: &std::path::Path) -> Result<(), sqlx::Error> {
-        sqlx::query("VACUUM INTO ?")
+        if self.backend() != Backend::Sqlite {
+            return Err(sqlx::Error::Configuration(
+                "an online snapshot is for SQLite; back PostgreSQL up with pg_dump".into(),
+            ));
+        }
+        sqlx::query("VACUUM INTO $1")
             .bind(target.to_string_lossy().into_owned())
             .execute(self.pool())
             .await?;
@@ -208,7 +217,7 @@ impl Db {
 
     pub async fn export_profile(&self, user_id: i64) -> Result<Option<ProfileRow>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT id, username, email, full_name, created_at, consent_at FROM users WHERE id = ?",
+            "SELECT id, username, email, full_name, created_at, consent_at FROM users WHERE id = $1",
         )
         .bind(user_id)
         .fetch_optional(self.pool())
@@ -228,7 +237,7 @@ impl Db {
 
     /// When each face template of the user was enrolled, oldest first (never the template).
     pub async fn template_dates(&self, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-        sqlx::query_scalar("SELECT created_at FROM face_templates WHERE user_id = ? ORDER BY id")
+        sqlx::query_scalar("SELECT created_at FROM face_templates WHERE user_id = $1 ORDER BY id")
             .bind(user_id)
             .fetch_all(self.pool())
             .await
@@ -237,7 +246,7 @@ impl Db {
     pub async fn export_sessions(&self, user_id: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT level, created_at, last_seen_at, ip, user_agent FROM sessions
-             WHERE user_id = ? ORDER BY created_at",
+             WHERE user_id = $1 ORDER BY created_at",
         )
         .bind(user_id)
         .fetch_all(self.pool())
@@ -251,7 +260,7 @@ impl Db {
         sqlx::query_as(
             "SELECT c.id, c.kind, c.name, c.owner_id, c.created_at, m.joined_at, m.last_read_id
              FROM chat_members m JOIN chat_channels c ON c.id = m.channel_id
-             WHERE m.user_id = ? ORDER BY c.id",
+             WHERE m.user_id = $1 ORDER BY c.id",
         )
         .bind(user_id)
         .fetch_all(self.pool())
@@ -265,7 +274,7 @@ impl Db {
              FROM chat_members mine
              JOIN chat_members other ON other.channel_id = mine.channel_id
              JOIN users u ON u.id = other.user_id
-             WHERE mine.user_id = ? ORDER BY other.channel_id, u.id",
+             WHERE mine.user_id = $1 ORDER BY other.channel_id, u.id",
         )
         .bind(user_id)
         .fetch_all(self.pool())
@@ -275,7 +284,7 @@ impl Db {
     pub async fn export_messages(&self, user_id: i64) -> Result<Vec<SentMessageRow>, sqlx::Error> {
         sqlx::query_as(
             "SELECT id, channel_id, text, created_at, edited_at, deleted_at FROM chat_messages
-             WHERE author_id = ? ORDER BY id",
+             WHERE author_id = $1 ORDER BY id",
         )
         .bind(user_id)
         .fetch_all(self.pool())
@@ -284,13 +293,10 @@ impl Db {
 }
 
 /// Whether this username and email already name one account that an import created.
-async fn imported_before(
-    tx: &mut sqlx::SqliteConnection,
-    new: &NewUser,
-) -> Result<bool, sqlx::Error> {
+async fn imported_before(tx: &mut sqlx::AnyConnection, new: &NewUser) -> Result<bool, sqlx::Error> {
     let hit: Option<i64> = sqlx::query_scalar(
-        "SELECT u.id FROM users u WHERE u.username_key = ? AND u.email = ?
-           AND EXISTS (SELECT 1 FROM audit_events e WHERE e.user_id = u.id AND e.kind = ?)",
+        "SELECT u.id FROM users u WHERE u.username_key = $1 AND u.email = $2
+           AND EXISTS (SELECT 1 FROM audit_events e WHERE e.user_id = u.id AND e.kind = $3)",
     )
     .bind(new.username.to_lowercase())
     .bind(&new.email)

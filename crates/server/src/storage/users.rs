@@ -36,7 +36,7 @@ pub enum InsertUserError {
     Db(#[from] sqlx::Error),
 }
 
-fn user_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<User, sqlx::Error> {
+fn user_from_row(row: &super::DbRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: row.try_get("id")?,
         username: row.try_get("username")?,
@@ -68,7 +68,7 @@ impl Db {
         let key = login_key(login);
         let row = sqlx::query(
             "SELECT id, username, email, full_name, created_at, password_hash FROM users
-             WHERE username_key = ? OR email = ?",
+             WHERE username_key = $1 OR email = $2",
         )
         .bind(&key)
         .bind(&key)
@@ -84,7 +84,7 @@ impl Db {
     }
 
     pub async fn user(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
-        sqlx::query("SELECT id, username, email, full_name, created_at FROM users WHERE id = ?")
+        sqlx::query("SELECT id, username, email, full_name, created_at FROM users WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?
@@ -93,7 +93,7 @@ impl Db {
     }
 
     pub async fn password_hash(&self, id: i64) -> Result<Option<PasswordHashString>, sqlx::Error> {
-        let row = sqlx::query("SELECT password_hash FROM users WHERE id = ?")
+        let row = sqlx::query("SELECT password_hash FROM users WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -108,7 +108,7 @@ impl Db {
         id: i64,
         hash: &PasswordHashString,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
             .bind(&hash.0)
             .bind(id)
             .execute(self.pool())
@@ -118,7 +118,7 @@ impl Db {
 
     /// Deletes the user; every row that references it goes with it (ON DELETE CASCADE).
     pub async fn delete_user(&self, id: i64) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
             .execute(self.pool())
             .await?;
@@ -129,7 +129,7 @@ impl Db {
     pub async fn list_users(&self, limit: i64, offset: i64) -> Result<Vec<User>, sqlx::Error> {
         sqlx::query(
             "SELECT id, username, email, full_name, created_at FROM users
-             ORDER BY id LIMIT ? OFFSET ?",
+             ORDER BY id LIMIT $1 OFFSET $2",
         )
         .bind(limit)
         .bind(offset)
@@ -143,7 +143,7 @@ impl Db {
     /// Changes the email (already normalised); `Taken` when another account has it.
     pub async fn set_email(&self, id: i64, email: &str) -> Result<(), InsertUserError> {
         // A new address is unverified until its own link is followed.
-        sqlx::query("UPDATE users SET email = ?, email_verified_at = NULL WHERE id = ?")
+        sqlx::query("UPDATE users SET email = $1, email_verified_at = NULL WHERE id = $2")
             .bind(email)
             .bind(id)
             .execute(self.pool())
@@ -161,11 +161,13 @@ impl Db {
 /// The user and its zeroed brute-force counters, inside the caller's transaction (an import
 /// adds the template and the audit event to the same one).
 pub(crate) async fn insert_user_in(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     new: &NewUser,
 ) -> Result<User, InsertUserError> {
     let taken = sqlx::query(
-        "SELECT username_key = ? AS by_name FROM users WHERE username_key = ? OR email = ?",
+        // An integer, not a boolean: the two backends type a comparison differently.
+        "SELECT CASE WHEN username_key = $1 THEN 1 ELSE 0 END AS by_name \
+         FROM users WHERE username_key = $2 OR email = $3",
     )
     .bind(new.username.to_lowercase())
     .bind(new.username.to_lowercase())
@@ -173,7 +175,7 @@ pub(crate) async fn insert_user_in(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(row) = taken {
-        let by_name: bool = row.try_get("by_name")?;
+        let by_name = row.try_get::<i64, _>("by_name")? != 0;
         return Err(InsertUserError::Taken(if by_name {
             "username"
         } else {
@@ -182,7 +184,7 @@ pub(crate) async fn insert_user_in(
     }
     let row = sqlx::query(
             "INSERT INTO users (username, username_key, email, full_name, password_hash, consent_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              RETURNING id, username, email, full_name, created_at",
         )
         .bind(&new.username)
@@ -199,7 +201,7 @@ pub(crate) async fn insert_user_in(
             _ => InsertUserError::Db(e),
         })?;
     let user = user_from_row(&row)?;
-    sqlx::query("INSERT INTO auth_counters (user_id) VALUES (?)")
+    sqlx::query("INSERT INTO auth_counters (user_id) VALUES ($1)")
         .bind(user.id)
         .execute(&mut *tx)
         .await?;

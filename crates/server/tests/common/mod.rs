@@ -141,8 +141,65 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
     start_in(dir, config).await
 }
 
+/// Names a PostgreSQL database (`postgres://postgres@127.0.0.1:5432/facegate_test`) to run the
+/// suites against instead of SQLite; `tools/test` runs them once each way. Each server gets its
+/// own schema there, so tests run side by side without seeing each other's rows.
+pub const POSTGRES_URL_ENV: &str = "FACEGATE_TEST_POSTGRES_URL";
+
+/// Starts a server on SQLite whatever [`POSTGRES_URL_ENV`] says: for what only SQLite has (its
+/// files on disk, the online snapshot of a backup).
+pub async fn start_sqlite(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let mut config = sqlite_config(dir.path());
+    tweak(&mut config);
+    start_in(dir, config).await
+}
+
+/// [`test_config`] on the SQLite file of `data_dir`, whatever [`POSTGRES_URL_ENV`] says.
+pub fn sqlite_config(data_dir: &Path) -> Config {
+    let mut config = test_config(data_dir);
+    config.database_url = Some(format!(
+        "sqlite://{}?mode=rwc",
+        config.database_path().display()
+    ));
+    config
+}
+
+/// When [`POSTGRES_URL_ENV`] is set and `config` names no database yet: a new schema in that
+/// database, and a server key file in the data directory (a URL requires one).
+async fn use_postgres_if_asked(config: &mut Config) {
+    let Some(base) = std::env::var(POSTGRES_URL_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        return;
+    };
+    if config.database_url.is_some() {
+        return;
+    }
+    let schema = format!("t{:016x}", rand::random::<u64>());
+    let admin = sqlx::PgPool::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("{POSTGRES_URL_ENV} is set but PostgreSQL is unreachable: {e}"));
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    admin.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    config.database_url = Some(format!(
+        "{base}{separator}options[search_path]={schema},public"
+    ));
+    let key = config.data_dir.join("secret.key");
+    if !key.exists() {
+        std::fs::write(&key, rand::random::<[u8; 32]>()).expect("write key");
+    }
+    config.secret_key_file = Some(key);
+}
+
 /// Starts a server on an existing data directory (a "restart").
-pub async fn start_in(dir: Arc<tempfile::TempDir>, config: Config) -> TestServer {
+pub async fn start_in(dir: Arc<tempfile::TempDir>, mut config: Config) -> TestServer {
+    use_postgres_if_asked(&mut config).await;
     let state = AppState::with_engine(config.clone(), engine())
         .await
         .expect("state");
@@ -189,8 +246,16 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// The SQLite file (servers from [`start_sqlite`]).
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("facegate.db")
+    }
+
+    /// A second handle on this server's database, as a `facegate admin` process opens it.
+    pub async fn second_db_handle(&self) -> server::storage::Db {
+        app::open_database(&self.config)
+            .await
+            .expect("open the database")
     }
 
     /// A fresh [`Client`] (own cookie jar) for this server.
