@@ -101,7 +101,10 @@ async fn sigterm_finishes_requests_in_flight_tells_sockets_to_reconnect_and_exit
         .expect("register");
     assert_eq!(status.as_u16(), 201, "{body}");
     alice.login("alice", PASSWORD).await.expect("login");
-    let (status, body) = alice.face_check(&["obama_2.jpg"]).await.expect("face check");
+    let (status, body) = alice
+        .face_check(&["obama_2.jpg"])
+        .await
+        .expect("face check");
     assert_eq!(status.as_u16(), 200, "{body}");
     let mut socket = alice.ws("").await.expect("chat socket");
     assert_eq!(socket.next_json().await.expect("hello")["type"], "hello");
@@ -112,12 +115,18 @@ async fn sigterm_finishes_requests_in_flight_tells_sockets_to_reconnect_and_exit
     let signalled = Instant::now();
     terminate(&child);
     assert_eq!(socket.closed().await.expect("close frame"), Some(1012));
-    in_flight.write_all(&rest_of_body).await.expect("rest of the body");
-    let mut answer = String::new();
-    tokio::time::timeout(Duration::from_secs(GRACE_SECS), in_flight.read_to_string(&mut answer))
+    in_flight
+        .write_all(&rest_of_body)
         .await
-        .expect("answer within the grace period")
-        .expect("read answer");
+        .expect("rest of the body");
+    let mut answer = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(GRACE_SECS),
+        in_flight.read_to_string(&mut answer),
+    )
+    .await
+    .expect("answer within the grace period")
+    .expect("read answer");
     assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     assert!(answer.contains("invalid_credentials"), "{answer}");
     let status = exit_within(&mut child, Duration::from_secs(GRACE_SECS + 2));
@@ -130,7 +139,10 @@ async fn sigterm_finishes_requests_in_flight_tells_sockets_to_reconnect_and_exit
     for line in &lines {
         let parsed: Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
-        assert!(parsed["level"].is_string() && parsed["timestamp"].is_string(), "{line}");
+        assert!(
+            parsed["level"].is_string() && parsed["timestamp"].is_string(),
+            "{line}"
+        );
     }
     assert!(
         lines.iter().any(|l| l.contains("\"drained\"")),

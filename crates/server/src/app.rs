@@ -263,7 +263,9 @@ async fn termination_signal() -> anyhow::Result<()> {
         }
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await.context("listening for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("listening for Ctrl-C")?;
     Ok(())
 }
 

@@ -769,14 +769,20 @@ mod tests {
             ("FACEGATE_SHUTDOWN_GRACE_SECS", "3"),
         ]);
         let c = Config::load_from(&ConfigOverrides::default(), &e).expect("config");
-        assert_eq!(c.metrics_listen, Some("127.0.0.1:9464".parse().expect("addr")));
+        assert_eq!(
+            c.metrics_listen,
+            Some("127.0.0.1:9464".parse().expect("addr"))
+        );
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.shutdown_grace_secs, 3);
         let o = ConfigOverrides {
             log_format: Some(LogFormat::Text),
             ..Default::default()
         };
-        assert_eq!(Config::load_from(&o, &e).expect("config").log_format, LogFormat::Text);
+        assert_eq!(
+            Config::load_from(&o, &e).expect("config").log_format,
+            LogFormat::Text
+        );
         let bad = env(&[("FACEGATE_METRICS_LISTEN", "everywhere")]);
         assert!(Config::load_from(&ConfigOverrides::default(), &bad).is_err());
     }

@@ -213,6 +213,10 @@ impl Metrics {
             "Open WebSocket connections by socket",
             sockets.clone(),
         );
+        // Both socket series exist from the start, so a dashboard shows 0 rather than nothing.
+        for socket in [SocketKind::Chat, SocketKind::LiveCheck] {
+            sockets.get_or_create(&SocketLabels { socket });
+        }
         let db_pool = Family::<PoolLabels, Gauge>::default();
         registry.register(
             "db_pool_connections",
@@ -231,7 +235,13 @@ impl Metrics {
     }
 
     /// Records one answered HTTP request. `route` is a template from the router, never a path.
-    pub fn http_request(&self, method: &axum::http::Method, route: &str, status: u16, took: Duration) {
+    pub fn http_request(
+        &self,
+        method: &axum::http::Method,
+        route: &str,
+        status: u16,
+        took: Duration,
+    ) {
         let labels = RequestLabels {
             method: method_label(method),
             route: route.to_owned(),
@@ -327,7 +337,12 @@ mod tests {
     fn request_series_are_labelled_by_route_template_and_status_class() {
         let m = Metrics::new();
         let route = "/api/me/passkeys/{id}";
-        m.http_request(&axum::http::Method::DELETE, route, 404, Duration::from_millis(3));
+        m.http_request(
+            &axum::http::Method::DELETE,
+            route,
+            404,
+            Duration::from_millis(3),
+        );
         let text = m.render();
         assert!(
             text.contains(r#"facegate_http_request_duration_seconds_count{method="DELETE",route="/api/me/passkeys/{id}",status="4xx"} 1"#),
@@ -339,8 +354,12 @@ mod tests {
     fn socket_guard_counts_while_it_lives() {
         let m = Metrics::new();
         let guard = m.socket_opened(SocketKind::LiveCheck);
-        assert!(m.render().contains(r#"facegate_websocket_connections{socket="live_check"} 1"#));
+        assert!(m
+            .render()
+            .contains(r#"facegate_websocket_connections{socket="live_check"} 1"#));
         drop(guard);
-        assert!(m.render().contains(r#"facegate_websocket_connections{socket="live_check"} 0"#));
+        assert!(m
+            .render()
+            .contains(r#"facegate_websocket_connections{socket="live_check"} 0"#));
     }
 }

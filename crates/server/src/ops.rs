@@ -82,7 +82,11 @@ impl Draining {
 }
 
 /// Records every request's latency under its route template (`MatchedPath`), never its path.
-pub async fn track_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track_requests(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -173,7 +177,11 @@ async fn readiness(state: &AppState) -> Readiness {
         .map(|(name, _)| *name)
         .collect();
     Readiness {
-        status: if failed.is_empty() { "ready" } else { "unavailable" },
+        status: if failed.is_empty() {
+            "ready"
+        } else {
+            "unavailable"
+        },
         checks,
         failed,
     }

@@ -16,7 +16,10 @@ async fn scrape(addr: std::net::SocketAddr) -> String {
         .expect("scrape");
     assert_eq!(response.status(), StatusCode::OK);
     let content_type = response.headers()["content-type"].to_str().expect("ascii");
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
     response.text().await.expect("metrics text")
 }
 
@@ -37,7 +40,10 @@ async fn metrics_count_requests_by_route_and_face_outcomes_without_secrets_or_id
         .expect("alice");
     // Bob shows Alice's face: a mismatch.
     let bob = s.client();
-    let (status, _) = bob.register("bob", PASSWORD, &["biden_1.jpg"]).await.expect("bob");
+    let (status, _) = bob
+        .register("bob", PASSWORD, &["biden_1.jpg"])
+        .await
+        .expect("bob");
     assert_eq!(status, StatusCode::CREATED);
     bob.login("bob", PASSWORD).await.expect("login");
     let (status, body) = bob.face_check(&["obama_2.jpg"]).await.expect("face check");
@@ -54,12 +60,18 @@ async fn metrics_count_requests_by_route_and_face_outcomes_without_secrets_or_id
 
     let text = scrape(metrics_addr).await;
     assert_eq!(
-        sample(&text, r#"facegate_face_verifications_total{outcome="match"}"#),
+        sample(
+            &text,
+            r#"facegate_face_verifications_total{outcome="match"}"#
+        ),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"facegate_face_verifications_total{outcome="mismatch"}"#),
+        sample(
+            &text,
+            r#"facegate_face_verifications_total{outcome="mismatch"}"#
+        ),
         Some(1.0),
         "{text}"
     );
@@ -69,7 +81,10 @@ async fn metrics_count_requests_by_route_and_face_outcomes_without_secrets_or_id
     assert_eq!(sample(&text, registered), Some(2.0), "{text}");
     for stage in ["decode", "detection", "landmarks", "descriptor"] {
         let series = format!(r#"facegate_face_stage_duration_seconds_count{{stage="{stage}"}}"#);
-        assert!(sample(&text, &series).is_some_and(|n| n >= 1.0), "{series} in {text}");
+        assert!(
+            sample(&text, &series).is_some_and(|n| n >= 1.0),
+            "{series} in {text}"
+        );
     }
     assert_eq!(
         sample(&text, r#"facegate_websocket_connections{socket="chat"}"#),
@@ -91,9 +106,14 @@ async fn metrics_count_requests_by_route_and_face_outcomes_without_secrets_or_id
         assert!(!text.contains(secret), "{secret:?} leaked into the metrics");
     }
     // The main listener never serves them.
-    let main = reqwest::get(s.url("/metrics")).await.expect("main listener");
+    let main = reqwest::get(s.url("/metrics"))
+        .await
+        .expect("main listener");
     let body = main.text().await.expect("body");
-    assert!(!body.contains("facegate_http_request"), "metrics on the main listener");
+    assert!(
+        !body.contains("facegate_http_request"),
+        "metrics on the main listener"
+    );
 }
 
 #[tokio::test]

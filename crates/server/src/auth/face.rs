@@ -270,7 +270,8 @@ impl FaceService {
                     .detection_landmarks(image, detection, options.tiny_landmarks)
             })?;
             let descriptor = self.timer.time(FaceStage::Descriptor, || {
-                self.engine.landmarks_descriptor(image, detection, &landmarks)
+                self.engine
+                    .landmarks_descriptor(image, detection, &landmarks)
             })?;
             Some(face::Face {
                 detection: *detection,

@@ -138,7 +138,11 @@ impl LiveService {
             .flatten();
         let happy = needs
             .expressions
-            .then(|| timer.time(FaceStage::Expressions, || engine.expressions(image, &landmarks)))
+            .then(|| {
+                timer.time(FaceStage::Expressions, || {
+                    engine.expressions(image, &landmarks)
+                })
+            })
             .flatten()
             .map(|e| e.happy);
         let quality = timer.time(FaceStage::Liveness, || {
