@@ -215,7 +215,7 @@ impl Metrics {
         );
         // Both socket series exist from the start, so a dashboard shows 0 rather than nothing.
         for socket in [SocketKind::Chat, SocketKind::LiveCheck] {
-            sockets.get_or_create(&SocketLabels { socket });
+            sockets.get_or_create(&SocketLabels { socket }).set(0);
         }
         let db_pool = Family::<PoolLabels, Gauge>::default();
         registry.register(
