@@ -42,7 +42,7 @@ pub struct AppState {
     pub mailer: Option<crate::email::Mailer>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Set when the node starts draining (SIGTERM, Ctrl-C).
-    pub shutdown: crate::ops::Shutdown,
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 impl AppState {
@@ -82,7 +82,7 @@ impl AppState {
             webauthn: crate::auth::passkey::relying_party(&config).map(Arc::new),
             mailer: crate::email::Mailer::from_config(&config.email)?,
             metrics,
-            shutdown: crate::ops::Shutdown::new(),
+            shutdown: crate::shutdown::Shutdown::new(),
             config: Arc::new(config),
         })
     }

@@ -1,11 +1,10 @@
 //! What an operator and an orchestrator see of a running node: `/readyz`, the request metrics
-//! middleware, the separate `/metrics` listener, and the drain on shutdown.
+//! middleware and the separate `/metrics` listener. The drain itself is [`crate::shutdown`].
 //!
 //! Readiness is a list of named checks ([`readiness`]); today the database, and whether the node
 //! is draining. A message bus between nodes adds its own check there, and its lag becomes one
 //! more gauge refreshed by [`refresh_gauges`] before each scrape.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -15,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use tokio::sync::watch;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
@@ -23,63 +21,6 @@ use crate::metrics::{SocketKind, OTHER_ROUTE};
 
 /// How long `/readyz` waits for the database before calling it unreachable.
 pub const READY_DB_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The node-wide "we are draining" signal. The sender side lives in [`AppState`]; every
-/// long-lived socket holds a [`Draining`] for its whole life, so [`Shutdown::sockets_closed`]
-/// knows when the last one has said goodbye.
-#[derive(Clone, Debug)]
-pub struct Shutdown {
-    sender: Arc<watch::Sender<bool>>,
-}
-
-/// A socket's view of [`Shutdown`]; dropping it tells the drain this socket is gone.
-#[derive(Debug)]
-pub struct Draining {
-    receiver: watch::Receiver<bool>,
-}
-
-impl Default for Shutdown {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Shutdown {
-    pub fn new() -> Self {
-        Self {
-            sender: Arc::new(watch::Sender::new(false)),
-        }
-    }
-
-    /// Starts the drain: readiness fails, listeners stop accepting, sockets close (idempotent).
-    pub fn begin(&self) {
-        self.sender.send_replace(true);
-    }
-
-    pub fn is_draining(&self) -> bool {
-        *self.sender.borrow()
-    }
-
-    /// A handle for one socket task (see [`Draining::started`]).
-    pub fn watch(&self) -> Draining {
-        Draining {
-            receiver: self.sender.subscribe(),
-        }
-    }
-
-    /// Resolves once every [`Draining`] handle has been dropped.
-    pub async fn sockets_closed(&self) {
-        self.sender.closed().await;
-    }
-}
-
-impl Draining {
-    /// Resolves when the drain begins (at once if it already has).
-    pub async fn started(&mut self) {
-        // An error means the sender is gone, which happens only when the server is.
-        let _ = self.receiver.wait_for(|draining| *draining).await;
-    }
-}
 
 /// Records every request's latency under its route template (`MatchedPath`), never its path.
 pub async fn track_requests(

@@ -26,7 +26,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::liveness::check::{CheckRules, Event, Failure, LiveCheck, Purpose, Verdict};
 use crate::liveness::quality::Guidance;
 use crate::metrics::SocketKind;
-use crate::ops::Draining;
+use crate::shutdown::Draining;
 
 /// Largest frame or message a client may send.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;

@@ -27,7 +27,7 @@ use crate::app::AppState;
 use crate::auth::csrf;
 use crate::auth::session::{is_expired, FullSession, Level, SessionHash};
 use crate::error::ApiError;
-use crate::ops::Draining;
+use crate::shutdown::Draining;
 
 use super::events::{self, ClientFrame};
 use super::hub::{CloseReason, Connection, Replay, SessionKey};
