@@ -117,6 +117,57 @@ async fn metrics_count_requests_by_route_and_face_outcomes_without_secrets_or_id
 }
 
 #[tokio::test]
+async fn face_lockouts_and_the_attempts_they_refuse_are_counted() {
+    require_fixtures();
+    let s = start(|c| c.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"))).await;
+    let bob = s.client();
+    let (status, _) = bob
+        .register("bob", PASSWORD, &["biden_1.jpg"])
+        .await
+        .expect("bob");
+    assert_eq!(status, StatusCode::CREATED);
+    bob.login("bob", PASSWORD).await.expect("login");
+    let free = s.config.face_lockout().face_free_failures;
+    let mut mismatches = 0;
+    let refused = loop {
+        let (status, body) = bob.face_check(&["obama_2.jpg"]).await.expect("face check");
+        match status {
+            StatusCode::UNAUTHORIZED => mismatches += 1,
+            StatusCode::TOO_MANY_REQUESTS => break body,
+            other => panic!("unexpected {other} {body}"),
+        }
+        assert!(
+            mismatches <= free + 1,
+            "no lockout after {mismatches} failures"
+        );
+    };
+    assert_eq!(refused["error"]["code"], "locked_out", "{refused}");
+    let text = scrape(s.metrics_addr.expect("metrics listener")).await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"facegate_face_verifications_total{outcome="mismatch"}"#
+        ),
+        Some(f64::from(mismatches)),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"facegate_face_verifications_total{outcome="locked_out"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    // The lockout as it starts, and the attempt it refused.
+    assert_eq!(
+        sample(&text, r#"facegate_lockouts_total{kind="face"}"#),
+        Some(2.0),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_are_off_unless_a_listener_is_configured() {
     require_fixtures();
     let s = start(|_| {}).await;
