@@ -8,7 +8,7 @@ mod common;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use common::{require_fixtures, start, verified_user, PASSWORD};
+use common::{password_only_user, require_fixtures, start, verified_user, PASSWORD};
 
 async fn scrape(addr: std::net::SocketAddr) -> String {
     let response = reqwest::get(format!("http://{addr}/metrics"))
@@ -39,13 +39,9 @@ async fn metrics_count_requests_by_route_and_face_outcomes_without_secrets_or_id
         .await
         .expect("alice");
     // Bob shows Alice's face: a mismatch.
-    let bob = s.client();
-    let (status, _) = bob
-        .register("bob", PASSWORD, &["biden_1.jpg"])
+    let bob = password_only_user(&s, "bob", "biden_1.jpg")
         .await
-        .expect("bob");
-    assert_eq!(status, StatusCode::CREATED);
-    bob.login("bob", PASSWORD).await.expect("login");
+        .expect("bob signed in with his password");
     let (status, body) = bob.face_check(&["obama_2.jpg"]).await.expect("face check");
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     // A path with an id that must not become a label.
@@ -120,13 +116,9 @@ async fn metrics_count_requests_by_route_and_face_outcomes_without_secrets_or_id
 async fn face_lockouts_and_the_attempts_they_refuse_are_counted() {
     require_fixtures();
     let s = start(|c| c.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"))).await;
-    let bob = s.client();
-    let (status, _) = bob
-        .register("bob", PASSWORD, &["biden_1.jpg"])
+    let bob = password_only_user(&s, "bob", "biden_1.jpg")
         .await
-        .expect("bob");
-    assert_eq!(status, StatusCode::CREATED);
-    bob.login("bob", PASSWORD).await.expect("login");
+        .expect("bob signed in with his password");
     let free = s.config.face_lockout().face_free_failures;
     let mut mismatches = 0;
     let refused = loop {
