@@ -16,8 +16,9 @@ use common::{require_fixtures, Client, PASSWORD};
 
 const GRACE_SECS: u64 = 5;
 
-/// `facegate serve` on a free port with JSON logs; returns the child and its base URL.
-fn serve(data_dir: &std::path::Path) -> (Child, String) {
+/// `facegate serve` on a free port with JSON logs and `grace_secs` to drain; returns the child
+/// and its base URL.
+fn serve(data_dir: &std::path::Path, grace_secs: u64) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_facegate"))
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
         .arg("--data-dir")
@@ -26,7 +27,7 @@ fn serve(data_dir: &std::path::Path) -> (Child, String) {
         .arg(common::models_dir())
         // Frame uploads instead of the live check, so the test can sign in with photos.
         .env("FACEGATE_FACE_LIVENESS", "off")
-        .env("FACEGATE_SHUTDOWN_GRACE_SECS", GRACE_SECS.to_string())
+        .env("FACEGATE_SHUTDOWN_GRACE_SECS", grace_secs.to_string())
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -87,7 +88,7 @@ fn exit_within(child: &mut Child, bound: Duration) -> std::process::ExitStatus {
 async fn sigterm_finishes_requests_in_flight_tells_sockets_to_reconnect_and_exits_0() {
     require_fixtures();
     let data = tempfile::tempdir().expect("tempdir");
-    let (mut child, base) = serve(data.path());
+    let (mut child, base) = serve(data.path(), GRACE_SECS);
     // Read all along, so that a full pipe never blocks the server's logging.
     let stderr = child.stderr.take().expect("stderr");
     let logs = std::thread::spawn(move || {
@@ -148,4 +149,25 @@ async fn sigterm_finishes_requests_in_flight_tells_sockets_to_reconnect_and_exit
         lines.iter().any(|l| l.contains("\"drained\"")),
         "no drain line: {logs}"
     );
+}
+
+#[tokio::test]
+async fn sigterm_exits_0_once_the_grace_period_is_over_even_if_a_request_never_finishes() {
+    require_fixtures();
+    let data = tempfile::tempdir().expect("tempdir");
+    let grace = Duration::from_secs(1);
+    let (mut child, base) = serve(data.path(), grace.as_secs());
+    // Its body never comes: only the grace period ends this request.
+    let (_stuck, _) = start_slow_login(&base).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let signalled = Instant::now();
+    terminate(&child);
+    let status = exit_within(&mut child, grace + Duration::from_secs(2));
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        took >= grace,
+        "exited after {took:?}, before the grace period was over"
+    );
+    eprintln!("exited {took:?} after SIGTERM with a request stuck");
 }

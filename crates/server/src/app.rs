@@ -226,7 +226,8 @@ impl Server {
                 "shutdown grace period over: dropping what is still running"
             ),
         }
-        tracing::info!(took_ms = started.elapsed().as_millis(), "drained");
+        let took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(took_ms, "drained");
         Ok(())
     }
 }
