@@ -1,9 +1,9 @@
 //! What an operator and an orchestrator see of a running node: `/readyz`, the request metrics
 //! middleware and the separate `/metrics` listener. The drain itself is [`crate::shutdown`].
 //!
-//! Readiness is a list of named checks ([`readiness`]); today the database, and whether the node
+//! Readiness is a list of named checks (`readiness`); today the database, and whether the node
 //! is draining. A message bus between nodes adds its own check there, and its lag becomes one
-//! more gauge refreshed by [`refresh_gauges`] before each scrape.
+//! more gauge refreshed by `refresh_gauges` before each scrape.
 
 use std::time::{Duration, Instant};
 
