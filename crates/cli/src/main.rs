@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use server::config::LogFormat;
 
 #[derive(Parser)]
 #[command(
@@ -55,15 +56,10 @@ enum ModelsCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Logs go to stderr so that stdout stays machine-readable (JSON output, the listening line).
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    // `serve` starts logging once its configuration, which names the log format, is loaded.
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_logging(LogFormat::Text);
+    }
     let result = match cli.command {
         Command::Serve(args) => commands::serve::run(args),
         Command::Admin(args) => commands::admin::run(args),
@@ -79,6 +75,21 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs go to stderr so that stdout stays machine-readable (JSON output, the listening line).
+/// `RUST_LOG` filters them (default `info`).
+pub(crate) fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        // One JSON object per line, fields at the top level, for log collectors.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
     }
 }
 

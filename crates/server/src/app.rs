@@ -40,6 +40,9 @@ pub struct AppState {
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// Outgoing email; `None` when `[email]` is not configured.
     pub mailer: Option<crate::email::Mailer>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Set when the node starts draining (SIGTERM, Ctrl-C).
+    pub shutdown: crate::shutdown::Shutdown,
 }
 
 impl AppState {
@@ -58,7 +61,8 @@ impl AppState {
         let key = load_secret_key(&config)?;
         tokio::task::spawn_blocking(crate::auth::password::warm_up).await?;
         let pool = BlockingPool::new(config.pool_workers(), config.pool.queue);
-        let face = FaceService::new(engine, pool.clone(), &config);
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let face = FaceService::new(engine, pool.clone(), &config, metrics.face_timer());
         if !config.face.liveness_script.is_empty() {
             tracing::warn!(
                 "face.liveness_script is set: every live check asks the same movements, so a recording can pass; use it for tests only"
@@ -75,6 +79,8 @@ impl AppState {
             chat: crate::chat::ChatHub::new(),
             webauthn: crate::auth::passkey::relying_party(&config).map(Arc::new),
             mailer: crate::email::Mailer::from_config(&config.email)?,
+            metrics,
+            shutdown: crate::shutdown::Shutdown::new(),
             config: Arc::new(config),
         })
     }
@@ -154,12 +160,17 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::api::router(&state.config))
         .merge(crate::chat::router(&state.config))
+        .merge(crate::ops::router())
         .merge(crate::web::router())
         // Every error answer has the JSON envelope, a wrong method included.
         .method_not_allowed_fallback(|| async { crate::error::ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::csrf::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::ops::track_requests,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -169,33 +180,120 @@ pub fn router(state: AppState) -> Router {
 pub struct Server {
     /// The bound address (the real port when started on port 0).
     pub addr: SocketAddr,
+    /// The bound address of the `/metrics` listener, when `metrics_listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     pub task: JoinHandle<std::io::Result<()>>,
 }
 
-/// Binds `config.listen` and serves `state` in a background task.
+/// Binds `config.listen` (and `config.metrics_listen`) and serves `state` in background tasks
+/// until [`AppState::shutdown`] begins.
 pub async fn start(state: AppState) -> anyhow::Result<Server> {
     let listener = tokio::net::TcpListener::bind(state.config.listen)
         .await
         .with_context(|| format!("binding {}", state.config.listen))?;
     let addr = listener.local_addr()?;
+    let metrics_addr = match state.config.metrics_listen {
+        Some(at) => Some(serve_metrics(&state, at).await?),
+        None => None,
+    };
     tokio::spawn(prune_loop(state.clone()));
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let task = tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(Server { addr, state, task })
+    let mut draining = state.shutdown.watch();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { draining.started().await })
+            .await
+    });
+    Ok(Server {
+        addr,
+        metrics_addr,
+        state,
+        task,
+    })
 }
 
-/// Loads everything, binds, prints `facegate listening on http://ADDR` and serves until the
-/// server fails.
+async fn serve_metrics(state: &AppState, at: SocketAddr) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(at)
+        .await
+        .with_context(|| format!("binding the metrics listener {at}"))?;
+    let bound = listener.local_addr()?;
+    let app = crate::ops::metrics_router(state.clone());
+    let mut draining = state.shutdown.watch();
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { draining.started().await })
+            .await;
+        if let Err(err) = served {
+            tracing::error!(%err, "metrics listener failed");
+        }
+    });
+    Ok(bound)
+}
+
+impl Server {
+    /// Drains: readiness fails, the listeners stop accepting, WebSocket clients are told to
+    /// reconnect elsewhere (1012), and requests in flight may finish, all within
+    /// `shutdown_grace_secs`; what is still running then is dropped.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let Server { state, task, .. } = self;
+        let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+        let started = tokio::time::Instant::now();
+        state.shutdown.begin();
+        let drained = tokio::time::timeout(grace, async {
+            let served = task.await;
+            state.shutdown.sockets_closed().await;
+            served
+        })
+        .await;
+        match drained {
+            Ok(served) => served.context("server task")?.context("serving")?,
+            Err(_) => tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "shutdown grace period over: dropping what is still running"
+            ),
+        }
+        let took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(took_ms, "drained");
+        Ok(())
+    }
+}
+
+/// Loads everything, binds, prints `facegate listening on http://ADDR` and serves until SIGTERM
+/// or Ctrl-C, then drains (see [`Server::shutdown`]).
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let server = start(AppState::new(config).await?).await?;
+    let mut server = start(AppState::new(config).await?).await?;
     println!("facegate listening on http://{}", server.addr);
     tracing::info!(addr = %server.addr, "listening");
-    server
-        .task
+    if let Some(metrics) = server.metrics_addr {
+        tracing::info!(addr = %metrics, "metrics listening");
+    }
+    tokio::select! {
+        signal = termination_signal() => signal?,
+        served = &mut server.task => {
+            served.context("server task")?.context("serving")?;
+            return Ok(());
+        }
+    }
+    tracing::info!("shutdown requested: draining");
+    server.shutdown().await
+}
+
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what `docker stop` and systemd send).
+async fn termination_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => interrupted.context("listening for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
         .await
-        .context("server task")?
-        .context("serving")?;
+        .context("listening for Ctrl-C")?;
     Ok(())
 }
 

@@ -45,6 +45,15 @@ pub struct Config {
     /// rate limits and the audit trail. Empty (the default): the TCP peer is the client and the
     /// header is ignored. Environment: comma-separated, `FACEGATE_TRUSTED_PROXIES=10.0.0.0/8`.
     pub trusted_proxies: Vec<Cidr>,
+    /// Address of a second listener that serves only the Prometheus `/metrics`. Unset (the
+    /// default): no metrics are served. Keep it on loopback or a private network: the main
+    /// listener never serves them, so a public address cannot leak them by accident.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `text` (default, for people) or `json` (one object per line, for log collectors).
+    pub log_format: LogFormat,
+    /// On SIGTERM or Ctrl-C, how long requests in flight and WebSocket goodbyes may take before
+    /// the process exits anyway.
+    pub shutdown_grace_secs: u64,
     pub face: FaceConfig,
     pub auth: AuthConfig,
     pub email: EmailConfig,
@@ -53,6 +62,15 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     pub limits: LimitsConfig,
     pub pool: PoolConfig,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// Face enrolment and verification.
@@ -266,6 +284,9 @@ impl Default for Config {
             database_url: None,
             secret_key_file: None,
             trusted_proxies: Vec::new(),
+            metrics_listen: None,
+            log_format: LogFormat::Text,
+            shutdown_grace_secs: 10,
             face: FaceConfig::default(),
             sessions: SessionConfig::default(),
             auth: AuthConfig::default(),
@@ -385,6 +406,8 @@ pub struct ConfigOverrides {
     pub public_url: Option<String>,
     pub database_url: Option<String>,
     pub secret_key_file: Option<PathBuf>,
+    pub metrics_listen: Option<SocketAddr>,
+    pub log_format: Option<LogFormat>,
 }
 
 /// Why the configuration could not be assembled.
@@ -446,10 +469,19 @@ impl Config {
         if let Some(dir) = lookup(face::models::DIR_ENV) {
             self.models_dir = PathBuf::from(dir);
         }
-        // `public_url` is absent from the table when unset, so it is read directly.
+        // `public_url` and `metrics_listen` are absent from the table when unset, so they are
+        // read directly.
         let public_url = match lookup("FACEGATE_PUBLIC_URL") {
             Some(v) => (!v.is_empty()).then_some(v),
             None => self.public_url.clone(),
+        };
+        let metrics_listen = match lookup("FACEGATE_METRICS_LISTEN") {
+            Some(v) if v.trim().is_empty() => None,
+            Some(v) => Some(v.trim().parse().map_err(|_| ConfigError::Env {
+                name: "FACEGATE_METRICS_LISTEN".into(),
+                value: v.clone(),
+            })?),
+            None => self.metrics_listen,
         };
         let mut table = toml::Table::try_from(&*self)
             .map_err(|e| ConfigError::Invalid(format!("cannot serialise config: {e}")))?;
@@ -471,6 +503,7 @@ impl Config {
                 .map_err(|e: toml::de::Error| ConfigError::Invalid(format!("environment: {e}")))?;
         }
         self.public_url = public_url;
+        self.metrics_listen = metrics_listen;
         // Options absent from the table when unset, like `public_url`.
         if let Some(v) = lookup("FACEGATE_DATABASE_URL") {
             self.database_url = (!v.is_empty()).then_some(v);
@@ -499,6 +532,12 @@ impl Config {
         }
         if let Some(v) = &o.public_url {
             self.public_url = Some(v.clone());
+        }
+        if let Some(v) = o.metrics_listen {
+            self.metrics_listen = Some(v);
+        }
+        if let Some(v) = o.log_format {
+            self.log_format = v;
         }
     }
 
@@ -766,6 +805,36 @@ mod tests {
         let e = env(&[("FACEGATE_TRUSTED_PROXIES", "10.0.0.0/40")]);
         assert!(Config::load_from(&ConfigOverrides::default(), &e).is_err());
         assert!(toml::from_str::<Config>("trusted_proxies = [\"proxy.local\"]").is_err());
+    }
+
+    #[test]
+    fn operations_settings_default_off_and_come_from_environment_and_flags() {
+        let c = Config::load_from(&ConfigOverrides::default(), &[]).expect("config");
+        assert_eq!(c.metrics_listen, None);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.shutdown_grace_secs, 10);
+        let e = env(&[
+            ("FACEGATE_METRICS_LISTEN", "127.0.0.1:9464"),
+            ("FACEGATE_LOG_FORMAT", "json"),
+            ("FACEGATE_SHUTDOWN_GRACE_SECS", "3"),
+        ]);
+        let c = Config::load_from(&ConfigOverrides::default(), &e).expect("config");
+        assert_eq!(
+            c.metrics_listen,
+            Some("127.0.0.1:9464".parse().expect("addr"))
+        );
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.shutdown_grace_secs, 3);
+        let o = ConfigOverrides {
+            log_format: Some(LogFormat::Text),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::load_from(&o, &e).expect("config").log_format,
+            LogFormat::Text
+        );
+        let bad = env(&[("FACEGATE_METRICS_LISTEN", "everywhere")]);
+        assert!(Config::load_from(&ConfigOverrides::default(), &bad).is_err());
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! face matching), [`storage`] (all SQL), [`crypto`] (template encryption), [`pool`] (bounded
 //! blocking work), [`ratelimit`] (per-IP buckets), [`proxy`] (the client address behind a trusted reverse
 //! proxy), [`text`] (bidirectional and invisible characters in names and messages),
-//! [`transfer`] (import, backup and restore, personal data export). The load benchmark is
+//! [`transfer`] (import, backup and restore, personal data export), [`metrics`], [`ops`] and
+//! [`shutdown`] (Prometheus metrics, readiness, the drain on shutdown). The load benchmark is
 //! `examples/load_auth.rs`.
 
 pub mod admin;
@@ -26,9 +27,12 @@ pub mod crypto;
 pub mod email;
 pub mod error;
 pub mod liveness;
+pub mod metrics;
+pub mod ops;
 pub mod pool;
 pub mod proxy;
 pub mod ratelimit;
+pub mod shutdown;
 pub mod storage;
 pub mod text;
 pub mod transfer;

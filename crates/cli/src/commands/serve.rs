@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use server::config::LogFormat;
 use server::{Config, ConfigOverrides};
 
 /// Flags override `FACEGATE_*` environment variables, which override `facegate.toml`.
@@ -34,6 +35,21 @@ pub struct ServeArgs {
     /// checks, and https turns on Secure, `__Host-` cookies.
     #[arg(long)]
     public_url: Option<String>,
+    /// Serve Prometheus metrics at http://ADDR/metrics, on this separate listener only (default:
+    /// none). Keep it private: loopback, or a network only the monitoring reaches.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+    /// `text` (default) or `json`: one JSON object per log line on stderr.
+    #[arg(long, value_parser = parse_log_format)]
+    log_format: Option<LogFormat>,
+}
+
+fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    match value {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("expected `text` or `json`".into()),
+    }
 }
 
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -45,8 +61,11 @@ pub fn run(args: ServeArgs) -> Result<()> {
         public_url: args.public_url,
         database_url: args.database_url,
         secret_key_file: args.secret_key_file,
+        metrics_listen: args.metrics_listen,
+        log_format: args.log_format,
     };
     let config = Config::load(&overrides)?;
+    crate::init_logging(config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

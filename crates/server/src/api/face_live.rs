@@ -25,6 +25,8 @@ use crate::config::{Config, LivenessMode};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::liveness::check::{CheckRules, Event, Failure, LiveCheck, Purpose, Verdict};
 use crate::liveness::quality::Guidance;
+use crate::metrics::SocketKind;
+use crate::shutdown::Draining;
 
 /// Largest frame or message a client may send.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -36,6 +38,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 const CLOSE_DONE: u16 = 1000;
+/// The node is draining: start the check again (a load balancer sends it to another node).
+const CLOSE_SERVICE_RESTART: u16 = 1012;
 const CLOSE_TOO_FAST: u16 = 4003;
 const CLOSE_BAD_FRAME: u16 = 4004;
 const CLOSE_TIME_LIMIT: u16 = 4008;
@@ -171,6 +175,8 @@ struct Run {
     kept: Vec<Bytes>,
     /// An error that ended the check early (bad frame, busy server), with its close code.
     error: Option<(ApiError, u16)>,
+    /// The node started draining during the check.
+    restarting: bool,
 }
 
 async fn run(mut socket: WebSocket, state: AppState, client: Client, subject: Subject) {
@@ -178,7 +184,11 @@ async fn run(mut socket: WebSocket, state: AppState, client: Client, subject: Su
         Subject::Verify { .. } => Purpose::Verify,
         Subject::Enrol { .. } => Purpose::Enrol,
     };
-    let outcome = drive(&mut socket, &state, purpose).await;
+    // Both held for the socket's life: the connection gauge, and the drain's count of sockets.
+    let _counted = state.metrics.socket_opened(SocketKind::LiveCheck);
+    let mut draining = state.shutdown.watch();
+    let outcome = drive(&mut socket, &state, purpose, &mut draining).await;
+    let restarting = outcome.restarting;
     let timed_out = matches!(
         outcome.verdict,
         Some(Verdict::Failed {
@@ -191,7 +201,7 @@ async fn run(mut socket: WebSocket, state: AppState, client: Client, subject: Su
         None if timed_out => CLOSE_TIME_LIMIT,
         None => CLOSE_DONE,
     };
-    let result = match conclude(&state, &client, &subject, outcome).await {
+    let mut result = match conclude(&state, &client, &subject, outcome).await {
         Ok(result) => result,
         Err(e) => {
             if let ApiError::Internal(inner) = &e {
@@ -200,6 +210,10 @@ async fn run(mut socket: WebSocket, state: AppState, client: Client, subject: Su
             LiveResult::from_error(&e)
         }
     };
+    if restarting {
+        result.reason = Some("server_restarting");
+        result.message = Some("the server is restarting; start the check again".into());
+    }
     if send(&mut socket, &result).await {
         let frame = CloseFrame {
             code: close_code,
@@ -251,7 +265,12 @@ async fn conclude(
 
 /// Streams frames through a [`LiveCheck`] until it reaches a verdict, the client cancels or
 /// leaves, or a frame cannot be used.
-async fn drive(socket: &mut WebSocket, state: &AppState, purpose: Purpose) -> Run {
+async fn drive(
+    socket: &mut WebSocket,
+    state: &AppState,
+    purpose: Purpose,
+    draining: &mut Draining,
+) -> Run {
     let mut rng = rand::rngs::OsRng;
     let mut check = LiveCheck::new(purpose, check_rules(&state.config), &mut rng, now_ms());
     let mut run = Run {
@@ -260,6 +279,7 @@ async fn drive(socket: &mut WebSocket, state: &AppState, purpose: Purpose) -> Ru
         prompted: false,
         kept: Vec::new(),
         error: None,
+        restarting: false,
     };
     let ready = Ready {
         kind: "ready",
@@ -277,6 +297,13 @@ async fn drive(socket: &mut WebSocket, state: &AppState, purpose: Purpose) -> Ru
             Duration::from_millis(u64::try_from(check.next_deadline() - now_ms()).unwrap_or(0));
         let message = tokio::select! {
             m = socket.recv() => m,
+            () = draining.started() => {
+                // Not the person's failure: the attempt is given back (not `prompted`).
+                run.prompted = false;
+                run.restarting = true;
+                run.error = Some((ApiError::Busy, CLOSE_SERVICE_RESTART));
+                return run;
+            }
             () = tokio::time::sleep(wait) => {
                 let reply = check.on_clock(now_ms());
                 run.prompted = check.prompted();

@@ -35,6 +35,7 @@ use utoipa::ToSchema;
 
 use crate::config::{Config, DetectorKind, FaceConfig};
 use crate::error::ApiError;
+use crate::metrics::{FaceStage, FaceTimer};
 use crate::pool::{BlockingPool, PixelBudget, PixelPermit};
 
 /// How long a job waits for its image's pixels before the request is refused as busy.
@@ -53,6 +54,7 @@ pub struct FaceService {
     min_face_px: u32,
     live_min_face_ratio: f64,
     pixels: PixelBudget,
+    timer: FaceTimer,
 }
 
 /// The decision on one verification (no vectors: safe to log).
@@ -218,7 +220,7 @@ pub(crate) fn engine_error(e: FaceError) -> ApiError {
 }
 
 impl FaceService {
-    pub fn new(engine: Arc<Engine>, pool: BlockingPool, config: &Config) -> Self {
+    pub fn new(engine: Arc<Engine>, pool: BlockingPool, config: &Config, timer: FaceTimer) -> Self {
         let f = &config.face;
         Self {
             engine,
@@ -240,7 +242,45 @@ impl FaceService {
             min_face_px: f.min_face_px,
             live_min_face_ratio: f.live_min_face_ratio,
             pixels: PixelBudget::new(config.pool.pixel_budget, PIXEL_WAIT),
+            timer,
         }
+    }
+
+    /// Times the face pipeline's stages.
+    pub(crate) fn timer(&self) -> &FaceTimer {
+        &self.timer
+    }
+
+    /// [`Engine::describe_all`] one stage at a time, each stage timed. Sequential where the
+    /// engine spreads several faces over threads: several faces refuse the image anyway.
+    fn describe_all(
+        &self,
+        image: &face::RgbImage,
+        options: &PipelineOptions,
+    ) -> Result<Vec<face::Face>, ApiError> {
+        let detections = self
+            .timer
+            .time(FaceStage::Detection, || {
+                self.engine.detect(image, &options.detector)
+            })
+            .map_err(engine_error)?;
+        let faces = detections.iter().filter_map(|detection| {
+            let landmarks = self.timer.time(FaceStage::Landmarks, || {
+                self.engine
+                    .detection_landmarks(image, detection, options.tiny_landmarks)
+            })?;
+            let descriptor = self.timer.time(FaceStage::Descriptor, || {
+                self.engine
+                    .landmarks_descriptor(image, detection, &landmarks)
+            })?;
+            Some(face::Face {
+                detection: *detection,
+                landmarks,
+                descriptor,
+                expressions: None,
+            })
+        });
+        Ok(faces.collect())
     }
 
     /// Runs `job` in the bounded pool; a full pool is 503, a panic in the engine is 500.
@@ -291,7 +331,10 @@ impl FaceService {
             });
         }
         let permit = self.pixels.acquire(pixels).ok_or(ApiError::Busy)?;
-        let image = face::decode_image(bytes, limits).map_err(|e| image_error(index, e))?;
+        let image = self
+            .timer
+            .time(FaceStage::Decode, || face::decode_image(bytes, limits))
+            .map_err(|e| image_error(index, e))?;
         Ok((image, permit))
     }
 
@@ -318,10 +361,7 @@ impl FaceService {
 
     fn enrol_one(&self, index: usize, bytes: &[u8]) -> Result<Descriptor, ApiError> {
         let (image, _pixels) = self.decode(index, bytes, &self.limits)?;
-        let faces = self
-            .engine
-            .describe_all(&image, &self.enrol_pipeline)
-            .map_err(engine_error)?;
+        let faces = self.describe_all(&image, &self.enrol_pipeline)?;
         match faces.as_slice() {
             [] => Err(ApiError::NoFace { index }),
             [f] if f.detection.bbox.width.min(f.detection.bbox.height)
@@ -346,10 +386,7 @@ impl FaceService {
                 .enumerate()
                 .map(|(i, bytes)| {
                     let (image, _pixels) = s.decode(i + 1, bytes, &s.limits)?;
-                    let faces = s
-                        .engine
-                        .describe_all(&image, &s.verify_pipeline)
-                        .map_err(engine_error)?;
+                    let faces = s.describe_all(&image, &s.verify_pipeline)?;
                     Ok(match faces.as_slice() {
                         [] => FrameFaces::None,
                         [f] => FrameFaces::One(f.descriptor),
@@ -371,8 +408,10 @@ impl FaceService {
             for (i, bytes) in images.iter().enumerate() {
                 let (image, _pixels) = s.decode(i + 1, bytes, &s.limits)?;
                 let faces = s
-                    .engine
-                    .detect(&image, &s.enrol_pipeline.detector)
+                    .timer
+                    .time(FaceStage::Detection, || {
+                        s.engine.detect(&image, &s.enrol_pipeline.detector)
+                    })
                     .map_err(engine_error)?;
                 if faces.len() > 1 {
                     return Ok(Some(i + 1));
@@ -388,8 +427,8 @@ impl FaceService {
         self.run(move |s| {
             let (image, _pixels) = s.decode(1, &frame, &s.live_limits)?;
             let faces: Vec<FaceBox> = s
-                .engine
-                .detect(&image, &s.live)
+                .timer
+                .time(FaceStage::Detection, || s.engine.detect(&image, &s.live))
                 .map_err(engine_error)?
                 .iter()
                 .map(|d| FaceBox {

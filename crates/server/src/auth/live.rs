@@ -194,6 +194,7 @@ pub async fn conclude_verify(
         .db
         .update_counters(user_id, |c| c.face_succeeded())
         .await?;
+    state.metrics.face_verification("match");
     let ticket = random_token();
     state
         .db
@@ -224,6 +225,11 @@ pub async fn end_failed(
     counted: bool,
     result: LiveResult,
 ) -> ApiResult<LiveResult> {
+    state.metrics.face_verification(match result.code {
+        Some("face_mismatch") => "mismatch",
+        Some(code) => code,
+        None => "failed",
+    });
     let detail = format!(
         "live check: {}{}",
         result.reason.or(result.code).unwrap_or("failed"),

@@ -75,8 +75,20 @@ impl FromRequestParts<AppState> for Client {
     }
 }
 
+/// The lockout metric's `kind` of an audited event, for the events that are lockouts.
+fn lockout_kind(kind: AuditKind) -> Option<&'static str> {
+    match kind {
+        AuditKind::PasswordLockedOut => Some("password"),
+        AuditKind::FaceLockedOut => Some("face"),
+        AuditKind::FaceDisabled => Some("face_disabled"),
+        AuditKind::SecondFactorLockedOut => Some("second_factor"),
+        _ => None,
+    }
+}
+
 /// Writes one audit event, and logs it: the log shows every auth decision (details are
-/// fixed texts and counts, never a secret).
+/// fixed texts and counts, never a secret). Lockouts are counted in the metrics here, the one
+/// place every kind of lockout passes.
 pub async fn audit(
     state: &AppState,
     user_id: Option<i64>,
@@ -86,6 +98,9 @@ pub async fn audit(
 ) -> ApiResult<()> {
     let ip = client.ip_string();
     tracing::info!(user_id, kind = kind.as_str(), %ip, detail = detail.as_deref(), "auth event");
+    if let Some(lockout) = lockout_kind(kind) {
+        state.metrics.lockout(lockout);
+    }
     state
         .db
         .record_event(&NewAuditEvent {

@@ -97,6 +97,7 @@ pub async fn verify(
             // back.
             // Still an attempt on the account when no single face was seen: its owner sees it
             // in the security events.
+            state.metrics.face_verification(e.code());
             let seen = matches!(e, ApiError::NoFace { .. } | ApiError::MultipleFaces { .. });
             let detail = seen.then(|| format!("{e} (not counted)"));
             give_back_face_attempt(state, user_id, client, detail).await?;
@@ -106,6 +107,7 @@ pub async fn verify(
     tracing::info!(user_id, passed = outcome.passed, frames = outcome.frames,
         frames_passed = outcome.frames_passed, distances = ?outcome.distances, "face verification");
     if !outcome.passed {
+        state.metrics.face_verification("mismatch");
         record_face_failure(state, user_id, client, now, None).await?;
         return Err(ApiError::FaceMismatch);
     }
@@ -113,6 +115,7 @@ pub async fn verify(
         .db
         .update_counters(user_id, |c| c.face_succeeded())
         .await?;
+    state.metrics.face_verification("match");
     let token = complete_sign_in(state, session, Factor::Face, client, now).await?;
     audit(state, Some(user_id), AuditKind::FaceSucceeded, client, None).await?;
     Ok(token)
@@ -140,6 +143,7 @@ pub(crate) async fn admit_face_attempt(
     match gate {
         FaceGate::Open => Ok(()),
         FaceGate::Wait(wait) => {
+            state.metrics.face_verification("locked_out");
             let detail = format!("locked for {} s", wait.as_secs().max(1));
             audit(
                 state,
@@ -152,6 +156,7 @@ pub(crate) async fn admit_face_attempt(
             Err(ApiError::LockedOut { retry_after: wait })
         }
         FaceGate::Disabled => {
+            state.metrics.face_verification("face_disabled");
             audit(state, Some(user_id), AuditKind::FaceDisabled, client, None).await?;
             Err(ApiError::FaceDisabled)
         }

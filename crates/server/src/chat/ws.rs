@@ -11,7 +11,7 @@
 //! the session ends (logout calls [`super::ChatHub::close_session`] for an immediate close).
 //!
 //! Close codes: 4001 session ended, 4002 too slow (queue full), 4003 rate limited, 4004 bad
-//! frame, 1001 server shutting down.
+//! frame, 1012 service restart (the node is draining: reconnect, to another node if need be).
 
 use std::time::Duration;
 
@@ -27,6 +27,7 @@ use crate::app::AppState;
 use crate::auth::csrf;
 use crate::auth::session::{is_expired, FullSession, Level, SessionHash};
 use crate::error::ApiError;
+use crate::shutdown::Draining;
 
 use super::events::{self, ClientFrame};
 use super::hub::{CloseReason, Connection, Replay, SessionKey};
@@ -126,6 +127,8 @@ async fn run(
     hash: SessionHash,
     since: Option<u64>,
 ) {
+    // Held for the socket's life: the drain waits for it to say goodbye.
+    let mut draining = state.shutdown.watch();
     let registration = state
         .chat
         .register(user_id, SessionKey::new(hash.as_str()), since);
@@ -157,7 +160,7 @@ async fn run(
     }
     let end = match end {
         Some(end) => end,
-        None => serve(&mut socket, &state, &chat, &mut conn, &hash).await,
+        None => serve(&mut socket, &state, &chat, &mut conn, &hash, &mut draining).await,
     };
     close(&mut socket, &end).await;
     if state.chat.unregister(&conn) {
@@ -173,6 +176,7 @@ async fn serve(
     chat: &Chat<'_>,
     conn: &mut Connection,
     hash: &SessionHash,
+    draining: &mut Draining,
 ) -> End {
     let mut limiter = RateLimiter::per_minute(CLIENT_FRAMES_PER_MINUTE, Instant::now());
     // A random phase spreads the checks of sockets opened together (a reconnect storm, a load
@@ -206,6 +210,7 @@ async fn serve(
                     return end;
                 }
             }
+            () = draining.started() => return End::Hub(CloseReason::Shutdown),
             _ = ticker.tick() => {
                 if !session_still_full(state, hash).await {
                     return End::SessionEnded;
@@ -288,7 +293,7 @@ async fn close(socket: &mut WebSocket, end: &End) {
         }
         End::Hub(CloseReason::TooSlow) => (4002, "too slow"),
         End::Hub(CloseReason::SessionEnded) | End::SessionEnded => (4001, "session ended"),
-        End::Hub(_) => (1001, "server shutting down"),
+        End::Hub(_) => (1012, "service restart"),
         End::RateLimited => (4003, "rate limited"),
         End::BadFrame => (4004, "text frames only"),
     };

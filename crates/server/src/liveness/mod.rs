@@ -23,6 +23,7 @@ use face::{Descriptor, DetectorOptions, Engine, RgbImage};
 
 use crate::auth::face::{FaceBox, FaceService};
 use crate::error::ApiError;
+use crate::metrics::{FaceStage, FaceTimer};
 use check::{FaceSeen, Needs, Seen};
 
 /// One analysed live frame.
@@ -77,7 +78,7 @@ impl LiveService {
         self.face
             .run(move |s| {
                 let (image, _pixels) = s.decode_live(&frame)?;
-                let seen = this.analyse_image(s.engine(), &image, needs)?;
+                let seen = this.analyse_image(s.engine(), s.timer(), &image, needs)?;
                 Ok(Analysed {
                     width: image.width,
                     height: image.height,
@@ -90,12 +91,16 @@ impl LiveService {
     fn analyse_image(
         &self,
         engine: &Engine,
+        timer: &FaceTimer,
         image: &RgbImage,
         needs: Needs,
     ) -> Result<Seen, ApiError> {
-        let mut detections = engine
-            .detect(image, &self.detector)
-            .map_err(crate::auth::face::engine_error)?;
+        let detect = |options: &DetectorOptions| {
+            timer
+                .time(FaceStage::Detection, || engine.detect(image, options))
+                .map_err(crate::auth::face::engine_error)
+        };
+        let mut detections = detect(&self.detector)?;
         if detections.is_empty() {
             // The fast detector misses faces that fill much of its input: the same detector
             // on a smaller input (a few ms) finds most of them, the thorough one the rest.
@@ -107,34 +112,42 @@ impl LiveService {
                     input_size: 224,
                     score_threshold,
                 };
-                detections = engine
-                    .detect(image, &smaller)
-                    .map_err(crate::auth::face::engine_error)?;
+                detections = detect(&smaller)?;
             }
         }
         if detections.is_empty() && needs.thorough {
-            detections = engine
-                .detect(image, &self.fallback)
-                .map_err(crate::auth::face::engine_error)?;
+            detections = detect(&self.fallback)?;
         }
         let detection = match detections.as_slice() {
             [] => return Ok(Seen::NoFace),
             [d] => d,
             _ => return Ok(Seen::Several),
         };
-        let Some(landmarks) = engine.detection_landmarks(image, detection, false) else {
+        let Some(landmarks) = timer.time(FaceStage::Landmarks, || {
+            engine.detection_landmarks(image, detection, false)
+        }) else {
             return Ok(Seen::NoFace);
         };
         let descriptor = needs
             .descriptor
-            .then(|| engine.landmarks_descriptor(image, detection, &landmarks))
+            .then(|| {
+                timer.time(FaceStage::Descriptor, || {
+                    engine.landmarks_descriptor(image, detection, &landmarks)
+                })
+            })
             .flatten();
         let happy = needs
             .expressions
-            .then(|| engine.expressions(image, &landmarks))
+            .then(|| {
+                timer.time(FaceStage::Expressions, || {
+                    engine.expressions(image, &landmarks)
+                })
+            })
             .flatten()
             .map(|e| e.happy);
-        let quality = quality::measure(image, &detection.bbox, &landmarks);
+        let quality = timer.time(FaceStage::Liveness, || {
+            quality::measure(image, &detection.bbox, &landmarks)
+        });
         Ok(Seen::One(FaceSeen {
             bbox: detection.bbox,
             landmarks,

@@ -120,6 +120,8 @@ pub fn test_config(data_dir: &Path) -> Config {
 /// A running server and its data directory (deleted when the last holder drops it).
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The `/metrics` listener, when the configuration sets `metrics_listen`.
+    pub metrics_addr: Option<SocketAddr>,
     pub base: String,
     pub dir: Arc<tempfile::TempDir>,
     pub config: Config,
@@ -206,6 +208,7 @@ pub async fn start_in(dir: Arc<tempfile::TempDir>, mut config: Config) -> TestSe
     let server = app::start(state).await.expect("start");
     TestServer {
         addr: server.addr,
+        metrics_addr: server.metrics_addr,
         base: format!("http://{}", server.addr),
         dir,
         config,

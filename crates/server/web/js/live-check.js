@@ -53,6 +53,7 @@ const FAILURES = {
   no_face: 'We could not see your face clearly. Face the camera in good light, then press "Try again".',
   timeout: 'The check ran out of time. Press "Try again" and follow the prompts as they come.',
   busy: 'The server is busy right now. Please wait a moment, then press "Try again".',
+  server_restarting: 'The server is restarting. Please wait a moment, then press "Try again".',
   cancelled: 'You stopped the check. Press "Try again" when you are ready.',
   rate_limited: 'Too many face checks from this network. Please wait a moment, then press "Try again".',
   image_invalid: 'The server could not read a camera picture. Press "Try again"; if it keeps happening, reload the page.',
@@ -62,6 +63,7 @@ const FAILURES = {
 /** What a socket closed before its `result` means (close codes of docs/live-check.md). */
 const CLOSES = {
   1001: 'The server is restarting. Please wait a moment, then press "Try again".',
+  1012: 'The server is restarting. Please wait a moment, then press "Try again".',
   4003: 'The camera sent pictures too quickly and the check was stopped. Press "Try again".',
   4004: 'The server could not read a camera picture. Press "Try again"; if it keeps happening, reload the page.',
   4008: 'The check ran out of time. Press "Try again" and follow the prompts as they come.',

@@ -10,7 +10,8 @@ const MAX_DELAY_MS = 15000;
 const PING_MS = 25000;
 
 // Close codes after which reconnecting cannot help: the session ended (logout, expiry, lost its
-// level). Others (4002 too slow, 4003 rate limited, 1001 shutdown, network loss) reconnect.
+// level). Others (4002 too slow, 4003 rate limited, 1012 service restart,
+// 1001 going away, network loss) reconnect.
 const FATAL_CLOSE = new Set([1008, 4001]);
 
 export class ChatSocket {
