@@ -62,6 +62,18 @@ enum AdminTask {
         #[arg(long)]
         key: Option<PathBuf>,
     },
+    /// Copy the SQLite database into PostgreSQL with every id kept, then check row counts and
+    /// a checksum per table. Safe while the server runs (it copies one snapshot); run it again
+    /// to resume an interrupted copy. The nodes on PostgreSQL need this server's key file.
+    Migrate {
+        /// The SQLite database (default: the data directory's), as sqlite:PATH or a path.
+        #[arg(long)]
+        from: Option<String>,
+        /// The PostgreSQL database, postgres://user@host/db: empty, or holding an interrupted
+        /// copy of the same source.
+        #[arg(long)]
+        to: String,
+    },
     /// Print an account's personal data export (JSON), as GET /api/me/export gives it.
     ExportUser { login: String },
 }
@@ -76,6 +88,14 @@ pub fn run(args: AdminArgs) -> Result<()> {
     })?;
     if let AdminTask::Restore { file, key } = &args.task {
         return transfer::restore(file, &config.data_dir, key.as_deref());
+    }
+    if let AdminTask::Migrate { from, to } = &args.task {
+        let from = match from {
+            Some(f) if f.starts_with("sqlite:") => f.clone(),
+            Some(path) => format!("sqlite://{path}"),
+            None => format!("sqlite://{}", config.database_path().display()),
+        };
+        return transfer::migrate(&from, to, &config);
     }
     let path = config.database_path();
     anyhow::ensure!(
@@ -163,6 +183,7 @@ async fn run_task(db: &Db, config: &Config, task: AdminTask) -> Result<()> {
         }
         // Handled in `run` before any database is opened (the target must stay empty).
         AdminTask::Restore { .. } => anyhow::bail!("restore does not run on an open database"),
+        AdminTask::Migrate { .. } => anyhow::bail!("migrate opens its own two databases"),
     }
     Ok(())
 }

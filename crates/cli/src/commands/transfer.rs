@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use server::crypto::{SecretKey, TemplateCipher};
 use server::storage::Db;
-use server::transfer::{backup as backups, import, mongo};
+use server::transfer::{backup as backups, import, migrate, mongo};
 use server::Config;
 
 /// How often a long import reports how far it is.
@@ -106,4 +106,47 @@ pub fn restore(file: &Path, data_dir: &Path, key: Option<&Path>) -> Result<()> {
         outln!("the server key opens the backup's face templates");
     }
     Ok(())
+}
+
+pub fn migrate(from: &str, to: &str, config: &Config) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let source_path = from
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let source_path = source_path.split('?').next().unwrap_or(source_path);
+        anyhow::ensure!(
+            Path::new(source_path).is_file(),
+            "no SQLite database at {source_path}"
+        );
+        let source = Db::connect(from).await?;
+        // The URL may hold a password: errors name the target without it.
+        let target = Db::connect(to)
+            .await
+            .map_err(|e| anyhow::anyhow!("connecting to the target database: {e}"))?;
+        eprintln!(
+            "copying {source_path} into PostgreSQL (one snapshot; the server may keep running)"
+        );
+        let mut last_table = String::new();
+        let reports = migrate::migrate(&source, &target, migrate::MigrateOptions::default(), |p| {
+            if p.table != last_table || p.done == p.total {
+                eprintln!("  {}: {}/{} rows", p.table, p.done, p.total);
+                last_table = p.table.to_owned();
+            }
+        })
+        .await?;
+        let rows: i64 = reports.iter().map(|r| r.rows).sum();
+        let copied: i64 = reports.iter().map(|r| r.copied).sum();
+        outln!(
+            "copied {copied} rows this run; {} tables, {rows} rows, counts and checksums equal",
+            reports.len()
+        );
+        outln!(
+            "start the nodes with this database URL and the key file {} (secret_key_file)",
+            config.secret_key_path().display()
+        );
+        Ok(())
+    })
 }

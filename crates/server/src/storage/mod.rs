@@ -124,6 +124,7 @@ pub fn backend_of(url: &str) -> Option<Backend> {
 pub mod attachments;
 pub mod audit;
 pub mod chat;
+pub mod copy;
 pub mod counters;
 pub mod email;
 pub mod enrolments;

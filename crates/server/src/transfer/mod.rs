@@ -17,4 +17,5 @@
 pub mod backup;
 pub mod export;
 pub mod import;
+pub mod migrate;
 pub mod mongo;

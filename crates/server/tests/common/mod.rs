@@ -167,6 +167,38 @@ pub fn sqlite_config(data_dir: &Path) -> Config {
     config
 }
 
+/// The PostgreSQL database that tests which always need one use (a copy to PostgreSQL), named
+/// by `tools/test`; falls back to [`POSTGRES_URL_ENV`]. Fails the test when neither is set: a
+/// missing service is a failure, never a skip.
+pub const POSTGRES_SERVICE_ENV: &str = "FACEGATE_TEST_POSTGRES_SERVICE_URL";
+
+pub fn postgres_service_url() -> String {
+    [POSTGRES_SERVICE_ENV, POSTGRES_URL_ENV]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| {
+            panic!(
+                "this test needs PostgreSQL: set {POSTGRES_SERVICE_ENV} to a database URL \
+                 (`bash tools/postgres-for-tests` prints one; tools/test sets it)"
+            )
+        })
+}
+
+/// A new, empty schema in the database at `base`, and the URL that works in it.
+pub async fn new_postgres_schema(base: &str) -> String {
+    let schema = format!("t{:016x}", rand::random::<u64>());
+    let admin = sqlx::PgPool::connect(base)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is unreachable at the test URL: {e}"));
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    admin.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options[search_path]={schema},public")
+}
+
 /// When [`POSTGRES_URL_ENV`] is set and `config` names no database yet: a new schema in that
 /// database, and a server key file in the data directory (a URL requires one).
 async fn use_postgres_if_asked(config: &mut Config) {
@@ -179,19 +211,7 @@ async fn use_postgres_if_asked(config: &mut Config) {
     if config.database_url.is_some() {
         return;
     }
-    let schema = format!("t{:016x}", rand::random::<u64>());
-    let admin = sqlx::PgPool::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("{POSTGRES_URL_ENV} is set but PostgreSQL is unreachable: {e}"));
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
-        .await
-        .expect("create schema");
-    admin.close().await;
-    let separator = if base.contains('?') { '&' } else { '?' };
-    config.database_url = Some(format!(
-        "{base}{separator}options[search_path]={schema},public"
-    ));
+    config.database_url = Some(new_postgres_schema(&base).await);
     let key = config.data_dir.join("secret.key");
     if !key.exists() {
         std::fs::write(&key, rand::random::<[u8; 32]>()).expect("write key");
