@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::api::contract::FullSessionEverywhere;
 use crate::app::AppState;
 use crate::auth::session::FullSession;
 use crate::config::Config;
@@ -30,6 +31,7 @@ use super::routes::{now_ms, path, query, ChatResult};
 #[derive(OpenApi)]
 #[openapi(
     paths(upload, fetch, thumbnail),
+    modifiers(&FullSessionEverywhere),
     components(schemas(UploadForm, FileBytes))
 )]
 pub(super) struct AttachmentApiDoc;
