@@ -146,7 +146,9 @@ pub async fn detect(
         (status = 400, description = "no_face, multiple_faces, face_too_small, image_invalid", body = ErrorBody),
         (status = 401, description = "unauthenticated or invalid_credentials", body = ErrorBody),
         (status = 403, description = "face_required, or reauth_required: the sign-in is older than sessions.reauth_window_secs (log in again with password and face)", body = ErrorBody),
-        (status = 413, description = "payload_too_large", body = ErrorBody)))]
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 429, description = "locked_out: too many wrong passwords, with Retry-After", body = ErrorBody),
+        (status = 503, description = "busy", body = ErrorBody)))]
 pub async fn reenrol(
     State(state): State<AppState>,
     client: Client,
