@@ -80,7 +80,7 @@ enum ClientText {
 
 /// Opens a live check (WebSocket upgrade). Messages: docs/live-check.md.
 #[utoipa::path(get, path = "/api/face/live", tag = "face", security((), ("session" = [])),
-    params(("purpose" = String, Query, description = "`verify` (needs a password-level session) or `enrol`")),
+    params(("purpose" = String, Query, pattern = "^(verify|enrol)$", description = "`verify` (needs a password-level session) or `enrol`")),
     responses(
         (status = 101, description = "switching to the live check's WebSocket protocol"),
         (status = 400, description = "invalid_request (purpose missing or unknown)", body = ErrorBody),
