@@ -92,7 +92,7 @@ pub struct EventsResponse {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordRequest {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, max_length = 1024)]
     password: Password,
 }
 

@@ -127,15 +127,16 @@ pub struct EndedSessions {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordChange {
     /// Required, except in a session begun with a recovery code.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 1024)]
     current_password: Option<Password>,
-    #[schema(value_type = String)]
+    /// 8-256 characters, not one of the most common passwords.
+    #[schema(value_type = String, min_length = 8, max_length = 256)]
     new_password: Password,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EmailChange {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, max_length = 1024)]
     password: Password,
     #[schema(max_length = 254)]
     email: String,
@@ -162,7 +163,7 @@ fn full(recovery_codes_left: Option<i64>) -> FullResponse {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SecondPassword {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, max_length = 1024)]
     password: Password,
 }
 

@@ -216,8 +216,8 @@ async fn unblock(
 
 #[derive(Debug, Deserialize, ToSchema)]
 struct ReportMessage {
-    /// Why, for the operators: 1-500 characters.
-    #[schema(min_length = 1, max_length = 500)]
+    /// Why, for the operators: 1-500 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     reason: String,
 }
 
@@ -289,8 +289,8 @@ struct CreateChannel {
     #[serde(default)]
     #[schema(max_items = 1000)]
     members: Vec<i64>,
-    /// A group's name: 1-100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    /// A group's name: 1-100 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     name: Option<String>,
 }
 
@@ -344,8 +344,8 @@ async fn channel(
 
 #[derive(Debug, Deserialize, ToSchema)]
 struct Rename {
-    /// 1-100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    /// 1-100 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     name: String,
 }
 
@@ -495,7 +495,7 @@ async fn send(
 #[derive(Debug, Deserialize, ToSchema)]
 struct EditMessage {
     /// 1-4,000 characters, not only spaces.
-    #[schema(min_length = 1, max_length = 4000)]
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     text: String,
 }
 
