@@ -1,30 +1,35 @@
-// Every error code the server can answer has a sentence of its own in the pages (errors.js),
-// checked against the codes in the server's source, so a new code without one fails here.
+// Every error code the server can answer has a sentence of its own in the pages (errors.js), and
+// the pages know no API code the server does not: both are checked against the `code` enum of
+// the error schema in the server's own /api/openapi.json, the contract the API fuzzer
+// (tools/api-contract) holds the server to.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { REPO } from './lib/paths.mjs';
 import { withServer } from './lib/harness.mjs';
 
 // Codes that deliberately show the server's own message, which names the field and the reason.
 const SERVER_WORDED = new Set(['invalid_request']);
 
-function serverCodes() {
-  const codes = new Set();
-  for (const file of ['crates/server/src/error.rs', 'crates/server/src/chat/domain.rs']) {
-    const source = readFileSync(path.join(REPO, file), 'utf8');
-    for (const m of source.matchAll(/(?:Self|ChatError)::\w+[^\n]*=>\s*"([a-z_]+)"/g)) codes.add(m[1]);
-  }
+/** The error codes of the API contract, from the running server's document. */
+async function contractCodes(url) {
+  const res = await fetch(`${url}/api/openapi.json`);
+  assert.equal(res.status, 200);
+  const doc = await res.json();
+  const codes = doc.components?.schemas?.ErrorDetail?.properties?.code?.enum;
+  assert.ok(Array.isArray(codes) && codes.length >= 20, 'the error schema lists its codes');
   return [...codes].sort();
 }
 
 test('every server error code maps to a sentence a person understands', async () => {
-  const codes = serverCodes();
-  assert.ok(codes.length >= 20, `found the server's codes: ${codes.join(', ')}`);
   await withServer(async (url, open) => {
+    const codes = await contractCodes(url);
     const { page } = await open(null);
     await page.goto(`${url}/login`);
+    const table = await page.evaluate(async () => {
+      const { API_SENTENCES, LOCAL_SENTENCES } = await import('/js/errors.js');
+      return { api: Object.keys(API_SENTENCES).sort(), local: Object.keys(LOCAL_SENTENCES) };
+    });
+    assert.deepEqual(table.api, codes, 'errors.js knows exactly the codes of /api/openapi.json');
+    for (const code of table.local) assert.ok(!codes.includes(code), `${code} is an API code: move it to API_SENTENCES`);
     const described = await page.evaluate(async (list) => {
       const { describeError } = await import('/js/errors.js');
       const { ApiError } = await import('/js/api.js');

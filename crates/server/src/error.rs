@@ -107,6 +107,44 @@ fn retry_after_secs(d: Duration) -> u64 {
 }
 
 impl ApiError {
+    /// Every code [`ApiError::code`] returns (the enum of the error schema in
+    /// `/api/openapi.json`).
+    pub const CODES: &'static [&'static str] = &[
+        "invalid_request",
+        "conflict",
+        "password_too_short",
+        "password_too_long",
+        "password_too_common",
+        "consent_required",
+        "no_face",
+        "multiple_faces",
+        "faces_differ",
+        "face_too_small",
+        "image_invalid",
+        "invalid_credentials",
+        "unauthenticated",
+        "face_required",
+        "reauth_required",
+        "face_mismatch",
+        "face_disabled",
+        "challenge_invalid",
+        "liveness_required",
+        "upgrade_required",
+        "enrolment_invalid",
+        "factor_not_accepted",
+        "code_invalid",
+        "passkey_invalid",
+        "passkeys_unavailable",
+        "locked_out",
+        "rate_limited",
+        "cross_origin",
+        "payload_too_large",
+        "busy",
+        "not_found",
+        "method_not_allowed",
+        "internal",
+    ];
+
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -224,3 +262,70 @@ impl From<sqlx::Error> for ApiError {
 
 /// Result of a handler or domain function.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_in_the_published_list() {
+        let wait = Duration::from_secs(1);
+        let every = [
+            ApiError::Validation(String::new()),
+            ApiError::Conflict { field: "username" },
+            ApiError::PasswordTooShort { min: 8 },
+            ApiError::PasswordTooLong { max: 256 },
+            ApiError::PasswordTooCommon,
+            ApiError::ConsentRequired,
+            ApiError::NoFace { index: 0 },
+            ApiError::MultipleFaces { index: 0 },
+            ApiError::FacesDiffer {
+                first: 0,
+                second: 1,
+            },
+            ApiError::FaceTooSmall {
+                index: 0,
+                min_px: 1,
+            },
+            ApiError::ImageInvalid {
+                index: 0,
+                reason: String::new(),
+            },
+            ApiError::InvalidCredentials,
+            ApiError::Unauthenticated,
+            ApiError::FaceRequired,
+            ApiError::ReauthRequired,
+            ApiError::FaceMismatch,
+            ApiError::FaceDisabled,
+            ApiError::ChallengeInvalid,
+            ApiError::LivenessRequired,
+            ApiError::UpgradeRequired,
+            ApiError::EnrolmentInvalid,
+            ApiError::FactorNotAccepted {
+                factor: "face",
+                reason: "",
+            },
+            ApiError::CodeInvalid,
+            ApiError::PasskeyInvalid,
+            ApiError::PasskeysUnavailable,
+            ApiError::LockedOut { retry_after: wait },
+            ApiError::RateLimited { retry_after: wait },
+            ApiError::CrossOrigin,
+            ApiError::PayloadTooLarge,
+            ApiError::ImageTooLarge {
+                index: 0,
+                reason: String::new(),
+            },
+            ApiError::MethodNotAllowed,
+            ApiError::Busy,
+            ApiError::NotFound,
+            ApiError::Internal(anyhow::anyhow!("x")),
+        ];
+        let mut codes: Vec<&str> = every.iter().map(ApiError::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let mut listed = ApiError::CODES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(codes, listed);
+    }
+}

@@ -623,3 +623,24 @@ async fn one_code_sent_twice_at_once_completes_only_one_sign_in() {
         .count();
     assert_eq!(ok, 1, "{} {}", ra.status(), rb.status());
 }
+
+#[tokio::test]
+async fn a_malformed_passkey_id_is_refused_in_the_error_envelope() {
+    fixtures_present("malformed passkey id");
+    let s = start(|_| {}).await;
+    let c = full_session(&s, "malformed", "obama_1", "obama_2").await;
+    // Found by tools/api-contract: axum's own rejection answered in plain text, which the
+    // contract (`ErrorBody`, application/json) does not describe.
+    for (method, body) in [
+        (reqwest::Method::DELETE, None),
+        (reqwest::Method::PATCH, Some(json!({"name": "key"}))),
+    ] {
+        let mut request = c.request(method.clone(), s.url("/api/me/passkeys/not-a-number"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let r = request.send().await.expect("request");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{method}");
+        assert_eq!(error_code(r).await, "invalid_request", "{method}");
+    }
+}

@@ -431,3 +431,102 @@ async fn a_wrong_method_answers_with_the_error_envelope() {
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(error_code(r).await, "method_not_allowed");
 }
+
+/// The operations of the document: (path, method, operation).
+fn operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
+    let mut all = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            all.push((path.clone(), method.clone(), op.clone()));
+        }
+    }
+    all
+}
+
+#[tokio::test]
+async fn openapi_lists_the_shared_answers_of_every_operation() {
+    fixtures_present("openapi shared answers");
+    let s = start(|_| {}).await;
+    let doc = get_json(&s, &client(), "/api/openapi.json").await;
+    let ops = operations(&doc);
+    assert!(ops.len() >= 60, "{} operations", ops.len());
+    for (path, method, op) in &ops {
+        let has = |status: &str| op["responses"][status].is_object();
+        let scopes = op["security"]
+            .as_array()
+            .filter(|alternatives| alternatives.iter().all(|a| a["session"].is_array()))
+            .and_then(|alternatives| alternatives.first())
+            .map(|a| a["session"].clone());
+        if let Some(scopes) = scopes {
+            assert!(has("401"), "{method} {path}: 401");
+            if scopes.as_array().expect("scopes").contains(&"full".into()) {
+                assert!(has("403"), "{method} {path}: 403 face_required");
+            }
+        }
+        if method != "get" {
+            assert!(has("403"), "{method} {path}: 403 cross_origin");
+        }
+        if op["requestBody"].is_object() {
+            assert!(has("400") && has("413"), "{method} {path}: 400 and 413");
+        }
+        for (status, answer) in op["responses"].as_object().expect("responses") {
+            if status.starts_with('4') || status.starts_with('5') {
+                assert_eq!(
+                    answer["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+    }
+    // Every chat operation needs a full session.
+    let history = &doc["paths"]["/api/channels/{id}/messages"]["get"];
+    assert_eq!(history["security"][0]["session"][0], "full");
+}
+
+#[tokio::test]
+async fn openapi_states_the_limits_and_the_error_codes() {
+    fixtures_present("openapi limits");
+    let s = start(|_| {}).await;
+    let doc = get_json(&s, &client(), "/api/openapi.json").await;
+    let schemas = &doc["components"]["schemas"];
+    let codes: Vec<String> =
+        serde_json::from_value(schemas["ErrorDetail"]["properties"]["code"]["enum"].clone())
+            .expect("the error code enum");
+    assert_eq!(codes, server::api::contract::error_codes());
+    assert!(codes.iter().any(|c| c == "face_required") && codes.iter().any(|c| c == "forbidden"));
+    // Two types named FaceFactor once shared one schema: /api/me's face state is a word.
+    assert_eq!(
+        schemas["FaceFactor"]["enum"],
+        serde_json::json!(["enrolled", "disabled", "none"])
+    );
+    let param = |path: &str, name: &str| {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == name)
+            .expect("parameter")["schema"]
+            .clone()
+    };
+    let limit = param("/api/channels/{id}/messages", "limit");
+    assert_eq!(
+        (limit["minimum"].as_i64(), limit["maximum"].as_i64()),
+        (Some(1), Some(100))
+    );
+    let limit = param("/api/search", "limit");
+    assert_eq!(
+        (limit["minimum"].as_i64(), limit["maximum"].as_i64()),
+        (Some(1), Some(50))
+    );
+    let text = &schemas["SendMessage"]["properties"]["text"];
+    assert_eq!(text["maxLength"], 4000);
+    let username = &schemas["RegisterForm"]["properties"]["username"];
+    assert_eq!(
+        (
+            username["minLength"].as_i64(),
+            username["maxLength"].as_i64()
+        ),
+        (Some(3), Some(32))
+    );
+}

@@ -25,14 +25,21 @@ use crate::storage::users::User;
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct RegisterForm {
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_.-]+$")]
     username: String,
+    /// `local@domain.tld`, at most 254 bytes.
+    #[schema(max_length = 254)]
     email: String,
+    /// 1-100 characters, not only spaces, no control or invisible characters.
+    #[schema(min_length = 1, max_length = 100)]
     full_name: String,
+    /// 8-256 characters, not one of the most common passwords.
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
     /// Must be `true`: explicit consent to storing an encrypted face template.
     consent: bool,
     /// 1-3 JPEG/PNG/WebP images, each with exactly one face (or `enrolment` instead).
-    #[schema(value_type = Vec<String>, format = Binary)]
+    #[schema(value_type = Vec<String>, format = Binary, max_items = 3)]
     face: Vec<Vec<u8>>,
     /// The token of a passed live enrolment (`GET /api/face/live?purpose=enrol`), instead of
     /// `face` images.
@@ -42,8 +49,9 @@ pub struct RegisterForm {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// Username or email.
+    #[schema(max_length = 254)]
     login: String,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, max_length = 1024)]
     password: Password,
 }
 
@@ -84,7 +92,7 @@ pub struct EventsResponse {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordRequest {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, max_length = 1024)]
     password: Password,
 }
 
@@ -149,7 +157,7 @@ pub async fn login(
 }
 
 /// The signed-in user and the session's level.
-#[utoipa::path(get, path = "/api/me", tag = "auth",
+#[utoipa::path(get, path = "/api/me", tag = "auth", security(("session" = [])),
     responses((status = 200, body = MeResponse), (status = 401, description = "unauthenticated", body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, session: AnySession) -> ApiResult<Json<MeResponse>> {
     let user = state
@@ -174,7 +182,7 @@ pub async fn me(State(state): State<AppState>, session: AnySession) -> ApiResult
 }
 
 /// Destroys the session.
-#[utoipa::path(post, path = "/api/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/logout", tag = "auth", security(("session" = [])),
     responses((status = 204), (status = 401, description = "unauthenticated", body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -190,7 +198,7 @@ pub async fn logout(
 }
 
 /// The account's auth events, newest first (at most 200).
-#[utoipa::path(get, path = "/api/me/security-events", tag = "auth",
+#[utoipa::path(get, path = "/api/me/security-events", tag = "auth", security(("session" = ["full"])),
     responses((status = 200, body = EventsResponse),
         (status = 401, description = "unauthenticated", body = ErrorBody),
         (status = 403, description = "face_required", body = ErrorBody)))]
@@ -203,7 +211,7 @@ pub async fn security_events(
 }
 
 /// Deletes the account (password required), its templates and sessions.
-#[utoipa::path(delete, path = "/api/me", tag = "auth", request_body = PasswordRequest,
+#[utoipa::path(delete, path = "/api/me", tag = "auth", security(("session" = ["full"])), request_body = PasswordRequest,
     responses((status = 204),
         (status = 401, description = "unauthenticated or invalid_credentials", body = ErrorBody),
         (status = 403, description = "face_required, or reauth_required: the sign-in is older than sessions.reauth_window_secs (log in again with password and face)", body = ErrorBody),

@@ -17,7 +17,7 @@ use crate::transfer::export::{personal_export, ExportError, PersonalExport};
 /// Everything the server holds about the account (profile, channels, sent messages, sessions,
 /// security events, factors as counts and dates; never a template, hash or session id), as an
 /// attachment. A full session is enough (no recent sign-in); limited per account.
-#[utoipa::path(get, path = "/api/me/export", tag = "auth",
+#[utoipa::path(get, path = "/api/me/export", tag = "auth", security(("session" = ["full"])),
     responses(
         (status = 200, body = PersonalExport, headers(("content-disposition" = String))),
         (status = 401, description = "unauthenticated", body = ErrorBody),

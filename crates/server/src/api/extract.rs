@@ -1,9 +1,10 @@
-//! Request body extractors that answer with the API's error shape: JSON (400/413) and
-//! multipart uploads with per-image size limits (413).
+//! Request extractors that answer with the API's error shape: JSON (400/413), path
+//! parameters (400) and multipart uploads with per-image size limits (413).
 
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Multipart, Request};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
@@ -36,6 +37,24 @@ fn json_error(e: JsonRejection) -> ApiError {
         ApiError::PayloadTooLarge
     } else {
         ApiError::Validation(e.body_text())
+    }
+}
+
+/// `Path<T>` whose rejection (an id that is not a number) is `invalid_request` (400) in the
+/// API's JSON envelope rather than axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Self(v)),
+            Err(e) => Err(ApiError::Validation(format!(
+                "invalid path: {}",
+                e.body_text()
+            ))),
+        }
     }
 }
 

@@ -34,9 +34,11 @@ pub struct VerifyResponse {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct VerifyForm {
+    /// From `POST /api/face/challenge`; text fields hold at most 4,096 bytes.
+    #[schema(max_length = 4096)]
     challenge: String,
     /// 1-5 camera frames (JPEG/PNG/WebP).
-    #[schema(value_type = Vec<String>, format = Binary)]
+    #[schema(value_type = Vec<String>, format = Binary, min_items = 1, max_items = 5)]
     frame: Vec<Vec<u8>>,
 }
 
@@ -53,16 +55,17 @@ pub struct DetectForm {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ReenrolForm {
+    #[schema(max_length = 1024)]
     password: String,
     /// 1-3 images, each with exactly one face (or `enrolment` instead).
-    #[schema(value_type = Vec<String>, format = Binary)]
+    #[schema(value_type = Vec<String>, format = Binary, max_items = 3)]
     face: Vec<Vec<u8>>,
     /// The token of a passed live enrolment made with this session, instead of `face` images.
     enrolment: Option<String>,
 }
 
 /// A one-time challenge for the face check.
-#[utoipa::path(post, path = "/api/face/challenge", tag = "face",
+#[utoipa::path(post, path = "/api/face/challenge", tag = "face", security(("session" = [])),
     responses((status = 200, body = ChallengeResponse),
         (status = 401, description = "unauthenticated", body = ErrorBody),
         (status = 403, description = "factor_not_accepted: the face cannot complete this sign-in (auth.policy)", body = ErrorBody),
@@ -81,7 +84,7 @@ pub async fn challenge(
 
 /// Checks camera frames against the enrolled face; on a match the session is replaced by one at
 /// level `full`.
-#[utoipa::path(post, path = "/api/face/verify", tag = "face",
+#[utoipa::path(post, path = "/api/face/verify", tag = "face", security(("session" = [])),
     request_body(content = VerifyForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, body = VerifyResponse, headers(("set-cookie" = String))),
@@ -137,13 +140,15 @@ pub async fn detect(
 }
 
 /// Replaces the enrolled face (password required); lifts a disabled face check.
-#[utoipa::path(put, path = "/api/me/face", tag = "face",
+#[utoipa::path(put, path = "/api/me/face", tag = "face", security(("session" = ["full"])),
     request_body(content = ReenrolForm, content_type = "multipart/form-data"),
     responses((status = 204),
         (status = 400, description = "no_face, multiple_faces, face_too_small, image_invalid", body = ErrorBody),
         (status = 401, description = "unauthenticated or invalid_credentials", body = ErrorBody),
         (status = 403, description = "face_required, or reauth_required: the sign-in is older than sessions.reauth_window_secs (log in again with password and face)", body = ErrorBody),
-        (status = 413, description = "payload_too_large", body = ErrorBody)))]
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 429, description = "locked_out: too many wrong passwords, with Retry-After", body = ErrorBody),
+        (status = 503, description = "busy", body = ErrorBody)))]
 pub async fn reenrol(
     State(state): State<AppState>,
     client: Client,

@@ -83,8 +83,8 @@ enum ClientText {
 }
 
 /// Opens a live check (WebSocket upgrade). Messages: docs/live-check.md.
-#[utoipa::path(get, path = "/api/face/live", tag = "face",
-    params(("purpose" = String, Query, description = "`verify` (needs a password-level session) or `enrol`")),
+#[utoipa::path(get, path = "/api/face/live", tag = "face", security((), ("session" = [])),
+    params(("purpose" = String, Query, pattern = "^(verify|enrol)$", description = "`verify` (needs a password-level session) or `enrol`")),
     responses(
         (status = 101, description = "switching to the live check's WebSocket protocol"),
         (status = 400, description = "invalid_request (purpose missing or unknown)", body = ErrorBody),
@@ -422,7 +422,7 @@ pub struct FinishResponse {
 
 /// Turns a passed live check into a session at level `full` (once, within 60 s, for the session
 /// that ran the check).
-#[utoipa::path(post, path = "/api/face/live/finish", tag = "face",
+#[utoipa::path(post, path = "/api/face/live/finish", tag = "face", security(("session" = [])),
     request_body = FinishRequest,
     responses(
         (status = 200, body = FinishResponse, headers(("set-cookie" = String))),

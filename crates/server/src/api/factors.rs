@@ -2,7 +2,7 @@
 //! (authenticator code, recovery code, passkey), passkey sign-in in place of the password,
 //! and their management in the settings, with the account's sessions and password and email.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +12,7 @@ use webauthn_rs::prelude::{
     PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse,
 };
 
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiPath};
 use crate::app::AppState;
 use crate::auth::account::{self, SessionInfo};
 use crate::auth::passkey::{self, PasskeyInfo};
@@ -127,15 +127,16 @@ pub struct EndedSessions {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordChange {
     /// Required, except in a session begun with a recovery code.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 1024)]
     current_password: Option<Password>,
-    #[schema(value_type = String)]
+    /// 8-256 characters, not one of the most common passwords.
+    #[schema(value_type = String, min_length = 8, max_length = 256)]
     new_password: Password,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EmailChange {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, max_length = 1024)]
     password: Password,
     #[schema(max_length = 254)]
     email: String,
@@ -162,7 +163,7 @@ fn full(recovery_codes_left: Option<i64>) -> FullResponse {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SecondPassword {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, max_length = 1024)]
     password: Password,
 }
 
@@ -238,7 +239,7 @@ pub async fn follow_reset_link(
 }
 
 /// Completes a sign-in begun with a passkey by the password.
-#[utoipa::path(post, path = "/api/login/password", tag = "factors", request_body = SecondPassword,
+#[utoipa::path(post, path = "/api/login/password", tag = "factors", security(("session" = [])), request_body = SecondPassword,
     responses(
         (status = 200, body = FullResponse, headers(("set-cookie" = String))),
         (status = 400, description = "invalid_request", body = ErrorBody),
@@ -258,7 +259,7 @@ pub async fn sign_in_password_second(
 }
 
 /// Completes the sign-in with a code from the authenticator app.
-#[utoipa::path(post, path = "/api/login/totp", tag = "factors", request_body = CodeRequest,
+#[utoipa::path(post, path = "/api/login/totp", tag = "factors", security(("session" = [])), request_body = CodeRequest,
     responses(
         (status = 200, body = FullResponse, headers(("set-cookie" = String))),
         (status = 400, description = "invalid_request", body = ErrorBody),
@@ -277,7 +278,7 @@ pub async fn sign_in_totp(
 }
 
 /// Completes the sign-in with a recovery code (single use).
-#[utoipa::path(post, path = "/api/login/recovery-code", tag = "factors", request_body = CodeRequest,
+#[utoipa::path(post, path = "/api/login/recovery-code", tag = "factors", security(("session" = [])), request_body = CodeRequest,
     responses(
         (status = 200, body = FullResponse, headers(("set-cookie" = String))),
         (status = 400, description = "invalid_request", body = ErrorBody),
@@ -366,7 +367,7 @@ pub async fn passkey_sign_in_finish(
 }
 
 /// Starts a passkey as the second step of this sign-in.
-#[utoipa::path(post, path = "/api/login/passkey/second/start", tag = "factors",
+#[utoipa::path(post, path = "/api/login/passkey/second/start", tag = "factors", security(("session" = [])),
     responses(
         (status = 200, body = PasskeyRequestOptions),
         (status = 400, description = "passkeys_unavailable", body = ErrorBody),
@@ -383,7 +384,7 @@ pub async fn passkey_second_start(
 }
 
 /// Finishes the passkey second step: the session becomes `full`.
-#[utoipa::path(post, path = "/api/login/passkey/second/finish", tag = "factors", request_body = PasskeyAssertion,
+#[utoipa::path(post, path = "/api/login/passkey/second/finish", tag = "factors", security(("session" = [])), request_body = PasskeyAssertion,
     responses(
         (status = 200, body = FullResponse, headers(("set-cookie" = String))),
         (status = 400, description = "challenge_invalid, invalid_request, passkeys_unavailable", body = ErrorBody),
@@ -404,7 +405,7 @@ pub async fn passkey_second_finish(
 
 /// Starts adding an authenticator app: a new secret, its `otpauth://` URI and QR code. It
 /// counts once confirmed with a first code.
-#[utoipa::path(post, path = "/api/me/totp", tag = "factors",
+#[utoipa::path(post, path = "/api/me/totp", tag = "factors", security(("session" = ["full"])),
     responses(
         (status = 200, body = TotpEnrolment),
         (status = 401, description = "unauthenticated", body = ErrorBody),
@@ -418,7 +419,7 @@ pub async fn totp_begin(
 }
 
 /// Confirms the authenticator app with a first code from it.
-#[utoipa::path(post, path = "/api/me/totp/confirm", tag = "factors", request_body = CodeRequest,
+#[utoipa::path(post, path = "/api/me/totp/confirm", tag = "factors", security(("session" = ["full"])), request_body = CodeRequest,
     responses(
         (status = 204),
         (status = 400, description = "invalid_request", body = ErrorBody),
@@ -437,7 +438,7 @@ pub async fn totp_confirm(
 }
 
 /// Removes the authenticator app (recent sign-in needed).
-#[utoipa::path(delete, path = "/api/me/totp", tag = "factors",
+#[utoipa::path(delete, path = "/api/me/totp", tag = "factors", security(("session" = ["full"])),
     responses(
         (status = 204),
         (status = 401, description = "unauthenticated", body = ErrorBody),
@@ -453,7 +454,7 @@ pub async fn totp_remove(
 }
 
 /// Makes a new set of 10 recovery codes, replacing any earlier set (recent sign-in needed).
-#[utoipa::path(post, path = "/api/me/recovery-codes", tag = "factors",
+#[utoipa::path(post, path = "/api/me/recovery-codes", tag = "factors", security(("session" = ["full"])),
     responses(
         (status = 200, body = RecoveryCodes),
         (status = 401, description = "unauthenticated", body = ErrorBody),
@@ -468,7 +469,7 @@ pub async fn recovery_codes(
 }
 
 /// The account's passkeys.
-#[utoipa::path(get, path = "/api/me/passkeys", tag = "factors",
+#[utoipa::path(get, path = "/api/me/passkeys", tag = "factors", security(("session" = ["full"])),
     responses(
         (status = 200, body = PasskeyList),
         (status = 401, description = "unauthenticated", body = ErrorBody),
@@ -482,7 +483,7 @@ pub async fn passkeys(
 }
 
 /// Starts adding a passkey.
-#[utoipa::path(post, path = "/api/me/passkeys/start", tag = "factors",
+#[utoipa::path(post, path = "/api/me/passkeys/start", tag = "factors", security(("session" = ["full"])),
     responses(
         (status = 200, body = PasskeyCreationOptions),
         (status = 400, description = "passkeys_unavailable, or invalid_request: the account holds the most passkeys allowed (20)", body = ErrorBody),
@@ -497,7 +498,7 @@ pub async fn passkey_add_start(
 }
 
 /// Finishes adding a passkey.
-#[utoipa::path(post, path = "/api/me/passkeys/finish", tag = "factors", request_body = PasskeyAttestation,
+#[utoipa::path(post, path = "/api/me/passkeys/finish", tag = "factors", security(("session" = ["full"])), request_body = PasskeyAttestation,
     responses(
         (status = 201, body = PasskeyInfo),
         (status = 400, description = "challenge_invalid, invalid_request (name: 1-64 visible characters), passkeys_unavailable", body = ErrorBody),
@@ -524,7 +525,7 @@ pub async fn passkey_add_finish(
 }
 
 /// Renames a passkey.
-#[utoipa::path(patch, path = "/api/me/passkeys/{id}", tag = "factors", request_body = PasskeyName,
+#[utoipa::path(patch, path = "/api/me/passkeys/{id}", tag = "factors", security(("session" = ["full"])), request_body = PasskeyName,
     params(("id" = i64, Path, description = "the passkey's id")),
     responses(
         (status = 204),
@@ -536,7 +537,7 @@ pub async fn passkey_add_finish(
 pub async fn passkey_rename(
     State(state): State<AppState>,
     session: FullSession,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<PasskeyName>,
 ) -> ApiResult<StatusCode> {
     passkey::rename(&state, &session, id, &req.name).await?;
@@ -544,7 +545,7 @@ pub async fn passkey_rename(
 }
 
 /// Removes a passkey (recent sign-in needed).
-#[utoipa::path(delete, path = "/api/me/passkeys/{id}", tag = "factors",
+#[utoipa::path(delete, path = "/api/me/passkeys/{id}", tag = "factors", security(("session" = ["full"])),
     params(("id" = i64, Path, description = "the passkey's id")),
     responses(
         (status = 204),
@@ -556,14 +557,14 @@ pub async fn passkey_remove(
     State(state): State<AppState>,
     client: Client,
     session: FullSession,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     passkey::remove(&state, &session, id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// The account's sessions (devices signed in), most recently used first.
-#[utoipa::path(get, path = "/api/me/sessions", tag = "factors",
+#[utoipa::path(get, path = "/api/me/sessions", tag = "factors", security(("session" = ["full"])),
     responses(
         (status = 200, body = SessionList),
         (status = 401, description = "unauthenticated", body = ErrorBody),
@@ -577,7 +578,7 @@ pub async fn sessions(
 }
 
 /// Signs one session out; its chat sockets close at once.
-#[utoipa::path(delete, path = "/api/me/sessions/{id}", tag = "factors",
+#[utoipa::path(delete, path = "/api/me/sessions/{id}", tag = "factors", security(("session" = ["full"])),
     params(("id" = String, Path, description = "the id from GET /api/me/sessions")),
     responses(
         (status = 200, body = EndedSessions),
@@ -588,14 +589,14 @@ pub async fn end_session(
     State(state): State<AppState>,
     client: Client,
     session: FullSession,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<EndedSessions>> {
     let ended = account::end_sessions(&state, &session, Some(&id), &client).await?;
     Ok(Json(EndedSessions { ended }))
 }
 
 /// Signs every other session out; their chat sockets close at once.
-#[utoipa::path(post, path = "/api/me/sessions/end-others", tag = "factors",
+#[utoipa::path(post, path = "/api/me/sessions/end-others", tag = "factors", security(("session" = ["full"])),
     responses(
         (status = 200, body = EndedSessions),
         (status = 401, description = "unauthenticated", body = ErrorBody),
@@ -611,7 +612,7 @@ pub async fn end_other_sessions(
 
 /// Changes the password (recent sign-in; the current password unless this session began with
 /// a recovery code). Other sessions are signed out.
-#[utoipa::path(post, path = "/api/me/password", tag = "auth", request_body = PasswordChange,
+#[utoipa::path(post, path = "/api/me/password", tag = "auth", security(("session" = ["full"])), request_body = PasswordChange,
     responses(
         (status = 204),
         (status = 400, description = "invalid_request, password_too_short, password_too_long, password_too_common", body = ErrorBody),
@@ -638,7 +639,7 @@ pub async fn change_password(
 }
 
 /// Changes the email (recent sign-in and the password). Other sessions are signed out.
-#[utoipa::path(put, path = "/api/me/email", tag = "auth", request_body = EmailChange,
+#[utoipa::path(put, path = "/api/me/email", tag = "auth", security(("session" = ["full"])), request_body = EmailChange,
     responses(
         (status = 200, body = User),
         (status = 400, description = "invalid_request", body = ErrorBody),

@@ -2,6 +2,7 @@
 //! call one function of [`crate::auth`], and shape the response.
 
 pub mod account;
+pub mod contract;
 pub mod export;
 pub mod extract;
 pub mod face;
@@ -40,9 +41,12 @@ const MULTIPART_OVERHEAD: usize = 64 * 1024;
 )]
 pub struct ApiDoc;
 
-/// The OpenAPI 3.1 document of the API.
+/// The OpenAPI 3.1 document of the API, with the answers every endpoint shares
+/// ([`contract::complete`]).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi().merge_from(crate::chat::openapi())
+    let mut doc = ApiDoc::openapi().merge_from(crate::chat::openapi());
+    contract::complete(&mut doc);
+    doc
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::api::contract::FullSessionEverywhere;
 use crate::app::AppState;
 use crate::auth::session::FullSession;
 use crate::config::Config;
@@ -30,6 +31,7 @@ use super::routes::{now_ms, path, query, ChatResult};
 #[derive(OpenApi)]
 #[openapi(
     paths(upload, fetch, thumbnail),
+    modifiers(&FullSessionEverywhere),
     components(schemas(UploadForm, FileBytes))
 )]
 pub(super) struct AttachmentApiDoc;
@@ -138,7 +140,8 @@ struct FetchQuery {
 
 #[utoipa::path(get, path = "/api/attachments/{id}", tag = "chat",
     params(("id" = i64, Path), ("download" = Option<String>, Query, description = "Present: `Content-Disposition: attachment` for an image too")),
-    responses((status = 200, description = "The file: a re-encoded `image/jpeg` or `image/png` (inline), or `application/octet-stream` with `Content-Disposition: attachment`", body = FileBytes, content_type = "application/octet-stream"),
+    responses((status = 200, description = "The file: a re-encoded `image/jpeg` or `image/png` (inline), or `application/octet-stream` with `Content-Disposition: attachment`",
+            content((FileBytes = "application/octet-stream"), (FileBytes = "image/jpeg"), (FileBytes = "image/png"))),
         (status = 400, description = "invalid_request: a malformed query", body = ErrorBody),
         (status = 401, description = "unauthenticated", body = ErrorBody),
         (status = 403, description = "face_required", body = ErrorBody),
@@ -158,7 +161,8 @@ async fn fetch(
 }
 
 #[utoipa::path(get, path = "/api/attachments/{id}/thumb", tag = "chat", params(("id" = i64, Path)),
-    responses((status = 200, description = "An image's thumbnail (at most 320 px a side), `image/jpeg` or `image/png`", body = FileBytes, content_type = "image/jpeg"),
+    responses((status = 200, description = "An image's thumbnail (at most 320 px a side), `image/jpeg` or `image/png`",
+            content((FileBytes = "image/jpeg"), (FileBytes = "image/png"))),
         (status = 401, description = "unauthenticated", body = ErrorBody),
         (status = 403, description = "face_required", body = ErrorBody),
         (status = 404, description = "As for the file, and for a file that is not an image", body = ErrorBody)))]

@@ -61,6 +61,20 @@ pub enum ChatError {
 }
 
 impl ChatError {
+    /// Every code [`ChatError::code`] returns (part of the error schema's enum in
+    /// `/api/openapi.json`).
+    pub const CODES: &'static [&'static str] = &[
+        "not_found",
+        "invalid_request",
+        "payload_too_large",
+        "forbidden",
+        "client_id_conflict",
+        "attachment_quota_exceeded",
+        "image_invalid",
+        "busy",
+        "internal",
+    ];
+
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -548,6 +562,35 @@ mod tests {
         kind: ChannelKind::Direct,
         is_owner: false,
     };
+
+    #[test]
+    fn every_code_is_in_the_published_list() {
+        let every = [
+            ChatError::ChannelNotFound,
+            ChatError::MessageNotFound,
+            ChatError::AttachmentNotFound,
+            ChatError::UserNotFound(1),
+            ChatError::Invalid(String::new()),
+            ChatError::BodyTooLarge { limit: 1 },
+            ChatError::Forbidden(""),
+            ChatError::ClientIdConflict,
+            ChatError::FileTooLarge { limit: 1 },
+            ChatError::ImageTooLarge {
+                pixels: 2,
+                limit: 1,
+            },
+            ChatError::QuotaExceeded { quota: 1, used: 1 },
+            ChatError::ImageInvalid(String::new()),
+            ChatError::Busy,
+            ChatError::Internal(String::new()),
+        ];
+        let mut codes: Vec<&str> = every.iter().map(ChatError::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let mut listed = ChatError::CODES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(codes, listed);
+    }
 
     #[test]
     fn text_of_exactly_4000_characters_is_accepted_and_4001_refused() {

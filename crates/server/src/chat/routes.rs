@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
+use crate::api::contract::FullSessionEverywhere;
 use crate::app::AppState;
 use crate::auth::session::FullSession;
 use crate::error::{ErrorBody, ErrorDetail};
@@ -24,6 +25,7 @@ use super::service::{Chat, HistoryPage, UserPage};
     paths(search_users, create_channel, list_channels, channel, rename_channel, delete_channel,
         add_member, remove_member, history, send, edit_message, delete_message, add_reaction,
         remove_reaction, mark_read, search_messages, blocks, block, unblock, report),
+    modifiers(&FullSessionEverywhere),
     tags((name = "chat", description = "Channels, messages and read positions (full sessions only). \
         Live events: WebSocket GET /api/ws, see crate::chat::ws."))
 )]
@@ -149,9 +151,9 @@ struct UserQuery {
 }
 
 #[utoipa::path(get, path = "/api/users", tag = "chat",
-    params(("q" = Option<String>, Query, description = "Prefix of a username or full name"),
+    params(("q" = Option<String>, Query, max_length = 100, description = "Prefix of a username or full name (at most 100 characters)"),
         ("after" = Option<String>, Query, description = "The `next` cursor of the previous page"),
-        ("limit" = Option<u32>, Query, description = "1-100, default 50")),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1-100, default 50")),
     responses((status = 200, body = UserPage), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn search_users(
@@ -214,7 +216,8 @@ async fn unblock(
 
 #[derive(Debug, Deserialize, ToSchema)]
 struct ReportMessage {
-    /// Why, for the operators: 1-500 characters.
+    /// Why, for the operators: 1-500 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 500, pattern = "\\S")]
     reason: String,
 }
 
@@ -260,8 +263,8 @@ struct SearchQuery {
 }
 
 #[utoipa::path(get, path = "/api/search", tag = "chat",
-    params(("q" = String, Query, description = "Words to find (at most 200 characters, 16 words); each is matched as a word, the last also as a prefix; no operators"),
-        ("limit" = Option<u32>, Query, description = "1-50, default 20")),
+    params(("q" = String, Query, min_length = 1, max_length = 200, description = "Words to find (at most 200 characters, 16 words); each is matched as a word, the last also as a prefix; no operators"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 50, description = "1-50, default 20")),
     responses((status = 200, description = "Messages of my channels that hold every word, newest first, with a snippet", body = SearchPage),
         (status = 400, description = "invalid_request: no word, too long, or a limit out of range", body = ErrorBody),
         (status = 401, description = "unauthenticated", body = ErrorBody),
@@ -281,8 +284,13 @@ async fn search_messages(
 #[derive(Debug, Deserialize, ToSchema)]
 struct CreateChannel {
     kind: ChannelKind,
+    /// The other person of a direct channel (exactly one), or the first members of a group
+    /// (at most 1,000).
     #[serde(default)]
+    #[schema(max_items = 1000)]
     members: Vec<i64>,
+    /// A group's name: 1-100 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     name: Option<String>,
 }
 
@@ -336,6 +344,8 @@ async fn channel(
 
 #[derive(Debug, Deserialize, ToSchema)]
 struct Rename {
+    /// 1-100 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     name: String,
 }
 
@@ -417,7 +427,7 @@ struct HistoryQuery {
 
 #[utoipa::path(get, path = "/api/channels/{id}/messages", tag = "chat",
     params(("id" = i64, Path), ("before" = Option<i64>, Query), ("after" = Option<i64>, Query),
-        ("limit" = Option<u32>, Query, description = "1-100, default 50")),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1-100, default 50")),
     responses((status = 200, body = HistoryPage), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn history(
     State(state): State<AppState>,
@@ -434,13 +444,19 @@ async fn history(
 
 #[derive(Debug, Deserialize, ToSchema)]
 struct SendMessage {
+    /// At most 4,000 characters, not only spaces (may be empty with attachments).
+    #[schema(max_length = 4000)]
     text: String,
+    /// The sender's own id for the message, so that a retry is not stored twice: 1-64 visible
+    /// ASCII characters.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     client_id: Option<String>,
     /// The id of an earlier message of this channel that this one answers.
     reply_to: Option<i64>,
     /// Ids of files I uploaded into this channel and have not sent yet (at most 10); with
     /// attachments, `text` may be empty.
     #[serde(default)]
+    #[schema(max_items = 10)]
     attachments: Vec<i64>,
 }
 
@@ -478,6 +494,8 @@ async fn send(
 
 #[derive(Debug, Deserialize, ToSchema)]
 struct EditMessage {
+    /// 1-4,000 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 4000, pattern = "\\S")]
     text: String,
 }
 
@@ -516,7 +534,7 @@ async fn delete_message(
 
 #[utoipa::path(put, path = "/api/channels/{id}/messages/{mid}/reactions/{emoji}", tag = "chat",
     params(("id" = i64, Path), ("mid" = i64, Path),
-        ("emoji" = String, Path, description = "One emoji, percent-encoded (at most 16 characters)")),
+        ("emoji" = String, Path, min_length = 1, max_length = 16, description = "One emoji, percent-encoded (at most 16 characters)")),
     responses((status = 200, description = "The message's reactions, mine added (adding twice changes nothing)", body = Reactions),
         (status = 400, description = "Not one emoji, or a 21st different emoji on the message", body = ErrorBody),
         (status = 404, body = ErrorBody)))]
@@ -529,7 +547,7 @@ async fn add_reaction(
 }
 
 #[utoipa::path(delete, path = "/api/channels/{id}/messages/{mid}/reactions/{emoji}", tag = "chat",
-    params(("id" = i64, Path), ("mid" = i64, Path), ("emoji" = String, Path)),
+    params(("id" = i64, Path), ("mid" = i64, Path), ("emoji" = String, Path, min_length = 1, max_length = 16)),
     responses((status = 200, description = "The message's reactions, mine taken back", body = Reactions),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn remove_reaction(

@@ -58,7 +58,9 @@ pub struct PasswordFactor {
     pub last_failure_at: Option<i64>,
 }
 
+/// In the schema as `FaceExport`: `FaceFactor` is the account's face state in `GET /api/me`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = FaceExport)]
 pub struct FaceFactor {
     /// How many encrypted face templates are enrolled.
     pub templates: usize,
