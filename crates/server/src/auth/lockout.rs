@@ -18,30 +18,12 @@
 use std::time::Duration;
 
 use crate::config::LockoutConfig;
+// The stored counters are storage's type; the rules over them are here.
+pub use crate::storage::counters::{Counters, Throttle};
 
 const HOUR_MS: i64 = 3_600_000;
 /// Exponents above this would overflow; the delay is astronomically long by then anyway.
 const MAX_DOUBLINGS: u32 = 40;
-
-/// Consecutive failures and an hourly window of failures: the password's rules, also applied
-/// to the non-face second factors.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Throttle {
-    pub consecutive: u32,
-    pub last_failure_at: Option<i64>,
-    pub window_start: Option<i64>,
-    pub window_count: u32,
-}
-
-/// The counters stored per account (times in unix milliseconds).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub password: Throttle,
-    /// TOTP and recovery code failures.
-    pub second_factor: Throttle,
-    pub face_consecutive: u32,
-    pub face_last_failure_at: Option<i64>,
-}
 
 /// Whether a face attempt may run now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

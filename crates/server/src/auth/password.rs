@@ -49,15 +49,8 @@ impl Password {
     }
 }
 
-/// A stored argon2id PHC string. `Debug` never prints it.
-#[derive(Clone)]
-pub struct PasswordHashString(pub String);
-
-impl std::fmt::Debug for PasswordHashString {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PasswordHashString([redacted])")
-    }
-}
+// The stored hash is storage's type; hashing and checking passwords is here.
+pub use crate::storage::users::PasswordHashString;
 
 fn common_passwords() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();

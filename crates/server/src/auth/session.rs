@@ -9,7 +9,6 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::config::{Config, SessionConfig};
@@ -24,24 +23,8 @@ pub const SECURE_COOKIE_NAME: &str = "__Host-facegate_session";
 /// `last_seen_at` is written at most this often per session, to spare the database.
 const TOUCH_EVERY_MS: i64 = 10_000;
 
-/// The authentication level of a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    /// Password checked, face pending.
-    Password,
-    /// Password and face checked.
-    Full,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Password => "password",
-            Self::Full => "full",
-        }
-    }
-}
+// What the sessions table stores is storage's type; issuing and checking sessions is here.
+pub use crate::storage::sessions::{Level, SessionHash};
 
 /// A session id as handed to the client. `Debug` never prints it.
 pub struct SessionToken(String);
@@ -65,31 +48,6 @@ impl SessionToken {
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-/// SHA-256 of a session id, hex encoded: the only form the server stores.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SessionHash(String);
-
-impl std::fmt::Debug for SessionHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionHash([redacted])")
-    }
-}
-
-impl SessionHash {
-    pub fn of(token: &str) -> Self {
-        Self(hex::encode(Sha256::digest(token.as_bytes())))
-    }
-
-    /// A hash read back from the database.
-    pub fn from_stored(hash: String) -> Self {
-        Self(hash)
-    }
-
-    pub fn as_str(&self) -> &str {
         &self.0
     }
 }

@@ -5,7 +5,27 @@
 use sqlx::Row;
 
 use super::{AnyQuery, Db, DbRow};
-use crate::auth::lockout::{Counters, Throttle};
+
+/// Consecutive failures and an hourly window of failures: the password's rules, also applied
+/// to the non-face second factors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Throttle {
+    pub consecutive: u32,
+    pub last_failure_at: Option<i64>,
+    pub window_start: Option<i64>,
+    pub window_count: u32,
+}
+
+/// The counters stored per account (times in unix milliseconds). The rules that move them
+/// are in `crate::auth::lockout`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub password: Throttle,
+    /// TOTP and recovery code failures.
+    pub second_factor: Throttle,
+    pub face_consecutive: u32,
+    pub face_last_failure_at: Option<i64>,
+}
 
 fn to_u32(v: i64) -> u32 {
     u32::try_from(v.max(0)).unwrap_or(u32::MAX)

@@ -3,7 +3,51 @@
 use sqlx::Row;
 
 use super::Db;
-use crate::auth::session::{Level, SessionHash};
+use sha2::{Digest, Sha256};
+
+/// The authentication level of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Password checked, face pending.
+    Password,
+    /// Password and face checked.
+    Full,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Full => "full",
+        }
+    }
+}
+
+/// SHA-256 of a session id, hex encoded: the only form the server stores.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionHash(String);
+
+impl std::fmt::Debug for SessionHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionHash([redacted])")
+    }
+}
+
+impl SessionHash {
+    pub fn of(token: &str) -> Self {
+        Self(hex::encode(Sha256::digest(token.as_bytes())))
+    }
+
+    /// A hash read back from the database.
+    pub fn from_stored(hash: String) -> Self {
+        Self(hash)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// An authentication factor a session can prove.
 #[derive(

@@ -3,7 +3,16 @@
 use sqlx::Row;
 
 use super::Db;
-use crate::auth::password::PasswordHashString;
+
+/// A stored argon2id PHC string. `Debug` never prints it.
+#[derive(Clone)]
+pub struct PasswordHashString(pub String);
+
+impl std::fmt::Debug for PasswordHashString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHashString([redacted])")
+    }
+}
 
 /// A user as the API shows it (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
