@@ -9,6 +9,7 @@ import { PEOPLE, PASSWORD, registerViaApi, logIn, logOut, pressVerify } from './
 import { ApiClient, signInOverApi } from './lib/apiclient.mjs';
 import { screenshot } from './lib/browser.mjs';
 import { totpCode } from './lib/totp.mjs';
+import { readFile } from 'node:fs/promises';
 
 // WebAuthn refuses IP addresses as relying party ids: the browser opens the server as localhost.
 const asLocalhost = (url) => url.replace('127.0.0.1', 'localhost');
@@ -181,5 +182,28 @@ browserTests('sign-in factors', (cams) => {
       await page.getByText('Your face check is disabled after too many failed attempts.').waitFor();
       await screenshot(page, 'factors-face-disabled');
     }, { env });
+  });
+
+  test('the settings download the account\'s data as a JSON file, with no secret in it', async () => {
+    await withServer(async (url, open) => {
+      await registerViaApi(url, PEOPLE.obama, 'obama_1');
+      const { page } = await open(cams.obama_2);
+      await signInOverApi(page, url, 'obama', 'obama_2');
+      await openSettings(page, url);
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Download my data' }).click(),
+      ]);
+      assert.equal(download.suggestedFilename(), 'facegate-export-obama.json');
+      const text = await readFile(await download.path(), 'utf8');
+      const data = JSON.parse(text);
+      assert.equal(data.profile.username, 'obama');
+      assert.ok(Array.isArray(data.security_events) && data.security_events.length > 0, 'security events are in it');
+      for (const secret of ['password_hash', 'ciphertext', 'descriptor', 'id_hash', PASSWORD]) {
+        assert.ok(!text.includes(secret), `${secret} is not in the export`);
+      }
+      await page.getByText(/^Downloaded: your profile/).waitFor();
+      await screenshot(page, 'settings-data-downloaded');
+    }, PHOTO_CHECK);
   });
 });

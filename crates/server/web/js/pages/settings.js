@@ -42,6 +42,42 @@ function eventLabel(kind) {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+/**
+ * "Your data": downloads everything the server holds about the account (GET /api/me/export) as
+ * a JSON file. The server rate-limits it; its answer says when the next one is possible.
+ */
+function dataCard({ user, fail }) {
+  const alert = alertBox();
+  const status = h('p', { className: 'field-hint', attrs: { role: 'status' } });
+  const button = h('button', { type: 'button', className: 'btn btn-secondary', text: 'Download my data' });
+  button.addEventListener('click', async () => {
+    alert.clear();
+    button.disabled = true;
+    status.textContent = 'Preparing your data…';
+    try {
+      const data = await api.get('/api/me/export');
+      const file = new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' });
+      const url = URL.createObjectURL(file);
+      const link = h('a', { href: url, attrs: { download: `facegate-export-${user.username || 'account'}.json` } });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      const messages = Array.isArray(data.messages) ? data.messages.length : 0;
+      status.textContent = `Downloaded: your profile, sign-in methods, channels, ${messages} message${messages === 1 ? '' : 's'} you sent and your security events.`;
+    } catch (err) {
+      status.textContent = '';
+      fail(alert, err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h('section', { className: 'card', attrs: { 'aria-labelledby': 'data-title' } },
+    h('h2', { id: 'data-title', text: 'Your data' }),
+    h('p', { className: 'field-hint', text: 'A copy of what this server holds about you, as a JSON file. Never in it: your face template, your password or any key.' }),
+    alert.el, button, status);
+}
+
 export function render({ root, session, navigate, handleAuthError }) {
   document.title = 'Settings · facegate';
   const user = session.user || {};
@@ -204,6 +240,7 @@ export function render({ root, session, navigate, handleAuthError }) {
     recoveryCard({ factors: session.factors, fail, changed }),
     emailCard({ session, fail, onChanged: (u) => { subtitle.textContent = signedInAs(u); } }),
     sessionsCard({ fail }),
+    dataCard({ user, fail }),
     h('section', { className: 'card', attrs: { 'aria-labelledby': 'session-title' } },
       h('h2', { id: 'session-title', text: 'Session' }),
       h('button', { type: 'button', className: 'btn btn-secondary', text: 'Log out', on: { click: onLogout } })),
