@@ -11,6 +11,10 @@ export const MODELS = process.env.FACEGATE_MODELS || path.join(REPO, 'models');
 export const ARTIFACTS = path.join(REPO, 'artifacts', 'browser');
 export const CACHE = path.join(os.tmpdir(), 'facegate-browser-cache');
 export const SERVER_BIN = process.env.FACEGATE_BIN || path.join(REPO, 'target', 'release', 'facegate');
+// Writes a tutorial-stack MongoDB export from photos (crates/server/examples/mongo_export.rs,
+// built by `cargo test --release`).
+export const MONGO_EXPORT_BIN = process.env.FACEGATE_MONGO_EXPORT_BIN
+  || path.join(path.dirname(SERVER_BIN), 'examples', 'mongo_export');
 
 mkdirSync(ARTIFACTS, { recursive: true });
 mkdirSync(CACHE, { recursive: true });
