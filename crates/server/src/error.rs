@@ -9,6 +9,9 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+// Chat use cases keep their own error type; this edge maps it like every other answer.
+use crate::chat::domain::ChatError;
+
 /// Every error the API can answer. The code strings are part of the API contract.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -86,6 +89,34 @@ pub enum ApiError {
     NotFound,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+    /// A chat use case's error, answered with its own code and message.
+    #[error("{}", .0.message())]
+    Chat(ChatError),
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        Self::Chat(e)
+    }
+}
+
+/// The HTTP status of each chat error: decided here, at the edge, like every other answer's.
+fn chat_status(e: &ChatError) -> StatusCode {
+    match e {
+        ChatError::ChannelNotFound
+        | ChatError::MessageNotFound
+        | ChatError::AttachmentNotFound
+        | ChatError::UserNotFound(_) => StatusCode::NOT_FOUND,
+        ChatError::Invalid(_) | ChatError::ImageInvalid(_) => StatusCode::BAD_REQUEST,
+        ChatError::BodyTooLarge { .. }
+        | ChatError::FileTooLarge { .. }
+        | ChatError::ImageTooLarge { .. }
+        | ChatError::QuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        ChatError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        ChatError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ChatError::ClientIdConflict => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 /// The JSON error body.
@@ -181,6 +212,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal(_) => "internal",
+            Self::Chat(e) => e.code(),
         }
     }
 
@@ -218,6 +250,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Chat(e) => chat_status(e),
         }
     }
 
@@ -227,7 +260,7 @@ impl ApiError {
             Self::LockedOut { retry_after } | Self::RateLimited { retry_after } => {
                 Some(retry_after_secs(*retry_after).max(1))
             }
-            Self::Busy => Some(1),
+            Self::Busy | Self::Chat(ChatError::Busy) => Some(1),
             _ => None,
         }
     }
@@ -235,8 +268,15 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal(e) = &self {
-            tracing::error!(error = format!("{e:#}"), "internal error");
+        match &self {
+            Self::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
+            Self::Chat(ChatError::Internal(cause)) => {
+                tracing::error!(
+                    error = format!("{:#}", cause.error()),
+                    "chat internal error"
+                );
+            }
+            _ => {}
         }
         let body = ErrorBody {
             error: ErrorDetail {
@@ -266,6 +306,30 @@ pub type ApiResult<T> = Result<T, ApiError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chat_errors_get_their_status_here() {
+        let cases = [
+            (ChatError::ChannelNotFound, 404),
+            (ChatError::MessageNotFound, 404),
+            (ChatError::FileTooLarge { limit: 1 }, 413),
+            (ChatError::QuotaExceeded { quota: 1, used: 1 }, 413),
+            (ChatError::Forbidden("owner only"), 403),
+            (ChatError::ClientIdConflict, 409),
+            (ChatError::Busy, 503),
+            (ChatError::Internal("x".into()), 500),
+        ];
+        for (chat, status) in cases {
+            let api = ApiError::from(chat.clone());
+            assert_eq!(api.status().as_u16(), status, "{chat:?}");
+            assert_eq!(api.code(), chat.code());
+        }
+        assert_eq!(ApiError::from(ChatError::Busy).retry_after_secs(), Some(1));
+        assert_eq!(
+            ApiError::from(ChatError::Internal("x".into())).to_string(),
+            "Internal error."
+        );
+    }
 
     #[test]
     fn every_code_is_in_the_published_list() {

@@ -56,8 +56,39 @@ pub enum ChatError {
     ImageInvalid(String),
     /// The image pool or its pixel budget is full: retry shortly.
     Busy,
-    /// Storage failed; details are logged, never sent.
-    Internal(String),
+    /// Storage (or another dependency) failed; the cause is logged at the edge, never sent.
+    Internal(InternalCause),
+}
+
+/// The cause of an internal error, kept whole (source chain included) for the log. Shared, so
+/// that [`ChatError`] stays `Clone`; two causes are equal only when they are the same one.
+#[derive(Debug, Clone)]
+pub struct InternalCause(std::sync::Arc<anyhow::Error>);
+
+impl InternalCause {
+    pub fn error(&self) -> &anyhow::Error {
+        &self.0
+    }
+}
+
+impl PartialEq for InternalCause {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for InternalCause {}
+
+impl From<&str> for InternalCause {
+    fn from(what: &str) -> Self {
+        Self(std::sync::Arc::new(anyhow::anyhow!(what.to_owned())))
+    }
+}
+
+impl From<String> for InternalCause {
+    fn from(what: String) -> Self {
+        Self(std::sync::Arc::new(anyhow::anyhow!(what)))
+    }
 }
 
 impl ChatError {
@@ -93,25 +124,6 @@ impl ChatError {
             ChatError::ImageInvalid(_) => "image_invalid",
             ChatError::Busy => "busy",
             ChatError::Internal(_) => "internal",
-        }
-    }
-
-    /// HTTP status for the code.
-    pub fn status(&self) -> u16 {
-        match self {
-            ChatError::ChannelNotFound
-            | ChatError::MessageNotFound
-            | ChatError::AttachmentNotFound
-            | ChatError::UserNotFound(_) => 404,
-            ChatError::Invalid(_) | ChatError::ImageInvalid(_) => 400,
-            ChatError::BodyTooLarge { .. }
-            | ChatError::FileTooLarge { .. }
-            | ChatError::ImageTooLarge { .. }
-            | ChatError::QuotaExceeded { .. } => 413,
-            ChatError::Busy => 503,
-            ChatError::Forbidden(_) => 403,
-            ChatError::ClientIdConflict => 409,
-            ChatError::Internal(_) => 500,
         }
     }
 
@@ -166,7 +178,7 @@ fn megabytes(bytes: u64) -> String {
 impl fmt::Display for ChatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ChatError::Internal(detail) => write!(f, "internal: {detail}"),
+            ChatError::Internal(cause) => write!(f, "internal: {:#}", cause.error()),
             other => write!(f, "{}: {}", other.code(), other.message()),
         }
     }
@@ -176,7 +188,9 @@ impl std::error::Error for ChatError {}
 
 impl From<sqlx::Error> for ChatError {
     fn from(err: sqlx::Error) -> Self {
-        ChatError::Internal(err.to_string())
+        ChatError::Internal(InternalCause(std::sync::Arc::new(
+            anyhow::Error::new(err).context("database"),
+        )))
     }
 }
 
@@ -582,7 +596,7 @@ mod tests {
             ChatError::QuotaExceeded { quota: 1, used: 1 },
             ChatError::ImageInvalid(String::new()),
             ChatError::Busy,
-            ChatError::Internal(String::new()),
+            ChatError::Internal("".into()),
         ];
         let mut codes: Vec<&str> = every.iter().map(ChatError::code).collect();
         codes.sort_unstable();
@@ -621,13 +635,13 @@ mod tests {
         let e = ChatError::FileTooLarge {
             limit: 10 * 1024 * 1024,
         };
-        assert_eq!((e.status(), e.code()), (413, "payload_too_large"));
+        assert_eq!(e.code(), "payload_too_large");
         assert_eq!(e.message(), "A file is at most 10 MB.");
         let q = ChatError::QuotaExceeded {
             quota: 200 * 1024 * 1024,
             used: 3 * 512 * 1024,
         };
-        assert_eq!((q.status(), q.code()), (413, "attachment_quota_exceeded"));
+        assert_eq!(q.code(), "attachment_quota_exceeded");
         assert!(
             q.message()
                 .starts_with("Your files take 1.5 MB of your 200 MB"),
@@ -769,13 +783,13 @@ mod tests {
     #[test]
     fn only_the_author_changes_a_message_that_still_exists() {
         assert!(can_change_message(1, 1, false).is_ok());
+        assert!(matches!(
+            can_change_message(1, 2, false),
+            Err(ChatError::Forbidden(_))
+        ));
         assert_eq!(
-            can_change_message(1, 2, false).map_err(|e| e.status()),
-            Err(403)
-        );
-        assert_eq!(
-            can_change_message(1, 1, true).map_err(|e| e.status()),
-            Err(404)
+            can_change_message(1, 1, true),
+            Err(ChatError::MessageNotFound)
         );
     }
 
@@ -801,9 +815,20 @@ mod tests {
     }
 
     #[test]
-    fn not_found_errors_share_status_404() {
-        assert_eq!(ChatError::ChannelNotFound.status(), 404);
-        assert_eq!(ChatError::MessageNotFound.status(), 404);
-        assert_eq!(ChatError::Internal("x".into()).message(), "Internal error.");
+    fn an_internal_error_keeps_its_cause_for_the_log_and_tells_the_client_nothing() {
+        let err = ChatError::from(sqlx::Error::RowNotFound);
+        assert_eq!(err.message(), "Internal error.");
+        let ChatError::Internal(cause) = &err else {
+            panic!("{err:?}")
+        };
+        let chain: Vec<String> = cause.error().chain().map(ToString::to_string).collect();
+        assert_eq!(chain[0], "database");
+        assert!(chain[1].contains("no rows"), "{chain:?}");
+        assert_ne!(
+            err,
+            ChatError::from(sqlx::Error::RowNotFound),
+            "causes are compared by identity"
+        );
+        assert_eq!(err.clone(), err);
     }
 }

@@ -147,7 +147,7 @@ fn unreadable(error: image::ImageError) -> ChatError {
 }
 
 fn encode_failed(error: image::ImageError) -> ChatError {
-    ChatError::Internal(format!("encoding an attachment: {error}"))
+    ChatError::Internal(format!("encoding an attachment: {error}").into())
 }
 
 /// A file name safe to store and to send back in a header: the last path component only, no

@@ -12,7 +12,7 @@ use utoipa::{OpenApi, ToSchema};
 use crate::api::contract::FullSessionEverywhere;
 use crate::app::AppState;
 use crate::auth::session::FullSession;
-use crate::error::{ErrorBody, ErrorDetail};
+use crate::error::ErrorBody;
 
 use super::domain::{self, ChannelKind, ChatError};
 use super::events::{ChannelListItem, ChannelView, MessageView, ReactionView};
@@ -82,26 +82,9 @@ pub fn routes() -> Router<AppState> {
 const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 impl IntoResponse for ChatError {
+    /// One mapping for every error at the edge: [`ApiError`]'s.
     fn into_response(self) -> Response {
-        if let ChatError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "chat internal error");
-        }
-        let status =
-            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code(),
-                message: self.message(),
-            },
-        };
-        let mut response = (status, Json(body)).into_response();
-        if self == ChatError::Busy {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
-            );
-        }
-        response
+        crate::error::ApiError::from(self).into_response()
     }
 }
 

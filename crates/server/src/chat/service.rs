@@ -730,7 +730,7 @@ fn activity(channel_changed: Option<i64>, last_message: Option<i64>) -> Option<i
 
 fn parse_kind(kind: &str) -> Result<ChannelKind, ChatError> {
     ChannelKind::parse(kind)
-        .ok_or_else(|| ChatError::Internal(format!("bad channel kind {kind:?}")))
+        .ok_or_else(|| ChatError::Internal(format!("bad channel kind {kind:?}").into()))
 }
 
 fn member_ids(view: &ChannelView) -> Vec<i64> {
