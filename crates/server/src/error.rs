@@ -108,8 +108,7 @@ fn chat_status(e: &ChatError) -> StatusCode {
         | ChatError::AttachmentNotFound
         | ChatError::UserNotFound(_) => StatusCode::NOT_FOUND,
         ChatError::Invalid(_) | ChatError::ImageInvalid(_) => StatusCode::BAD_REQUEST,
-        ChatError::BodyTooLarge { .. }
-        | ChatError::FileTooLarge { .. }
+        ChatError::FileTooLarge { .. }
         | ChatError::ImageTooLarge { .. }
         | ChatError::QuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ChatError::Busy => StatusCode::SERVICE_UNAVAILABLE,

@@ -40,8 +40,6 @@ pub enum ChatError {
     UserNotFound(i64),
     /// Input is malformed; the text says which field and why.
     Invalid(String),
-    /// The request body is over the chat routes' limit.
-    BodyTooLarge { limit: usize },
     /// The caller is a member but only the owner (or the author) may do this.
     Forbidden(&'static str),
     /// A retried send reused a `client_id` with a different text.
@@ -116,7 +114,6 @@ impl ChatError {
             | ChatError::AttachmentNotFound
             | ChatError::UserNotFound(_) => "not_found",
             ChatError::Invalid(_) => "invalid_request",
-            ChatError::BodyTooLarge { .. } => "payload_too_large",
             ChatError::Forbidden(_) => "forbidden",
             ChatError::ClientIdConflict => "client_id_conflict",
             ChatError::FileTooLarge { .. } | ChatError::ImageTooLarge { .. } => "payload_too_large",
@@ -135,12 +132,6 @@ impl ChatError {
             ChatError::AttachmentNotFound => "No such attachment.".into(),
             ChatError::UserNotFound(id) => format!("No user with id {id}."),
             ChatError::Invalid(why) => why.clone(),
-            ChatError::BodyTooLarge { limit } => {
-                format!(
-                    "The request is over {} KB; messages hold at most {MAX_TEXT_CHARS} characters.",
-                    limit / 1024
-                )
-            }
             ChatError::Forbidden(why) => (*why).into(),
             ChatError::ClientIdConflict => {
                 "This client_id was already used for a different message.".into()
@@ -585,7 +576,6 @@ mod tests {
             ChatError::AttachmentNotFound,
             ChatError::UserNotFound(1),
             ChatError::Invalid(String::new()),
-            ChatError::BodyTooLarge { limit: 1 },
             ChatError::Forbidden(""),
             ChatError::ClientIdConflict,
             ChatError::FileTooLarge { limit: 1 },

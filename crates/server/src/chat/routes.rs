@@ -1,6 +1,6 @@
 //! The chat REST handlers: parse, call one [`Chat`] use case, answer. All need a `full` session.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::api::contract::FullSessionEverywhere;
+use crate::api::extract::ApiJson;
 use crate::app::AppState;
 use crate::auth::session::FullSession;
 use crate::error::ErrorBody;
@@ -101,18 +102,6 @@ fn chat(state: &AppState) -> Chat<'_> {
 pub(crate) fn now_ms() -> i64 {
     let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
     i64::try_from(nanos).unwrap_or(i64::MAX)
-}
-
-fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> ChatResult<T> {
-    body.map(|Json(v)| v).map_err(|e| {
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ChatError::BodyTooLarge {
-                limit: BODY_LIMIT_BYTES,
-            }
-        } else {
-            ChatError::Invalid(format!("Invalid JSON body: {}", e.body_text()))
-        }
-    })
 }
 
 pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> ChatResult<T> {
@@ -223,10 +212,9 @@ async fn report(
     State(state): State<AppState>,
     session: FullSession,
     ids: Result<Path<(i64, i64)>, PathRejection>,
-    body: Result<Json<ReportMessage>, JsonRejection>,
+    ApiJson(body): ApiJson<ReportMessage>,
 ) -> ChatResult<Response> {
     let (id, mid) = path(ids)?;
-    let body = json_body(body)?;
     let done = chat(&state)
         .report(session.user_id, id, mid, &body.reason, now_ms())
         .await?;
@@ -284,9 +272,8 @@ struct CreateChannel {
 async fn create_channel(
     State(state): State<AppState>,
     session: FullSession,
-    body: Result<Json<CreateChannel>, JsonRejection>,
+    ApiJson(body): ApiJson<CreateChannel>,
 ) -> ChatResult<Response> {
-    let body = json_body(body)?;
     let (view, created) = chat(&state)
         .create_channel(
             session.user_id,
@@ -339,10 +326,9 @@ async fn rename_channel(
     State(state): State<AppState>,
     session: FullSession,
     id: Result<Path<i64>, PathRejection>,
-    body: Result<Json<Rename>, JsonRejection>,
+    ApiJson(body): ApiJson<Rename>,
 ) -> ChatResult<Response> {
     let id = path(id)?;
-    let body = json_body(body)?;
     let view = chat(&state)
         .rename(session.user_id, id, &body.name, now_ms())
         .await?;
@@ -375,10 +361,9 @@ async fn add_member(
     State(state): State<AppState>,
     session: FullSession,
     id: Result<Path<i64>, PathRejection>,
-    body: Result<Json<AddMember>, JsonRejection>,
+    ApiJson(body): ApiJson<AddMember>,
 ) -> ChatResult<Response> {
     let id = path(id)?;
-    let body = json_body(body)?;
     let view = chat(&state)
         .add_member(session.user_id, id, body.user_id, now_ms())
         .await?;
@@ -452,10 +437,9 @@ async fn send(
     State(state): State<AppState>,
     session: FullSession,
     id: Result<Path<i64>, PathRejection>,
-    body: Result<Json<SendMessage>, JsonRejection>,
+    ApiJson(body): ApiJson<SendMessage>,
 ) -> ChatResult<Response> {
     let id = path(id)?;
-    let body = json_body(body)?;
     let sent = chat(&state)
         .send(
             session.user_id,
@@ -490,10 +474,9 @@ async fn edit_message(
     State(state): State<AppState>,
     session: FullSession,
     ids: Result<Path<(i64, i64)>, PathRejection>,
-    body: Result<Json<EditMessage>, JsonRejection>,
+    ApiJson(body): ApiJson<EditMessage>,
 ) -> ChatResult<Response> {
     let (id, mid) = path(ids)?;
-    let body = json_body(body)?;
     let message = chat(&state)
         .edit(session.user_id, id, mid, &body.text, now_ms())
         .await?;
@@ -565,10 +548,9 @@ async fn mark_read(
     State(state): State<AppState>,
     session: FullSession,
     id: Result<Path<i64>, PathRejection>,
-    body: Result<Json<MarkRead>, JsonRejection>,
+    ApiJson(body): ApiJson<MarkRead>,
 ) -> ChatResult<Response> {
     let id = path(id)?;
-    let body = json_body(body)?;
     let position = chat(&state)
         .mark_read(session.user_id, id, body.message_id)
         .await?;
