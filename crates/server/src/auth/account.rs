@@ -389,7 +389,8 @@ pub async fn logout(state: &AppState, session: &AnySession, client: &Client) -> 
     // The session's chat sockets close now, not at their next periodic session check.
     state
         .chat
-        .close_session(&crate::chat::SessionKey::new(session.id_hash.as_str()));
+        .end_session(&crate::chat::SessionKey::new(session.id_hash.as_str()))
+        .await;
     audit(
         state,
         Some(session.user_id),
@@ -495,9 +496,9 @@ pub async fn delete(
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     state.db.delete_user(session.user_id).await?;
-    state.chat.close_user(session.user_id);
+    state.chat.end_user(session.user_id).await;
     // The other members' open chats drop the deleted user's direct channels and owned groups.
-    chat.announce_departures(departures);
+    chat.announce_departures(departures).await;
     tracing::info!(user_id = session.user_id, "account deleted");
     Ok(())
 }
@@ -511,7 +512,8 @@ pub async fn end_other_sessions(state: &AppState, session: &FullSession) -> ApiR
     for hash in &ended {
         state
             .chat
-            .close_session(&crate::chat::SessionKey::new(hash.as_str()));
+            .end_session(&crate::chat::SessionKey::new(hash.as_str()))
+            .await;
     }
     Ok(ended.len())
 }
@@ -665,7 +667,8 @@ pub async fn end_sessions(
             state.db.delete_session(&target.row.id_hash).await?;
             state
                 .chat
-                .close_session(&crate::chat::SessionKey::new(target.row.id_hash.as_str()));
+                .end_session(&crate::chat::SessionKey::new(target.row.id_hash.as_str()))
+                .await;
             1
         }
     };

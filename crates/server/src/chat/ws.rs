@@ -131,7 +131,8 @@ async fn run(
     let mut draining = state.shutdown.watch();
     let registration = state
         .chat
-        .register(user_id, SessionKey::new(hash.as_str()), since);
+        .connect(user_id, SessionKey::new(hash.as_str()), since)
+        .await;
     let mut conn = registration.connection;
     let chat = Chat {
         db: &state.db,
