@@ -179,8 +179,13 @@ async fn use_postgres_if_asked(config: &mut Config) {
     if config.database_url.is_some() {
         return;
     }
+    use_postgres(config, &base).await;
+}
+
+/// A new schema in the PostgreSQL database `base`, and a server key file in the data directory.
+async fn use_postgres(config: &mut Config, base: &str) {
     let schema = format!("t{:016x}", rand::random::<u64>());
-    let admin = sqlx::PgPool::connect(&base)
+    let admin = sqlx::PgPool::connect(base)
         .await
         .unwrap_or_else(|e| panic!("{POSTGRES_URL_ENV} is set but PostgreSQL is unreachable: {e}"));
     sqlx::query(&format!("CREATE SCHEMA {schema}"))
@@ -197,6 +202,62 @@ async fn use_postgres_if_asked(config: &mut Config) {
         std::fs::write(&key, rand::random::<[u8; 32]>()).expect("write key");
     }
     config.secret_key_file = Some(key);
+}
+
+/// Names the Redis of the multi-node suites (`redis://127.0.0.1:6379`); `tools/test` sets it.
+pub const REDIS_URL_ENV: &str = "FACEGATE_TEST_REDIS_URL";
+/// The PostgreSQL of the multi-node suites when [`POSTGRES_URL_ENV`] is unset (the SQLite run).
+pub const CLUSTER_POSTGRES_URL_ENV: &str = "FACEGATE_TEST_CLUSTER_POSTGRES_URL";
+
+/// `n` nodes of one deployment: one PostgreSQL schema, one server key, one bus (under a prefix
+/// of their own, so test runs sharing the Redis do not see each other). Panics, naming the
+/// variable, when PostgreSQL or Redis is not configured: these tests never skip.
+pub async fn start_cluster(n: usize, tweak: impl Fn(&mut Config)) -> Vec<TestServer> {
+    let need = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| panic!("{var} is not set: the multi-node tests need it (tools/test sets it; for PostgreSQL also {CLUSTER_POSTGRES_URL_ENV})"))
+    };
+    // The SQLite run of the suites names the cluster's PostgreSQL apart, so that only these
+    // tests use it there.
+    let postgres = std::env::var(CLUSTER_POSTGRES_URL_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| need(POSTGRES_URL_ENV));
+    let bus_url = need(REDIS_URL_ENV);
+    let prefix = format!("facegate-test-{:016x}", rand::random::<u64>());
+    let mut shared: Option<Config> = None;
+    let mut nodes = Vec::with_capacity(n);
+    for _ in 0..n {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        config.bus_url = Some(bus_url.clone());
+        config.bus_prefix = prefix.clone();
+        match &shared {
+            Some(first) => {
+                config.database_url = first.database_url.clone();
+                config.secret_key_file = first.secret_key_file.clone();
+            }
+            None => {
+                use_postgres(&mut config, &postgres).await;
+                shared = Some(config.clone());
+            }
+        }
+        nodes.push(start_in(dir, config).await);
+    }
+    nodes
+}
+
+impl Client {
+    /// The same browser (cookie jar) talking to another node.
+    pub fn on(&self, node: &TestServer) -> Client {
+        Client {
+            base: node.base(),
+            ..self.clone()
+        }
+    }
 }
 
 /// Starts a server on an existing data directory (a "restart").

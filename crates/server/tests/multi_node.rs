@@ -1,0 +1,153 @@
+//! Three nodes of one deployment in one process: one PostgreSQL schema, one server key, one
+//! Redis bus, each node on its own port. Real services, no mocks: without
+//! `FACEGATE_TEST_POSTGRES_URL` and `FACEGATE_TEST_REDIS_URL` these tests fail (tools/test sets
+//! both).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::chat::{alice, bob, direct, hello, send};
+use common::start_cluster;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_message_posted_on_one_node_reaches_sockets_on_the_others() {
+    let nodes = start_cluster(3, |_| {}).await;
+    let (a, b) = (alice(&nodes[0]).await, bob(&nodes[0]).await);
+    let channel = direct(&a, &b).await;
+    let mut on_b = b.client.on(&nodes[1]).ws("").await.expect("bob on B");
+    let mut on_c = b.client.on(&nodes[2]).ws("").await.expect("bob on C");
+    hello(&mut on_b).await;
+    hello(&mut on_c).await;
+
+    let mut worst = Duration::ZERO;
+    for i in 0..20 {
+        let text = format!("across {i}");
+        let sent = Instant::now();
+        let (status, _) = send(&a, channel, &text, None).await;
+        assert_eq!(status, StatusCode::CREATED);
+        for ws in [&mut on_b, &mut on_c] {
+            let event = ws
+                .next_of("message.new")
+                .await
+                .expect("message on another node");
+            assert_eq!(event["message"]["text"], text.as_str());
+        }
+        worst = worst.max(sent.elapsed());
+    }
+    eprintln!("cross-node: send + delivery on B and C, worst of 20: {worst:?}");
+}
+
+#[tokio::test]
+async fn messages_sent_through_different_nodes_arrive_in_storage_order_everywhere() {
+    let nodes = start_cluster(3, |_| {}).await;
+    let (a, b) = (alice(&nodes[0]).await, bob(&nodes[0]).await);
+    let channel = direct(&a, &b).await;
+    let mut watchers = Vec::new();
+    for node in &nodes {
+        let mut ws = b.client.on(node).ws("").await.expect("bob socket");
+        hello(&mut ws).await;
+        watchers.push(ws);
+    }
+    // Alice sends through all three nodes at once.
+    let senders: Vec<_> = (0..3)
+        .map(|n| {
+            let client = a.client.on(&nodes[n]);
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    let (status, body) = client
+                        .post_json(
+                            &format!("/api/channels/{channel}/messages"),
+                            &json!({"text": format!("node {n} #{i}")}),
+                        )
+                        .await
+                        .expect("send");
+                    assert_eq!(status, StatusCode::CREATED, "{body}");
+                }
+            })
+        })
+        .collect();
+    for sender in senders {
+        sender.await.expect("sender");
+    }
+    for ws in &mut watchers {
+        let mut ids = Vec::new();
+        for _ in 0..30 {
+            let event = ws.next_of("message.new").await.expect("message");
+            ids.push(event["message"]["id"].as_i64().expect("id"));
+        }
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(ids, sorted, "delivery order differs from storage order");
+    }
+}
+
+#[tokio::test]
+async fn a_logout_on_one_node_closes_the_sessions_socket_on_another_within_a_second() {
+    let nodes = start_cluster(3, |_| {}).await;
+    let a = alice(&nodes[0]).await;
+    let mut on_c = a.client.on(&nodes[2]).ws("").await.expect("alice on C");
+    hello(&mut on_c).await;
+
+    let started = Instant::now();
+    let (status, _) = a
+        .client
+        .on(&nodes[1])
+        .post_json("/api/logout", &json!({}))
+        .await
+        .expect("logout on B");
+    assert!(status.is_success(), "{status}");
+    let code = tokio::time::timeout(Duration::from_secs(1), on_c.closed())
+        .await
+        .expect("the socket on C was not closed within 1 s")
+        .expect("closed");
+    assert_eq!(code, Some(4001));
+    eprintln!(
+        "logout on B closed the socket on C after {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_reconnect_to_another_node_with_since_replays_what_was_missed() {
+    let nodes = start_cluster(3, |_| {}).await;
+    let (a, b) = (alice(&nodes[0]).await, bob(&nodes[0]).await);
+    let channel = direct(&a, &b).await;
+    let mut on_b = b.client.on(&nodes[1]).ws("").await.expect("bob on B");
+    hello(&mut on_b).await;
+    send(&a, channel, "seen live", None).await;
+    let since = on_b.next_of("message.new").await.expect("live")["seq"]
+        .as_u64()
+        .expect("seq");
+    drop(on_b);
+
+    let missed = ["gone 1", "gone 2", "gone 3"];
+    for text in missed {
+        send(&a, channel, text, None).await;
+    }
+    let mut on_c = b
+        .client
+        .on(&nodes[2])
+        .ws(&format!("?since={since}"))
+        .await
+        .expect("bob reconnects on C");
+    assert_eq!(hello(&mut on_c).await["resync"], false);
+    let mut last = since;
+    for text in missed {
+        let event = on_c.next_of("message.new").await.expect("replayed");
+        assert_eq!(event["message"]["text"], text);
+        let seq = event["seq"].as_u64().expect("seq");
+        assert!(seq > last);
+        last = seq;
+    }
+    send(&a, channel, "live again", None).await;
+    let live = on_c.next_of("message.new").await.expect("live");
+    assert_eq!(live["message"]["text"], "live again");
+    assert!(live["seq"].as_u64().expect("seq") > last);
+
+    // A number the bus never handed out asks the client to resync through the history API.
+    let mut stale = b.client.on(&nodes[1]).ws("?since=1").await.expect("stale");
+    assert_eq!(hello(&mut stale).await["resync"], true);
+}
