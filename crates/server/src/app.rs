@@ -76,7 +76,10 @@ impl AppState {
             pool,
             cipher: Arc::new(TemplateCipher::new(&key)),
             login_pseudonyms: LoginPseudonyms::new(&key),
-            limits: Arc::new(RateLimits::new(&config.rate_limit)),
+            limits: Arc::new(RateLimits::with_bus(
+                &config.rate_limit,
+                chat.bus().cloned(),
+            )),
             chat,
             webauthn: crate::auth::passkey::relying_party(&config).map(Arc::new),
             mailer: crate::email::Mailer::from_config(&config.email)?,

@@ -1,7 +1,5 @@
 //! Account flows: registration, login, logout, re-enrolment and deletion.
 
-use std::time::Instant;
-
 use axum::body::Bytes;
 
 use super::factors::open_first_step;
@@ -172,7 +170,8 @@ pub async fn register(state: &AppState, mut r: Registration, client: &Client) ->
     state
         .limits
         .register
-        .check(client.ip, Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     r.username = r.username.trim().to_owned();
     r.email = r.email.trim().to_lowercase();
@@ -266,7 +265,8 @@ pub async fn login(
     state
         .limits
         .login
-        .check(client.ip, Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     if login.len() > MAX_EMAIL || password.expose().len() > 4 * password::MAX_CHARS {
         return Err(ApiError::InvalidCredentials);
@@ -448,7 +448,8 @@ pub async fn reenrol(
     state
         .limits
         .face
-        .check(client.ip, Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     if let FaceSource::Images(images) = &face {
         check_face_count(images.len())?;
