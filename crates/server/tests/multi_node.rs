@@ -151,3 +151,29 @@ async fn a_reconnect_to_another_node_with_since_replays_what_was_missed() {
     let mut stale = b.client.on(&nodes[1]).ws("?since=1").await.expect("stale");
     assert_eq!(hello(&mut stale).await["resync"], true);
 }
+
+#[tokio::test]
+async fn per_ip_limits_hold_for_the_sum_of_the_nodes() {
+    let nodes = start_cluster(3, |c| {
+        c.rate_limit.login_burst = 6;
+        c.rate_limit.login_per_sec = 0.01;
+    })
+    .await;
+    let mut refused = 0;
+    for round in 0..3 {
+        for node in &nodes {
+            let (status, body) = node
+                .client()
+                .login("nobody", "wrong password")
+                .await
+                .expect("login");
+            match status {
+                StatusCode::TOO_MANY_REQUESTS => refused += 1,
+                StatusCode::UNAUTHORIZED => {}
+                other => panic!("round {round}: unexpected {other} {body}"),
+            }
+        }
+    }
+    // Nine attempts, six allowed in all: one node's own bucket would have let every one through.
+    assert_eq!(refused, 3);
+}
