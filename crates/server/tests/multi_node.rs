@@ -177,3 +177,32 @@ async fn per_ip_limits_hold_for_the_sum_of_the_nodes() {
     // Nine attempts, six allowed in all: one node's own bucket would have let every one through.
     assert_eq!(refused, 3);
 }
+
+#[tokio::test]
+async fn an_admin_sign_out_closes_the_accounts_sockets_on_every_node() {
+    let nodes = start_cluster(3, |_| {}).await;
+    let a = alice(&nodes[0]).await;
+    let mut sockets = Vec::new();
+    for node in &nodes[1..] {
+        let mut ws = a.client.on(node).ws("").await.expect("alice socket");
+        hello(&mut ws).await;
+        sockets.push(ws);
+    }
+    // What `facegate admin sign-out` does, from outside the running nodes.
+    let db = nodes[0].second_db_handle().await;
+    let (user, ended) = server::admin::sign_out(&db, "alice", 0)
+        .await
+        .expect("sign out");
+    assert!(ended >= 1);
+    let told = server::admin::close_sockets_everywhere(&nodes[0].config, user.id)
+        .await
+        .expect("bus");
+    assert!(told);
+    for ws in &mut sockets {
+        let code = tokio::time::timeout(Duration::from_secs(1), ws.closed())
+            .await
+            .expect("a socket stayed open past 1 s")
+            .expect("closed");
+        assert_eq!(code, Some(4001));
+    }
+}
