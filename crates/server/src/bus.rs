@@ -135,6 +135,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
+/// Whether any node that beat its heart recently holds a socket of the user.
+const ONLINE: &str = r"
+local nodes = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
+for _, node in ipairs(nodes) do
+  if redis.call('SISMEMBER', ARGV[3] .. node, ARGV[2]) == 1 then return 1 end
+end
+return 0
+";
+
 /// Counts one hit in the current window; the first hit starts the window's expiry.
 const HIT: &str = r"
 local n = redis.call('INCR', KEYS[1])
@@ -284,6 +293,77 @@ impl Bus {
     }
 }
 
+/// Presence: each node keeps the set of users it holds sockets of, under a key that expires
+/// unless the node's heartbeat renews it, so a crashed node stops counting after
+/// [`PRESENCE_TTL`].
+pub const PRESENCE_TTL: Duration = Duration::from_secs(30);
+
+impl Bus {
+    fn presence_key(&self, node: &str) -> String {
+        format!("{}:presence:{node}", self.keys.prefix)
+    }
+
+    fn nodes_key(&self) -> String {
+        format!("{}:nodes", self.keys.prefix)
+    }
+
+    /// Records that `node` holds a socket of `user_id` (or no longer does).
+    pub async fn set_present(
+        &self,
+        node: &str,
+        user_id: i64,
+        present: bool,
+    ) -> Result<(), BusError> {
+        let mut conn = self.conn.clone();
+        let key = self.presence_key(node);
+        if present {
+            redis::pipe()
+                .sadd(&key, user_id)
+                .pexpire(&key, PRESENCE_TTL.as_millis() as i64)
+                .zadd(self.nodes_key(), node, now_millis())
+                .query_async::<()>(&mut conn)
+                .await?;
+        } else {
+            conn.srem::<_, _, ()>(&key, user_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces `node`'s whole set with `users` and renews its expiry (the heartbeat).
+    pub async fn heartbeat(&self, node: &str, users: &[i64]) -> Result<(), BusError> {
+        let mut conn = self.conn.clone();
+        let key = self.presence_key(node);
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(&key);
+        if !users.is_empty() {
+            pipe.sadd(&key, users)
+                .pexpire(&key, PRESENCE_TTL.as_millis() as i64);
+        }
+        pipe.zadd(self.nodes_key(), node, now_millis())
+            .zrembyscore(
+                self.nodes_key(),
+                0,
+                now_millis() - PRESENCE_TTL.as_millis() as i64,
+            )
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a live node holds a socket of `user_id`.
+    pub async fn is_present(&self, user_id: i64) -> Result<bool, BusError> {
+        let mut conn = self.conn.clone();
+        let online: i64 = Script::new(ONLINE)
+            .key(self.nodes_key())
+            .arg(now_millis() - PRESENCE_TTL.as_millis() as i64)
+            .arg(user_id)
+            .arg(format!("{}:presence:", self.keys.prefix))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(online == 1)
+    }
+}
+
 /// A held order lock; [`BusLock::release`] gives it back (dropping it lets it expire).
 pub struct BusLock {
     bus: Bus,
@@ -372,6 +452,13 @@ fn parse_entry(id: &redis::streams::StreamId) -> Result<Entry, BusError> {
         recipients,
         body: field("b")?,
     })
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 fn now_micros() -> u64 {

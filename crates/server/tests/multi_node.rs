@@ -206,3 +206,41 @@ async fn an_admin_sign_out_closes_the_accounts_sockets_on_every_node() {
         assert_eq!(code, Some(4001));
     }
 }
+
+#[tokio::test]
+async fn a_user_online_on_one_node_is_online_on_every_node() {
+    let nodes = start_cluster(3, |_| {}).await;
+    let (a, b) = (alice(&nodes[0]).await, bob(&nodes[0]).await);
+    direct(&a, &b).await;
+    let mut alice_on_a = a.client.ws("").await.expect("alice on A");
+    hello(&mut alice_on_a).await;
+
+    let peer_online_via = |node: usize| {
+        let client = a.client.on(&nodes[node]);
+        async move {
+            let (status, list) = client.get("/api/channels").await.expect("channels");
+            assert_eq!(status, StatusCode::OK, "{list}");
+            list["channels"][0]["peer"]["online"]
+                .as_bool()
+                .expect("online")
+        }
+    };
+    assert!(!peer_online_via(2).await);
+
+    let mut bob_on_b = b.client.on(&nodes[1]).ws("").await.expect("bob on B");
+    hello(&mut bob_on_b).await;
+    let came = alice_on_a.next_of("presence").await.expect("presence");
+    assert_eq!(
+        (came["user_id"].as_i64(), came["online"].as_bool()),
+        (Some(b.id), Some(true))
+    );
+    assert!(peer_online_via(2).await, "bob's socket on B counts on C");
+
+    drop(bob_on_b);
+    let went = alice_on_a.next_of("presence").await.expect("presence");
+    assert_eq!(
+        (went["user_id"].as_i64(), went["online"].as_bool()),
+        (Some(b.id), Some(false))
+    );
+    assert!(!peer_online_via(2).await);
+}

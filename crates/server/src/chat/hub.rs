@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
-use crate::bus::{Bus, BusError, BusLock, Entry, EntryKind, Range, Reader};
+use crate::bus::{Bus, BusError, BusLock, Entry, EntryKind, Range, Reader, PRESENCE_TTL};
 
 /// Default number of durable events kept for `since` catch-up.
 pub const DEFAULT_RING_CAPACITY: usize = 16_384;
@@ -195,6 +195,8 @@ struct HubInner {
     /// Set when nodes share a bus: events then go through its stream, and reach local sockets
     /// through this node's reader task only (see [`ChatHub::with_bus`]).
     bus: Option<Bus>,
+    /// This node's name in the bus's presence records.
+    node: String,
     next_conn_id: AtomicU64,
     state: Mutex<HubState>,
     /// Striped per-channel locks held across "store, then publish", so that per channel the
@@ -269,6 +271,7 @@ impl ChatHub {
             inner: Arc::new(HubInner {
                 config,
                 bus: None,
+                node: format!("{:016x}", rand::random::<u64>()),
                 next_conn_id: AtomicU64::new(1),
                 order_locks: (0..ORDER_STRIPES)
                     .map(|_| tokio::sync::Mutex::new(()))
@@ -497,6 +500,7 @@ impl ChatHub {
             inner.bus = Some(bus);
         }
         tokio::spawn(follow(Arc::downgrade(&hub.inner), reader));
+        tokio::spawn(beat(Arc::downgrade(&hub.inner)));
         Ok(hub)
     }
 
@@ -535,7 +539,7 @@ impl ChatHub {
         if self.inner.bus.is_none() {
             return self.publish_presence_local(user_id, peers);
         }
-        let online = self.is_online(user_id);
+        let online = self.is_online_anywhere(user_id).await;
         let body = format!(r#"{{"type":"presence","user_id":{user_id},"online":{online}}}"#);
         self.publish(peers, &body, Durability::Durable).await
     }
@@ -554,6 +558,11 @@ impl ChatHub {
         // Register first, then read the stream: an event is then in the replay, or live, or
         // both (the overlap is skipped by `skip_through`), never in neither.
         let mut registration = self.register(user_id, session, None);
+        if registration.first_for_user {
+            if let Err(err) = bus.set_present(&self.inner.node, user_id, true).await {
+                tracing::warn!(%err, "recording presence on the bus failed");
+            }
+        }
         let through = match bus.current_seq().await {
             Ok(seq) => seq,
             Err(err) => {
@@ -582,6 +591,33 @@ impl ChatHub {
             });
         }
         registration
+    }
+
+    /// Removes a connection like [`ChatHub::unregister`], and with a bus this node's presence
+    /// record of the user when it was their last socket here. True when it was.
+    pub async fn disconnect(&self, connection: &Connection) -> bool {
+        let last = self.unregister(connection);
+        if let (true, Some(bus)) = (last, &self.inner.bus) {
+            let user_id = connection.user_id;
+            if let Err(err) = bus.set_present(&self.inner.node, user_id, false).await {
+                tracing::warn!(%err, "clearing presence on the bus failed");
+            }
+        }
+        last
+    }
+
+    /// Whether `user_id` has a socket on this node or, with a bus, on any live node.
+    pub async fn is_online_anywhere(&self, user_id: i64) -> bool {
+        if self.is_online(user_id) {
+            return true;
+        }
+        let Some(bus) = &self.inner.bus else {
+            return false;
+        };
+        bus.is_present(user_id).await.unwrap_or_else(|err| {
+            tracing::warn!(%err, "reading presence from the bus failed");
+            false
+        })
     }
 
     /// Closes every socket opened by `session`, on every node (logout, password change).
@@ -653,6 +689,25 @@ async fn follow(hub: Weak<HubInner>, mut reader: Reader) {
                 tracing::warn!(%err, "reading the bus failed; retrying");
                 drop(hub);
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+/// Renews this node's presence record on the bus well within its expiry, so that it lapses
+/// only when the node is gone. Also repairs a record a failed update left wrong.
+async fn beat(hub: Weak<HubInner>) {
+    let mut ticker = tokio::time::interval(PRESENCE_TTL / 3);
+    loop {
+        ticker.tick().await;
+        let Some(inner) = hub.upgrade() else {
+            return;
+        };
+        let hub = ChatHub { inner };
+        let users: Vec<i64> = hub.lock().users.keys().copied().collect();
+        if let Some(bus) = &hub.inner.bus {
+            if let Err(err) = bus.heartbeat(&hub.inner.node, &users).await {
+                tracing::warn!(%err, "presence heartbeat on the bus failed");
             }
         }
     }

@@ -227,15 +227,18 @@ impl Chat<'_> {
             };
             let kind = parse_kind(&row.channel.kind)?;
             let peer = if kind == ChannelKind::Direct {
-                store::members(self.db, row.channel.id)
+                let other = store::members(self.db, row.channel.id)
                     .await?
                     .into_iter()
                     .map(|(user, _)| user)
-                    .find(|user| user.id != me)
-                    .map(|user| PeerView {
-                        online: self.hub.is_online(user.id),
+                    .find(|user| user.id != me);
+                match other {
+                    Some(user) => Some(PeerView {
+                        online: self.hub.is_online_anywhere(user.id).await,
                         user,
-                    })
+                    }),
+                    None => None,
+                }
             } else {
                 None
             };
@@ -267,15 +270,14 @@ impl Chat<'_> {
         let row = store::channel(self.db, channel_id)
             .await?
             .ok_or(ChatError::ChannelNotFound)?;
-        let members = store::members(self.db, channel_id)
-            .await?
-            .into_iter()
-            .map(|(user, last_read_id)| MemberView {
-                online: self.hub.is_online(user.id),
+        let mut members = Vec::new();
+        for (user, last_read_id) in store::members(self.db, channel_id).await? {
+            members.push(MemberView {
+                online: self.hub.is_online_anywhere(user.id).await,
                 user,
                 last_read_id,
-            })
-            .collect();
+            });
+        }
         Ok(ChannelView {
             id: row.id,
             kind: parse_kind(&row.kind)?.as_str(),

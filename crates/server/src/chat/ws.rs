@@ -164,7 +164,7 @@ async fn run(
         None => serve(&mut socket, &state, &chat, &mut conn, &hash, &mut draining).await,
     };
     close(&mut socket, &end).await;
-    if state.chat.unregister(&conn) {
+    if state.chat.disconnect(&conn).await {
         if let Err(err) = chat.announce_presence(user_id).await {
             tracing::warn!(%err, "presence announcement failed");
         }
