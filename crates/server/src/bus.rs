@@ -461,7 +461,8 @@ fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
-fn now_micros() -> u64 {
+/// Microseconds since the epoch: where sequence numbers start, so a stale one reads as old.
+pub(crate) fn now_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))

@@ -8,15 +8,21 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::chat::{alice, bob, direct, hello, send};
-use common::start_cluster;
+use common::{start_cluster, TestServer, Verified};
 use reqwest::StatusCode;
 use serde_json::json;
 
-#[tokio::test]
-async fn a_message_posted_on_one_node_reaches_sockets_on_the_others() {
+/// Three nodes, and Alice and Bob (registered through the first) in a direct channel.
+async fn three_nodes_and_a_direct_channel() -> (Vec<TestServer>, Verified, Verified, i64) {
     let nodes = start_cluster(3, |_| {}).await;
     let (a, b) = (alice(&nodes[0]).await, bob(&nodes[0]).await);
     let channel = direct(&a, &b).await;
+    (nodes, a, b, channel)
+}
+
+#[tokio::test]
+async fn a_message_posted_on_one_node_reaches_sockets_on_the_others() {
+    let (nodes, a, b, channel) = three_nodes_and_a_direct_channel().await;
     let mut on_b = b.client.on(&nodes[1]).ws("").await.expect("bob on B");
     let mut on_c = b.client.on(&nodes[2]).ws("").await.expect("bob on C");
     hello(&mut on_b).await;
@@ -42,9 +48,7 @@ async fn a_message_posted_on_one_node_reaches_sockets_on_the_others() {
 
 #[tokio::test]
 async fn messages_sent_through_different_nodes_arrive_in_storage_order_everywhere() {
-    let nodes = start_cluster(3, |_| {}).await;
-    let (a, b) = (alice(&nodes[0]).await, bob(&nodes[0]).await);
-    let channel = direct(&a, &b).await;
+    let (nodes, a, b, channel) = three_nodes_and_a_direct_channel().await;
     let mut watchers = Vec::new();
     for node in &nodes {
         let mut ws = b.client.on(node).ws("").await.expect("bob socket");
@@ -112,9 +116,7 @@ async fn a_logout_on_one_node_closes_the_sessions_socket_on_another_within_a_sec
 
 #[tokio::test]
 async fn a_reconnect_to_another_node_with_since_replays_what_was_missed() {
-    let nodes = start_cluster(3, |_| {}).await;
-    let (a, b) = (alice(&nodes[0]).await, bob(&nodes[0]).await);
-    let channel = direct(&a, &b).await;
+    let (nodes, a, b, channel) = three_nodes_and_a_direct_channel().await;
     let mut on_b = b.client.on(&nodes[1]).ws("").await.expect("bob on B");
     hello(&mut on_b).await;
     send(&a, channel, "seen live", None).await;

@@ -17,11 +17,12 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc;
 
-use crate::bus::{Bus, BusError, BusLock, Entry, EntryKind, Range, Reader, PRESENCE_TTL};
+use crate::bus::{
+    now_micros, Bus, BusError, BusLock, Entry, EntryKind, Range, Reader, PRESENCE_TTL,
+};
 
 /// Default number of durable events kept for `since` catch-up.
 pub const DEFAULT_RING_CAPACITY: usize = 16_384;
@@ -255,14 +256,15 @@ impl ChatHub {
     /// microseconds, so numbers from an earlier run of the server are (almost always) below the
     /// new ones and a stale `since` is recognised as unavailable rather than misread.
     pub fn with_config(config: HubConfig) -> Self {
-        let start = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
-            .unwrap_or(0);
-        Self::with_start_seq(config, start)
+        Self::build(config, now_micros(), None)
     }
 
+    #[cfg(test)]
     fn with_start_seq(config: HubConfig, start: u64) -> Self {
+        Self::build(config, start, None)
+    }
+
+    fn build(config: HubConfig, start: u64, bus: Option<Bus>) -> Self {
         let config = HubConfig {
             ring_capacity: config.ring_capacity.max(1),
             queue_capacity: config.queue_capacity.max(1),
@@ -270,7 +272,7 @@ impl ChatHub {
         Self {
             inner: Arc::new(HubInner {
                 config,
-                bus: None,
+                bus,
                 node: format!("{:016x}", rand::random::<u64>()),
                 next_conn_id: AtomicU64::new(1),
                 order_locks: (0..ORDER_STRIPES)
@@ -494,11 +496,7 @@ impl ChatHub {
     /// reader of the stream; it ends a second after the hub is dropped.
     pub async fn with_bus(config: HubConfig, bus: Bus) -> Result<Self, BusError> {
         let reader = bus.reader().await?;
-        let mut hub = Self::with_config(config);
-        // Nothing else holds the fresh `Arc` yet.
-        if let Some(inner) = Arc::get_mut(&mut hub.inner) {
-            inner.bus = Some(bus);
-        }
+        let hub = Self::build(config, now_micros(), Some(bus));
         tokio::spawn(follow(Arc::downgrade(&hub.inner), reader));
         tokio::spawn(beat(Arc::downgrade(&hub.inner)));
         Ok(hub)
@@ -623,36 +621,25 @@ impl ChatHub {
     /// Closes every socket opened by `session`, on every node (logout, password change).
     pub async fn end_session(&self, session: &SessionKey) {
         self.close_session(session);
-        if let Some(bus) = &self.inner.bus {
-            let sent = bus
-                .append(
-                    EntryKind::EndSession,
-                    &[],
-                    session.as_str(),
-                    self.inner.config.ring_capacity,
-                )
-                .await;
-            if let Err(err) = sent {
-                tracing::warn!(%err, "announcing a session end on the bus failed");
-            }
-        }
+        self.tell_nodes(EntryKind::EndSession, session.as_str())
+            .await;
     }
 
     /// Closes every socket of `user_id`, on every node (account deleted).
     pub async fn end_user(&self, user_id: i64) {
         self.close_user(user_id);
-        if let Some(bus) = &self.inner.bus {
-            let sent = bus
-                .append(
-                    EntryKind::EndUser,
-                    &[],
-                    &user_id.to_string(),
-                    self.inner.config.ring_capacity,
-                )
-                .await;
-            if let Err(err) = sent {
-                tracing::warn!(%err, "announcing an account's end on the bus failed");
-            }
+        self.tell_nodes(EntryKind::EndUser, &user_id.to_string())
+            .await;
+    }
+
+    /// Puts a control entry on the bus, if there is one; the other nodes act on it as they read.
+    async fn tell_nodes(&self, kind: EntryKind, body: &str) {
+        let Some(bus) = &self.inner.bus else {
+            return;
+        };
+        let keep = self.inner.config.ring_capacity;
+        if let Err(err) = bus.append(kind, &[], body, keep).await {
+            tracing::warn!(%err, "announcing a session or account end on the bus failed");
         }
     }
 
