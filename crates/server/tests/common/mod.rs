@@ -206,6 +206,8 @@ async fn use_postgres(config: &mut Config, base: &str) {
 
 /// Names the Redis of the multi-node suites (`redis://127.0.0.1:6379`); `tools/test` sets it.
 pub const REDIS_URL_ENV: &str = "FACEGATE_TEST_REDIS_URL";
+/// A Redis URL: every test server, not only the multi-node ones, then runs over the bus.
+pub const ALL_ON_BUS_ENV: &str = "FACEGATE_TEST_ALL_ON_BUS";
 /// The PostgreSQL of the multi-node suites when [`POSTGRES_URL_ENV`] is unset (the SQLite run).
 pub const CLUSTER_POSTGRES_URL_ENV: &str = "FACEGATE_TEST_CLUSTER_POSTGRES_URL";
 
@@ -263,6 +265,12 @@ impl Client {
 /// Starts a server on an existing data directory (a "restart").
 pub async fn start_in(dir: Arc<tempfile::TempDir>, mut config: Config) -> TestServer {
     use_postgres_if_asked(&mut config).await;
+    // Every suite can run its single node over a bus too, which checks that the bus keeps the
+    // one-process behaviour (order, replay, slow consumers, revocation).
+    if let (None, Ok(url)) = (&config.bus_url, std::env::var(ALL_ON_BUS_ENV)) {
+        config.bus_url = Some(url);
+        config.bus_prefix = format!("facegate-test-{:016x}", rand::random::<u64>());
+    }
     let state = AppState::with_engine(config.clone(), engine())
         .await
         .expect("state");
