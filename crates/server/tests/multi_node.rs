@@ -251,3 +251,34 @@ async fn a_user_online_on_one_node_is_online_on_every_node() {
     );
     assert!(!peer_online_via(2).await);
 }
+
+#[tokio::test]
+async fn a_node_whose_heartbeat_stopped_keeps_nobody_online() {
+    let url = std::env::var(common::REDIS_URL_ENV)
+        .unwrap_or_else(|_| panic!("{} is not set (tools/test sets it)", common::REDIS_URL_ENV));
+    let prefix = format!("facegate-test-{:016x}", rand::random::<u64>());
+    let bus = server::bus::Bus::connect(&url, &prefix).await.expect("bus");
+    bus.set_present("crashed", 7, true).await.expect("present");
+    assert!(bus.is_present(7).await.expect("read"));
+
+    // The node's last heartbeat, moved to just past the expiry, as if it died then.
+    let stale = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64
+        - server::bus::PRESENCE_TTL.as_millis() as i64
+        - 1000;
+    let mut raw = redis::Client::open(url.as_str())
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    redis::cmd("ZADD")
+        .arg(format!("{prefix}:nodes"))
+        .arg(stale)
+        .arg("crashed")
+        .query_async::<()>(&mut raw)
+        .await
+        .expect("zadd");
+    assert!(!bus.is_present(7).await.expect("read"));
+}
