@@ -282,3 +282,31 @@ async fn a_node_whose_heartbeat_stopped_keeps_nobody_online() {
         .expect("zadd");
     assert!(!bus.is_present(7).await.expect("read"));
 }
+
+#[tokio::test]
+async fn five_face_failures_spread_over_the_nodes_lock_the_account() {
+    let nodes = start_cluster(3, |_| {}).await;
+    alice(&nodes[0]).await;
+    let browser = common::Client::new(nodes[0].base());
+    let (status, body) = browser
+        .login("alice", common::PASSWORD)
+        .await
+        .expect("login");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for i in 0..5 {
+        let (status, body) = browser
+            .on(&nodes[i % 3])
+            .face_check(&["biden_1.jpg"])
+            .await
+            .expect("face check");
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "failure {i}: {body}");
+    }
+    // The right face is refused on a node that saw only some of the failures.
+    let (status, body) = browser
+        .on(&nodes[2])
+        .face_check(&["obama_2.jpg"])
+        .await
+        .expect("face check");
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "locked_out");
+}
