@@ -219,7 +219,7 @@ pub async fn start_cluster(n: usize, tweak: impl Fn(&mut Config)) -> Vec<TestSer
         std::env::var(var)
             .ok()
             .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| panic!("{var} is not set: the multi-node tests need it (tools/test sets it; for PostgreSQL also {CLUSTER_POSTGRES_URL_ENV})"))
+            .unwrap_or_else(|| panic!("{var} is not set: the multi-node tests need it (tools/test sets it; {CLUSTER_POSTGRES_URL_ENV} may name the PostgreSQL instead)"))
     };
     // The SQLite run of the suites names the cluster's PostgreSQL apart, so that only these
     // tests use it there.
