@@ -2,6 +2,8 @@
 //! directly; they work whether or not the server is running (SQLite in WAL mode allows both).
 
 use crate::auth::lockout::Counters;
+use crate::bus::{Bus, BusError, EntryKind};
+use crate::config::Config;
 use crate::storage::audit::{AuditKind, NewAuditEvent};
 use crate::storage::users::User;
 use crate::storage::Db;
@@ -83,6 +85,20 @@ pub async fn unlock(db: &Db, login: &str, now_ms: i64) -> Result<(User, Counters
 
 /// Ends every session of the account (a running server's open sockets close at their next
 /// session check). Returns the account and how many sessions ended.
+/// Closes the account's open chat sockets on every running node at once, when the nodes share a
+/// bus (`bus_url`); returns false without one (then a running server closes them at its next
+/// periodic session check).
+pub async fn close_sockets_everywhere(config: &Config, user_id: i64) -> Result<bool, BusError> {
+    let Some(url) = &config.bus_url else {
+        return Ok(false);
+    };
+    let bus = Bus::connect(url, &config.bus_prefix).await?;
+    let keep = crate::chat::HubConfig::default().ring_capacity;
+    bus.append(EntryKind::EndUser, &[], &user_id.to_string(), keep)
+        .await?;
+    Ok(true)
+}
+
 pub async fn sign_out(db: &Db, login: &str, now_ms: i64) -> Result<(User, u64), AdminError> {
     let user = account(db, login).await?;
     let ended = db.delete_user_sessions(user.id).await?;

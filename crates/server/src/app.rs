@@ -59,6 +59,7 @@ impl AppState {
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let db = open_database(&config).await?;
         let key = load_secret_key(&config)?;
+        let chat = open_chat_hub(&config).await?;
         tokio::task::spawn_blocking(crate::auth::password::warm_up).await?;
         let pool = BlockingPool::new(config.pool_workers(), config.pool.queue);
         let metrics = Arc::new(crate::metrics::Metrics::new());
@@ -75,8 +76,11 @@ impl AppState {
             pool,
             cipher: Arc::new(TemplateCipher::new(&key)),
             login_pseudonyms: LoginPseudonyms::new(&key),
-            limits: Arc::new(RateLimits::new(&config.rate_limit)),
-            chat: crate::chat::ChatHub::new(),
+            limits: Arc::new(RateLimits::with_bus(
+                &config.rate_limit,
+                chat.bus().cloned(),
+            )),
+            chat,
             webauthn: crate::auth::passkey::relying_party(&config).map(Arc::new),
             mailer: crate::email::Mailer::from_config(&config.email)?,
             metrics,
@@ -97,6 +101,20 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
             .await
             .with_context(|| format!("opening database {}", config.database_path().display())),
     }
+}
+
+/// The chat hub: in process, or over the bus of `bus_url` shared with the other nodes. Errors
+/// never name the URL (it may hold a password).
+async fn open_chat_hub(config: &Config) -> anyhow::Result<crate::chat::ChatHub> {
+    let Some(url) = &config.bus_url else {
+        return Ok(crate::chat::ChatHub::new());
+    };
+    let bus = crate::bus::Bus::connect(url, &config.bus_prefix)
+        .await
+        .context("connecting to the bus of bus_url")?;
+    crate::chat::ChatHub::with_bus(crate::chat::HubConfig::default(), bus)
+        .await
+        .context("following the bus of bus_url")
 }
 
 /// The server key; created on first start only where [`Config::may_create_secret_key`].

@@ -36,6 +36,13 @@ pub struct Config {
     /// node may do; with `database_url` set it is required. Environment:
     /// `FACEGATE_SECRET_KEY_FILE`.
     pub secret_key_file: Option<PathBuf>,
+    /// `redis://host:6379` to join the other nodes on one bus (chat events, session revocation,
+    /// presence, shared per-IP limits); unset (the default), this process is the only node.
+    /// Environment: `FACEGATE_BUS_URL`.
+    pub bus_url: Option<String>,
+    /// Prefix of every key this node uses on the bus; nodes of one deployment share it, so two
+    /// deployments (or test runs) can share one Redis.
+    pub bus_prefix: String,
     /// The face-api.js model files.
     pub models_dir: PathBuf,
     /// The public origin (`https://chat.example.org`). Sets the origin accepted by the CSRF
@@ -283,6 +290,8 @@ impl Default for Config {
             public_url: None,
             database_url: None,
             secret_key_file: None,
+            bus_url: None,
+            bus_prefix: "facegate".into(),
             trusted_proxies: Vec::new(),
             metrics_listen: None,
             log_format: LogFormat::Text,
@@ -406,6 +415,7 @@ pub struct ConfigOverrides {
     pub public_url: Option<String>,
     pub database_url: Option<String>,
     pub secret_key_file: Option<PathBuf>,
+    pub bus_url: Option<String>,
     pub metrics_listen: Option<SocketAddr>,
     pub log_format: Option<LogFormat>,
 }
@@ -508,6 +518,9 @@ impl Config {
         if let Some(v) = lookup("FACEGATE_DATABASE_URL") {
             self.database_url = (!v.is_empty()).then_some(v);
         }
+        if let Some(v) = lookup("FACEGATE_BUS_URL") {
+            self.bus_url = (!v.is_empty()).then_some(v);
+        }
         if let Some(v) = lookup("FACEGATE_SECRET_KEY_FILE") {
             self.secret_key_file = (!v.is_empty()).then(|| PathBuf::from(v));
         }
@@ -529,6 +542,9 @@ impl Config {
         }
         if let Some(v) = &o.secret_key_file {
             self.secret_key_file = Some(v.clone());
+        }
+        if let Some(v) = &o.bus_url {
+            self.bus_url = Some(v.clone());
         }
         if let Some(v) = &o.public_url {
             self.public_url = Some(v.clone());

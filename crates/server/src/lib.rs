@@ -21,6 +21,7 @@ pub mod admin;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod bus;
 pub mod chat;
 pub mod config;
 pub mod crypto;

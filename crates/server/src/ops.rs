@@ -82,7 +82,7 @@ fn db_pool_usage(db: &crate::storage::Db) -> (u32, usize) {
 pub struct Readiness {
     /// `ready` or `unavailable`.
     status: &'static str,
-    /// Each check by name (`database`, `draining`) with `ok` or what went wrong.
+    /// Each check by name (`database`, `draining`, `bus` with a bus) with `ok` or what went wrong.
     checks: std::collections::BTreeMap<&'static str, &'static str>,
     /// The names of the failed checks; empty when ready.
     failed: Vec<&'static str>,
@@ -93,7 +93,7 @@ pub struct Readiness {
 /// says only that the process is up.
 #[utoipa::path(get, path = "/readyz", tag = "auth",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness,
-        description = "a check failed: `checks` says which and why (`database`: `error` or `timeout`; `draining`: `shutting_down`)")))]
+        description = "a check failed: `checks` says which and why (`database`, and `bus` when nodes share one: `error` or `timeout`; `draining`: `shutting_down`)")))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let readiness = readiness(&state).await;
     let status = if readiness.failed.is_empty() {
@@ -111,7 +111,11 @@ async fn readiness(state: &AppState) -> Readiness {
     } else {
         "ok"
     };
-    let checks = std::collections::BTreeMap::from([("database", database), ("draining", draining)]);
+    let mut checks =
+        std::collections::BTreeMap::from([("database", database), ("draining", draining)]);
+    if let Some(bus) = state.chat.bus() {
+        checks.insert("bus", bus_check(bus).await);
+    }
     let failed: Vec<&'static str> = checks
         .iter()
         .filter(|(_, result)| **result != "ok")
@@ -128,15 +132,27 @@ async fn readiness(state: &AppState) -> Readiness {
     }
 }
 
+async fn bus_check(bus: &crate::bus::Bus) -> &'static str {
+    timed_check("bus", bus.ping()).await
+}
+
 async fn database_check(db: &crate::storage::Db) -> &'static str {
-    match tokio::time::timeout(READY_DB_TIMEOUT, sqlx::query("SELECT 1").execute(db.pool())).await {
+    timed_check("database", sqlx::query("SELECT 1").execute(db.pool())).await
+}
+
+/// `ok`, `error` or `timeout` (after [`READY_DB_TIMEOUT`]) for one dependency.
+async fn timed_check<T, E: std::fmt::Display>(
+    name: &'static str,
+    check: impl std::future::Future<Output = Result<T, E>>,
+) -> &'static str {
+    match tokio::time::timeout(READY_DB_TIMEOUT, check).await {
         Ok(Ok(_)) => "ok",
         Ok(Err(err)) => {
-            tracing::warn!(%err, "readiness: database check failed");
+            tracing::warn!(%err, check = name, "readiness: check failed");
             "error"
         }
         Err(_) => {
-            tracing::warn!("readiness: database did not answer in time");
+            tracing::warn!(check = name, "readiness: no answer in time");
             "timeout"
         }
     }

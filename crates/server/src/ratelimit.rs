@@ -1,11 +1,16 @@
 //! Per-client-IP token buckets, in memory (they protect the process, not the account: the
 //! per-account counters live in the database, see [`crate::auth::lockout`]).
+//!
+//! With a bus the limits hold for the deployment, not per node: each limiter counts in a Redis
+//! window of `burst / per_sec` seconds that admits `burst` requests, summed over every node
+//! (the same long-run rate as the bucket). Should the bus fail, the local bucket answers.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::bus::Bus;
 use crate::config::RateLimitConfig;
 
 /// Above this many tracked addresses, full buckets are forgotten.
@@ -24,6 +29,8 @@ pub struct KeyedRateLimiter<K> {
     burst: f64,
     per_sec: f64,
     buckets: Mutex<HashMap<K, Bucket>>,
+    /// The deployment-wide window on the bus, and this limiter's name in it.
+    shared: Option<(Bus, &'static str)>,
 }
 
 /// Buckets per client address.
@@ -35,7 +42,14 @@ impl<K: std::hash::Hash + Eq> KeyedRateLimiter<K> {
             burst: f64::from(burst.max(1)),
             per_sec: per_sec.max(0.0),
             buckets: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// Counts on `bus` under `name`, across every node, instead of in this process.
+    pub fn shared(mut self, bus: Option<Bus>, name: &'static str) -> Self {
+        self.shared = bus.map(|bus| (bus, name));
+        self
     }
 
     /// Takes one token for `ip` (the key) at `now`; `Err(wait)` tells how long until one is
@@ -63,6 +77,28 @@ impl<K: std::hash::Hash + Eq> KeyedRateLimiter<K> {
     }
 }
 
+impl<K: std::hash::Hash + Eq + std::fmt::Display> KeyedRateLimiter<K> {
+    /// Takes one request for `key` now: from the deployment-wide window when there is a bus,
+    /// else from the local bucket. `Err(wait)` tells how long until one is available.
+    pub async fn take(&self, key: K) -> Result<(), Duration> {
+        let Some((bus, name)) = &self.shared else {
+            return self.check(key, Instant::now());
+        };
+        if self.per_sec == 0.0 {
+            return self.check(key, Instant::now());
+        }
+        let window = Duration::from_secs_f64(self.burst / self.per_sec);
+        match bus.hit(&format!("{name}:{key}"), window).await {
+            Ok((count, _)) if count as f64 <= self.burst => Ok(()),
+            Ok((_, left)) => Err(left.max(Duration::from_millis(1))),
+            Err(err) => {
+                tracing::warn!(%err, "shared rate limit unavailable; counting on this node");
+                self.check(key, Instant::now())
+            }
+        }
+    }
+}
+
 fn refill(bucket: &Bucket, now: Instant, burst: f64, per_sec: f64) -> f64 {
     let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
     (bucket.tokens + elapsed * per_sec).min(burst)
@@ -81,12 +117,20 @@ pub struct RateLimits {
 
 impl RateLimits {
     pub fn new(c: &RateLimitConfig) -> Self {
+        Self::with_bus(c, None)
+    }
+
+    /// The limiters, counted across every node of `bus` when there is one.
+    pub fn with_bus(c: &RateLimitConfig, bus: Option<Bus>) -> Self {
+        let limiter =
+            |burst, per_sec, name| IpRateLimiter::new(burst, per_sec).shared(bus.clone(), name);
         Self {
-            login: IpRateLimiter::new(c.login_burst, c.login_per_sec),
-            register: IpRateLimiter::new(c.register_burst, c.register_per_sec),
-            face: IpRateLimiter::new(c.face_burst, c.face_per_sec),
-            detect: IpRateLimiter::new(c.detect_burst, c.detect_per_sec),
-            export: KeyedRateLimiter::new(c.export_burst, c.export_per_sec),
+            login: limiter(c.login_burst, c.login_per_sec, "login"),
+            register: limiter(c.register_burst, c.register_per_sec, "register"),
+            face: limiter(c.face_burst, c.face_per_sec, "face"),
+            detect: limiter(c.detect_burst, c.detect_per_sec, "detect"),
+            export: KeyedRateLimiter::new(c.export_burst, c.export_per_sec)
+                .shared(bus.clone(), "export"),
         }
     }
 }

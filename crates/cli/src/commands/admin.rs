@@ -23,6 +23,10 @@ pub struct AdminArgs {
     /// The server key file the nodes share; required with a database URL.
     #[arg(long, global = true)]
     secret_key_file: Option<PathBuf>,
+    /// The nodes' bus (also FACEGATE_BUS_URL): sign-out and deletion then close the account's
+    /// open chat sockets on every running node at once.
+    #[arg(long, global = true)]
+    bus_url: Option<String>,
     #[command(subcommand)]
     task: AdminTask,
 }
@@ -84,6 +88,7 @@ pub fn run(args: AdminArgs) -> Result<()> {
         data_dir: args.data_dir,
         database_url: args.database_url,
         secret_key_file: args.secret_key_file,
+        bus_url: args.bus_url,
         ..ConfigOverrides::default()
     })?;
     if let AdminTask::Restore { file, key } = &args.task {
@@ -110,6 +115,16 @@ pub fn run(args: AdminArgs) -> Result<()> {
         let db = server::app::open_database(&config).await?;
         run_task(&db, &config, args.task).await
     })
+}
+
+/// Tells the running nodes to close the account's chat sockets now.
+async fn close_sockets(config: &Config, user_id: i64) -> Result<()> {
+    if admin::close_sockets_everywhere(config, user_id).await? {
+        outln!("closed the account's open chat sockets on every node");
+    } else {
+        outln!("no bus configured: running servers close the account's sockets at their next session check");
+    }
+    Ok(())
 }
 
 async fn run_task(db: &Db, config: &Config, task: AdminTask) -> Result<()> {
@@ -144,6 +159,7 @@ async fn run_task(db: &Db, config: &Config, task: AdminTask) -> Result<()> {
         AdminTask::SignOut { login } => {
             let (user, ended) = admin::sign_out(db, &login, now_ms).await?;
             outln!("ended {ended} session(s) of {}", user.username);
+            close_sockets(config, user.id).await?;
         }
         AdminTask::Reports { limit } => {
             let reports = admin::reports(db, limit).await?;
@@ -172,6 +188,7 @@ async fn run_task(db: &Db, config: &Config, task: AdminTask) -> Result<()> {
             );
             let user = admin::delete_account(db, &login).await?;
             outln!("deleted {} and all of its data", user.username);
+            close_sockets(config, user.id).await?;
         }
         AdminTask::ImportUsers { file } => {
             transfer::import_users(db, config, &file, now_ms).await?

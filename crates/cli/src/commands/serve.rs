@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// The server key file (32 bytes), the same on every node; required with --database-url.
     #[arg(long)]
     secret_key_file: Option<PathBuf>,
+    /// Join the other nodes on a Redis bus (redis://host:6379): chat events, session revocation,
+    /// presence and per-IP limits reach every node. Also FACEGATE_BUS_URL.
+    #[arg(long)]
+    bus_url: Option<String>,
     /// Directory holding the face-api.js models (default ./models).
     #[arg(long)]
     models: Option<PathBuf>,
@@ -61,6 +65,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         public_url: args.public_url,
         database_url: args.database_url,
         secret_key_file: args.secret_key_file,
+        bus_url: args.bus_url,
         metrics_listen: args.metrics_listen,
         log_format: args.log_format,
     };

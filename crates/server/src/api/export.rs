@@ -1,7 +1,5 @@
 //! `GET /api/me/export`: the signed-in account's personal data as a JSON file.
 
-use std::time::Instant;
-
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -31,7 +29,8 @@ pub async fn export_me(
     state
         .limits
         .export
-        .check(session.user_id, Instant::now())
+        .take(session.user_id)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     let export = personal_export(&state.db, session.user_id, now_ms())
         .await

@@ -5,7 +5,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use std::time::Instant;
 use utoipa::ToSchema;
 
 use super::extract::Upload;
@@ -126,7 +125,8 @@ pub async fn detect(
     state
         .limits
         .detect
-        .check(client.ip, Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     let mut frames = form.files("frame");
     if frames.len() != 1 {

@@ -116,7 +116,7 @@ pub async fn open(
             Subject::Verify { session }
         }
         Purpose::Enrol => {
-            live::open_enrol(&state, &client)?;
+            live::open_enrol(&state, &client).await?;
             let user_id = session
                 .ok()
                 .filter(|s| s.level == Level::Full)

@@ -1,7 +1,5 @@
 //! Account flows: registration, login, logout, re-enrolment and deletion.
 
-use std::time::Instant;
-
 use axum::body::Bytes;
 
 use super::factors::open_first_step;
@@ -172,7 +170,8 @@ pub async fn register(state: &AppState, mut r: Registration, client: &Client) ->
     state
         .limits
         .register
-        .check(client.ip, Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     r.username = r.username.trim().to_owned();
     r.email = r.email.trim().to_lowercase();
@@ -266,7 +265,8 @@ pub async fn login(
     state
         .limits
         .login
-        .check(client.ip, Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     if login.len() > MAX_EMAIL || password.expose().len() > 4 * password::MAX_CHARS {
         return Err(ApiError::InvalidCredentials);
@@ -389,7 +389,8 @@ pub async fn logout(state: &AppState, session: &AnySession, client: &Client) -> 
     // The session's chat sockets close now, not at their next periodic session check.
     state
         .chat
-        .close_session(&crate::chat::SessionKey::new(session.id_hash.as_str()));
+        .end_session(&crate::chat::SessionKey::new(session.id_hash.as_str()))
+        .await;
     audit(
         state,
         Some(session.user_id),
@@ -447,7 +448,8 @@ pub async fn reenrol(
     state
         .limits
         .face
-        .check(client.ip, Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     if let FaceSource::Images(images) = &face {
         check_face_count(images.len())?;
@@ -495,9 +497,9 @@ pub async fn delete(
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     state.db.delete_user(session.user_id).await?;
-    state.chat.close_user(session.user_id);
+    state.chat.end_user(session.user_id).await;
     // The other members' open chats drop the deleted user's direct channels and owned groups.
-    chat.announce_departures(departures);
+    chat.announce_departures(departures).await;
     tracing::info!(user_id = session.user_id, "account deleted");
     Ok(())
 }
@@ -511,7 +513,8 @@ pub async fn end_other_sessions(state: &AppState, session: &FullSession) -> ApiR
     for hash in &ended {
         state
             .chat
-            .close_session(&crate::chat::SessionKey::new(hash.as_str()));
+            .end_session(&crate::chat::SessionKey::new(hash.as_str()))
+            .await;
     }
     Ok(ended.len())
 }
@@ -665,7 +668,8 @@ pub async fn end_sessions(
             state.db.delete_session(&target.row.id_hash).await?;
             state
                 .chat
-                .close_session(&crate::chat::SessionKey::new(target.row.id_hash.as_str()));
+                .end_session(&crate::chat::SessionKey::new(target.row.id_hash.as_str()))
+                .await;
             1
         }
     };

@@ -82,7 +82,8 @@ pub async fn open_first_step(
         // A re-login from a browser that still had a session ends that session's sockets too.
         state
             .chat
-            .close_session(&crate::chat::SessionKey::new(previous.as_str()));
+            .end_session(&crate::chat::SessionKey::new(previous.as_str()))
+            .await;
     }
     let token = SessionToken::generate();
     let now = now_ms();

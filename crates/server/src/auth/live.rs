@@ -2,8 +2,6 @@
 //! decision, the one-time ticket that turns a passed check into a `full` session, and the
 //! enrolment token of a live enrolment. The check itself is [`crate::liveness`].
 
-use std::time::Instant;
-
 use axum::body::Bytes;
 use face::Descriptor;
 use rand::RngCore;
@@ -110,7 +108,7 @@ fn enrolment_hash(token: &str) -> String {
 /// Before the socket opens for a sign-in: the per-IP face limit, an enrolled face, and the face
 /// lockout gate, which counts the attempt up front (given back when nothing was compared).
 pub async fn open_verify(state: &AppState, session: &AnySession, client: &Client) -> ApiResult<()> {
-    rate_limit(state, client)?;
+    rate_limit(state, client).await?;
     require_second_step(state, session, Factor::Face).await?;
     if state.db.templates(session.user_id).await?.is_empty() {
         return Err(ApiError::FaceDisabled);
@@ -134,15 +132,16 @@ pub async fn probe_verify(state: &AppState, session: &AnySession) -> ApiResult<(
 }
 
 /// Before the socket opens for an enrolment: the per-IP face limit.
-pub fn open_enrol(state: &AppState, client: &Client) -> ApiResult<()> {
-    rate_limit(state, client)
+pub async fn open_enrol(state: &AppState, client: &Client) -> ApiResult<()> {
+    rate_limit(state, client).await
 }
 
-fn rate_limit(state: &AppState, client: &Client) -> ApiResult<()> {
+async fn rate_limit(state: &AppState, client: &Client) -> ApiResult<()> {
     state
         .limits
         .face
-        .check(client.ip, Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })
 }
 

@@ -102,7 +102,8 @@ pub async fn request_reset(state: &AppState, login: &str, client: &Client) -> Ap
     state
         .limits
         .login
-        .check(client.ip, std::time::Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     if state.mailer.is_none() || login.len() > 254 {
         return Ok(());

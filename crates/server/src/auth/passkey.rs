@@ -295,11 +295,12 @@ pub async fn remove(
     .await
 }
 
-fn rate_limit(state: &AppState, client: &Client) -> ApiResult<()> {
+async fn rate_limit(state: &AppState, client: &Client) -> ApiResult<()> {
     state
         .limits
         .login
-        .check(client.ip, std::time::Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })
 }
 
@@ -308,7 +309,7 @@ pub async fn sign_in_start(
     state: &AppState,
     client: &Client,
 ) -> ApiResult<(String, RequestChallengeResponse)> {
-    rate_limit(state, client)?;
+    rate_limit(state, client).await?;
     let (options, authentication) = webauthn(state)?
         .start_discoverable_authentication()
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("webauthn sign-in start: {e}")))?;
@@ -403,7 +404,7 @@ pub async fn second_step_start(
     session: &AnySession,
     client: &Client,
 ) -> ApiResult<(String, RequestChallengeResponse)> {
-    rate_limit(state, client)?;
+    rate_limit(state, client).await?;
     require_second_step(state, session, Factor::Passkey).await?;
     let passkeys = state
         .db

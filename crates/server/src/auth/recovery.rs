@@ -143,7 +143,8 @@ pub async fn begin_sign_in(
     state
         .limits
         .login
-        .check(client.ip, std::time::Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     let Some((user, _)) = state.db.find_login(login).await? else {
         // Throttled under the same rules as a real account's codes, so that a lockout does not

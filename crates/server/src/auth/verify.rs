@@ -1,7 +1,5 @@
 //! The face step of the login: a one-time challenge, then frames checked against the templates.
 
-use std::time::Instant;
-
 use axum::body::Bytes;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -33,7 +31,8 @@ pub async fn challenge(
     state
         .limits
         .face
-        .check(client.ip, Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     match require_second_step(state, session, Factor::Face).await {
         // A disabled face is answered (and audited) by the verification's lockout gate.
@@ -73,7 +72,8 @@ pub async fn verify(
     state
         .limits
         .face
-        .check(client.ip, Instant::now())
+        .take(client.ip)
+        .await
         .map_err(|w| ApiError::RateLimited { retry_after: w })?;
     if frames.is_empty() || frames.len() > MAX_FRAMES {
         return Err(ApiError::Validation(format!(

@@ -16,10 +16,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::mpsc;
+
+use crate::bus::{
+    now_micros, Bus, BusError, BusLock, Entry, EntryKind, Range, Reader, PRESENCE_TTL,
+};
 
 /// Default number of durable events kept for `since` catch-up.
 pub const DEFAULT_RING_CAPACITY: usize = 16_384;
@@ -111,6 +114,9 @@ pub struct Connection {
     user_id: i64,
     rx: mpsc::Receiver<Arc<str>>,
     shared: Arc<ConnShared>,
+    /// With a bus, live events up to this number were already covered by the hello or the
+    /// replay (the bus reader may still be delivering them) and are skipped.
+    skip_through: u64,
 }
 
 impl Connection {
@@ -130,12 +136,16 @@ impl Connection {
         if self.close_reason().is_some() {
             return None;
         }
-        let event = self.rx.recv().await?;
-        // A connection closed as too slow or logged out must not keep draining its backlog.
-        if self.close_reason().is_some() {
-            return None;
+        loop {
+            let event = self.rx.recv().await?;
+            // A connection closed as too slow or logged out must not keep draining its backlog.
+            if self.close_reason().is_some() {
+                return None;
+            }
+            if self.skip_through == 0 || seq_of(&event).is_none_or(|s| s > self.skip_through) {
+                return Some(event);
+            }
         }
-        Some(event)
     }
 
     /// Set once the hub has closed this connection.
@@ -183,6 +193,11 @@ pub struct ChatHub {
 
 struct HubInner {
     config: HubConfig,
+    /// Set when nodes share a bus: events then go through its stream, and reach local sockets
+    /// through this node's reader task only (see [`ChatHub::with_bus`]).
+    bus: Option<Bus>,
+    /// This node's name in the bus's presence records.
+    node: String,
     next_conn_id: AtomicU64,
     state: Mutex<HubState>,
     /// Striped per-channel locks held across "store, then publish", so that per channel the
@@ -241,14 +256,15 @@ impl ChatHub {
     /// microseconds, so numbers from an earlier run of the server are (almost always) below the
     /// new ones and a stale `since` is recognised as unavailable rather than misread.
     pub fn with_config(config: HubConfig) -> Self {
-        let start = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX / 2))
-            .unwrap_or(0);
-        Self::with_start_seq(config, start)
+        Self::build(config, now_micros(), None)
     }
 
+    #[cfg(test)]
     fn with_start_seq(config: HubConfig, start: u64) -> Self {
+        Self::build(config, start, None)
+    }
+
+    fn build(config: HubConfig, start: u64, bus: Option<Bus>) -> Self {
         let config = HubConfig {
             ring_capacity: config.ring_capacity.max(1),
             queue_capacity: config.queue_capacity.max(1),
@@ -256,6 +272,8 @@ impl ChatHub {
         Self {
             inner: Arc::new(HubInner {
                 config,
+                bus,
+                node: format!("{:016x}", rand::random::<u64>()),
                 next_conn_id: AtomicU64::new(1),
                 order_locks: (0..ORDER_STRIPES)
                     .map(|_| tokio::sync::Mutex::new(()))
@@ -281,10 +299,26 @@ impl ChatHub {
     }
 
     /// Serialises the changes of one channel: hold the guard from before storing a change until
-    /// after its event is published.
-    pub async fn order_guard(&self, channel_id: i64) -> tokio::sync::MutexGuard<'_, ()> {
+    /// after its event is published. With a bus the stripe is also locked across nodes, so the
+    /// stream order of a channel's events is its storage order whichever node stored them.
+    pub async fn order_guard(&self, channel_id: i64) -> OrderGuard<'_> {
         let stripe = channel_id.rem_euclid(ORDER_STRIPES as i64) as usize;
-        self.inner.order_locks[stripe].lock().await
+        // The local lock first: one waiter per node on the bus lock, the rest queue here.
+        let local = self.inner.order_locks[stripe].lock().await;
+        let remote = match &self.inner.bus {
+            Some(bus) => match bus.lock(&format!("order:{stripe}")).await {
+                Ok(lock) => Some(lock),
+                Err(err) => {
+                    tracing::warn!(%err, "bus order lock unavailable; publishing unordered");
+                    None
+                }
+            },
+            None => None,
+        };
+        OrderGuard {
+            _local: local,
+            remote,
+        }
     }
 
     /// The last sequence number handed out.
@@ -320,6 +354,7 @@ impl ChatHub {
                 user_id,
                 rx,
                 shared,
+                skip_through: 0,
             },
             seq: state.seq,
             replay,
@@ -340,7 +375,7 @@ impl ChatHub {
     ///
     /// `body` must be a JSON object (`{"type":...}`); the hub prepends `"seq":N`. Connections
     /// whose queue is full are closed as [`CloseReason::TooSlow`].
-    pub fn publish(&self, recipients: &[i64], body: &str, durability: Durability) -> u64 {
+    pub fn publish_local(&self, recipients: &[i64], body: &str, durability: Durability) -> u64 {
         let recipients = normalise_recipients(recipients);
         let mut state = self.lock();
         state.seq += 1;
@@ -363,7 +398,7 @@ impl ChatHub {
     /// Publishes a presence event for `user_id` to `peers`, stating whether the user is online
     /// at this very moment. Reading the state under the hub lock keeps a quick
     /// connect/disconnect from ending with a stale "online" delivered last.
-    pub fn publish_presence(&self, user_id: i64, peers: &[i64]) -> u64 {
+    fn publish_presence_local(&self, user_id: i64, peers: &[i64]) -> u64 {
         let recipients = normalise_recipients(peers);
         let mut state = self.lock();
         let online = state.users.get(&user_id).is_some_and(|c| !c.is_empty());
@@ -432,6 +467,236 @@ impl ChatHub {
     /// Number of open sockets.
     pub fn connection_count(&self) -> usize {
         self.lock().users.values().map(Vec::len).sum()
+    }
+}
+
+/// The order lock of one channel stripe, on this node and (with a bus) across nodes.
+pub struct OrderGuard<'a> {
+    _local: tokio::sync::MutexGuard<'a, ()>,
+    remote: Option<BusLock>,
+}
+
+impl Drop for OrderGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(lock) = self.remote.take() {
+            tokio::spawn(async move {
+                if let Err(err) = lock.release().await {
+                    // It expires by itself shortly; until then the stripe waits.
+                    tracing::warn!(%err, "releasing a bus order lock failed");
+                }
+            });
+        }
+    }
+}
+
+/// Entry points that go through the bus when there is one, and stay in process otherwise.
+impl ChatHub {
+    /// A hub whose events travel through `bus`, so that every node's sockets receive them in
+    /// the stream's order, and whose `since` replay any node can serve. Spawns this node's
+    /// reader of the stream; it ends a second after the hub is dropped.
+    pub async fn with_bus(config: HubConfig, bus: Bus) -> Result<Self, BusError> {
+        let reader = bus.reader().await?;
+        let hub = Self::build(config, now_micros(), Some(bus));
+        tokio::spawn(follow(Arc::downgrade(&hub.inner), reader));
+        tokio::spawn(beat(Arc::downgrade(&hub.inner)));
+        Ok(hub)
+    }
+
+    /// The bus, when nodes share one.
+    pub fn bus(&self) -> Option<&Bus> {
+        self.inner.bus.as_ref()
+    }
+
+    /// Publishes one event to every connection of `recipients`, on every node. Returns its
+    /// sequence number (0 when the bus failed: then the event is lost to live sockets and
+    /// clients catch up through the history API when they reconnect).
+    pub async fn publish(&self, recipients: &[i64], body: &str, durability: Durability) -> u64 {
+        let Some(bus) = &self.inner.bus else {
+            return self.publish_local(recipients, body, durability);
+        };
+        let kind = match durability {
+            Durability::Durable => EntryKind::Durable,
+            Durability::Transient => EntryKind::Transient,
+        };
+        let recipients = normalise_recipients(recipients);
+        match bus
+            .append(kind, &recipients, body, self.inner.config.ring_capacity)
+            .await
+        {
+            Ok(seq) => seq,
+            Err(err) => {
+                tracing::warn!(%err, "publishing a chat event on the bus failed");
+                0
+            }
+        }
+    }
+
+    /// Publishes a presence event for `user_id` to `peers`, stating whether the user is online
+    /// at this very moment.
+    pub async fn publish_presence(&self, user_id: i64, peers: &[i64]) -> u64 {
+        if self.inner.bus.is_none() {
+            return self.publish_presence_local(user_id, peers);
+        }
+        let online = self.is_online_anywhere(user_id).await;
+        let body = format!(r#"{{"type":"presence","user_id":{user_id},"online":{online}}}"#);
+        self.publish(peers, &body, Durability::Durable).await
+    }
+
+    /// Registers a connection like [`ChatHub::register`]; with a bus the replay comes from the
+    /// bus's stream, so it works whichever node served the previous connection.
+    pub async fn connect(
+        &self,
+        user_id: i64,
+        session: SessionKey,
+        since: Option<u64>,
+    ) -> Registration {
+        let Some(bus) = &self.inner.bus else {
+            return self.register(user_id, session, since);
+        };
+        // Register first, then read the stream: an event is then in the replay, or live, or
+        // both (the overlap is skipped by `skip_through`), never in neither.
+        let mut registration = self.register(user_id, session, None);
+        if registration.first_for_user {
+            if let Err(err) = bus.set_present(&self.inner.node, user_id, true).await {
+                tracing::warn!(%err, "recording presence on the bus failed");
+            }
+        }
+        let through = match bus.current_seq().await {
+            Ok(seq) => seq,
+            Err(err) => {
+                tracing::warn!(%err, "reading the bus position failed");
+                registration.replay = since.map(|_| Replay::Unavailable);
+                return registration;
+            }
+        };
+        registration.seq = through;
+        registration.connection.skip_through = through;
+        if let Some(since) = since {
+            registration.replay = Some(match bus.range(since, through).await {
+                Ok(Range::Entries(entries)) => Replay::Events(
+                    entries
+                        .into_iter()
+                        .filter(|e| e.kind == EntryKind::Durable)
+                        .filter(|e| e.recipients.binary_search(&user_id).is_ok())
+                        .map(|e| Arc::from(with_seq(e.seq, &e.body)))
+                        .collect(),
+                ),
+                Ok(Range::Unavailable) => Replay::Unavailable,
+                Err(err) => {
+                    tracing::warn!(%err, "replaying from the bus failed");
+                    Replay::Unavailable
+                }
+            });
+        }
+        registration
+    }
+
+    /// Removes a connection like [`ChatHub::unregister`], and with a bus this node's presence
+    /// record of the user when it was their last socket here. True when it was.
+    pub async fn disconnect(&self, connection: &Connection) -> bool {
+        let last = self.unregister(connection);
+        if let (true, Some(bus)) = (last, &self.inner.bus) {
+            let user_id = connection.user_id;
+            if let Err(err) = bus.set_present(&self.inner.node, user_id, false).await {
+                tracing::warn!(%err, "clearing presence on the bus failed");
+            }
+        }
+        last
+    }
+
+    /// Whether `user_id` has a socket on this node or, with a bus, on any live node.
+    pub async fn is_online_anywhere(&self, user_id: i64) -> bool {
+        if self.is_online(user_id) {
+            return true;
+        }
+        let Some(bus) = &self.inner.bus else {
+            return false;
+        };
+        bus.is_present(user_id).await.unwrap_or_else(|err| {
+            tracing::warn!(%err, "reading presence from the bus failed");
+            false
+        })
+    }
+
+    /// Closes every socket opened by `session`, on every node (logout, password change).
+    pub async fn end_session(&self, session: &SessionKey) {
+        self.close_session(session);
+        self.tell_nodes(EntryKind::EndSession, session.as_str())
+            .await;
+    }
+
+    /// Closes every socket of `user_id`, on every node (account deleted).
+    pub async fn end_user(&self, user_id: i64) {
+        self.close_user(user_id);
+        self.tell_nodes(EntryKind::EndUser, &user_id.to_string())
+            .await;
+    }
+
+    /// Puts a control entry on the bus, if there is one; the other nodes act on it as they read.
+    async fn tell_nodes(&self, kind: EntryKind, body: &str) {
+        let Some(bus) = &self.inner.bus else {
+            return;
+        };
+        let keep = self.inner.config.ring_capacity;
+        if let Err(err) = bus.append(kind, &[], body, keep).await {
+            tracing::warn!(%err, "announcing a session or account end on the bus failed");
+        }
+    }
+
+    /// Hands one stream entry to this node's sockets.
+    fn apply(&self, entry: Entry) {
+        match entry.kind {
+            EntryKind::Durable | EntryKind::Transient => {
+                let payload: Arc<str> = Arc::from(with_seq(entry.seq, &entry.body));
+                self.lock().deliver(&entry.recipients, &payload);
+            }
+            EntryKind::EndSession => {
+                self.close_session(&SessionKey::new(&entry.body));
+            }
+            EntryKind::EndUser => {
+                if let Ok(user_id) = entry.body.parse() {
+                    self.close_user(user_id);
+                }
+            }
+        }
+    }
+}
+
+/// This node's reader of the bus: delivers every entry to local sockets in stream order.
+async fn follow(hub: Weak<HubInner>, mut reader: Reader) {
+    loop {
+        let batch = reader.next().await;
+        let Some(inner) = hub.upgrade() else {
+            return;
+        };
+        let hub = ChatHub { inner };
+        match batch {
+            Ok(entries) => entries.into_iter().for_each(|e| hub.apply(e)),
+            Err(err) => {
+                tracing::warn!(%err, "reading the bus failed; retrying");
+                drop(hub);
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+        }
+    }
+}
+
+/// Renews this node's presence record on the bus well within its expiry, so that it lapses
+/// only when the node is gone. Also repairs a record a failed update left wrong.
+async fn beat(hub: Weak<HubInner>) {
+    let mut ticker = tokio::time::interval(PRESENCE_TTL / 3);
+    loop {
+        ticker.tick().await;
+        let Some(inner) = hub.upgrade() else {
+            return;
+        };
+        let hub = ChatHub { inner };
+        let users: Vec<i64> = hub.lock().users.keys().copied().collect();
+        if let Some(bus) = &hub.inner.bus {
+            if let Err(err) = bus.heartbeat(&hub.inner.node, &users).await {
+                tracing::warn!(%err, "presence heartbeat on the bus failed");
+            }
+        }
     }
 }
 
@@ -518,6 +783,13 @@ fn normalise_recipients(recipients: &[i64]) -> Vec<i64> {
     sorted
 }
 
+/// The `seq` of a payload made by [`with_seq`].
+fn seq_of(payload: &str) -> Option<u64> {
+    let digits = payload.strip_prefix("{\"seq\":")?;
+    let end = digits.find(|c: char| !c.is_ascii_digit())?;
+    digits[..end].parse().ok()
+}
+
 /// `{"type":...}` becomes `{"seq":N,"type":...}`.
 fn with_seq(seq: u64, body: &str) -> String {
     let rest = body.strip_prefix('{').unwrap_or(body);
@@ -564,8 +836,8 @@ mod tests {
         let hub = hub(16, 16);
         let mut a = hub.register(1, key("a"), None).connection;
         let mut b = hub.register(2, key("b"), None).connection;
-        let s1 = hub.publish(&[1, 2], r#"{"type":"x","n":1}"#, Durability::Durable);
-        let s2 = hub.publish(&[2], r#"{"type":"x","n":2}"#, Durability::Durable);
+        let s1 = hub.publish_local(&[1, 2], r#"{"type":"x","n":1}"#, Durability::Durable);
+        let s2 = hub.publish_local(&[2], r#"{"type":"x","n":2}"#, Durability::Durable);
         assert!(s2 > s1);
         assert_eq!(
             drain(&mut a),
@@ -585,7 +857,7 @@ mod tests {
         let hub = hub(16, 16);
         let mut a1 = hub.register(1, key("a1"), None).connection;
         let mut a2 = hub.register(1, key("a2"), None).connection;
-        hub.publish(&[1, 1, 1], r#"{"type":"x"}"#, Durability::Durable);
+        hub.publish_local(&[1, 1, 1], r#"{"type":"x"}"#, Durability::Durable);
         assert_eq!(drain(&mut a1).len(), 1);
         assert_eq!(drain(&mut a2).len(), 1);
     }
@@ -593,10 +865,10 @@ mod tests {
     #[test]
     fn replay_returns_exactly_the_missed_events_of_the_user() {
         let hub = hub(16, 16);
-        let s1 = hub.publish(&[1], r#"{"type":"m","n":1}"#, Durability::Durable);
-        hub.publish(&[2], r#"{"type":"m","n":2}"#, Durability::Durable);
-        hub.publish(&[1], r#"{"type":"typing"}"#, Durability::Transient);
-        let s4 = hub.publish(&[1, 2], r#"{"type":"m","n":4}"#, Durability::Durable);
+        let s1 = hub.publish_local(&[1], r#"{"type":"m","n":1}"#, Durability::Durable);
+        hub.publish_local(&[2], r#"{"type":"m","n":2}"#, Durability::Durable);
+        hub.publish_local(&[1], r#"{"type":"typing"}"#, Durability::Transient);
+        let s4 = hub.publish_local(&[1, 2], r#"{"type":"m","n":4}"#, Durability::Durable);
         let reg = hub.register(1, key("a"), Some(s1));
         match reg.replay {
             Some(Replay::Events(events)) => {
@@ -611,9 +883,9 @@ mod tests {
     #[test]
     fn replay_then_live_events_leave_no_gap() {
         let hub = hub(16, 16);
-        let s1 = hub.publish(&[1], r#"{"type":"m"}"#, Durability::Durable);
+        let s1 = hub.publish_local(&[1], r#"{"type":"m"}"#, Durability::Durable);
         let mut reg = hub.register(1, key("a"), Some(s1 - 1));
-        let s2 = hub.publish(&[1], r#"{"type":"m"}"#, Durability::Durable);
+        let s2 = hub.publish_local(&[1], r#"{"type":"m"}"#, Durability::Durable);
         let Some(Replay::Events(replayed)) = reg.replay else {
             panic!("replay expected");
         };
@@ -626,9 +898,9 @@ mod tests {
     #[test]
     fn replay_is_unavailable_once_the_ring_dropped_needed_events() {
         let hub = hub(2, 16);
-        let s1 = hub.publish(&[1], r#"{"type":"m"}"#, Durability::Durable);
-        hub.publish(&[1], r#"{"type":"m"}"#, Durability::Durable);
-        hub.publish(&[1], r#"{"type":"m"}"#, Durability::Durable);
+        let s1 = hub.publish_local(&[1], r#"{"type":"m"}"#, Durability::Durable);
+        hub.publish_local(&[1], r#"{"type":"m"}"#, Durability::Durable);
+        hub.publish_local(&[1], r#"{"type":"m"}"#, Durability::Durable);
         // s1 itself was evicted; since = s1 still works (it only needs s1+1..), since = s1-1 not.
         assert!(matches!(
             hub.register(1, key("a"), Some(s1)).replay,
@@ -643,7 +915,7 @@ mod tests {
     #[test]
     fn replay_from_the_future_or_an_earlier_run_is_unavailable() {
         let hub = hub(16, 16);
-        hub.publish(&[1], r#"{"type":"m"}"#, Durability::Durable);
+        hub.publish_local(&[1], r#"{"type":"m"}"#, Durability::Durable);
         assert_eq!(
             hub.register(1, key("a"), Some(10)).replay,
             Some(Replay::Unavailable)
@@ -660,7 +932,7 @@ mod tests {
         let mut slow = hub.register(1, key("a"), None).connection;
         let mut fast = hub.register(2, key("b"), None).connection;
         for _ in 0..3 {
-            hub.publish(&[1, 2], r#"{"type":"m"}"#, Durability::Durable);
+            hub.publish_local(&[1, 2], r#"{"type":"m"}"#, Durability::Durable);
             drain(&mut fast);
         }
         assert_eq!(slow.close_reason(), Some(CloseReason::TooSlow));
@@ -668,7 +940,7 @@ mod tests {
         assert!(hub.is_online(2));
         assert_eq!(fast.close_reason(), None);
         // Nothing more is queued for the closed connection.
-        hub.publish(&[1], r#"{"type":"m"}"#, Durability::Durable);
+        hub.publish_local(&[1], r#"{"type":"m"}"#, Durability::Durable);
         assert_eq!(drain(&mut slow).len(), 2);
     }
 
@@ -676,7 +948,7 @@ mod tests {
     async fn a_closed_connection_stops_yielding_events_at_once() {
         let hub = hub(16, 8);
         let mut conn = hub.register(1, key("s"), None).connection;
-        hub.publish(&[1], r#"{"type":"m"}"#, Durability::Durable);
+        hub.publish_local(&[1], r#"{"type":"m"}"#, Durability::Durable);
         assert_eq!(hub.close_session(&key("s")), 1);
         assert_eq!(conn.next_event().await, None);
         assert_eq!(conn.close_reason(), Some(CloseReason::SessionEnded));
@@ -726,7 +998,7 @@ mod tests {
         let mut peer = hub.register(2, key("p"), None).connection;
         let reg = hub.register(1, key("s"), None);
         hub.unregister(&reg.connection);
-        hub.publish_presence(1, &[2]);
+        hub.publish_presence_local(1, &[2]);
         let got = drain(&mut peer);
         assert_eq!(got.len(), 1);
         assert!(got[0].ends_with(r#""type":"presence","user_id":1,"online":false}"#));

@@ -18,7 +18,7 @@
 //!
 //! let hub = ChatHub::new();
 //! let _socket = hub.register(7, SessionKey::new("hash"), None).connection;
-//! let seq = hub.publish(&[7], r#"{"type":"ping"}"#, Durability::Durable);
+//! let seq = hub.publish_local(&[7], r#"{"type":"ping"}"#, Durability::Durable);
 //! assert!(seq > 0);
 //! assert_eq!(hub.close_session(&SessionKey::new("hash")), 1);
 //! ```

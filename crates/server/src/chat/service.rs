@@ -91,7 +91,7 @@ impl Chat<'_> {
 
     /// Tells the remaining members, once the account is gone: `channel.deleted` for its
     /// direct channels and the groups it owned, `member.removed` for the groups it was in.
-    pub fn announce_departures(&self, departures: Departures) {
+    pub async fn announce_departures(&self, departures: Departures) {
         let user_id = departures.user_id;
         for (channel_id, action, others) in departures.channels {
             let event = match action {
@@ -102,7 +102,8 @@ impl Chat<'_> {
                 },
             };
             self.hub
-                .publish(&others, &event.to_json(), Durability::Durable);
+                .publish(&others, &event.to_json(), Durability::Durable)
+                .await;
         }
     }
 
@@ -163,11 +164,13 @@ impl Chat<'_> {
         let view = self.channel_view(id).await?;
         if created {
             let recipients = member_ids(&view);
-            self.hub.publish(
-                &recipients,
-                &Event::ChannelUpdated { channel: &view }.to_json(),
-                Durability::Durable,
-            );
+            self.hub
+                .publish(
+                    &recipients,
+                    &Event::ChannelUpdated { channel: &view }.to_json(),
+                    Durability::Durable,
+                )
+                .await;
         }
         Ok((view, created))
     }
@@ -224,15 +227,18 @@ impl Chat<'_> {
             };
             let kind = parse_kind(&row.channel.kind)?;
             let peer = if kind == ChannelKind::Direct {
-                store::members(self.db, row.channel.id)
+                let other = store::members(self.db, row.channel.id)
                     .await?
                     .into_iter()
                     .map(|(user, _)| user)
-                    .find(|user| user.id != me)
-                    .map(|user| PeerView {
-                        online: self.hub.is_online(user.id),
+                    .find(|user| user.id != me);
+                match other {
+                    Some(user) => Some(PeerView {
+                        online: self.hub.is_online_anywhere(user.id).await,
                         user,
-                    })
+                    }),
+                    None => None,
+                }
             } else {
                 None
             };
@@ -264,15 +270,14 @@ impl Chat<'_> {
         let row = store::channel(self.db, channel_id)
             .await?
             .ok_or(ChatError::ChannelNotFound)?;
-        let members = store::members(self.db, channel_id)
-            .await?
-            .into_iter()
-            .map(|(user, last_read_id)| MemberView {
-                online: self.hub.is_online(user.id),
+        let mut members = Vec::new();
+        for (user, last_read_id) in store::members(self.db, channel_id).await? {
+            members.push(MemberView {
+                online: self.hub.is_online_anywhere(user.id).await,
                 user,
                 last_read_id,
-            })
-            .collect();
+            });
+        }
         Ok(ChannelView {
             id: row.id,
             kind: parse_kind(&row.kind)?.as_str(),
@@ -297,11 +302,13 @@ impl Chat<'_> {
         let _order = self.hub.order_guard(channel_id).await;
         store::rename(self.db, channel_id, &name, now).await?;
         let view = self.channel_view(channel_id).await?;
-        self.hub.publish(
-            &member_ids(&view),
-            &Event::ChannelUpdated { channel: &view }.to_json(),
-            Durability::Durable,
-        );
+        self.hub
+            .publish(
+                &member_ids(&view),
+                &Event::ChannelUpdated { channel: &view }.to_json(),
+                Durability::Durable,
+            )
+            .await;
         Ok(view)
     }
 
@@ -314,11 +321,13 @@ impl Chat<'_> {
                 let _order = self.hub.order_guard(channel_id).await;
                 let members = store::member_ids(self.db, channel_id).await?;
                 store::delete_channel(self.db, channel_id).await?;
-                self.hub.publish(
-                    &members,
-                    &Event::ChannelDeleted { channel_id }.to_json(),
-                    Durability::Durable,
-                );
+                self.hub
+                    .publish(
+                        &members,
+                        &Event::ChannelDeleted { channel_id }.to_json(),
+                        Durability::Durable,
+                    )
+                    .await;
                 Ok(())
             }
         }
@@ -346,15 +355,17 @@ impl Chat<'_> {
         }
         if store::add_member(self.db, channel_id, user_id, now).await? {
             let members = store::member_ids(self.db, channel_id).await?;
-            self.hub.publish(
-                &members,
-                &Event::MemberAdded {
-                    channel_id,
-                    user: &user,
-                }
-                .to_json(),
-                Durability::Durable,
-            );
+            self.hub
+                .publish(
+                    &members,
+                    &Event::MemberAdded {
+                        channel_id,
+                        user: &user,
+                    }
+                    .to_json(),
+                    Durability::Durable,
+                )
+                .await;
         }
         self.channel_view(channel_id).await
     }
@@ -373,15 +384,17 @@ impl Chat<'_> {
         if !store::remove_member(self.db, channel_id, user_id).await? {
             return Err(ChatError::UserNotFound(user_id));
         }
-        self.hub.publish(
-            &before,
-            &Event::MemberRemoved {
-                channel_id,
-                user_id,
-            }
-            .to_json(),
-            Durability::Durable,
-        );
+        self.hub
+            .publish(
+                &before,
+                &Event::MemberRemoved {
+                    channel_id,
+                    user_id,
+                }
+                .to_json(),
+                Durability::Durable,
+            )
+            .await;
         Ok(())
     }
 
@@ -486,16 +499,18 @@ impl Chat<'_> {
         let list = self.reactions_of(channel_id, message_id).await?;
         if changed {
             let members = store::member_ids(self.db, channel_id).await?;
-            self.hub.publish(
-                &members,
-                &Event::ReactionUpdated {
-                    channel_id,
-                    message_id,
-                    reactions: &list,
-                }
-                .to_json(),
-                Durability::Durable,
-            );
+            self.hub
+                .publish(
+                    &members,
+                    &Event::ReactionUpdated {
+                        channel_id,
+                        message_id,
+                        reactions: &list,
+                    }
+                    .to_json(),
+                    Durability::Durable,
+                )
+                .await;
         }
         Ok(list)
     }
@@ -569,15 +584,17 @@ impl Chat<'_> {
             self.with_attachments(row).await?
         }
         .ok_or(ChatError::MessageNotFound)?;
-        self.hub.publish(
-            &members,
-            &Event::MessageNew {
-                channel_id,
-                message: &message,
-            }
-            .to_json(),
-            Durability::Durable,
-        );
+        self.hub
+            .publish(
+                &members,
+                &Event::MessageNew {
+                    channel_id,
+                    message: &message,
+                }
+                .to_json(),
+                Durability::Durable,
+            )
+            .await;
         Ok(Sent {
             message,
             created: true,
@@ -603,15 +620,17 @@ impl Chat<'_> {
         store::edit_message(self.db, message_id, text, now).await?;
         let message = self.message_view(channel_id, message_id).await?;
         let members = store::member_ids(self.db, channel_id).await?;
-        self.hub.publish(
-            &members,
-            &Event::MessageUpdated {
-                channel_id,
-                message: &message,
-            }
-            .to_json(),
-            Durability::Durable,
-        );
+        self.hub
+            .publish(
+                &members,
+                &Event::MessageUpdated {
+                    channel_id,
+                    message: &message,
+                }
+                .to_json(),
+                Durability::Durable,
+            )
+            .await;
         Ok(message)
     }
 
@@ -635,16 +654,18 @@ impl Chat<'_> {
             .ok_or(ChatError::MessageNotFound)?
             .into();
         let members = store::member_ids(self.db, channel_id).await?;
-        self.hub.publish(
-            &members,
-            &Event::MessageDeleted {
-                channel_id,
-                message_id,
-                message: &message,
-            }
-            .to_json(),
-            Durability::Durable,
-        );
+        self.hub
+            .publish(
+                &members,
+                &Event::MessageDeleted {
+                    channel_id,
+                    message_id,
+                    message: &message,
+                }
+                .to_json(),
+                Durability::Durable,
+            )
+            .await;
         Ok(())
     }
 
@@ -667,16 +688,18 @@ impl Chat<'_> {
         let position = store::mark_read(self.db, channel_id, me, message_id).await?;
         if position == message_id {
             let members = store::member_ids(self.db, channel_id).await?;
-            self.hub.publish(
-                &members,
-                &Event::Read {
-                    channel_id,
-                    user_id: me,
-                    message_id: position,
-                }
-                .to_json(),
-                Durability::Durable,
-            );
+            self.hub
+                .publish(
+                    &members,
+                    &Event::Read {
+                        channel_id,
+                        user_id: me,
+                        message_id: position,
+                    }
+                    .to_json(),
+                    Durability::Durable,
+                )
+                .await;
         }
         Ok(position)
     }
@@ -689,16 +712,18 @@ impl Chat<'_> {
             .into_iter()
             .filter(|&id| id != me)
             .collect();
-        self.hub.publish(
-            &others,
-            &Event::Typing {
-                channel_id,
-                user_id: me,
-                on,
-            }
-            .to_json(),
-            Durability::Transient,
-        );
+        self.hub
+            .publish(
+                &others,
+                &Event::Typing {
+                    channel_id,
+                    user_id: me,
+                    on,
+                }
+                .to_json(),
+                Durability::Transient,
+            )
+            .await;
         Ok(())
     }
 
@@ -706,7 +731,7 @@ impl Chat<'_> {
     pub async fn announce_presence(&self, user_id: i64) -> Result<(), ChatError> {
         let peers = store::peers(self.db, user_id).await?;
         if !peers.is_empty() {
-            self.hub.publish_presence(user_id, &peers);
+            self.hub.publish_presence(user_id, &peers).await;
         }
         Ok(())
     }

@@ -131,7 +131,8 @@ async fn run(
     let mut draining = state.shutdown.watch();
     let registration = state
         .chat
-        .register(user_id, SessionKey::new(hash.as_str()), since);
+        .connect(user_id, SessionKey::new(hash.as_str()), since)
+        .await;
     let mut conn = registration.connection;
     let chat = Chat {
         db: &state.db,
@@ -163,7 +164,7 @@ async fn run(
         None => serve(&mut socket, &state, &chat, &mut conn, &hash, &mut draining).await,
     };
     close(&mut socket, &end).await;
-    if state.chat.unregister(&conn) {
+    if state.chat.disconnect(&conn).await {
         if let Err(err) = chat.announce_presence(user_id).await {
             tracing::warn!(%err, "presence announcement failed");
         }

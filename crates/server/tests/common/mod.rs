@@ -211,7 +211,12 @@ async fn use_postgres_if_asked(config: &mut Config) {
     if config.database_url.is_some() {
         return;
     }
-    config.database_url = Some(new_postgres_schema(&base).await);
+    use_postgres(config, &base).await;
+}
+
+/// A new schema in the PostgreSQL database `base`, and a server key file in the data directory.
+async fn use_postgres(config: &mut Config, base: &str) {
+    config.database_url = Some(new_postgres_schema(base).await);
     let key = config.data_dir.join("secret.key");
     if !key.exists() {
         std::fs::write(&key, rand::random::<[u8; 32]>()).expect("write key");
@@ -219,9 +224,69 @@ async fn use_postgres_if_asked(config: &mut Config) {
     config.secret_key_file = Some(key);
 }
 
+/// Names the Redis of the multi-node suites (`redis://127.0.0.1:6379`); `tools/test` sets it.
+pub const REDIS_URL_ENV: &str = "FACEGATE_TEST_REDIS_URL";
+/// A Redis URL: every test server, not only the multi-node ones, then runs over the bus.
+pub const ALL_ON_BUS_ENV: &str = "FACEGATE_TEST_ALL_ON_BUS";
+
+/// `n` nodes of one deployment: one PostgreSQL schema, one server key, one bus (under a prefix
+/// of their own, so test runs sharing the Redis do not see each other). Panics, naming the
+/// variable, when PostgreSQL or Redis is not configured: these tests never skip.
+pub async fn start_cluster(n: usize, tweak: impl Fn(&mut Config)) -> Vec<TestServer> {
+    let need = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| {
+                panic!("{var} is not set: the multi-node tests need it (tools/test sets it)")
+            })
+    };
+    // In the SQLite run of the suites only tests like these use PostgreSQL.
+    let postgres = postgres_service_url();
+    let bus_url = need(REDIS_URL_ENV);
+    let prefix = format!("facegate-test-{:016x}", rand::random::<u64>());
+    let mut shared: Option<Config> = None;
+    let mut nodes = Vec::with_capacity(n);
+    for _ in 0..n {
+        let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+        let mut config = test_config(dir.path());
+        tweak(&mut config);
+        config.bus_url = Some(bus_url.clone());
+        config.bus_prefix = prefix.clone();
+        match &shared {
+            Some(first) => {
+                config.database_url = first.database_url.clone();
+                config.secret_key_file = first.secret_key_file.clone();
+            }
+            None => {
+                use_postgres(&mut config, &postgres).await;
+                shared = Some(config.clone());
+            }
+        }
+        nodes.push(start_in(dir, config).await);
+    }
+    nodes
+}
+
+impl Client {
+    /// The same browser (cookie jar) talking to another node.
+    pub fn on(&self, node: &TestServer) -> Client {
+        Client {
+            base: node.base(),
+            ..self.clone()
+        }
+    }
+}
+
 /// Starts a server on an existing data directory (a "restart").
 pub async fn start_in(dir: Arc<tempfile::TempDir>, mut config: Config) -> TestServer {
     use_postgres_if_asked(&mut config).await;
+    // Every suite can run its single node over a bus too, which checks that the bus keeps the
+    // one-process behaviour (order, replay, slow consumers, revocation).
+    if let (None, Ok(url)) = (&config.bus_url, std::env::var(ALL_ON_BUS_ENV)) {
+        config.bus_url = Some(url);
+        config.bus_prefix = format!("facegate-test-{:016x}", rand::random::<u64>());
+    }
     let state = AppState::with_engine(config.clone(), engine())
         .await
         .expect("state");
