@@ -10,6 +10,10 @@
 //! server process before and after connecting), deliveries per second and the p50/p99
 //! send-to-receive latency (from the start of the sender's POST to the frame at a receiver).
 //!
+//! Several nodes: `--nodes 3 --database-url postgres://... --bus-url redis://...` starts three
+//! server processes on one (empty) PostgreSQL database and one Redis; connection `i` goes to
+//! node `i % 3` and message `i` is posted to node `i % 3`, so most deliveries cross nodes.
+//!
 //! BENCH-ONLY PATH: the N users and their `full` sessions are inserted straight into the
 //! database by `server::chat::bench` (cargo feature `bench`), skipping registration and the
 //! face check, which would take hours for 10,000 users. Everything after that (cookie session
@@ -39,6 +43,9 @@ struct Args {
     rate: u64,
     members: usize,
     seconds: u64,
+    nodes: usize,
+    database_url: Option<String>,
+    bus_url: Option<String>,
 }
 
 fn parse_args() -> anyhow::Result<(Args, Option<String>)> {
@@ -47,6 +54,9 @@ fn parse_args() -> anyhow::Result<(Args, Option<String>)> {
         rate: 500,
         members: 10,
         seconds: 20,
+        nodes: 1,
+        database_url: None,
+        bus_url: None,
     };
     let mut serve = None;
     let mut it = std::env::args().skip(1);
@@ -57,6 +67,9 @@ fn parse_args() -> anyhow::Result<(Args, Option<String>)> {
             "--rate" => args.rate = value()?.parse()?,
             "--members" => args.members = value()?.parse()?,
             "--seconds" => args.seconds = value()?.parse()?,
+            "--nodes" => args.nodes = value()?.parse()?,
+            "--database-url" => args.database_url = Some(value()?),
+            "--bus-url" => args.bus_url = Some(value()?),
             "--serve" => serve = Some(value()?),
             other => bail!("unknown flag {other} (see the doc comment of load_chat.rs)"),
         }
@@ -66,6 +79,12 @@ fn parse_args() -> anyhow::Result<(Args, Option<String>)> {
     }
     if args.rate == 0 || args.rate > 100_000 {
         bail!("--rate is 1 to 100000 messages/s");
+    }
+    if args.nodes == 0 || args.nodes > 8 {
+        bail!("--nodes is 1 to 8");
+    }
+    if args.nodes > 1 && (args.database_url.is_none() || args.bus_url.is_none()) {
+        bail!("several nodes need --database-url (PostgreSQL) and --bus-url (Redis)");
     }
     if args.seconds > 300 {
         bail!("--seconds is at most 300: the run must stop by itself");
@@ -118,13 +137,18 @@ fn vm_rss_kib(pid: u32) -> anyhow::Result<u64> {
     Ok(kib)
 }
 
+/// One node. The parent passes the shared database, key and bus in these variables.
 async fn serve(data_dir: String) -> anyhow::Result<()> {
     let defaults = server::Config::default();
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let config = server::Config {
         listen: "127.0.0.1:0".parse()?,
         data_dir: data_dir.into(),
         models_dir: std::env::var_os("FACEGATE_MODELS")
             .map_or(defaults.models_dir.clone(), Into::into),
+        database_url: var("LOAD_CHAT_DATABASE_URL"),
+        secret_key_file: var("LOAD_CHAT_SECRET_KEY_FILE").map(Into::into),
+        bus_url: var("LOAD_CHAT_BUS_URL"),
         ..defaults
     };
     server::run(config).await
@@ -168,13 +192,17 @@ async fn main() -> anyhow::Result<()> {
         args.connections
     );
     let dir = tempfile::tempdir()?;
-    let data_dir = dir.path().to_string_lossy().into_owned();
 
     // Users, sessions and channels, written before the server starts.
     let setup = Instant::now();
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let key_file = dir.path().join("secret.key");
+    std::fs::write(&key_file, rand::random::<[u8; 32]>())?;
     let (users, channels) = {
-        let db = server::storage::Db::open(&dir.path().join("facegate.db")).await?;
+        let db = match &args.database_url {
+            Some(url) => server::storage::Db::connect(url).await?,
+            None => server::storage::Db::open(&dir.path().join("facegate.db")).await?,
+        };
         let users =
             server::chat::bench::users_with_full_sessions(&db, "load", args.connections, now)
                 .await?;
@@ -194,39 +222,66 @@ async fn main() -> anyhow::Result<()> {
         setup.elapsed().as_secs_f64()
     );
 
-    // The server, as a child process of this same binary.
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["--serve", &data_dir])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().context("server pid")?;
-    let stdout = child.stdout.take().context("server stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .context("server did not start within 60 s")??
-            .context("server exited")?;
-        if let Some(addr) = line.strip_prefix("facegate listening on http://") {
-            break addr.to_owned();
+    // The nodes, as child processes of this same binary.
+    let mut children = Vec::new();
+    let (mut addrs, mut pids) = (Vec::new(), Vec::new());
+    for node in 0..args.nodes {
+        // On SQLite the one node serves the file written above; on PostgreSQL each node gets a
+        // data directory of its own (nothing in it is shared).
+        let node_dir = match args.database_url {
+            Some(_) => dir.path().join(format!("node{node}")),
+            None => dir.path().to_path_buf(),
+        };
+        std::fs::create_dir_all(&node_dir)?;
+        let mut command = tokio::process::Command::new(std::env::current_exe()?);
+        command
+            .args(["--serve", &node_dir.to_string_lossy()])
+            .env(
+                "LOAD_CHAT_DATABASE_URL",
+                args.database_url.as_deref().unwrap_or(""),
+            )
+            .env("LOAD_CHAT_BUS_URL", args.bus_url.as_deref().unwrap_or(""))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        if args.database_url.is_some() {
+            command.env("LOAD_CHAT_SECRET_KEY_FILE", &key_file);
         }
-    };
-    let result = run(&args, &addr, pid, &users, &channels).await;
-    child.kill().await.ok();
+        let mut child = command.spawn()?;
+        pids.push(child.id().context("server pid")?);
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+                .await
+                .context("server did not start within 60 s")??
+                .context("server exited")?;
+            if let Some(addr) = line.strip_prefix("facegate listening on http://") {
+                break addr.to_owned();
+            }
+        };
+        addrs.push(addr);
+        children.push(child);
+    }
+    println!("nodes: {} ({})", args.nodes, addrs.join(", "));
+    let result = run(&args, &addrs, &pids, &users, &channels).await;
+    for mut child in children {
+        child.kill().await.ok();
+    }
     result
 }
 
 async fn run(
     args: &Args,
-    addr: &str,
-    pid: u32,
+    addrs: &[String],
+    pids: &[u32],
     users: &[server::chat::bench::BenchUser],
     channels: &[(i64, String)],
 ) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = vm_rss_kib(pid)?;
+    let rss = || -> anyhow::Result<u64> { pids.iter().map(|&p| vm_rss_kib(p)).sum() };
+    let cpu = || -> f64 { pids.iter().map(|p| cpu_secs(&p.to_string())).sum() };
+    let rss_before = rss()?;
     let epoch = Instant::now();
     let stats = Arc::new(Stats {
         received: AtomicU64::new(0),
@@ -239,8 +294,9 @@ async fn run(
     let connect_start = Instant::now();
     let handshakes = Arc::new(Semaphore::new(256));
     let mut connecting = Vec::with_capacity(users.len());
-    for user in users {
+    for (i, user) in users.iter().enumerate() {
         let permit = Arc::clone(&handshakes).acquire_owned().await?;
+        let addr = &addrs[i % addrs.len()];
         let url = format!("ws://{addr}/api/ws");
         let cookie = format!("facegate_session={}", user.session_token);
         let origin = format!("http://{addr}");
@@ -267,7 +323,7 @@ async fn run(
     let connect_secs = connect_start.elapsed().as_secs_f64();
     // Let presence fan-out and allocator settle before measuring.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let rss_after = vm_rss_kib(pid)?;
+    let rss_after = rss()?;
     let held = stats.open.load(Ordering::Relaxed);
     let per_conn = (rss_after.saturating_sub(rss_before)) as f64 / held.max(1) as f64;
     println!(
@@ -288,13 +344,14 @@ async fn run(
     let total = args.rate * args.seconds;
     let send_errors = Arc::new(AtomicU64::new(0));
     let send_start = Instant::now();
-    let (server_cpu0, client_cpu0) = (cpu_secs(&pid.to_string()), cpu_secs("self"));
+    let (server_cpu0, client_cpu0) = (cpu(), cpu_secs("self"));
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / args.rate));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     for i in 0..total {
         ticker.tick().await;
         let (channel, token) = &channels[(i as usize) % channels.len()];
         let permit = Arc::clone(&in_flight).acquire_owned().await?;
+        let addr = &addrs[(i as usize) % addrs.len()];
         let url = format!("http://{addr}/api/channels/{channel}/messages");
         let cookie = format!("facegate_session={token}");
         let http = http.clone();
@@ -319,7 +376,7 @@ async fn run(
     }
     let _ = in_flight.acquire_many(128).await?;
     let send_secs = send_start.elapsed().as_secs_f64();
-    let server_cpu = (cpu_secs(&pid.to_string()) - server_cpu0) / send_secs * 100.0;
+    let server_cpu = (cpu() - server_cpu0) / send_secs * 100.0;
     let client_cpu = (cpu_secs("self") - client_cpu0) / send_secs * 100.0;
     // Stragglers.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -338,7 +395,7 @@ async fn run(
         let idx = ((latencies.len() as f64 - 1.0) * p).round() as usize;
         f64::from(latencies[idx.min(latencies.len() - 1)]) / 1000.0
     };
-    let rss_end = vm_rss_kib(pid)?;
+    let rss_end = rss()?;
     println!(
         "sending: {total} messages at {} msg/s target into {}-member channels over {send_secs:.1} s \
          ({} send errors)",
