@@ -7,7 +7,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 /// The SQLite migrations (the default, embedded database), in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -56,6 +56,12 @@ impl Db {
         let backend =
             backend_of(url).ok_or_else(|| sqlx::Error::Configuration(UnsupportedUrl.into()))?;
         let options = AnyConnectOptions::from_str(url)?;
+        // One connection first: its error says why (refused, wrong password, no such
+        // database) at once, where the pool would only report a timeout after 30 s.
+        sqlx::AnyConnection::connect_with(&options)
+            .await?
+            .close()
+            .await?;
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
                 // One writer at a time anyway; readers share the WAL.
