@@ -80,7 +80,7 @@ pub async fn insert(
     now: i64,
 ) -> Result<Inserted, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let used: i64 = sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(stored_bytes), 0) AS BIGINT) FROM chat_attachments WHERE uploader_id = $1",
     )
@@ -88,6 +88,7 @@ pub async fn insert(
     .fetch_one(&mut *tx)
     .await?;
     if used.saturating_add(new.stored_bytes()) > quota {
+        tx.rollback().await?;
         return Ok(Inserted::OverQuota { used });
     }
     let id: i64 = sqlx::query_scalar(

@@ -226,7 +226,7 @@ pub async fn find_direct(db: &Db, a: i64, b: i64) -> Result<Option<i64>, sqlx::E
 pub async fn create_direct(db: &Db, a: i64, b: i64, now: i64) -> Result<Option<i64>, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
     let (lo, hi) = (a.min(b), a.max(b));
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let inserted: Result<i64, _> = sqlx::query_scalar(
         "INSERT INTO chat_channels (kind, direct_lo, direct_hi, created_at, last_activity_at) \
          VALUES ('direct', $1, $2, $3, $4) RETURNING id",
@@ -239,7 +239,10 @@ pub async fn create_direct(db: &Db, a: i64, b: i64, now: i64) -> Result<Option<i
     .await;
     let id: i64 = match inserted {
         Ok(id) => id,
-        Err(err) if is_unique_violation(&err) => return Ok(None),
+        Err(err) if is_unique_violation(&err) => {
+            tx.rollback().await?;
+            return Ok(None);
+        }
         Err(err) => return Err(err),
     };
     insert_members(&mut tx, id, &[lo, hi], now).await?;
@@ -256,7 +259,7 @@ pub async fn create_group(
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO chat_channels (kind, name, owner_id, created_at, last_activity_at) \
          VALUES ('group', $1, $2, $3, $4) RETURNING id",
@@ -450,8 +453,9 @@ pub async fn insert_message(
             None => MessageInsert::Duplicate,
         });
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let Some(id) = row.insert(&mut *tx).await? else {
+        tx.rollback().await?;
         return Ok(MessageInsert::Duplicate);
     };
     for &attachment in attachments {
@@ -466,7 +470,8 @@ pub async fn insert_message(
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
-            // Dropping the transaction takes the message back too.
+            // Takes the message back too, before the write lock is let go.
+            tx.rollback().await?;
             return Ok(MessageInsert::AttachmentUnavailable);
         }
     }
@@ -577,7 +582,7 @@ pub async fn edit_message(
 /// cursors).
 pub async fn delete_message(db: &Db, message_id: i64, now: i64) -> Result<(), sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("UPDATE chat_messages SET text = '', deleted_at = $1 WHERE id = $2")
         .bind(now)
         .bind(message_id)

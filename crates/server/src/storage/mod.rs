@@ -99,6 +99,17 @@ impl Db {
         self.backend
     }
 
+    /// A transaction that writes. On SQLite it takes the write lock at `BEGIN IMMEDIATE`, where
+    /// a busy writer is waited for (busy timeout): a deferred transaction that first reads, or
+    /// meets the lock of another connection's transaction still being rolled back, fails at
+    /// once with `database is locked` instead. PostgreSQL locks rows as it goes.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Whether the database answers (for readiness checks).
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")

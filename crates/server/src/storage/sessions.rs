@@ -244,12 +244,13 @@ impl Db {
         old: &SessionHash,
         new: &NewSession<'_>,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
             .bind(old.as_str())
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() != 1 {
+            tx.rollback().await?;
             return Ok(false);
         }
         bind_new_session(sqlx::query(INSERT_SESSION), new)
@@ -300,7 +301,7 @@ impl Db {
         user_id: i64,
         expires_at: i64,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM face_challenges WHERE session_hash = $1")
             .bind(session.as_str())
             .execute(&mut *tx)

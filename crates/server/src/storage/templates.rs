@@ -14,7 +14,7 @@ impl Db {
         templates: &[SealedTemplate],
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM face_templates WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)

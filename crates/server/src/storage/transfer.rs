@@ -106,19 +106,14 @@ impl Db {
 
     /// Inserts an imported account, its sealed face template (made by `seal` once the user id
     /// is known: the id is the template's associated data) and its `imported` audit event in
-    /// one transaction, or nothing. On SQLite `BEGIN IMMEDIATE` takes the write lock before the
-    /// checks, so a running server's writes wait their turn (busy timeout) instead of failing
-    /// the transaction half way; PostgreSQL's row locks and unique keys need no such thing.
+    /// one transaction ([`Db::begin_write`]), or nothing.
     pub async fn insert_imported_user(
         &self,
         new: &NewUser,
         event: &ImportEvent<'_>,
         seal: impl FnOnce(i64) -> SealedTemplate,
     ) -> Result<ImportOutcome, sqlx::Error> {
-        let mut tx = match self.backend() {
-            Backend::Sqlite => self.pool().begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool().begin().await?,
-        };
+        let mut tx = self.begin_write().await?;
         if imported_before(&mut tx, new).await? {
             return Ok(ImportOutcome::AlreadyImported);
         }

@@ -63,7 +63,7 @@ pub fn login_key(login: &str) -> String {
 impl Db {
     /// Inserts the user and its zeroed brute-force counters in one transaction.
     pub async fn insert_user(&self, new: &NewUser) -> Result<User, InsertUserError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let user = insert_user_in(&mut tx, new).await?;
         tx.commit().await?;
         Ok(user)

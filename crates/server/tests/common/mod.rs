@@ -49,14 +49,6 @@ pub fn models_dir() -> PathBuf {
     )
 }
 
-/// Checks that the photos and models are present, and fails the test loudly when they are not:
-/// a test without its fixtures must not pass by doing nothing. Always `true` when it returns.
-pub fn fixtures_present(test: &str) -> bool {
-    eprintln!("{test}: checking fixtures");
-    require_fixtures();
-    true
-}
-
 /// Asserts that the photos and models are present: for suites that must fail, never skip,
 /// without them.
 pub fn require_fixtures() {
@@ -280,6 +272,7 @@ impl Client {
 
 /// Starts a server on an existing data directory (a "restart").
 pub async fn start_in(dir: Arc<tempfile::TempDir>, mut config: Config) -> TestServer {
+    show_server_warnings_on_failure();
     use_postgres_if_asked(&mut config).await;
     // Every suite can run its single node over a bus too, which checks that the bus keeps the
     // one-process behaviour (order, replay, slow consumers, revocation).
@@ -300,6 +293,17 @@ pub async fn start_in(dir: Arc<tempfile::TempDir>, mut config: Config) -> TestSe
         state: server.state,
         task: server.task,
     }
+}
+
+/// The harness prints what a test wrote only when it fails: with the server's warnings and
+/// errors there, a 500 in a CI log names its cause. A suite that installed its own subscriber
+/// first (logs_no_secrets) keeps it.
+fn show_server_warnings_on_failure() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .with_test_writer()
+        .with_ansi(false)
+        .try_init();
 }
 
 impl TestServer {
