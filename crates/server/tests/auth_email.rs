@@ -104,7 +104,7 @@ fn link_token(mail: &Value, path: &str) -> String {
 
 #[tokio::test]
 async fn a_verified_address_gets_a_single_use_reset_link_that_only_begins_a_sign_in() {
-    fixtures_present("email reset");
+    require_fixtures();
     let smtp = smtp_sink();
     let port = smtp.port;
     let s = start(move |c| {
@@ -210,7 +210,7 @@ async fn a_verified_address_gets_a_single_use_reset_link_that_only_begins_a_sign
 
 #[tokio::test]
 async fn security_notices_reach_the_owner_and_an_email_change_reaches_the_old_address() {
-    fixtures_present("email notices");
+    require_fixtures();
     let smtp = smtp_sink();
     let port = smtp.port;
     let s = start(move |c| c.email.smtp_url = format!("smtp://127.0.0.1:{port}")).await;

@@ -7,9 +7,7 @@ use reqwest::StatusCode;
 
 #[tokio::test]
 async fn registration_with_photos_of_two_people_is_refused() {
-    if !fixtures_present("enrolment of two people") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = client();
     let r = register_with(
@@ -33,9 +31,7 @@ async fn registration_with_photos_of_two_people_is_refused() {
 
 #[tokio::test]
 async fn reenrolment_with_photos_of_two_people_is_refused_and_keeps_the_old_face() {
-    if !fixtures_present("re-enrolment of two people") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
     let r = reenrol(&s, &c, PASSWORD, &["obama_3", "biden_1"]).await;

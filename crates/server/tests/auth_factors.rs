@@ -61,7 +61,7 @@ async fn new_recovery_codes(s: &TestServer, c: &reqwest::Client) -> Vec<String> 
 
 #[tokio::test]
 async fn an_authenticator_code_completes_a_sign_in_once_and_never_again() {
-    fixtures_present("authenticator codes");
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
     let (app, now) = enrol_totp(&s, &c).await;
@@ -107,7 +107,7 @@ async fn an_authenticator_code_completes_a_sign_in_once_and_never_again() {
 
 #[tokio::test]
 async fn wrong_codes_lock_the_second_step_like_passwords_and_a_right_password_does_not_reset_it() {
-    fixtures_present("second factor lockout");
+    require_fixtures();
     let s = start(|c| {
         c.lockout.password_free_failures = 3;
         c.lockout.password_base_delay_secs = 60;
@@ -141,7 +141,7 @@ async fn wrong_codes_lock_the_second_step_like_passwords_and_a_right_password_do
 
 #[tokio::test]
 async fn recovery_codes_are_single_use_and_say_how_many_are_left() {
-    fixtures_present("recovery codes");
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
     let codes = new_recovery_codes(&s, &c).await;
@@ -200,7 +200,7 @@ async fn recovery_codes_are_single_use_and_say_how_many_are_left() {
 
 #[tokio::test]
 async fn a_lost_password_is_reset_with_a_recovery_code_and_the_face() {
-    fixtures_present("password recovery");
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
     let codes = new_recovery_codes(&s, &c).await;
@@ -279,7 +279,7 @@ async fn a_lost_password_is_reset_with_a_recovery_code_and_the_face() {
 
 #[tokio::test]
 async fn a_disabled_face_gets_back_in_with_an_authenticator_code_and_re_enrols() {
-    fixtures_present("disabled face recovery");
+    require_fixtures();
     let s = start(|c| {
         c.lockout.face_free_failures = 1;
         c.lockout.face_disable_after = 2;
@@ -317,7 +317,7 @@ async fn a_disabled_face_gets_back_in_with_an_authenticator_code_and_re_enrols()
 
 #[tokio::test]
 async fn the_passkey_with_face_policy_refuses_the_face_after_a_password() {
-    fixtures_present("sign-in policy");
+    require_fixtures();
     let s = start(|c| {
         c.auth.policy = server::config::SignInPolicy::PasskeyWithFace;
     })
@@ -342,7 +342,7 @@ async fn the_passkey_with_face_policy_refuses_the_face_after_a_password() {
 
 #[tokio::test]
 async fn the_owner_lists_sessions_and_signs_the_others_out() {
-    fixtures_present("session list");
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
     let d = client();
@@ -401,7 +401,7 @@ async fn the_owner_lists_sessions_and_signs_the_others_out() {
 
 #[tokio::test]
 async fn password_and_email_changes_need_the_password_and_sign_other_sessions_out() {
-    fixtures_present("password and email change");
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
     register(&s, &client(), "joe", "biden_1").await;
@@ -496,7 +496,7 @@ async fn password_and_email_changes_need_the_password_and_sign_other_sessions_ou
 
 #[tokio::test]
 async fn no_secret_of_a_factor_is_ever_returned_after_enrolment() {
-    fixtures_present("factor secrets");
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
     let (_, enrolment) = status_and_json(post(&s, &c, "/api/me/totp", json!({})).await).await;
@@ -554,7 +554,7 @@ async fn no_secret_of_a_factor_is_ever_returned_after_enrolment() {
 
 #[tokio::test]
 async fn the_contract_describes_the_factor_endpoints() {
-    fixtures_present("openapi factors");
+    require_fixtures();
     let s = start(|_| {}).await;
     let doc = get_json(&s, &client(), "/api/openapi.json").await;
     for path in [
@@ -581,7 +581,7 @@ async fn the_contract_describes_the_factor_endpoints() {
 
 #[tokio::test]
 async fn one_code_sent_twice_at_once_completes_only_one_sign_in() {
-    fixtures_present("parallel code replay");
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
     let (app, confirmed_at) = enrol_totp(&s, &c).await;
@@ -626,7 +626,7 @@ async fn one_code_sent_twice_at_once_completes_only_one_sign_in() {
 
 #[tokio::test]
 async fn a_malformed_passkey_id_is_refused_in_the_error_envelope() {
-    fixtures_present("malformed passkey id");
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = full_session(&s, "malformed", "obama_1", "obama_2").await;
     // Found by tools/api-contract: axum's own rejection answered in plain text, which the

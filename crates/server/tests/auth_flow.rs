@@ -8,9 +8,7 @@ use reqwest::{Method, StatusCode};
 
 #[tokio::test]
 async fn obama_registers_logs_in_and_passes_the_face_check_with_another_photo() {
-    if !fixtures_present("full flow") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = client();
     let r = register_with(&s, &c, "barack", vec![photo("obama_1")]).await;
@@ -43,9 +41,7 @@ async fn obama_registers_logs_in_and_passes_the_face_check_with_another_photo() 
 
 #[tokio::test]
 async fn someone_else_s_face_is_refused() {
-    if !fixtures_present("mismatch") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
@@ -62,9 +58,7 @@ async fn someone_else_s_face_is_refused() {
 
 #[tokio::test]
 async fn the_login_can_be_the_email_in_any_case_and_login_login_succeeds_with_several_frames() {
-    if !fixtures_present("email login") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = client();
     register_with(&s, &c, "barack", vec![photo("obama_1"), photo("obama_3")]).await;
@@ -77,9 +71,7 @@ async fn the_login_can_be_the_email_in_any_case_and_login_login_succeeds_with_se
 
 #[tokio::test]
 async fn session_cookie_changes_at_login_and_at_face_success_and_old_ids_die() {
-    if !fixtures_present("session rotation") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
@@ -105,9 +97,7 @@ async fn session_cookie_changes_at_login_and_at_face_success_and_old_ids_die() {
 
 #[tokio::test]
 async fn session_cookie_is_httponly_and_samesite() {
-    if !fixtures_present("cookie attributes") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
@@ -125,9 +115,7 @@ async fn session_cookie_is_httponly_and_samesite() {
 
 #[tokio::test]
 async fn https_public_url_gives_secure_host_prefixed_cookie() {
-    if !fixtures_present("secure cookie") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| c.public_url = Some("https://chat.example.org".into())).await;
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
@@ -141,9 +129,7 @@ async fn https_public_url_gives_secure_host_prefixed_cookie() {
 
 #[tokio::test]
 async fn a_replayed_or_foreign_challenge_is_refused() {
-    if !fixtures_present("challenge replay") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
@@ -167,9 +153,7 @@ async fn a_replayed_or_foreign_challenge_is_refused() {
 
 #[tokio::test]
 async fn an_expired_challenge_is_refused() {
-    if !fixtures_present("challenge expiry") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| c.sessions.challenge_ttl_secs = 0).await;
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
@@ -192,9 +176,7 @@ async fn an_expired_challenge_is_refused() {
 
 #[tokio::test]
 async fn a_password_only_session_is_refused_by_every_full_endpoint() {
-    if !fixtures_present("password-only session") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
@@ -228,9 +210,7 @@ async fn a_password_only_session_is_refused_by_every_full_endpoint() {
 
 #[tokio::test]
 async fn password_level_session_expires() {
-    if !fixtures_present("password session expiry") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| c.sessions.password_level_ttl_secs = 0).await;
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
@@ -241,9 +221,7 @@ async fn password_level_session_expires() {
 
 #[tokio::test]
 async fn unknown_user_and_wrong_password_answer_identically() {
-    if !fixtures_present("credential errors") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
@@ -260,9 +238,7 @@ async fn unknown_user_and_wrong_password_answer_identically() {
 
 #[tokio::test]
 async fn logout_destroys_the_session_server_side() {
-    if !fixtures_present("logout") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
     // A second full session whose raw cookie is replayed after its logout.
@@ -288,9 +264,7 @@ async fn logout_destroys_the_session_server_side() {
 
 #[tokio::test]
 async fn reenrolment_replaces_the_face() {
-    if !fixtures_present("re-enrolment") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
     let r = reenrol(&s, &c, "wrong password!!", &["biden_1"]).await;
@@ -311,9 +285,7 @@ async fn reenrolment_replaces_the_face() {
 
 #[tokio::test]
 async fn deleting_the_account_leaves_no_row_of_the_user() {
-    if !fixtures_present("account deletion") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let keep = full_session(&s, "joe", "biden_1", "biden_2").await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;

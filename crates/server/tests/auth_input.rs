@@ -45,9 +45,7 @@ async fn register_code(s: &TestServer, faces: Vec<Vec<u8>>) -> (StatusCode, Stri
 
 #[tokio::test]
 async fn enrolment_images_without_exactly_one_usable_face_are_refused() {
-    if !fixtures_present("enrolment images") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     assert_eq!(
         register_code(&s, vec![b"definitely not an image".to_vec()]).await,
@@ -89,9 +87,7 @@ async fn enrolment_images_without_exactly_one_usable_face_are_refused() {
 
 #[tokio::test]
 async fn face_checks_that_see_no_single_face_say_so_and_do_not_count_as_failures() {
-    if !fixtures_present("faceless verification frames") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = client();
     register(&s, &c, "barack", "obama_1").await;
@@ -125,9 +121,7 @@ async fn face_checks_that_see_no_single_face_say_so_and_do_not_count_as_failures
 
 #[tokio::test]
 async fn rgba_png_and_exif_rotated_photos_enrol() {
-    if !fixtures_present("image formats") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = client();
     let r = register_with(&s, &c, "rotated", vec![photo("edge_exif_rotated_obama")]).await;
@@ -154,9 +148,7 @@ async fn rgba_png_and_exif_rotated_photos_enrol() {
 
 #[tokio::test]
 async fn oversized_bodies_and_images_are_413() {
-    if !fixtures_present("size limits") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| {
         c.limits.image_bytes = 400_000;
         c.limits.upload_body_bytes = 1_000_000;
@@ -202,9 +194,7 @@ async fn oversized_bodies_and_images_are_413() {
 
 #[tokio::test]
 async fn weak_passwords_and_missing_consent_are_refused() {
-    if !fixtures_present("password policy") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let send = |password: &str, consent: bool| {
         let mut form = register_form("someone", password, vec![photo("obama_1")]);
@@ -246,9 +236,7 @@ async fn weak_passwords_and_missing_consent_are_refused() {
 
 #[tokio::test]
 async fn cross_origin_posts_are_refused() {
-    if !fixtures_present("csrf") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
     let r = c
@@ -293,9 +281,7 @@ async fn cross_origin_posts_are_refused() {
 
 #[tokio::test]
 async fn detect_returns_boxes_and_hints_but_never_descriptors() {
-    if !fixtures_present("detect") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let detect = |bytes: Vec<u8>| {
         client()
@@ -338,9 +324,7 @@ async fn detect_returns_boxes_and_hints_but_never_descriptors() {
 
 #[tokio::test]
 async fn openapi_describes_every_endpoint_and_health_answers() {
-    if !fixtures_present("openapi") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let doc: serde_json::Value = client()
         .get(s.url("/api/openapi.json"))
@@ -381,9 +365,7 @@ async fn openapi_describes_every_endpoint_and_health_answers() {
 
 #[tokio::test]
 async fn names_with_control_characters_are_refused() {
-    if !fixtures_present("control characters") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     // Control characters, and bidirectional or invisible ones that let a name pass for another.
     for name in [
@@ -445,7 +427,7 @@ fn operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value
 
 #[tokio::test]
 async fn openapi_lists_the_shared_answers_of_every_operation() {
-    fixtures_present("openapi shared answers");
+    require_fixtures();
     let s = start(|_| {}).await;
     let doc = get_json(&s, &client(), "/api/openapi.json").await;
     let ops = operations(&doc);
@@ -494,7 +476,7 @@ async fn openapi_lists_the_shared_answers_of_every_operation() {
 
 #[tokio::test]
 async fn openapi_states_the_limits_and_the_error_codes() {
-    fixtures_present("openapi limits");
+    require_fixtures();
     let s = start(|_| {}).await;
     let doc = get_json(&s, &client(), "/api/openapi.json").await;
     let schemas = &doc["components"]["schemas"];

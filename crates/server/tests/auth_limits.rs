@@ -7,9 +7,7 @@ use reqwest::StatusCode;
 
 #[tokio::test]
 async fn face_check_locks_after_five_failures_with_retry_after_of_thirty_seconds() {
-    if !fixtures_present("face lockout") {
-        return;
-    }
+    require_fixtures();
     let s = start(|_| {}).await;
     let owner = full_session(&s, "barack", "obama_1", "obama_2").await;
     let c = client();
@@ -37,9 +35,7 @@ async fn face_check_locks_after_five_failures_with_retry_after_of_thirty_seconds
 
 #[tokio::test]
 async fn face_delay_doubles_and_the_face_is_disabled_until_reenrolment() {
-    if !fixtures_present("face disable") {
-        return;
-    }
+    require_fixtures();
     // Free failures 2, zero delays, disabled at 4: fast versions of 5 / 30 s / 50.
     let s = start(|c| {
         c.lockout.face_free_failures = 2;
@@ -82,9 +78,7 @@ async fn face_delay_doubles_and_the_face_is_disabled_until_reenrolment() {
 
 #[tokio::test]
 async fn wrong_passwords_lock_the_account_and_an_unknown_login_alike_with_retry_after() {
-    if !fixtures_present("password lockout") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| {
         c.lockout.password_free_failures = 3;
         c.lockout.password_base_delay_secs = 60;
@@ -114,9 +108,7 @@ async fn wrong_passwords_lock_the_account_and_an_unknown_login_alike_with_retry_
 
 #[tokio::test]
 async fn hourly_password_failure_cap_holds_per_account() {
-    if !fixtures_present("hourly cap") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| {
         c.lockout.password_free_failures = 1000;
         c.lockout.password_max_failures_per_hour = 4;
@@ -139,9 +131,7 @@ async fn hourly_password_failure_cap_holds_per_account() {
 
 #[tokio::test]
 async fn one_address_is_rate_limited_on_login_register_and_detect() {
-    if !fixtures_present("per-IP limits") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| {
         c.rate_limit.login_burst = 2;
         c.rate_limit.login_per_sec = 0.001;
@@ -200,9 +190,7 @@ fn small_jpeg() -> Vec<u8> {
 
 #[tokio::test]
 async fn restart_keeps_accounts_templates_and_lockout_counters() {
-    if !fixtures_present("restart") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| c.lockout.face_free_failures = 2).await;
     let a = client();
     register(&s, &a, "barack", "obama_1").await;
@@ -237,9 +225,7 @@ async fn restart_keeps_accounts_templates_and_lockout_counters() {
 
 #[tokio::test]
 async fn database_holds_no_plaintext_descriptor() {
-    if !fixtures_present("encryption at rest") {
-        return;
-    }
+    require_fixtures();
     // The files on disk are what is read: SQLite's.
     let s = start_sqlite(|_| {}).await;
     let c = client();
@@ -289,9 +275,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_blocking_pool_answers_503_with_retry_after() {
-    if !fixtures_present("busy pool") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| {
         c.pool.workers = 1;
         c.pool.queue = 0;

@@ -41,9 +41,7 @@ fn describe(engine: &Engine, name: &str, options: &face::PipelineOptions) -> Opt
 
 #[test]
 fn default_threshold_separates_every_identity_pair_of_the_test_photos() {
-    if !fixtures_present("match rule on photos") {
-        return;
-    }
+    require_fixtures();
     let engine = Engine::load(&models_dir()).expect("engine");
     let config = FaceConfig::default();
     let enrol_options = pipeline(config.enrol_detector, &config);

@@ -8,9 +8,7 @@ use reqwest::StatusCode;
 
 #[tokio::test]
 async fn wrong_passwords_at_reauthentication_lock_like_login_and_are_audited() {
-    if !fixtures_present("re-authentication lockout") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| {
         c.lockout.password_free_failures = 3;
         c.lockout.password_base_delay_secs = 60;
@@ -43,9 +41,7 @@ async fn wrong_passwords_at_reauthentication_lock_like_login_and_are_audited() {
 
 #[tokio::test]
 async fn the_right_password_at_reauthentication_clears_the_failure_count() {
-    if !fixtures_present("re-authentication success") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| {
         c.lockout.password_free_failures = 3;
         c.lockout.password_base_delay_secs = 60;

@@ -9,9 +9,7 @@ use reqwest::StatusCode;
 
 #[tokio::test]
 async fn an_old_sign_in_cannot_reenrol_the_face_or_delete_the_account() {
-    if !fixtures_present("re-authentication window") {
-        return;
-    }
+    require_fixtures();
     // A window of 0 s: every sign-in is already too old.
     let s = start(|c| c.sessions.reauth_window_secs = 0).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
@@ -42,9 +40,7 @@ async fn an_old_sign_in_cannot_reenrol_the_face_or_delete_the_account() {
 
 #[tokio::test]
 async fn a_stale_session_s_password_guesses_are_not_even_checked() {
-    if !fixtures_present("re-authentication window order") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| {
         c.sessions.reauth_window_secs = 0;
         c.lockout.password_free_failures = 1;
@@ -65,9 +61,7 @@ async fn a_stale_session_s_password_guesses_are_not_even_checked() {
 
 #[tokio::test]
 async fn a_fresh_sign_in_within_the_window_may_delete_the_account() {
-    if !fixtures_present("re-authentication window default") {
-        return;
-    }
+    require_fixtures();
     let s = start(|c| c.sessions.reauth_window_secs = 600).await;
     let c = full_session(&s, "barack", "obama_1", "obama_2").await;
     assert_eq!(

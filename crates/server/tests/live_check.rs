@@ -8,7 +8,7 @@ mod common;
 use std::io::Cursor;
 use std::time::Duration;
 
-use common::{fixtures_present, photo, start, Client, TestServer, PASSWORD};
+use common::{photo, require_fixtures, start, Client, TestServer, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use server::config::LivenessMode;
@@ -97,9 +97,7 @@ async fn stream_until_result(ws: &mut common::WsClient, frame: &[u8]) -> (Value,
 
 #[tokio::test]
 async fn the_upload_check_is_refused_while_liveness_is_on() {
-    if !fixtures_present("the_upload_check_is_refused_while_liveness_is_on") {
-        return;
-    }
+    require_fixtures();
     let server = live_server().await;
     let client = signed_in(&server, "upload", "obama_1").await;
     let (status, body) = client.face_check(&["obama_2"]).await.expect("verify");
@@ -109,9 +107,7 @@ async fn the_upload_check_is_refused_while_liveness_is_on() {
 
 #[tokio::test]
 async fn a_still_photo_of_the_user_fails_at_the_first_prompt_and_counts() {
-    if !fixtures_present("a_still_photo_of_the_user_fails_at_the_first_prompt_and_counts") {
-        return;
-    }
+    require_fixtures();
     let server = live_server().await;
     let client = signed_in(&server, "stillphoto", "obama_1").await;
     let mut ws = open_live(&client, "verify").await;
@@ -165,9 +161,7 @@ async fn a_still_photo_of_the_user_fails_at_the_first_prompt_and_counts() {
 
 #[tokio::test]
 async fn cancelling_before_any_prompt_is_not_counted() {
-    if !fixtures_present("cancelling_before_any_prompt_is_not_counted") {
-        return;
-    }
+    require_fixtures();
     let server = live_server().await;
     let client = signed_in(&server, "canceller", "obama_1").await;
     let mut ws = open_live(&client, "verify").await;
@@ -186,9 +180,7 @@ async fn cancelling_before_any_prompt_is_not_counted() {
 
 #[tokio::test]
 async fn the_live_socket_needs_the_servers_origin_and_a_session_to_verify() {
-    if !fixtures_present("the_live_socket_needs_the_servers_origin_and_a_session_to_verify") {
-        return;
-    }
+    require_fixtures();
     let server = live_server().await;
     let client = signed_in(&server, "guarded", "obama_1").await;
     let refused = |r: Result<common::WsClient, tokio_tungstenite::tungstenite::Error>| match r {
@@ -226,9 +218,7 @@ async fn the_live_socket_needs_the_servers_origin_and_a_session_to_verify() {
 
 #[tokio::test]
 async fn frames_that_are_not_images_or_come_too_fast_end_the_check() {
-    if !fixtures_present("frames_that_are_not_images_or_come_too_fast_end_the_check") {
-        return;
-    }
+    require_fixtures();
     let server = live_server().await;
     let client = signed_in(&server, "garbage", "obama_1").await;
     let mut ws = open_live(&client, "verify").await;
@@ -259,9 +249,7 @@ async fn frames_that_are_not_images_or_come_too_fast_end_the_check() {
 
 #[tokio::test]
 async fn an_unknown_enrolment_token_registers_nobody() {
-    if !fixtures_present("an_unknown_enrolment_token_registers_nobody") {
-        return;
-    }
+    require_fixtures();
     let server = live_server().await;
     let form = reqwest::multipart::Form::new()
         .text("username", "tokenless")
@@ -292,9 +280,7 @@ async fn an_unknown_enrolment_token_registers_nobody() {
 
 #[tokio::test]
 async fn a_photo_of_two_people_is_refused_even_when_the_fast_detector_sees_one() {
-    if !fixtures_present("a_photo_of_two_people_is_refused_even_when_the_fast_detector_sees_one") {
-        return;
-    }
+    require_fixtures();
     let server = start(|_| {}).await; // liveness off: the frame-upload check
     let client = signed_in(&server, "pair", "biden_1").await;
     let (status, body) = client
@@ -309,9 +295,7 @@ async fn a_photo_of_two_people_is_refused_even_when_the_fast_detector_sees_one()
 
 #[tokio::test]
 async fn a_plain_get_says_what_opening_the_check_would_answer_without_counting() {
-    if !fixtures_present("a_plain_get_says_what_opening_the_check_would_answer_without_counting") {
-        return;
-    }
+    require_fixtures();
     let server = live_server().await;
     let client = signed_in(&server, "prober", "obama_1").await;
     for _ in 0..3 {

@@ -155,9 +155,7 @@ fn server_descriptors(enrolled: &str, frames: &[&str]) -> Vec<Descriptor> {
 
 #[tokio::test]
 async fn auth_flow_logs_decisions_but_no_password_cookie_nonce_key_or_descriptor() {
-    if !fixtures_present("log secrecy") {
-        return;
-    }
+    require_fixtures();
     let logs = capture_logs();
     let s = start(|_| {}).await;
     let c = client();

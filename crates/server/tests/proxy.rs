@@ -47,17 +47,13 @@ async fn audited_ip(trusted: &[&str], forwarded_for: &str) -> String {
 
 #[tokio::test]
 async fn forwarded_for_is_ignored_by_default() {
-    if !fixtures_present("proxy off") {
-        return;
-    }
+    require_fixtures();
     assert_eq!(audited_ip(&[], "203.0.113.7").await, "127.0.0.1");
 }
 
 #[tokio::test]
 async fn forwarded_for_is_ignored_when_the_peer_is_not_a_trusted_proxy() {
-    if !fixtures_present("untrusted peer") {
-        return;
-    }
+    require_fixtures();
     assert_eq!(
         audited_ip(&["10.0.0.0/8"], "203.0.113.7").await,
         "127.0.0.1"
@@ -66,9 +62,7 @@ async fn forwarded_for_is_ignored_when_the_peer_is_not_a_trusted_proxy() {
 
 #[tokio::test]
 async fn a_trusted_proxy_s_forwarded_for_names_the_client_in_the_audit_trail() {
-    if !fixtures_present("trusted proxy") {
-        return;
-    }
+    require_fixtures();
     // The leftmost entry is the client's own forgery; the proxy appended the real address.
     assert_eq!(
         audited_ip(&["127.0.0.1/32"], "198.51.100.1, 203.0.113.7").await,
@@ -98,9 +92,7 @@ async fn second_address_is_rate_limited(tweak: impl FnOnce(&mut Config)) -> bool
 
 #[tokio::test]
 async fn a_forged_forwarded_for_does_not_escape_the_per_ip_limit() {
-    if !fixtures_present("forged header and rate limit") {
-        return;
-    }
+    require_fixtures();
     assert!(second_address_is_rate_limited(|_| {}).await);
     assert!(
         second_address_is_rate_limited(|c| {
@@ -112,9 +104,7 @@ async fn a_forged_forwarded_for_does_not_escape_the_per_ip_limit() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_client_has_its_own_rate_limit() {
-    if !fixtures_present("trusted proxy and rate limit") {
-        return;
-    }
+    require_fixtures();
     assert!(
         !second_address_is_rate_limited(|c| {
             c.trusted_proxies = vec!["127.0.0.1".parse().expect("cidr")];
