@@ -136,8 +136,13 @@ pub fn load_secret_key(config: &Config) -> anyhow::Result<SecretKey> {
 fn live_service(face: &FaceService, config: &Config) -> crate::liveness::LiveService {
     use crate::auth::face::pipeline;
     use crate::config::DetectorKind;
+    use face::DetectorOptions;
     crate::liveness::LiveService::new(
         face.clone(),
+        DetectorOptions::Tiny {
+            input_size: config.face.live_check_detector_input_size,
+            score_threshold: config.face.detector_score_threshold,
+        },
         pipeline(DetectorKind::Tiny, &config.face).detector,
         pipeline(DetectorKind::Ssd, &config.face).detector,
     )

@@ -99,6 +99,10 @@ pub struct FaceConfig {
     pub detector_score_threshold: f64,
     /// Input size for the cheaper live `/api/face/detect` feedback.
     pub live_detector_input_size: u32,
+    /// TinyFaceDetector input size on every frame of the live check (small frames where the
+    /// face fills much of the picture); `detector_input_size` looks again when it finds
+    /// nothing.
+    pub live_check_detector_input_size: u32,
     /// `/api/face/detect` hints `move_closer` when the face box's shorter side is below this
     /// fraction of the frame's shorter side (frames are downscaled by the UI, so a ratio).
     pub live_min_face_ratio: f64,
@@ -318,6 +322,7 @@ impl Default for FaceConfig {
             detector_input_size: 416,
             detector_score_threshold: 0.5,
             live_detector_input_size: 320,
+            live_check_detector_input_size: 224,
             live_min_face_ratio: 0.2,
             liveness: LivenessMode::Active,
             liveness_steps: 3,
@@ -587,9 +592,16 @@ impl Config {
                 "face.match_threshold must be in (0, 2)".into(),
             ));
         }
-        if self.face.detector_input_size % 32 != 0 || self.face.live_detector_input_size % 32 != 0 {
+        if [
+            self.face.detector_input_size,
+            self.face.live_detector_input_size,
+            self.face.live_check_detector_input_size,
+        ]
+        .iter()
+        .any(|&size| size == 0 || size % 32 != 0)
+        {
             return Err(ConfigError::Invalid(
-                "detector input sizes must be multiples of 32".into(),
+                "detector input sizes must be positive multiples of 32".into(),
             ));
         }
         if self.lockout.face_disable_after <= self.lockout.face_free_failures

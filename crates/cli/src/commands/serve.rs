@@ -71,6 +71,13 @@ pub fn run(args: ServeArgs) -> Result<()> {
     };
     let config = Config::load(&overrides)?;
     crate::init_logging(config.log_format);
+    // The face pool already runs as many images at once as there are cores; splitting each one
+    // over the cores as well only adds hand-offs between threads. Measured with 20 live checks
+    // at once on 2 cores: 128 frames/s answered at p50 81 ms with one thread per image, against
+    // 110 frames/s at p50 146 ms with two.
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build_global()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

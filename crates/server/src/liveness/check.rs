@@ -10,6 +10,8 @@
 //! **return** (face the camera again: one more identity frame). Across all phases after align
 //! the face is one continuous track.
 
+use std::sync::Arc;
+
 use face::{BBox, Descriptor, Point};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -164,13 +166,43 @@ pub enum Seen {
 }
 
 /// The optional analyses the next frame needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Needs {
-    pub descriptor: bool,
+    pub descriptor: DescriptorNeed,
     pub expressions: bool,
     /// Look again with the thorough (slow) detector when the fast one finds no face: once the
     /// track exists, a missed frame can end the check.
     pub thorough: bool,
+}
+
+/// Whether the next frame's descriptor is wanted.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum DescriptorNeed {
+    #[default]
+    No,
+    Yes,
+    /// Only when the frame faces the camera as the reference did: the check uses no other
+    /// (a turned head's descriptor drifts), and the landmarks tell before the 5 ms are spent.
+    IfFacing(Arc<Facing>),
+}
+
+/// Facing the camera: the movement from the reference under half of each threshold, and a
+/// roughly frontal face.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facing {
+    reference: Vec<Point>,
+    turn_threshold: f64,
+    tilt_threshold: f64,
+    max_frontal_offset: f64,
+}
+
+impl Facing {
+    /// Whether a face with these landmarks and frontal offset faces the camera.
+    pub fn holds(&self, landmarks: &[Point], frontal_offset: f64) -> bool {
+        frontal_offset <= self.max_frontal_offset
+            && pose::movement(&self.reference, landmarks)
+                .is_some_and(|m| within_half(m, self.turn_threshold, self.tilt_threshold))
+    }
 }
 
 /// Why a check failed.
@@ -348,35 +380,51 @@ impl LiveCheck {
         self.prompted
     }
 
-    /// Which optional analyses the next frame needs: descriptors for frontal frames and, every
-    /// third frame, for the track's identity; expressions where a smile matters.
+    /// Which optional analyses the next frame needs. A descriptor costs more than the rest of
+    /// a frame together (5 ms), so it is taken where identity is decided: the reference, the
+    /// frames facing the camera after each movement, and every fourth frame of a hold for the
+    /// track's continuity (descriptors of a turned head drift). The thorough detector (60 ms)
+    /// looks only while a movement is asked for, where the fast one misses turned heads; a
+    /// face facing the camera that it misses is a missed frame.
     pub fn needs(&self) -> Needs {
         let smile_planned = self.plan.contains(&Action::Smile);
         match self.phase {
             Phase::Align => Needs {
-                descriptor: true,
+                descriptor: DescriptorNeed::Yes,
                 expressions: smile_planned,
                 thorough: false,
             },
             Phase::Return { .. } => Needs {
-                descriptor: true,
+                descriptor: DescriptorNeed::IfFacing(self.facing()),
                 expressions: false,
-                thorough: true,
+                thorough: false,
             },
-            // Descriptors of a turned head drift (and cost 5 ms): the track's identity is
-            // checked on the frames facing the camera, every other one while holding.
             Phase::Hold { step, .. } => Needs {
-                descriptor: self.frames % 2 == 0,
+                descriptor: if self.frames % 4 == 0 {
+                    DescriptorNeed::IfFacing(self.facing())
+                } else {
+                    DescriptorNeed::No
+                },
                 expressions: self.plan.get(step) == Some(&Action::Smile),
-                thorough: true,
+                thorough: false,
             },
             Phase::Prompt { step, .. } => Needs {
-                descriptor: false,
+                descriptor: DescriptorNeed::No,
                 expressions: self.plan.get(step) == Some(&Action::Smile),
                 thorough: true,
             },
             Phase::Done => Needs::default(),
         }
+    }
+
+    /// What facing the camera means for this check (once the reference is set).
+    fn facing(&self) -> Arc<Facing> {
+        Arc::new(Facing {
+            reference: self.reference_landmarks.clone(),
+            turn_threshold: self.rules.turn_threshold,
+            tilt_threshold: self.rules.tilt_threshold,
+            max_frontal_offset: self.rules.quality.max_frontal_offset,
+        })
     }
 
     /// When the clock alone next changes something (a prompt to give, a window that closes).
@@ -727,9 +775,13 @@ impl LiveCheck {
 
     /// Facing the camera: under half of each threshold.
     fn neutral(&self, m: Movement) -> bool {
-        m.yaw.abs() < self.rules.turn_threshold / 2.0
-            && m.pitch.abs() < self.rules.tilt_threshold / 2.0
+        within_half(m, self.rules.turn_threshold, self.rules.tilt_threshold)
     }
+}
+
+/// A movement under half of each threshold: the head faces the camera as in the reference.
+fn within_half(m: Movement, turn_threshold: f64, tilt_threshold: f64) -> bool {
+    m.yaw.abs() < turn_threshold / 2.0 && m.pitch.abs() < tilt_threshold / 2.0
 }
 
 /// `steps` actions drawn at random from `actions`, never the same twice in a row (with the four
