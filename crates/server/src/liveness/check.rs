@@ -384,8 +384,8 @@ impl LiveCheck {
     /// a frame together (5 ms), so it is taken where identity is decided: the reference, the
     /// frames facing the camera after each movement, and every fourth frame of a hold for the
     /// track's continuity (descriptors of a turned head drift). The thorough detector (60 ms)
-    /// looks only while a movement is asked for, where the fast one misses turned heads; a
-    /// face facing the camera that it misses is a missed frame.
+    /// looks only from the prompt of a movement until the head faces the camera again, where
+    /// the fast one misses turned heads; in a hold, a face it misses is a missed frame.
     pub fn needs(&self) -> Needs {
         let smile_planned = self.plan.contains(&Action::Smile);
         match self.phase {
@@ -394,10 +394,12 @@ impl LiveCheck {
                 expressions: smile_planned,
                 thorough: false,
             },
+            // The head is still turned when this phase begins, where the fast detector misses
+            // many frames in a row.
             Phase::Return { .. } => Needs {
                 descriptor: DescriptorNeed::IfFacing(self.facing()),
                 expressions: false,
-                thorough: false,
+                thorough: true,
             },
             Phase::Hold { step, .. } => Needs {
                 descriptor: if self.frames % 4 == 0 {
