@@ -53,6 +53,27 @@ impl RgbImage {
         })
     }
 
+    /// The pixels of the rectangle at (`x`, `y`) of `width` x `height`, clipped to the image;
+    /// `None` when nothing of it lies inside.
+    pub fn crop(&self, x: u32, y: u32, width: u32, height: u32) -> Option<RgbImage> {
+        let right = x.saturating_add(width).min(self.width);
+        let bottom = y.saturating_add(height).min(self.height);
+        if x >= right || y >= bottom {
+            return None;
+        }
+        let row = (right - x) as usize * 3;
+        let mut pixels = Vec::with_capacity(row * (bottom - y) as usize);
+        for line in y..bottom {
+            let start = (line as usize * self.width as usize + x as usize) * 3;
+            pixels.extend_from_slice(&self.pixels[start..start + row]);
+        }
+        Some(RgbImage {
+            width: right - x,
+            height: bottom - y,
+            pixels,
+        })
+    }
+
     /// The pixel at (x, y) as `[r, g, b]`.
     pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
         let i = (y as usize * self.width as usize + x as usize) * 3;
@@ -201,6 +222,21 @@ mod tests {
             .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
             .expect("encode png");
         out
+    }
+
+    #[test]
+    fn a_crop_keeps_its_pixels_and_is_clipped_to_the_image() {
+        let image = RgbImage {
+            width: 4,
+            height: 3,
+            pixels: (0..36).collect(),
+        };
+        let crop = image.crop(1, 1, 2, 5).expect("inside");
+        assert_eq!((crop.width, crop.height), (2, 2));
+        assert_eq!(crop.pixel(0, 0), image.pixel(1, 1));
+        assert_eq!(crop.pixel(1, 1), image.pixel(2, 2));
+        assert!(image.crop(4, 0, 2, 2).is_none());
+        assert!(image.crop(0, 0, 0, 2).is_none());
     }
 
     #[test]

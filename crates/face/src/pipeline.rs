@@ -185,6 +185,35 @@ impl Engine {
         }
     }
 
+    /// Faces detected in `region` of `image` only (the region cropped out and detected on its
+    /// own), boxes in `image`'s coordinates, highest score first. Following a face already
+    /// seen: a crop around its last box at a small input finds it at a fraction of the cost of
+    /// the whole frame, and also where a turned head is too weak a match in the whole frame.
+    pub fn detect_in(
+        &self,
+        image: &RgbImage,
+        region: &BBox,
+        options: &DetectorOptions,
+    ) -> Result<Vec<Detection>> {
+        let x = region.x.max(0.0).floor();
+        let y = region.y.max(0.0).floor();
+        let right = (region.x + region.width).ceil();
+        let bottom = (region.y + region.height).ceil();
+        if !(right > x && bottom > y) {
+            return Ok(Vec::new());
+        }
+        let Some(crop) = image.crop(x as u32, y as u32, (right - x) as u32, (bottom - y) as u32)
+        else {
+            return Ok(Vec::new());
+        };
+        let mut detections = self.detect(&crop, options)?;
+        for d in &mut detections {
+            d.bbox.x += x;
+            d.bbox.y += y;
+        }
+        Ok(detections)
+    }
+
     /// Every detected face with landmarks and descriptor (`detectAllFaces(...)
     /// .withFaceLandmarks().withFaceDescriptors()`), highest score first. Faces whose crops are
     /// empty (boxes entirely outside the image) are skipped, as vladmandic's face-api does.

@@ -243,3 +243,42 @@ fn tiny_landmark_option_changes_landmarks_only_slightly() {
     // The same person either way.
     assert!(face::euclidean_distance(&full.descriptor, &small.descriptor) < 0.3);
 }
+
+#[test]
+fn detecting_in_a_region_finds_the_face_there_in_image_coordinates() {
+    let image = sample(1);
+    let whole = engine().detect(&image, &tiny(416, 0.5)).expect("detect");
+    assert_eq!(whole.len(), 3, "sample1 shows 3 faces");
+    for face in &whole {
+        let b = face.bbox;
+        // Twice the box around its centre, as the live check looks for a face it follows.
+        let region = BBox {
+            x: b.x - b.width / 2.0,
+            y: b.y - b.height / 2.0,
+            width: b.width * 2.0,
+            height: b.height * 2.0,
+        };
+        let near = engine()
+            .detect_in(&image, &region, &tiny(160, 0.3))
+            .expect("detect_in");
+        let closest = near
+            .iter()
+            .map(|d| {
+                let dx = (d.bbox.x + d.bbox.width / 2.0) - (b.x + b.width / 2.0);
+                let dy = (d.bbox.y + d.bbox.height / 2.0) - (b.y + b.height / 2.0);
+                dx.hypot(dy) / b.width
+            })
+            .fold(f64::MAX, f64::min);
+        assert!(closest < 0.25, "face at {b:?}: nearest found {closest:.2} box widths off");
+    }
+    let nowhere = BBox {
+        x: f64::from(image.width) + 10.0,
+        y: 0.0,
+        width: 50.0,
+        height: 50.0,
+    };
+    assert!(engine()
+        .detect_in(&image, &nowhere, &tiny(160, 0.3))
+        .expect("detect_in")
+        .is_empty());
+}

@@ -325,7 +325,7 @@ impl Default for FaceConfig {
             live_check_detector_input_size: 224,
             live_min_face_ratio: 0.2,
             liveness: LivenessMode::Active,
-            liveness_steps: 3,
+            liveness_steps: 4,
             liveness_actions: vec![
                 Action::TurnLeft,
                 Action::TurnRight,

@@ -53,6 +53,11 @@ pub enum FaceStage {
     Decode,
     /// A face detector (TinyFaceDetector or SSD MobileNetV1).
     Detection,
+    /// The live check looking again at a larger input after the fast detector found no face
+    /// (counted apart, like the next: how often they run drives a node's capacity).
+    DetectionRetry,
+    /// The live check's thorough detector (SSD MobileNetV1) when both others found none.
+    DetectionThorough,
     /// The 68-point landmark net.
     Landmarks,
     /// Alignment and the recognition net.
@@ -68,6 +73,8 @@ impl FaceStage {
         match self {
             Self::Decode => "decode",
             Self::Detection => "detection",
+            Self::DetectionRetry => "detection_retry",
+            Self::DetectionThorough => "detection_thorough",
             Self::Landmarks => "landmarks",
             Self::Descriptor => "descriptor",
             Self::Expressions => "expressions",

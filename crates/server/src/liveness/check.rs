@@ -114,7 +114,11 @@ pub struct CheckRules {
 impl Default for CheckRules {
     fn default() -> Self {
         Self {
-            steps: 3,
+            // A recording of another check passes only if its order is this one's (1 in 256
+            // with four steps of four movements) and its timing happens to fit every window
+            // (about 3 in 4 per step with these holds and windows): about 1 in 800. Three
+            // steps without repeats gave 1 in 36 orders and accepted 1 replay in 20 once.
+            steps: 4,
             actions: vec![
                 Action::TurnLeft,
                 Action::TurnRight,
@@ -134,7 +138,7 @@ impl Default for CheckRules {
             hold_ms: (500, 2_500),
             return_ms: 4_000,
             align_ms: 20_000,
-            total_ms: 45_000,
+            total_ms: 60_000,
             reference_frames: 3,
             enrol_frames: 3,
             capture_gap_ms: 250,
@@ -157,6 +161,24 @@ pub struct FaceSeen {
     pub happy: Option<f32>,
 }
 
+impl FaceSeen {
+    /// The box around the 68 landmarks. The track follows this rather than the detector's box:
+    /// the detectors' boxes for one face differ in scale by up to 1.7 times between a whole
+    /// frame and a crop, the landmarks barely.
+    pub fn extent(&self) -> Option<BBox> {
+        let (mut x0, mut y0, mut x1, mut y1) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
+        for p in &self.landmarks {
+            (x0, y0, x1, y1) = (x0.min(p.x), y0.min(p.y), x1.max(p.x), y1.max(p.y));
+        }
+        (x1 > x0 && y1 > y0).then(|| BBox {
+            x: x0,
+            y: y0,
+            width: x1 - x0,
+            height: y1 - y0,
+        })
+    }
+}
+
 /// What a frame held.
 #[derive(Debug, Clone)]
 pub enum Seen {
@@ -173,6 +195,11 @@ pub struct Needs {
     /// Look again with the thorough (slow) detector when the fast one finds no face: once the
     /// track exists, a missed frame can end the check.
     pub thorough: bool,
+    /// The face's last box, once the track exists: look for it there first.
+    pub track: Option<BBox>,
+    /// Look at the whole frame before the track's box (every few frames, so that a second
+    /// face anywhere in view is still seen).
+    pub whole_frame_first: bool,
 }
 
 /// Whether the next frame's descriptor is wanted.
@@ -320,6 +347,8 @@ pub struct LiveCheck {
     phase_started_at: i64,
     reference: Vec<Vec<Point>>,
     reference_landmarks: Vec<Point>,
+    /// Facing the camera as in the reference (set with it).
+    facing: Option<Arc<Facing>>,
     reference_descriptor: Option<Descriptor>,
     reference_happy: f32,
     captured: Vec<Descriptor>,
@@ -359,6 +388,7 @@ impl LiveCheck {
             phase_started_at: now,
             reference: Vec::new(),
             reference_landmarks: Vec::new(),
+            facing: None,
             reference_descriptor: None,
             reference_happy: 0.0,
             captured: Vec::new(),
@@ -388,45 +418,53 @@ impl LiveCheck {
     /// the fast one misses turned heads; in a hold, a face it misses is a missed frame.
     pub fn needs(&self) -> Needs {
         let smile_planned = self.plan.contains(&Action::Smile);
-        match self.phase {
-            Phase::Align => Needs {
-                descriptor: DescriptorNeed::Yes,
-                expressions: smile_planned,
-                thorough: false,
-            },
+        let needs = match self.phase {
+            Phase::Align => {
+                return Needs {
+                    descriptor: DescriptorNeed::Yes,
+                    expressions: smile_planned,
+                    ..Needs::default()
+                }
+            }
             // The head is still turned when this phase begins, where the fast detector misses
             // many frames in a row.
             Phase::Return { .. } => Needs {
-                descriptor: DescriptorNeed::IfFacing(self.facing()),
-                expressions: false,
+                descriptor: self.if_facing(),
                 thorough: true,
+                ..Needs::default()
             },
             Phase::Hold { step, .. } => Needs {
                 descriptor: if self.frames % 4 == 0 {
-                    DescriptorNeed::IfFacing(self.facing())
+                    self.if_facing()
                 } else {
                     DescriptorNeed::No
                 },
                 expressions: self.plan.get(step) == Some(&Action::Smile),
-                thorough: false,
+                ..Needs::default()
             },
             Phase::Prompt { step, .. } => Needs {
-                descriptor: DescriptorNeed::No,
                 expressions: self.plan.get(step) == Some(&Action::Smile),
                 thorough: true,
+                ..Needs::default()
             },
-            Phase::Done => Needs::default(),
+            Phase::Done => return Needs::default(),
+        };
+        // Once the track exists the face is looked for near its last box; every fourth frame
+        // looks at the whole frame first, so a second face joining is seen within half a
+        // second (the end of the check looks for one again with SSD).
+        Needs {
+            track: self.last_box,
+            whole_frame_first: self.frames % 4 == 0,
+            ..needs
         }
     }
 
-    /// What facing the camera means for this check (once the reference is set).
-    fn facing(&self) -> Arc<Facing> {
-        Arc::new(Facing {
-            reference: self.reference_landmarks.clone(),
-            turn_threshold: self.rules.turn_threshold,
-            tilt_threshold: self.rules.tilt_threshold,
-            max_frontal_offset: self.rules.quality.max_frontal_offset,
-        })
+    /// A descriptor only if the frame faces the camera (once the reference is set; always
+    /// before).
+    fn if_facing(&self) -> DescriptorNeed {
+        self.facing
+            .clone()
+            .map_or(DescriptorNeed::Yes, DescriptorNeed::IfFacing)
     }
 
     /// When the clock alone next changes something (a prompt to give, a window that closes).
@@ -524,7 +562,7 @@ impl LiveCheck {
         if self.box_jumps(&face) {
             return self.fail(reply, Failure::FaceChanged);
         }
-        self.last_box = Some(face.bbox);
+        self.last_box = face.extent();
         let Some(movement) = pose::movement(&self.reference_landmarks, &face.landmarks) else {
             reply.guidance = Some(Guidance::LookStraight);
             return reply;
@@ -540,7 +578,7 @@ impl LiveCheck {
                 asked_at,
                 hits,
             } => self.prompt(step, asked_at, hits, movement, &face, now, &mut reply),
-            Phase::Return { step, .. } => self.ret(step, movement, &face, now, &mut reply),
+            Phase::Return { step, .. } => self.ret(step, &face, now, &mut reply),
             Phase::Align | Phase::Done => {}
         }
         reply
@@ -584,7 +622,7 @@ impl LiveCheck {
             // Someone else, or a jump, while aligning: begin again with this face.
             self.restart_reference();
         }
-        self.last_box = Some(face.bbox);
+        self.last_box = face.extent();
         let Some(descriptor) = face.descriptor else {
             return;
         };
@@ -617,6 +655,12 @@ impl LiveCheck {
         };
         if self.reference.len() >= wanted {
             self.reference_landmarks = mean_landmarks(&self.reference);
+            self.facing = Some(Arc::new(Facing {
+                reference: self.reference_landmarks.clone(),
+                turn_threshold: self.rules.turn_threshold,
+                tilt_threshold: self.rules.tilt_threshold,
+                max_frontal_offset: self.rules.quality.max_frontal_offset,
+            }));
             if self.reference_happy > 0.4 {
                 // Already smiling: a smile cannot be asked for; ask for a movement instead.
                 replace_smiles(&mut self.plan, &self.rules.actions);
@@ -636,21 +680,20 @@ impl LiveCheck {
         self.last_box = None;
     }
 
-    /// A box that jumps or changes size abruptly means another face took over the track (the
-    /// fast detector's boxes wobble by a quarter of their size between frames: only a jump of
-    /// most of a face counts).
+    /// A face whose landmarks jump or change size abruptly means another face took over the
+    /// track (only a jump of most of a face counts).
     fn box_jumps(&self, face: &FaceSeen) -> bool {
-        let Some(last) = self.last_box else {
+        let (Some(last), Some(current)) = (self.last_box, face.extent()) else {
             return false;
         };
         let size = last.width.max(last.height);
         let (lx, ly) = (last.x + last.width / 2.0, last.y + last.height / 2.0);
         let (cx, cy) = (
-            face.bbox.x + face.bbox.width / 2.0,
-            face.bbox.y + face.bbox.height / 2.0,
+            current.x + current.width / 2.0,
+            current.y + current.height / 2.0,
         );
         let jump = (cx - lx).hypot(cy - ly) / size;
-        let scale = face.bbox.width / last.width;
+        let scale = current.width / last.width;
         jump > 0.8 || !(0.6..=1.67).contains(&scale)
     }
 
@@ -722,9 +765,11 @@ impl LiveCheck {
         }
     }
 
-    fn ret(&mut self, step: usize, m: Movement, face: &FaceSeen, now: i64, reply: &mut FrameReply) {
-        let facing =
-            self.neutral(m) && face.quality.frontal_offset <= self.rules.quality.max_frontal_offset;
+    fn ret(&mut self, step: usize, face: &FaceSeen, now: i64, reply: &mut FrameReply) {
+        let facing = self
+            .facing
+            .as_ref()
+            .is_some_and(|f| f.holds(&face.landmarks, face.quality.frontal_offset));
         let Some(descriptor) = face.descriptor.filter(|_| facing) else {
             reply.guidance = Some(Guidance::LookStraight);
             return;
@@ -786,22 +831,13 @@ fn within_half(m: Movement, turn_threshold: f64, tilt_threshold: f64) -> bool {
     m.yaw.abs() < turn_threshold / 2.0 && m.pitch.abs() < tilt_threshold / 2.0
 }
 
-/// `steps` actions drawn at random from `actions`, never the same twice in a row (with the four
-/// movements and three steps: 36 sequences).
+/// `steps` actions drawn independently and uniformly from `actions` (four movements, four steps:
+/// 256 sequences). A movement may come twice in a row: forbidding it would cut the sequences a
+/// replay must match by more than half (108) and stop nothing.
 fn draw_plan(actions: &[Action], steps: usize, rng: &mut impl Rng) -> Vec<Action> {
-    let mut plan: Vec<Action> = Vec::with_capacity(steps);
-    while plan.len() < steps {
-        let choices: Vec<Action> = actions
-            .iter()
-            .copied()
-            .filter(|a| plan.last() != Some(a))
-            .collect();
-        match choices.choose(rng) {
-            Some(a) => plan.push(*a),
-            None => break,
-        }
-    }
-    plan
+    (0..steps)
+        .map_while(|_| actions.choose(rng).copied())
+        .collect()
 }
 
 fn replace_smiles(plan: &mut [Action], actions: &[Action]) {
@@ -1120,17 +1156,22 @@ mod tests {
     }
 
     #[test]
-    fn random_plans_differ_and_never_repeat_a_step_back_to_back() {
+    fn random_plans_cover_every_sequence_of_the_default_steps() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let actions = CheckRules::default().actions;
-        let plans: Vec<Vec<Action>> = (0..200).map(|_| draw_plan(&actions, 3, &mut rng)).collect();
+        let rules = CheckRules::default();
+        let plans: Vec<Vec<Action>> = (0..5_000)
+            .map(|_| draw_plan(&rules.actions, rules.steps, &mut rng))
+            .collect();
+        assert!(plans.iter().all(|p| p.len() == rules.steps));
+        let mut counts: std::collections::HashMap<&Vec<Action>, usize> = Default::default();
         for p in &plans {
-            assert_eq!(p.len(), 3);
-            assert!(p.windows(2).all(|w| w[0] != w[1]), "{p:?}");
+            *counts.entry(p).or_default() += 1;
         }
-        let distinct: std::collections::HashSet<_> = plans.iter().collect();
-        // 4 * 3 * 3 = 36 sequences.
-        assert_eq!(distinct.len(), 36);
+        // 4^4 = 256 sequences, about 20 draws each: none missing and none far more likely
+        // than the rest (a replay's chance is the likeliest sequence's).
+        assert_eq!(counts.len(), 256);
+        let most = counts.values().copied().max().unwrap_or(0);
+        assert!(most <= 40, "one sequence drawn {most} times in 5000");
     }
 
     #[test]
@@ -1156,5 +1197,41 @@ mod tests {
         }
         assert_eq!(captures, 3);
         assert!(matches!(check.phase, Phase::Hold { step: 0, .. }));
+    }
+
+    #[test]
+    fn after_the_reference_the_face_is_followed_and_descriptors_are_taken_facing_the_camera() {
+        let rules = CheckRules {
+            script: SCRIPT.to_vec(),
+            ..CheckRules::default()
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut check = LiveCheck::new(Purpose::Verify, rules, &mut rng, T0);
+        let frontal = project(&test_head(), 0.0, 0.0, (0.0, 0.0));
+        let first = check.needs();
+        assert_eq!((first.track, first.descriptor), (None, DescriptorNeed::Yes));
+        let mut now = T0;
+        while !matches!(check.phase, Phase::Hold { .. }) {
+            now += FRAME_MS;
+            check.on_frame(seen(frontal.clone(), 0.0), now);
+            assert!(now < T0 + 10 * FRAME_MS, "no hold after 10 frontal frames");
+        }
+        let (mut whole_first, mut facing_rule) = (0, None);
+        for _ in 0..8 {
+            let needs = check.needs();
+            assert!(needs.track.is_some(), "the track's box is not handed on");
+            whole_first += usize::from(needs.whole_frame_first);
+            if let DescriptorNeed::IfFacing(rule) = needs.descriptor {
+                facing_rule = Some(rule);
+            }
+            now += 10;
+            check.on_frame(seen(frontal.clone(), 0.0), now);
+        }
+        assert_eq!(whole_first, 2, "every fourth frame looks at the whole frame first");
+        let facing = facing_rule.expect("a hold asks for a descriptor every fourth frame");
+        assert!(facing.holds(&frontal, 0.02));
+        let turned = project(&test_head(), 25.0, 0.0, (0.0, 0.0));
+        assert!(!facing.holds(&turned, 0.02), "a turned head's descriptor is wanted");
+        assert!(!facing.holds(&frontal, 0.9), "a face far from frontal passes as facing");
     }
 }
