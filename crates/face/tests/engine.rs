@@ -269,7 +269,10 @@ fn detecting_in_a_region_finds_the_face_there_in_image_coordinates() {
                 dx.hypot(dy) / b.width
             })
             .fold(f64::MAX, f64::min);
-        assert!(closest < 0.25, "face at {b:?}: nearest found {closest:.2} box widths off");
+        assert!(
+            closest < 0.25,
+            "face at {b:?}: nearest found {closest:.2} box widths off"
+        );
     }
     let nowhere = BBox {
         x: f64::from(image.width) + 10.0,

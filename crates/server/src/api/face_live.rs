@@ -12,6 +12,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures_util::FutureExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -291,31 +292,43 @@ async fn drive(
         return run;
     }
     let mut seq = 0u64;
-    let mut arrivals: VecDeque<tokio::time::Instant> = VecDeque::new();
+    let mut rate = FrameRate::default();
+    // Messages the client sent while the previous frame was analysed, already counted.
+    let mut waiting: VecDeque<Option<Result<Message, axum::Error>>> = VecDeque::new();
     loop {
         let wait =
             Duration::from_millis(u64::try_from(check.next_deadline() - now_ms()).unwrap_or(0));
-        let message = tokio::select! {
-            m = socket.recv() => m,
-            () = draining.started() => {
-                // Not the person's failure: the attempt is given back (not `prompted`).
-                run.prompted = false;
-                run.restarting = true;
-                run.error = Some((ApiError::Busy, CLOSE_SERVICE_RESTART));
-                return run;
-            }
-            () = tokio::time::sleep(wait) => {
-                let reply = check.on_clock(now_ms());
-                run.prompted = check.prompted();
-                if !send_events(socket, &reply.events).await {
+        let message = if let Some(m) = waiting.pop_front() {
+            m
+        } else {
+            tokio::select! {
+                m = socket.recv() => {
+                    if rate.too_fast(&m) {
+                        run.error = Some((too_fast(), CLOSE_TOO_FAST));
+                        return run;
+                    }
+                    m
+                }
+                () = draining.started() => {
+                    // Not the person's failure: the attempt is given back (not `prompted`).
+                    run.prompted = false;
+                    run.restarting = true;
+                    run.error = Some((ApiError::Busy, CLOSE_SERVICE_RESTART));
                     return run;
                 }
-                if let Some(verdict) = reply.verdict {
-                    run.verdict = Some(verdict);
-                    run.ending = Ending::Verdict;
-                    return run;
+                () = tokio::time::sleep(wait) => {
+                    let reply = check.on_clock(now_ms());
+                    run.prompted = check.prompted();
+                    if !send_events(socket, &reply.events).await {
+                        return run;
+                    }
+                    if let Some(verdict) = reply.verdict {
+                        run.verdict = Some(verdict);
+                        run.ending = Ending::Verdict;
+                        return run;
+                    }
+                    continue;
                 }
-                continue;
             }
         };
         let frame = match message {
@@ -334,21 +347,6 @@ async fn drive(
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
             Some(Ok(Message::Close(_)) | Err(_)) | None => return run,
         };
-        let arrived = tokio::time::Instant::now();
-        arrivals.push_back(arrived);
-        while arrivals
-            .front()
-            .is_some_and(|t| arrived.duration_since(*t) >= Duration::from_secs(1))
-        {
-            arrivals.pop_front();
-        }
-        if arrivals.len() > MAX_FRAMES_PER_SECOND {
-            run.error = Some((
-                ApiError::Validation(format!("more than {MAX_FRAMES_PER_SECOND} frames a second")),
-                CLOSE_TOO_FAST,
-            ));
-            return run;
-        }
         seq += 1;
         let analysed = match state.live.analyse(frame.clone(), check.needs()).await {
             Ok(a) => a,
@@ -386,7 +384,54 @@ async fn drive(
             run.ending = Ending::Verdict;
             return run;
         }
+        // A client that follows the protocol sends nothing while its frame is analysed; read
+        // what came meanwhile now, so frames are counted when they arrived and not when the
+        // server got round to them (a slow server must not hide a flood).
+        while waiting.len() <= MAX_FRAMES_PER_SECOND {
+            let Some(m) = socket.recv().now_or_never() else {
+                break;
+            };
+            if rate.too_fast(&m) {
+                run.error = Some((too_fast(), CLOSE_TOO_FAST));
+                return run;
+            }
+            let more = matches!(m, Some(Ok(Message::Binary(_))));
+            waiting.push_back(m);
+            if !more {
+                break;
+            }
+        }
     }
+}
+
+/// The frames of the last second, to close a socket that sends more than
+/// [`MAX_FRAMES_PER_SECOND`].
+#[derive(Default)]
+struct FrameRate {
+    arrivals: VecDeque<tokio::time::Instant>,
+}
+
+impl FrameRate {
+    /// Counts `message` if it is a frame; true when that makes too many in one second.
+    fn too_fast(&mut self, message: &Option<Result<Message, axum::Error>>) -> bool {
+        if !matches!(message, Some(Ok(Message::Binary(_)))) {
+            return false;
+        }
+        let now = tokio::time::Instant::now();
+        self.arrivals.push_back(now);
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            self.arrivals.pop_front();
+        }
+        self.arrivals.len() > MAX_FRAMES_PER_SECOND
+    }
+}
+
+fn too_fast() -> ApiError {
+    ApiError::Validation(format!("more than {MAX_FRAMES_PER_SECOND} frames a second"))
 }
 
 async fn send_events(socket: &mut WebSocket, events: &[Event]) -> bool {

@@ -1227,11 +1227,20 @@ mod tests {
             now += 10;
             check.on_frame(seen(frontal.clone(), 0.0), now);
         }
-        assert_eq!(whole_first, 2, "every fourth frame looks at the whole frame first");
+        assert_eq!(
+            whole_first, 2,
+            "every fourth frame looks at the whole frame first"
+        );
         let facing = facing_rule.expect("a hold asks for a descriptor every fourth frame");
         assert!(facing.holds(&frontal, 0.02));
         let turned = project(&test_head(), 25.0, 0.0, (0.0, 0.0));
-        assert!(!facing.holds(&turned, 0.02), "a turned head's descriptor is wanted");
-        assert!(!facing.holds(&frontal, 0.9), "a face far from frontal passes as facing");
+        assert!(
+            !facing.holds(&turned, 0.02),
+            "a turned head's descriptor is wanted"
+        );
+        assert!(
+            !facing.holds(&frontal, 0.9),
+            "a face far from frontal passes as facing"
+        );
     }
 }

@@ -150,15 +150,18 @@ impl LiveService {
             });
             Ok::<_, ApiError>(found)
         };
+        // Near the track first, or the whole frame first (every few frames), then the other.
         let mut detections = Vec::new();
-        if let (Some(track), false) = (&needs.track, needs.whole_frame_first) {
-            detections = near(track)?;
+        if let Some(track) = needs.track.filter(|_| !needs.whole_frame_first) {
+            detections = near(&track)?;
         }
         if detections.is_empty() {
             detections = detect(FaceStage::Detection, &self.detector)?;
         }
-        if let (Some(track), true, true) = (&needs.track, needs.whole_frame_first, detections.is_empty()) {
-            detections = near(track)?;
+        if let Some(track) = needs.track.filter(|_| needs.whole_frame_first) {
+            if detections.is_empty() {
+                detections = near(&track)?;
+            }
         }
         if detections.is_empty() && self.closer_look != self.detector {
             detections = detect(FaceStage::DetectionRetry, &self.closer_look)?;
