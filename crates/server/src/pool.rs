@@ -58,6 +58,71 @@ impl BlockingPool {
     }
 }
 
+/// Work that can wait for idle CPU: one thread at the lowest CPU priority, so that its long
+/// jobs (the multiple-face scan at the end of a live check, SSD MobileNetV1 at about 60 ms a
+/// frame) never hold a worker that the frames of other live checks are queued for. At most
+/// `queue` jobs wait; one more is refused with [`PoolBusy`].
+#[derive(Clone, Debug)]
+pub struct BackgroundLane {
+    jobs: std::sync::mpsc::SyncSender<Box<dyn FnOnce() + Send>>,
+}
+
+impl BackgroundLane {
+    pub fn start(queue: usize) -> Self {
+        let (jobs, waiting) = std::sync::mpsc::sync_channel::<Box<dyn FnOnce() + Send>>(queue);
+        // The thread ends when the last clone of the lane is dropped.
+        std::thread::Builder::new()
+            .name("background".into())
+            .spawn(move || {
+                lower_this_threads_priority();
+                for job in waiting {
+                    job();
+                }
+            })
+            .expect("start the background thread");
+        Self { jobs }
+    }
+
+    /// Runs `job` on the background thread, or fails with [`PoolBusy`] when the queue is full.
+    /// A panic in `job` is resumed on the caller.
+    pub async fn run<T, F>(&self, job: F) -> Result<T, PoolBusy>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.jobs
+            .try_send(Box::new(move || {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                // The caller may be gone (client left); nothing to tell then.
+                let _ = done.send(outcome);
+            }))
+            .map_err(|_| PoolBusy)?;
+        match result.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => Err(PoolBusy),
+        }
+    }
+}
+
+/// Nice 19: the scheduler gives the thread about 1/70 of a core while normal threads want the
+/// cores, all of what they leave otherwise.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread's own id; on Linux a thread id
+        // names that thread alone for setpriority.
+        let failed = unsafe {
+            let thread = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, 19) != 0
+        };
+        if failed {
+            tracing::warn!("could not lower the background thread's priority");
+        }
+    }
+}
+
 /// Decoded pixels allowed in memory at once across every job, so that peak memory does not grow
 /// with the number of large images in flight (a 25 MP PNG takes about 175 MB while it is
 /// decoded and converted). A job takes its image's pixels before decoding it and gives them back
@@ -133,6 +198,7 @@ impl Drop for PixelPermit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::FutureExt;
     use std::sync::mpsc;
 
     #[tokio::test]
@@ -168,6 +234,43 @@ mod tests {
         release_tx.send(()).expect("release");
         running.await.expect("join").expect("first job");
         assert_eq!(queued.await.expect("join").expect("queued job"), 1);
+    }
+
+    #[tokio::test]
+    async fn background_jobs_run_at_the_lowest_priority_and_a_full_queue_refuses() {
+        let lane = BackgroundLane::start(1);
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: reads the calling thread's own priority.
+            let nice = lane
+                .run(|| unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as _) })
+                .await
+                .expect("run");
+            assert_eq!(nice, 19);
+        }
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        let busy = lane.clone();
+        let running = tokio::spawn(async move {
+            busy.run(move || {
+                started_tx.send(()).ok();
+                release_rx.recv().ok();
+                7
+            })
+            .await
+        });
+        tokio::task::spawn_blocking(move || started_rx.recv())
+            .await
+            .expect("join")
+            .expect("started");
+        // The one place in the queue is taken; the next job is refused at once.
+        let mut queued = Box::pin(lane.run(|| 8));
+        assert!((&mut queued).now_or_never().is_none(), "queued job ran");
+        let refused = lane.run(|| 9).now_or_never().expect("answered at once");
+        assert!(refused.is_err(), "a job beyond the queue was accepted");
+        release_tx.send(()).expect("release");
+        assert_eq!(running.await.expect("join").expect("first"), 7);
+        assert_eq!(queued.await.expect("queued"), 8);
     }
 
     #[test]

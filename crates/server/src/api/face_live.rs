@@ -158,12 +158,20 @@ async fn probe(
 /// The rules of a check under `config`.
 pub fn check_rules(config: &Config) -> CheckRules {
     let f = &config.face;
+    let defaults = CheckRules::default();
     CheckRules {
         steps: f.liveness_steps,
         actions: f.liveness_actions.clone(),
         script: f.liveness_script.clone(),
         continuity_distance: f.match_threshold,
-        ..CheckRules::default()
+        // A fixed script is played by recorded clips (browser tests) whose movements start
+        // about 1.5 s after the prompt, give or take a second: only the window applies.
+        start_ms: if f.liveness_script.is_empty() {
+            defaults.start_ms
+        } else {
+            defaults.step_window_ms
+        },
+        ..defaults
     }
 }
 

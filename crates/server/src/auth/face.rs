@@ -36,16 +36,29 @@ use utoipa::ToSchema;
 use crate::config::{Config, DetectorKind, FaceConfig};
 use crate::error::ApiError;
 use crate::metrics::{FaceStage, FaceTimer};
-use crate::pool::{BlockingPool, PixelBudget, PixelPermit};
+use crate::pool::{BackgroundLane, BlockingPool, PixelBudget, PixelPermit};
 
 /// How long a job waits for its image's pixels before the request is refused as busy.
 const PIXEL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Background face jobs that may wait (one per live check ending at once).
+const BACKGROUND_QUEUE: usize = 64;
+
+/// Where a face job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// The bounded pool, for work a request is waiting on.
+    Pool,
+    /// The lowest-priority thread, for slow work that must not delay live frames.
+    Background,
+}
 
 /// Everything the face endpoints run on: the engine, the bounded pool and the options.
 #[derive(Clone)]
 pub struct FaceService {
     engine: Arc<Engine>,
     pool: BlockingPool,
+    /// For work that can wait while frames of live checks are waiting for the pool.
+    background: BackgroundLane,
     enrol_pipeline: PipelineOptions,
     verify_pipeline: PipelineOptions,
     live: DetectorOptions,
@@ -225,6 +238,7 @@ impl FaceService {
         Self {
             engine,
             pool,
+            background: BackgroundLane::start(BACKGROUND_QUEUE),
             enrol_pipeline: pipeline(f.enrol_detector, f),
             verify_pipeline: pipeline(f.verify_detector, f),
             live: DetectorOptions::Tiny {
@@ -288,12 +302,21 @@ impl FaceService {
         &self,
         job: impl FnOnce(&FaceService) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
+        self.run_on(Lane::Pool, job).await
+    }
+
+    async fn run_on<T: Send + 'static>(
+        &self,
+        lane: Lane,
+        job: impl FnOnce(&FaceService) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
         let this = self.clone();
-        let result = self
-            .pool
-            .run(move || std::panic::catch_unwind(AssertUnwindSafe(|| job(&this))))
-            .await
-            .map_err(|_| ApiError::Busy)?;
+        let guarded = move || std::panic::catch_unwind(AssertUnwindSafe(|| job(&this)));
+        let result = match lane {
+            Lane::Pool => self.pool.run(guarded).await,
+            Lane::Background => self.background.run(guarded).await,
+        }
+        .map_err(|_| ApiError::Busy)?;
         result.unwrap_or_else(|_| Err(ApiError::Internal(anyhow::anyhow!("face engine panicked"))))
     }
 
@@ -403,8 +426,9 @@ impl FaceService {
     pub async fn first_with_several_faces(
         &self,
         images: Vec<Bytes>,
+        lane: Lane,
     ) -> Result<Option<usize>, ApiError> {
-        self.run(move |s| {
+        self.run_on(lane, move |s| {
             for (i, bytes) in images.iter().enumerate() {
                 let (image, _pixels) = s.decode(i + 1, bytes, &s.limits)?;
                 let faces = s

@@ -273,7 +273,11 @@ async fn check_frames(
             .filter(|(_, d)| d.is_some_and(|d| d < state.config.face.match_threshold))
             .map(|(f, _)| f)
             .collect();
-        if let Some(index) = state.face.first_with_several_faces(matched).await? {
+        if let Some(index) = state
+            .face
+            .first_with_several_faces(matched, super::face::Lane::Pool)
+            .await?
+        {
             return Err(ApiError::MultipleFaces { index });
         }
     }

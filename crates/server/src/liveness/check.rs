@@ -89,6 +89,8 @@ pub struct CheckRules {
     pub smile_threshold: f32,
     /// How long a prompt waits for its movement.
     pub step_window_ms: i64,
+    /// How soon after its prompt the movement must begin (reach half its threshold).
+    pub start_ms: i64,
     /// A movement seen sooner than this after its prompt began before the prompt.
     pub reaction_ms: i64,
     /// The random time the face must hold still before each prompt.
@@ -115,9 +117,9 @@ impl Default for CheckRules {
     fn default() -> Self {
         Self {
             // A recording of another check passes only if its order is this one's (1 in 256
-            // with four steps of four movements) and its timing happens to fit every window
-            // (about 3 in 4 per step with these holds and windows): about 1 in 800. Three
-            // steps without repeats gave 1 in 36 orders and accepted 1 replay in 20 once.
+            // with four steps of four movements) and its timing fits every window (about 2 in
+            // 5 per step, see `start_ms`): about 1 in 10,000. Three steps without repeats gave
+            // 1 in 36 orders and accepted 1 replay in 20 once.
             steps: 4,
             actions: vec![
                 Action::TurnLeft,
@@ -133,9 +135,14 @@ impl Default for CheckRules {
             tilt_threshold: 0.16,
             smile_threshold: 0.6,
             step_window_ms: 3_500,
+            // A recording's movement began at its own prompt's time: with holds drawn over 3 s
+            // and 1.5 s to begin, it falls inside the new window about 2 times in 5 (measured:
+            // 30 of 80 replays whose first movement was the one asked). The simulated users
+            // begin 0.3-0.7 s after a prompt; people reading an arrow, within about a second.
+            start_ms: 1_500,
             reaction_ms: 200,
             // Random holds make a recording's movements fall before the prompts of a new check.
-            hold_ms: (500, 2_500),
+            hold_ms: (500, 3_500),
             return_ms: 4_000,
             align_ms: 20_000,
             total_ms: 60_000,
@@ -327,6 +334,8 @@ enum Phase {
         step: usize,
         asked_at: i64,
         hits: u32,
+        /// The movement has begun (see [`CheckRules::start_ms`]).
+        begun: bool,
     },
     Return {
         step: usize,
@@ -473,7 +482,9 @@ impl LiveCheck {
         let phase = match self.phase {
             Phase::Align => self.started_at + self.rules.align_ms,
             Phase::Hold { until, .. } => until,
-            Phase::Prompt { asked_at, .. } => asked_at + self.rules.step_window_ms,
+            Phase::Prompt {
+                asked_at, begun, ..
+            } => asked_at + self.prompt_limit(begun),
             Phase::Return { deadline, .. } => deadline,
             Phase::Done => total,
         };
@@ -511,6 +522,7 @@ impl LiveCheck {
                         step,
                         asked_at: now,
                         hits: 0,
+                        begun: false,
                     },
                     now,
                 );
@@ -522,7 +534,9 @@ impl LiveCheck {
                 });
                 reply
             }
-            Phase::Prompt { asked_at, .. } if now >= asked_at + self.rules.step_window_ms => {
+            Phase::Prompt {
+                asked_at, begun, ..
+            } if now >= asked_at + self.prompt_limit(begun) => {
                 self.fail(reply, Failure::StepMissed)
             }
             Phase::Return { deadline, .. } if now >= deadline => {
@@ -577,7 +591,15 @@ impl LiveCheck {
                 step,
                 asked_at,
                 hits,
-            } => self.prompt(step, asked_at, hits, movement, &face, now, &mut reply),
+                begun,
+            } => self.prompt(
+                step,
+                (asked_at, hits, begun),
+                movement,
+                &face,
+                now,
+                &mut reply,
+            ),
             Phase::Return { step, .. } => self.ret(step, &face, now, &mut reply),
             Phase::Align | Phase::Done => {}
         }
@@ -722,12 +744,20 @@ impl LiveCheck {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// How long the current prompt may still run: until its movement must begin, then until
+    /// its window closes.
+    fn prompt_limit(&self, begun: bool) -> i64 {
+        if begun {
+            self.rules.step_window_ms
+        } else {
+            self.rules.start_ms.min(self.rules.step_window_ms)
+        }
+    }
+
     fn prompt(
         &mut self,
         step: usize,
-        asked_at: i64,
-        hits: u32,
+        (asked_at, hits, begun): (i64, u32, bool),
         m: Movement,
         face: &FaceSeen,
         now: i64,
@@ -748,6 +778,7 @@ impl LiveCheck {
             *reply = self.fail(std::mem::take(reply), Failure::WrongMovement);
             return;
         }
+        let begun = begun || done || self.begins(action, m, face);
         let hits = if done { hits + 1 } else { 0 };
         if hits >= 2 {
             reply.events.push(Event::Step {
@@ -761,6 +792,7 @@ impl LiveCheck {
                 step,
                 asked_at,
                 hits,
+                begun,
             };
         }
     }
@@ -791,6 +823,21 @@ impl LiveCheck {
                 identity: std::mem::take(&mut self.identity),
                 captured: std::mem::take(&mut self.captured),
             });
+        }
+    }
+
+    /// The asked movement has gone half of the way its threshold asks.
+    fn begins(&self, action: Action, m: Movement, face: &FaceSeen) -> bool {
+        let (yaw, pitch) = (
+            m.yaw / self.rules.turn_threshold,
+            m.pitch / self.rules.tilt_threshold,
+        );
+        match action {
+            Action::TurnLeft => yaw >= 0.5,
+            Action::TurnRight => yaw <= -0.5,
+            Action::LookUp => pitch >= 0.5,
+            Action::LookDown => pitch <= -0.5,
+            Action::Smile => face.happy.is_some_and(|h| h - self.reference_happy >= 0.15),
         }
     }
 
@@ -1042,6 +1089,35 @@ mod tests {
         assert_eq!(failure(run(&SCRIPT, &mut eager)), Failure::MovedEarly);
     }
 
+    /// A person who follows every prompt, beginning `delay` ms after it and turning 22° over
+    /// the next 300 ms.
+    fn reacting_after(delay: i64) -> impl FnMut(Option<Action>, i64) -> Seen {
+        let head = test_head();
+        move |action, since| {
+            let fraction = ((since - delay) as f64 / 300.0).clamp(0.0, 1.0);
+            let (yaw, pitch) = pose_of(action, 400);
+            seen(
+                project(&head, yaw * fraction, pitch * fraction, (0.0, 0.0)),
+                0.0,
+            )
+        }
+    }
+
+    #[test]
+    fn a_movement_must_begin_soon_after_its_prompt() {
+        let start = CheckRules::default().start_ms;
+        assert!(matches!(
+            run(&SCRIPT, &mut reacting_after(start - 400)),
+            Verdict::Passed { .. }
+        ));
+        // Finishing well inside the window is not enough when the movement began too late,
+        // as a recording made for another check's timing does.
+        assert_eq!(
+            failure(run(&SCRIPT, &mut reacting_after(start + 200))),
+            Failure::StepMissed
+        );
+    }
+
     #[test]
     fn the_wrong_movement_fails_at_once() {
         let head = test_head();
@@ -1144,8 +1220,13 @@ mod tests {
                 ..
             }]
         ));
-        assert_eq!(check.next_deadline(), hold_end + rules.step_window_ms);
-        let verdict = check.on_clock(hold_end + rules.step_window_ms).verdict;
+        // A face that does not begin to move fails when the movement should have begun.
+        assert_eq!(check.next_deadline(), hold_end + rules.start_ms);
+        assert!(check
+            .on_clock(hold_end + rules.start_ms - 1)
+            .verdict
+            .is_none());
+        let verdict = check.on_clock(hold_end + rules.start_ms).verdict;
         assert!(matches!(
             verdict,
             Some(Verdict::Failed {
