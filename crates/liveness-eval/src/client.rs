@@ -130,6 +130,8 @@ pub struct CheckReport {
     pub reason: Option<String>,
     pub ticket: Option<String>,
     pub prompts: Vec<String>,
+    /// When each prompt arrived, seconds since `ready`.
+    pub prompt_times: Vec<f64>,
     pub steps_passed: usize,
     /// Frame-to-answer latencies, milliseconds.
     pub latencies_ms: Vec<f64>,
@@ -282,9 +284,11 @@ async fn read_until_answer(
             }
             "prompt" => {
                 let action = v["action"].as_str().unwrap_or("");
+                let t = ready.elapsed().as_secs_f64();
                 report.prompts.push(action.to_owned());
+                report.prompt_times.push(t);
                 if let Some(a) = Action::parse(action) {
-                    presenter.prompt(a, ready.elapsed().as_secs_f64());
+                    presenter.prompt(a, t);
                 }
             }
             "step" if v["passed"] == true => report.steps_passed += 1,

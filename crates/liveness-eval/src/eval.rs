@@ -45,6 +45,10 @@ pub struct AttemptResult {
     /// `passed`, the failure's `code/reason`, or `error: ...`.
     pub label: String,
     pub prompts: Vec<String>,
+    /// When each prompt came, seconds since the check was ready.
+    pub prompt_times: Vec<f64>,
+    /// For a replay: the prompts its recording answered and when (to compare with these).
+    pub replayed: Option<Vec<(String, f64)>>,
     pub latencies_ms: Vec<f64>,
     /// How many frames got each `guidance`.
     pub guidance: BTreeMap<String, usize>,
@@ -155,6 +159,8 @@ fn failed(attempt: Attempt, label: String) -> AttemptResult {
         accepted: false,
         label,
         prompts: Vec::new(),
+        prompt_times: Vec::new(),
+        replayed: None,
         latencies_ms: Vec::new(),
         guidance: BTreeMap::new(),
         steps_passed: 0,
@@ -171,15 +177,16 @@ pub async fn run_attempt(ctx: Arc<Context>, attempt: Attempt) -> AttemptResult {
 
 async fn try_attempt(ctx: &Context, attempt: Attempt) -> anyhow::Result<AttemptResult> {
     let account = &ctx.people[attempt.account];
-    let mut presenter = presenter(ctx, attempt).await?;
+    let (mut presenter, replayed) = presenter(ctx, attempt).await?;
     let session = Session::login(&ctx.base, &username(account, ctx.run)).await?;
     let pacing = Pacing {
         record: attempt.species == Species::Genuine,
         ..Pacing::default()
     };
-    let report = client::live_check(&session, presenter.as_mut(), pacing).await?;
+    let mut report = client::live_check(&session, presenter.as_mut(), pacing).await?;
     let accepted = accepted(&session, &report).await;
     if attempt.species == Species::Genuine {
+        report.recording.prompts = timed_prompts(&report);
         let mut recordings = ctx.recordings.lock().await;
         let list = recordings.entry(attempt.account).or_default();
         list.push((report.passed(), report.recording.clone()));
@@ -197,6 +204,8 @@ async fn try_attempt(ctx: &Context, attempt: Attempt) -> anyhow::Result<AttemptR
         accepted: matches!(accepted, Ok(true)),
         label,
         prompts: report.prompts,
+        prompt_times: report.prompt_times,
+        replayed,
         latencies_ms: report.latencies_ms,
         guidance,
         steps_passed: report.steps_passed,
@@ -221,16 +230,40 @@ fn head_for(person: &Person, rng: &mut StdRng) -> Head {
     )
 }
 
-async fn presenter(ctx: &Context, attempt: Attempt) -> anyhow::Result<Box<dyn Presenter>> {
+fn timed_prompts(report: &CheckReport) -> Vec<(String, f64)> {
+    report
+        .prompts
+        .iter()
+        .cloned()
+        .zip(report.prompt_times.iter().copied())
+        .collect()
+}
+
+/// The presenter of `attempt`, and for a replay the prompts its recording answered.
+async fn presenter(
+    ctx: &Context,
+    attempt: Attempt,
+) -> anyhow::Result<(Box<dyn Presenter>, Option<Vec<(String, f64)>>)> {
     let mut rng = StdRng::seed_from_u64(attempt.seed);
     let person = &ctx.people[attempt.presenter];
     Ok(match attempt.species {
-        Species::Genuine | Species::OtherPerson => {
-            Box::new(Performer::new(head_for(person, &mut rng), attempt.seed))
+        Species::Genuine | Species::OtherPerson => (
+            Box::new(Performer::new(head_for(person, &mut rng), attempt.seed)),
+            None,
+        ),
+        Species::StillPhoto => (
+            Box::new(StillPhoto::new(head_for(person, &mut rng), attempt.seed)),
+            None,
+        ),
+        Species::MovedPhoto => (
+            Box::new(MovedPhoto::new(&head_for(person, &mut rng), attempt.seed)),
+            None,
+        ),
+        Species::Replay => {
+            let replay = Replay::new(replay_source(ctx, attempt, &mut rng).await?);
+            let replayed = Some(replay.recorded_prompts().to_vec());
+            (Box::new(replay), replayed)
         }
-        Species::StillPhoto => Box::new(StillPhoto::new(head_for(person, &mut rng), attempt.seed)),
-        Species::MovedPhoto => Box::new(MovedPhoto::new(&head_for(person, &mut rng), attempt.seed)),
-        Species::Replay => Box::new(Replay::new(replay_source(ctx, attempt, &mut rng).await?)),
     })
 }
 
@@ -263,7 +296,11 @@ async fn replay_source(
         };
         let report = client::live_check(&session, &mut performer, pacing).await?;
         if report.passed() || !report.recording.frames.is_empty() {
-            return Ok(report.recording);
+            let prompts = timed_prompts(&report);
+            return Ok(Recording {
+                prompts,
+                ..report.recording
+            });
         }
     }
     anyhow::bail!("no genuine attempt could be recorded for the replay")
@@ -369,6 +406,8 @@ pub fn write_log(path: &std::path::Path, results: &[AttemptResult]) -> anyhow::R
             "accepted": r.accepted,
             "label": r.label,
             "prompts": r.prompts,
+            "prompt_times": r.prompt_times,
+            "replayed": r.replayed,
             "frames": r.latencies_ms.len(),
             "guidance": r.guidance,
             "steps_passed": r.steps_passed,

@@ -268,10 +268,12 @@ impl Presenter for MovedPhoto {
     }
 }
 
-/// One recorded attempt: every frame sent, with its time since `ready`.
+/// One recorded attempt: every frame sent, with its time since `ready`, and the prompts it
+/// answered with theirs.
 #[derive(Debug, Clone, Default)]
 pub struct Recording {
     pub frames: Vec<(f64, Vec<u8>)>,
+    pub prompts: Vec<(String, f64)>,
 }
 
 /// Attack (3): a recording of a genuine attempt streamed into a new check with the same timing,
@@ -283,6 +285,11 @@ pub struct Replay {
 impl Replay {
     pub fn new(recording: Recording) -> Self {
         Self { recording }
+    }
+
+    /// The prompts the recording answered, and when.
+    pub fn recorded_prompts(&self) -> &[(String, f64)] {
+        &self.recording.prompts
     }
 }
 

@@ -517,7 +517,7 @@ impl Chat<'_> {
 
     /// Stores a message with the `attachments` `me` uploaded into this channel, then publishes
     /// `message.new` to every member. With a `client_id` already used by `me` in this channel,
-    /// returns the stored message and publishes nothing.
+    /// returns the stored message and publishes it again (see below).
     #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &self,
@@ -568,6 +568,22 @@ impl Chat<'_> {
                     .ok_or(ChatError::ClientIdConflict)?;
                 let mut sent = retried(existing, text)?;
                 sent.message = self.message_view(channel_id, sent.message.id).await?;
+                // A node that died between storing the first attempt and publishing it left a
+                // stored message nobody was told of; the retry (through any node) is the only
+                // moment left to tell them. Clients ignore a message id they already have.
+                if !sent.message.deleted {
+                    self.hub
+                        .publish(
+                            &members,
+                            &Event::MessageNew {
+                                channel_id,
+                                message: &sent.message,
+                            }
+                            .to_json(),
+                            Durability::Durable,
+                        )
+                        .await;
+                }
                 return Ok(sent);
             }
             MessageInsert::AttachmentUnavailable => {

@@ -117,8 +117,8 @@ impl Default for CheckRules {
     fn default() -> Self {
         Self {
             // A recording of another check passes only if its order is this one's (1 in 256
-            // with four steps of four movements) and its timing fits every window (about 2 in
-            // 5 per step, see `start_ms`): about 1 in 10,000. Three steps without repeats gave
+            // with four steps of four movements) and its timing fits every window (about 1 in
+            // 2 per step, see `start_ms`): about 1 in 4,000. Three steps without repeats gave
             // 1 in 36 orders and accepted 1 replay in 20 once.
             steps: 4,
             actions: vec![
@@ -136,8 +136,8 @@ impl Default for CheckRules {
             smile_threshold: 0.6,
             step_window_ms: 3_500,
             // A recording's movement began at its own prompt's time: with holds drawn over 3 s
-            // and 1.5 s to begin, it falls inside the new window about 2 times in 5 (measured:
-            // 30 of 80 replays whose first movement was the one asked). The simulated users
+            // and 1.5 s to begin, it falls inside the new window about 1 time in 2 (measured:
+            // 18 of 37 replays whose first movement was the one asked). The simulated users
             // begin 0.3-0.7 s after a prompt; people reading an arrow, within about a second.
             start_ms: 1_500,
             reaction_ms: 200,

@@ -970,6 +970,12 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       return;
     }
     if (m.author) rememberUsers([m.author]);
+    // A retried send is announced again (its first node may have died before announcing it):
+    // a message no newer than the last one known is shown in place, never counted twice.
+    if (c.last_message && m.id <= c.last_message.id) {
+      if (m.channel_id === state.activeId) appendMessage(m);
+      return;
+    }
     c.last_message = m;
     onTyping(m.channel_id, m.author_id, false);
     const reading = m.channel_id === state.activeId && document.visibilityState === 'visible';
