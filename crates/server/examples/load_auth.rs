@@ -14,7 +14,11 @@
 //!
 //! ```text
 //! cargo run --release -p facegate-server --example load_auth -- [--clients 8] [--seconds 10]
+//!     [--database-url postgres://…]
 //! ```
+//! With `--database-url` the accounts, sessions, counters and audit rows live in that
+//! PostgreSQL database (an empty one) instead of SQLite.
+//! The face step is the photo upload, so liveness is off.
 //! Photos: `$FACEGATE_FACES` or `../shared/faces`; models: `$FACEGATE_MODELS` or `./models`.
 
 use std::path::PathBuf;
@@ -33,12 +37,14 @@ const PASSWORD: &str = "benchmark passphrase 2026";
 struct Options {
     clients: usize,
     seconds: u64,
+    database_url: Option<String>,
 }
 
 fn options() -> anyhow::Result<Options> {
     let mut o = Options {
         clients: 8,
         seconds: 10,
+        database_url: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -48,7 +54,10 @@ fn options() -> anyhow::Result<Options> {
         match arg.as_str() {
             "--clients" => o.clients = value.parse()?,
             "--seconds" => o.seconds = value.parse()?,
-            other => bail!("unknown option {other}; use --clients N --seconds S"),
+            "--database-url" => o.database_url = Some(value),
+            other => {
+                bail!("unknown option {other}; use --clients N --seconds S [--database-url URL]")
+            }
         }
     }
     Ok(o)
@@ -274,30 +283,43 @@ async fn verify(client: &Client, base: &str, frame: &[u8]) -> bool {
     }
 }
 
-fn bench_config(dir: &tempfile::TempDir) -> Config {
+fn bench_config(dir: &tempfile::TempDir, database_url: Option<String>) -> anyhow::Result<Config> {
     let mut c = Config {
         listen: "127.0.0.1:0".parse().expect("literal address"),
         data_dir: dir.path().to_path_buf(),
         models_dir: models_dir(),
         ..Config::default()
     };
+    c.face.liveness = server::config::LivenessMode::Off;
+    if let Some(url) = database_url {
+        // A database URL needs the server key from a file (as every node of a deployment).
+        let key = dir.path().join("secret.key");
+        std::fs::write(&key, rand::random::<[u8; 32]>())?;
+        c.database_url = Some(url);
+        c.secret_key_file = Some(key);
+    }
     // One client address drives all the load: lift the per-IP limits, keep everything else.
     c.rate_limit.login_burst = u32::MAX;
     c.rate_limit.face_burst = u32::MAX;
     c.rate_limit.register_burst = u32::MAX;
-    c
+    Ok(c)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let o = options()?;
     let dir = tempfile::tempdir()?;
-    let config = bench_config(&dir);
+    let backend = if o.database_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let config = bench_config(&dir, o.database_url.clone())?;
     let workers = config.pool_workers();
     let engine = app::load_engine(&config).await?;
     let server = app::start(AppState::with_engine(config, engine).await?).await?;
     let base = format!("http://{}", server.addr);
-    println!("facegate auth benchmark: server {base}, {workers} pool workers, {} clients, {} s per phase", o.clients, o.seconds);
+    println!("facegate auth benchmark: server {base} on {backend}, {workers} pool workers, {} clients, {} s per phase", o.clients, o.seconds);
 
     // One account per client, as 8 people logging in at once (the per-account face counter
     // would otherwise see 8 concurrent attempts on one account).

@@ -973,7 +973,10 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     // A retried send is announced again (its first node may have died before announcing it):
     // a message no newer than the last one known is shown in place, never counted twice.
     if (c.last_message && m.id <= c.last_message.id) {
-      if (m.channel_id === state.activeId) appendMessage(m);
+      if (m.channel_id === state.activeId) {
+        appendMessage(m);
+        updateSeen();
+      }
       return;
     }
     c.last_message = m;
