@@ -12,7 +12,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::{ConnectionManager, MultiplexedConnection};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::streams::{StreamRangeReply, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, Script};
 
@@ -20,6 +20,10 @@ use redis::{AsyncCommands, Script};
 const READ_BLOCK_MS: usize = 1000;
 /// A per-channel order lock expires on its own after this long, should its node die holding it.
 const ORDER_LOCK_TTL_MS: u64 = 2000;
+/// Bounds on one attempt to reach Redis and on one command's answer (the blocking read has a
+/// connection of its own).
+const BUS_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+const BUS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Errors of the bus: the Redis cause is kept.
 #[derive(Debug, thiserror::Error)]
@@ -156,7 +160,15 @@ impl Bus {
     /// never contain the URL (it may hold a password).
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, BusError> {
         let client = redis::Client::open(url)?;
-        let conn = ConnectionManager::new(client.clone()).await?;
+        // While Redis is down every command fails fast instead of waiting out the manager's
+        // default reconnection (6 attempts with doubling delays, no timeouts): a send makes
+        // several bus calls (per-IP limit, order lock, publish), and with the defaults one send
+        // took over a minute, holding its channel's order lock and every send queued behind it.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_connection_timeout(BUS_CONNECT_TIMEOUT)
+            .set_response_timeout(BUS_RESPONSE_TIMEOUT);
+        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
         Ok(Self {
             client,
             conn,

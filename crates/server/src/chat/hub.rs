@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use tokio::sync::mpsc;
@@ -198,6 +198,9 @@ struct HubInner {
     bus: Option<Bus>,
     /// This node's name in the bus's presence records.
     node: String,
+    /// An event may have missed this node's sockets: the bus failed to take one, or this
+    /// node's reader lost the stream for a while (see [`follow`]).
+    bus_missed: AtomicBool,
     next_conn_id: AtomicU64,
     state: Mutex<HubState>,
     /// Striped per-channel locks held across "store, then publish", so that per channel the
@@ -274,6 +277,7 @@ impl ChatHub {
                 config,
                 bus,
                 node: format!("{:016x}", rand::random::<u64>()),
+                bus_missed: AtomicBool::new(false),
                 next_conn_id: AtomicU64::new(1),
                 order_locks: (0..ORDER_STRIPES)
                     .map(|_| tokio::sync::Mutex::new(()))
@@ -508,8 +512,9 @@ impl ChatHub {
     }
 
     /// Publishes one event to every connection of `recipients`, on every node. Returns its
-    /// sequence number (0 when the bus failed: then the event is lost to live sockets and
-    /// clients catch up through the history API when they reconnect).
+    /// sequence number (0 when the bus failed: then the event is lost to live sockets, and
+    /// once the bus is back every node's sockets are told to reconnect, which makes clients
+    /// catch up through the history API).
     pub async fn publish(&self, recipients: &[i64], body: &str, durability: Durability) -> u64 {
         let Some(bus) = &self.inner.bus else {
             return self.publish_local(recipients, body, durability);
@@ -526,6 +531,7 @@ impl ChatHub {
             Ok(seq) => seq,
             Err(err) => {
                 tracing::warn!(%err, "publishing a chat event on the bus failed");
+                self.inner.bus_missed.store(true, Ordering::SeqCst);
                 0
             }
         }
@@ -663,6 +669,11 @@ impl ChatHub {
 }
 
 /// This node's reader of the bus: delivers every entry to local sockets in stream order.
+///
+/// While the bus is down, events published anywhere may be lost (a restarted Redis may also
+/// have lost its stream). Messages are stored all the same, so once the bus answers again
+/// every socket of this node is told to reconnect (1012, as at shutdown): a client catches up
+/// through the replay and the history API on reconnecting, which it would otherwise never do.
 async fn follow(hub: Weak<HubInner>, mut reader: Reader) {
     loop {
         let batch = reader.next().await;
@@ -671,8 +682,18 @@ async fn follow(hub: Weak<HubInner>, mut reader: Reader) {
         };
         let hub = ChatHub { inner };
         match batch {
-            Ok(entries) => entries.into_iter().for_each(|e| hub.apply(e)),
+            Ok(entries) => {
+                entries.into_iter().for_each(|e| hub.apply(e));
+                if hub.inner.bus_missed.swap(false, Ordering::SeqCst) {
+                    let told = hub.close_all();
+                    tracing::warn!(
+                        sockets = told,
+                        "the bus answers again; sockets told to reconnect and catch up"
+                    );
+                }
+            }
             Err(err) => {
+                hub.inner.bus_missed.store(true, Ordering::SeqCst);
                 tracing::warn!(%err, "reading the bus failed; retrying");
                 drop(hub);
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;

@@ -225,17 +225,24 @@ pub const ALL_ON_BUS_ENV: &str = "FACEGATE_TEST_ALL_ON_BUS";
 /// of their own, so test runs sharing the Redis do not see each other). Panics, naming the
 /// variable, when PostgreSQL or Redis is not configured: these tests never skip.
 pub async fn start_cluster(n: usize, tweak: impl Fn(&mut Config)) -> Vec<TestServer> {
-    let need = |var: &str| {
-        std::env::var(var)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| {
-                panic!("{var} is not set: the multi-node tests need it (tools/test sets it)")
-            })
-    };
+    let bus_url = std::env::var(REDIS_URL_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            panic!("{REDIS_URL_ENV} is not set: the multi-node tests need it (tools/test sets it)")
+        });
+    start_cluster_on_bus(n, &bus_url, tweak).await
+}
+
+/// Like [`start_cluster`], on the Redis at `bus_url`.
+pub async fn start_cluster_on_bus(
+    n: usize,
+    bus_url: &str,
+    tweak: impl Fn(&mut Config),
+) -> Vec<TestServer> {
     // In the SQLite run of the suites only tests like these use PostgreSQL.
     let postgres = postgres_service_url();
-    let bus_url = need(REDIS_URL_ENV);
+    let bus_url = bus_url.to_owned();
     let prefix = format!("facegate-test-{:016x}", rand::random::<u64>());
     let mut shared: Option<Config> = None;
     let mut nodes = Vec::with_capacity(n);
