@@ -16,19 +16,65 @@ use crate::config::RateLimitConfig;
 /// Above this many tracked addresses, full buckets are forgotten.
 const PRUNE_ABOVE: usize = 10_000;
 
+/// One token bucket: `burst` requests at once, refilled evenly at `per_sec`. Time comes from
+/// the caller. The per-key limiters below keep one per key; a chat socket keeps one for its
+/// client's frames.
 #[derive(Debug, Clone, Copy)]
-struct Bucket {
+pub struct TokenBucket {
+    burst: f64,
+    per_sec: f64,
     tokens: f64,
     updated: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(burst: u32, per_sec: f64, now: Instant) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            burst,
+            per_sec: per_sec.max(0.0),
+            tokens: burst,
+            updated: now,
+        }
+    }
+
+    /// `per_minute` requests at once, refilled over a minute.
+    pub fn per_minute(per_minute: u32, now: Instant) -> Self {
+        Self::new(per_minute, f64::from(per_minute) / 60.0, now)
+    }
+
+    /// Takes one token at `now`; `Err(wait)` tells how long until one is available.
+    pub fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        let tokens = self.tokens_at(now);
+        if tokens >= 1.0 {
+            self.tokens = tokens - 1.0;
+            self.updated = now;
+            return Ok(());
+        }
+        if self.per_sec == 0.0 {
+            return Err(Duration::from_secs(3600));
+        }
+        Err(Duration::from_secs_f64((1.0 - tokens) / self.per_sec))
+    }
+
+    fn tokens_at(&self, now: Instant) -> f64 {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        (self.tokens + elapsed * self.per_sec).min(self.burst)
+    }
+
+    fn is_full_at(&self, now: Instant) -> bool {
+        self.tokens_at(now) >= self.burst
+    }
 }
 
 /// One token bucket per key (a client address, an account): `burst` requests at once,
 /// refilled at `per_sec`.
 #[derive(Debug)]
 pub struct KeyedRateLimiter<K> {
-    burst: f64,
+    burst: u32,
     per_sec: f64,
-    buckets: Mutex<HashMap<K, Bucket>>,
+    buckets: Mutex<HashMap<K, TokenBucket>>,
     /// The deployment-wide window on the bus, and this limiter's name in it.
     shared: Option<(Bus, &'static str)>,
 }
@@ -39,7 +85,7 @@ pub type IpRateLimiter = KeyedRateLimiter<IpAddr>;
 impl<K: std::hash::Hash + Eq> KeyedRateLimiter<K> {
     pub fn new(burst: u32, per_sec: f64) -> Self {
         Self {
-            burst: f64::from(burst.max(1)),
+            burst: burst.max(1),
             per_sec: per_sec.max(0.0),
             buckets: Mutex::new(HashMap::new()),
             shared: None,
@@ -57,23 +103,12 @@ impl<K: std::hash::Hash + Eq> KeyedRateLimiter<K> {
     pub fn check(&self, ip: K, now: Instant) -> Result<(), Duration> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() > PRUNE_ABOVE {
-            let (burst, per_sec) = (self.burst, self.per_sec);
-            buckets.retain(|_, b| refill(b, now, burst, per_sec) < burst);
+            buckets.retain(|_, b| !b.is_full_at(now));
         }
-        let bucket = buckets.entry(ip).or_insert(Bucket {
-            tokens: self.burst,
-            updated: now,
-        });
-        let tokens = refill(bucket, now, self.burst, self.per_sec);
-        if tokens >= 1.0 {
-            bucket.tokens = tokens - 1.0;
-            bucket.updated = now;
-            return Ok(());
-        }
-        if self.per_sec == 0.0 {
-            return Err(Duration::from_secs(3600));
-        }
-        Err(Duration::from_secs_f64((1.0 - tokens) / self.per_sec))
+        buckets
+            .entry(ip)
+            .or_insert_with(|| TokenBucket::new(self.burst, self.per_sec, now))
+            .take(now)
     }
 }
 
@@ -87,9 +122,9 @@ impl<K: std::hash::Hash + Eq + std::fmt::Display> KeyedRateLimiter<K> {
         if self.per_sec == 0.0 {
             return self.check(key, Instant::now());
         }
-        let window = Duration::from_secs_f64(self.burst / self.per_sec);
+        let window = Duration::from_secs_f64(f64::from(self.burst) / self.per_sec);
         match bus.hit(&format!("{name}:{key}"), window).await {
-            Ok((count, _)) if count as f64 <= self.burst => Ok(()),
+            Ok((count, _)) if count <= u64::from(self.burst) => Ok(()),
             Ok((_, left)) => Err(left.max(Duration::from_millis(1))),
             Err(err) => {
                 tracing::warn!(%err, "shared rate limit unavailable; counting on this node");
@@ -97,11 +132,6 @@ impl<K: std::hash::Hash + Eq + std::fmt::Display> KeyedRateLimiter<K> {
             }
         }
     }
-}
-
-fn refill(bucket: &Bucket, now: Instant, burst: f64, per_sec: f64) -> f64 {
-    let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
-    (bucket.tokens + elapsed * per_sec).min(burst)
 }
 
 /// The limiters of the endpoints that cost CPU or guess secrets.

@@ -45,7 +45,7 @@ mod ws;
 pub mod bench;
 
 pub use hub::{ChatHub, CloseReason, Durability, HubConfig, Replay, SessionKey};
-pub use ws::{RateLimiter, CLIENT_FRAMES_PER_MINUTE, MAX_FRAME_BYTES};
+pub use ws::{CLIENT_FRAMES_PER_MINUTE, MAX_FRAME_BYTES};
 
 /// The OpenAPI description of the chat's REST routes, merged into `/api/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {

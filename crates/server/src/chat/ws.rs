@@ -27,6 +27,7 @@ use crate::app::AppState;
 use crate::auth::csrf;
 use crate::auth::session::{is_expired, FullSession, Level, SessionHash};
 use crate::error::ApiError;
+use crate::ratelimit::TokenBucket;
 use crate::shutdown::Draining;
 
 use super::events::{self, ClientFrame};
@@ -74,40 +75,6 @@ pub(super) async fn upgrade(
         .max_message_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| run(socket, state, user_id, hash, query.since))
         .into_response())
-}
-
-/// A token bucket: `per_minute` tokens, refilled evenly. Time comes from the caller.
-#[derive(Debug, Clone)]
-pub struct RateLimiter {
-    capacity: f64,
-    tokens: f64,
-    per_sec: f64,
-    last: Instant,
-}
-
-impl RateLimiter {
-    pub fn per_minute(per_minute: u32, now: Instant) -> Self {
-        let capacity = f64::from(per_minute);
-        Self {
-            capacity,
-            tokens: capacity,
-            per_sec: capacity / 60.0,
-            last: now,
-        }
-    }
-
-    /// Takes one token; false when none is left.
-    pub fn allow(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.capacity);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 /// Why the socket loop stopped.
@@ -179,7 +146,7 @@ async fn serve(
     hash: &SessionHash,
     draining: &mut Draining,
 ) -> End {
-    let mut limiter = RateLimiter::per_minute(CLIENT_FRAMES_PER_MINUTE, Instant::now());
+    let mut limiter = TokenBucket::per_minute(CLIENT_FRAMES_PER_MINUTE, Instant::now().into_std());
     // A random phase spreads the checks of sockets opened together (a reconnect storm, a load
     // test) evenly over the interval instead of hitting the database all at once.
     let phase = CHECK_INTERVAL.mul_f64(0.5 + rand::random::<f64>());
@@ -204,7 +171,7 @@ async fn serve(
                     return End::Client;
                 }
                 // Control frames are answered by the protocol layer; they still count.
-                if !limiter.allow(Instant::now()) {
+                if limiter.take(Instant::now().into_std()).is_err() {
                     return End::RateLimited;
                 }
                 if let Err(end) = handle_client(socket, chat, conn.user_id(), message).await {
@@ -312,14 +279,15 @@ mod tests {
 
     #[test]
     fn rate_limiter_allows_a_minute_of_frames_then_refills_evenly() {
-        let start = Instant::now();
-        let mut limiter = RateLimiter::per_minute(100, start);
-        assert!((0..100).all(|_| limiter.allow(start)));
-        assert!(!limiter.allow(start));
+        let start = std::time::Instant::now();
+        let mut limiter = TokenBucket::per_minute(100, start);
+        let mut allow = |at: std::time::Instant| limiter.take(at).is_ok();
+        assert!((0..100).all(|_| allow(start)));
+        assert!(!allow(start));
         // 0.6 s refills one token at 100/min.
-        assert!(limiter.allow(start + Duration::from_millis(600)));
-        assert!(!limiter.allow(start + Duration::from_millis(600)));
-        assert!((0..100).all(|_| limiter.allow(start + Duration::from_secs(600))));
-        assert!(!limiter.allow(start + Duration::from_secs(600)));
+        assert!(allow(start + Duration::from_millis(600)));
+        assert!(!allow(start + Duration::from_millis(600)));
+        assert!((0..100).all(|_| allow(start + Duration::from_secs(600))));
+        assert!(!allow(start + Duration::from_secs(600)));
     }
 }
