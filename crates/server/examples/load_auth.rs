@@ -28,8 +28,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use reqwest::multipart::{Form, Part};
 use reqwest::{Client, StatusCode};
-use server::app::{self, AppState};
+use server::app::AppState;
 use server::auth::password::{self, Password};
+use server::serve;
 use server::Config;
 
 const PASSWORD: &str = "benchmark passphrase 2026";
@@ -316,8 +317,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let config = bench_config(&dir, o.database_url.clone())?;
     let workers = config.pool_workers();
-    let engine = app::load_engine(&config).await?;
-    let server = app::start(AppState::with_engine(config, engine).await?).await?;
+    let engine = server::app::load_engine(&config).await?;
+    let server = serve::start(AppState::with_engine(config, engine).await?).await?;
     let base = format!("http://{}", server.addr);
     println!("facegate auth benchmark: server {base} on {backend}, {workers} pool workers, {} clients, {} s per phase", o.clients, o.seconds);
 

@@ -15,7 +15,7 @@
 //! node `i % 3` and message `i` is posted to node `i % 3`, so most deliveries cross nodes.
 //!
 //! BENCH-ONLY PATH: the N users and their `full` sessions are inserted straight into the
-//! database by `server::chat::bench` (cargo feature `bench`), skipping registration and the
+//! database by `server::bench` (cargo feature `bench`), skipping registration and the
 //! face check, which would take hours for 10,000 users. Everything after that (cookie session
 //! validation, Origin check, REST sends, fan-out) is the production code path.
 //!
@@ -204,12 +204,11 @@ async fn main() -> anyhow::Result<()> {
             None => server::storage::Db::open(&dir.path().join("facegate.db")).await?,
         };
         let users =
-            server::chat::bench::users_with_full_sessions(&db, "load", args.connections, now)
-                .await?;
+            server::bench::users_with_full_sessions(&db, "load", args.connections, now).await?;
         let mut channels = Vec::new();
         for (i, group) in users.chunks_exact(args.members).enumerate() {
             let ids: Vec<i64> = group.iter().map(|u| u.id).collect();
-            let id = server::chat::bench::group(&db, &format!("load {i}"), &ids, now).await?;
+            let id = server::bench::group(&db, &format!("load {i}"), &ids, now).await?;
             channels.push((id, group[0].session_token.clone()));
         }
         (users, channels)
@@ -275,7 +274,7 @@ async fn run(
     args: &Args,
     addrs: &[String],
     pids: &[u32],
-    users: &[server::chat::bench::BenchUser],
+    users: &[server::bench::BenchUser],
     channels: &[(i64, String)],
 ) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -4,7 +4,7 @@
 use crate::auth::lockout::Counters;
 use crate::bus::{Bus, BusError, EntryKind};
 use crate::config::Config;
-use crate::storage::audit::{AuditKind, NewAuditEvent};
+use crate::storage::audit::{AuditKind, NewAuditEvent, OPERATOR_IP};
 use crate::storage::users::User;
 use crate::storage::Db;
 
@@ -18,9 +18,6 @@ pub enum AdminError {
     Db(#[from] sqlx::Error),
 }
 
-/// The audit trail shows operators' actions to the account owner like any other auth event.
-pub(crate) const ADMIN_IP: &str = "local admin";
-
 async fn account(db: &Db, login: &str) -> Result<User, AdminError> {
     db.find_login(login)
         .await?
@@ -33,7 +30,7 @@ async fn record(db: &Db, user_id: i64, kind: AuditKind, now_ms: i64) -> Result<(
         user_id: Some(user_id),
         kind,
         at: now_ms,
-        ip: ADMIN_IP,
+        ip: OPERATOR_IP,
         user_agent: None,
         detail: None,
     })

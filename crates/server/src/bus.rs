@@ -46,6 +46,9 @@ pub enum EntryKind {
     EndSession,
     /// Close every socket of the user whose id is in `body`.
     EndUser,
+    /// Tell the sockets of `recipients` (every socket when there are none) to reconnect: an
+    /// event for them never reached the stream, and a reconnecting client catches up.
+    Reconnect,
 }
 
 impl EntryKind {
@@ -55,6 +58,7 @@ impl EntryKind {
             EntryKind::Transient => "t",
             EntryKind::EndSession => "s",
             EntryKind::EndUser => "u",
+            EntryKind::Reconnect => "r",
         }
     }
 
@@ -64,6 +68,7 @@ impl EntryKind {
             "t" => EntryKind::Transient,
             "s" => EntryKind::EndSession,
             "u" => EntryKind::EndUser,
+            "r" => EntryKind::Reconnect,
             _ => return None,
         })
     }

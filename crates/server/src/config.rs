@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::liveness::check::Action;
 use crate::proxy::Cidr;
 
 /// Name of the configuration file looked up in the working directory when none is given.
@@ -726,6 +725,43 @@ pub fn normalise_origin(url: &str) -> Option<String> {
         return None;
     }
     Some(format!("{scheme}://{}", rest.to_ascii_lowercase()))
+}
+
+// The movements are a liveness concept; they are defined here, below the check, because the
+// configuration names them (`face.liveness_actions`) and configuration imports nothing above it.
+/// A movement the server can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    TurnLeft,
+    TurnRight,
+    LookUp,
+    LookDown,
+    Smile,
+}
+
+impl Action {
+    pub const ALL: [Action; 5] = [
+        Action::TurnLeft,
+        Action::TurnRight,
+        Action::LookUp,
+        Action::LookDown,
+        Action::Smile,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TurnLeft => "turn_left",
+            Self::TurnRight => "turn_right",
+            Self::LookUp => "look_up",
+            Self::LookDown => "look_down",
+            Self::Smile => "smile",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
-//! The one error type at the HTTP edge: every failure becomes
-//! `{"error": {"code": "...", "message": "..."}}` with a stable machine-readable code.
+//! The one error model. The services fail with [`ApiError`]; the chat use cases with
+//! [`ChatError`], which `ApiError` carries whole, its cause included. At the HTTP edge every
+//! failure becomes `{"error": {"code": "...", "message": "..."}}` with a stable
+//! machine-readable code, and its status is decided here.
 
+use std::fmt;
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -9,8 +12,164 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-// Chat use cases keep their own error type; this edge maps it like every other answer.
-use crate::chat::domain::ChatError;
+/// Everything a chat request can fail with. Each maps to one stable API error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChatError {
+    /// The channel does not exist or the caller is not a member (deliberately the same answer).
+    ChannelNotFound,
+    /// The message does not exist in that channel.
+    MessageNotFound,
+    /// The attachment does not exist or the caller may not see it (deliberately the same).
+    AttachmentNotFound,
+    /// A user named in the request does not exist.
+    UserNotFound(i64),
+    /// Input is malformed; the text says which field and why.
+    Invalid(String),
+    /// The caller is a member but only the owner (or the author) may do this.
+    Forbidden(&'static str),
+    /// A retried send reused a `client_id` with a different text.
+    ClientIdConflict,
+    /// One uploaded file is over the per-file limit (bytes).
+    FileTooLarge { limit: usize },
+    /// An image declares more pixels than the server decodes.
+    ImageTooLarge { pixels: u64, limit: u64 },
+    /// The uploader's attachments would take more than their quota.
+    QuotaExceeded { quota: i64, used: i64 },
+    /// A file that says it is a JPEG, PNG or WebP image cannot be decoded as one.
+    ImageInvalid(String),
+    /// The image pool or its pixel budget is full: retry shortly.
+    Busy,
+    /// Storage (or another dependency) failed; the cause is logged at the edge, never sent.
+    Internal(InternalCause),
+}
+
+/// The cause of an internal error, kept whole (source chain included) for the log. Shared, so
+/// that [`ChatError`] stays `Clone`; two causes are equal only when they are the same one.
+#[derive(Debug, Clone)]
+pub struct InternalCause(std::sync::Arc<anyhow::Error>);
+
+impl InternalCause {
+    pub fn error(&self) -> &anyhow::Error {
+        &self.0
+    }
+}
+
+impl PartialEq for InternalCause {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for InternalCause {}
+
+impl From<&str> for InternalCause {
+    fn from(what: &str) -> Self {
+        Self(std::sync::Arc::new(anyhow::anyhow!(what.to_owned())))
+    }
+}
+
+impl From<String> for InternalCause {
+    fn from(what: String) -> Self {
+        Self(std::sync::Arc::new(anyhow::anyhow!(what)))
+    }
+}
+
+impl ChatError {
+    /// Every code [`ChatError::code`] returns (part of the error schema's enum in
+    /// `/api/openapi.json`).
+    pub const CODES: &'static [&'static str] = &[
+        "not_found",
+        "invalid_request",
+        "payload_too_large",
+        "forbidden",
+        "client_id_conflict",
+        "attachment_quota_exceeded",
+        "image_invalid",
+        "busy",
+        "internal",
+    ];
+
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            // One code for every "no such thing": a non-member must not tell a missing channel
+            // from one they may not see.
+            ChatError::ChannelNotFound
+            | ChatError::MessageNotFound
+            | ChatError::AttachmentNotFound
+            | ChatError::UserNotFound(_) => "not_found",
+            ChatError::Invalid(_) => "invalid_request",
+            ChatError::Forbidden(_) => "forbidden",
+            ChatError::ClientIdConflict => "client_id_conflict",
+            ChatError::FileTooLarge { .. } | ChatError::ImageTooLarge { .. } => "payload_too_large",
+            ChatError::QuotaExceeded { .. } => "attachment_quota_exceeded",
+            ChatError::ImageInvalid(_) => "image_invalid",
+            ChatError::Busy => "busy",
+            ChatError::Internal(_) => "internal",
+        }
+    }
+
+    /// A message a person can act on (never internal details).
+    pub fn message(&self) -> String {
+        match self {
+            ChatError::ChannelNotFound => "No such channel.".into(),
+            ChatError::MessageNotFound => "No such message in this channel.".into(),
+            ChatError::AttachmentNotFound => "No such attachment.".into(),
+            ChatError::UserNotFound(id) => format!("No user with id {id}."),
+            ChatError::Invalid(why) => why.clone(),
+            ChatError::Forbidden(why) => (*why).into(),
+            ChatError::ClientIdConflict => {
+                "This client_id was already used for a different message.".into()
+            }
+            ChatError::FileTooLarge { limit } => {
+                format!("A file is at most {}.", megabytes(*limit as u64))
+            }
+            ChatError::ImageTooLarge { pixels, limit } => format!(
+                "This image has {:.1} megapixels; images are at most {:.1} megapixels.",
+                *pixels as f64 / 1e6,
+                *limit as f64 / 1e6
+            ),
+            ChatError::QuotaExceeded { quota, used } => format!(
+                "Your files take {} of your {}: delete some messages with files, or send a smaller one.",
+                megabytes(u64::try_from(*used).unwrap_or(0)),
+                megabytes(u64::try_from(*quota).unwrap_or(0))
+            ),
+            ChatError::ImageInvalid(why) => format!("This image cannot be read: {why}"),
+            ChatError::Busy => "The server is busy; retry shortly.".into(),
+            ChatError::Internal(_) => "Internal error.".into(),
+        }
+    }
+}
+
+/// Bytes as people read them: "10 MB" (mebibytes, as the configuration counts them).
+fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / (1024.0 * 1024.0);
+    if mb >= 10.0 || mb.fract() == 0.0 {
+        format!("{mb:.0} MB")
+    } else {
+        format!("{mb:.1} MB")
+    }
+}
+
+impl fmt::Display for ChatError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChatError::Internal(cause) => write!(f, "internal: {:#}", cause.error()),
+            other => write!(f, "{}: {}", other.code(), other.message()),
+        }
+    }
+}
+
+impl std::error::Error for ChatError {}
+
+impl From<sqlx::Error> for ChatError {
+    fn from(err: sqlx::Error) -> Self {
+        ChatError::Internal(InternalCause(std::sync::Arc::new(
+            anyhow::Error::new(err).context("database"),
+        )))
+    }
+}
 
 /// Every error the API can answer. The code strings are part of the API contract.
 #[derive(Debug, thiserror::Error)]

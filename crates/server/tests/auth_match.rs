@@ -7,8 +7,8 @@ mod common;
 
 use common::*;
 use face::{Descriptor, Engine, ImageLimits};
-use server::auth::face::{decide, pipeline};
 use server::config::FaceConfig;
+use server::faces::{decide, pipeline};
 
 const PHOTOS: [&str; 13] = [
     "obama_1",

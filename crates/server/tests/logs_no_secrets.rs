@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use face::{Descriptor, ImageLimits};
 use reqwest::StatusCode;
-use server::auth::face::pipeline;
 use server::config::FaceConfig;
+use server::faces::pipeline;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 

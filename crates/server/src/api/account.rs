@@ -126,7 +126,7 @@ pub async fn register(
         consent: is_true(form.optional_text("consent")),
         face: FaceSource::from_parts(form.files("face"), form.optional_text("enrolment"))?,
     };
-    let user = account::register(&state, registration, &client).await?;
+    let user = account::register(&state.auth(), registration, &client).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -144,8 +144,8 @@ pub async fn login(
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
     let previous = read_cookie(&headers, cookie_name(&state.config)).map(|t| SessionHash::of(&t));
-    let token = account::login(&state, &req.login, req.password, previous, &client).await?;
-    let accepts = factors::second_steps_of(&state, &token).await?;
+    let token = account::login(&state.auth(), &req.login, req.password, previous, &client).await?;
+    let accepts = factors::second_steps_of(&state.auth(), &token).await?;
     Ok((
         [(header::SET_COOKIE, set_cookie(&state.config, &token))],
         Json(LoginResponse {
@@ -165,13 +165,13 @@ pub async fn me(State(state): State<AppState>, session: AnySession) -> ApiResult
         .user(session.user_id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    let account = factors::account_factors(&state, session.user_id).await?;
+    let account = factors::account_factors(&state.auth(), session.user_id).await?;
     Ok(Json(MeResponse {
         user,
         auth_level: session.level,
         first_factor: session.first_factor,
         second_factor: session.second_factor,
-        accepts: factors::next_steps(&state, &session).await?,
+        accepts: factors::next_steps(&state.auth(), &session).await?,
         factors: FactorSummary {
             face: account.face,
             passkeys: account.passkeys,
@@ -189,7 +189,7 @@ pub async fn logout(
     client: Client,
     session: AnySession,
 ) -> ApiResult<Response> {
-    account::logout(&state, &session, &client).await?;
+    account::logout(&state.auth(), &session, &client).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, clear_cookie(&state.config))],
@@ -222,7 +222,7 @@ pub async fn delete_me(
     client: Client,
     ApiJson(req): ApiJson<PasswordRequest>,
 ) -> ApiResult<Response> {
-    account::delete(&state, &session, req.password, &client).await?;
+    account::delete(&state.auth(), &session, req.password, &client).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, clear_cookie(&state.config))],

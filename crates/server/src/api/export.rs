@@ -40,7 +40,7 @@ pub async fn export_me(
         })?;
     // Recorded like a sign-in: a stolen session downloading the account shows in the trail.
     audit(
-        &state,
+        &state.auth(),
         Some(session.user_id),
         AuditKind::DataExported,
         &client,

@@ -1,15 +1,57 @@
 //! Request extractors that answer with the API's error shape: JSON (400/413), path
-//! parameters (400) and multipart uploads with per-image size limits (413).
+//! parameters (400), multipart uploads with per-image size limits (413), and who is asking
+//! (the client's address, the session of the cookie: 401 or 403).
+
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
+use crate::auth::session::{AnySession, FullSession};
+use crate::auth::Client;
 use crate::error::ApiError;
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(Client::of_request(
+            peer,
+            &parts.headers,
+            &state.config.trusted_proxies,
+        ))
+    }
+}
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        AnySession::of_request(&state.db, &state.config, &parts.headers).await
+    }
+}
+
+impl FromRequestParts<AppState> for FullSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        AnySession::from_request_parts(parts, state)
+            .await?
+            .try_into()
+    }
+}
 
 /// Multipart field names that carry images; every other field is text.
 const FILE_FIELDS: [&str; 2] = ["face", "frame"];

@@ -10,11 +10,11 @@ use utoipa::ToSchema;
 use super::extract::Upload;
 use crate::app::AppState;
 use crate::auth::account::{self, FaceSource};
-use crate::auth::face::DetectResult;
 use crate::auth::password::Password;
 use crate::auth::session::{set_cookie, AnySession, FullSession, Level};
 use crate::auth::{verify, Client};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::faces::DetectResult;
 
 #[derive(Serialize, ToSchema)]
 pub struct ChallengeResponse {
@@ -74,7 +74,7 @@ pub async fn challenge(
     client: Client,
     session: AnySession,
 ) -> ApiResult<Json<ChallengeResponse>> {
-    let (challenge, expires_in) = verify::challenge(&state, &session, &client).await?;
+    let (challenge, expires_in) = verify::challenge(&state.auth(), &session, &client).await?;
     Ok(Json(ChallengeResponse {
         challenge,
         expires_in,
@@ -101,7 +101,7 @@ pub async fn verify_face(
 ) -> ApiResult<Response> {
     let challenge = form.text("challenge")?;
     let frames = form.files("frame");
-    let token = verify::verify(&state, &session, &challenge, frames, &client).await?;
+    let token = verify::verify(&state.auth(), &session, &challenge, frames, &client).await?;
     Ok((
         [(header::SET_COOKIE, set_cookie(&state.config, &token))],
         Json(VerifyResponse { level: Level::Full }),
@@ -157,6 +157,6 @@ pub async fn reenrol(
 ) -> ApiResult<StatusCode> {
     let password = Password::new(form.text("password")?);
     let face = FaceSource::from_parts(form.files("face"), form.optional_text("enrolment"))?;
-    account::reenrol(&state, &session, password, face, &client).await?;
+    account::reenrol(&state.auth(), &session, password, face, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

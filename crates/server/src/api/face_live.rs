@@ -18,12 +18,12 @@ use utoipa::ToSchema;
 
 use super::extract::ApiJson;
 use crate::app::AppState;
-use crate::auth::face::FaceBox;
 use crate::auth::live::{self, Ending, LiveResult};
 use crate::auth::session::{set_cookie, AnySession, Level};
 use crate::auth::{now_ms, Client};
 use crate::config::{Config, LivenessMode};
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::faces::FaceBox;
 use crate::liveness::check::{CheckRules, Event, Failure, LiveCheck, Purpose, Verdict};
 use crate::liveness::quality::Guidance;
 use crate::metrics::SocketKind;
@@ -113,11 +113,11 @@ pub async fn open(
     let subject = match query.purpose {
         Purpose::Verify => {
             let session = session?;
-            live::open_verify(&state, &session, &client).await?;
+            live::open_verify(&state.auth(), &session, &client).await?;
             Subject::Verify { session }
         }
         Purpose::Enrol => {
-            live::open_enrol(&state, &client).await?;
+            live::open_enrol(&state.auth(), &client).await?;
             let user_id = session
                 .ok()
                 .filter(|s| s.level == Level::Full)
@@ -145,7 +145,7 @@ async fn probe(
     }
     if purpose == Purpose::Verify {
         let checked = match session {
-            Ok(session) => live::probe_verify(state, &session).await,
+            Ok(session) => live::probe_verify(&state.auth(), &session).await,
             Err(e) => Err(e),
         };
         if let Err(e) = checked {
@@ -252,7 +252,7 @@ async fn conclude(
         Subject::Verify { session } => match run.error {
             Some((e, _)) => {
                 live::end_failed(
-                    state,
+                    &state.auth(),
                     session.user_id,
                     client,
                     run.prompted,
@@ -261,13 +261,20 @@ async fn conclude(
                 .await
             }
             None => {
-                live::conclude_verify(state, session, client, run.verdict, run.ending, run.kept)
-                    .await
+                live::conclude_verify(
+                    &state.auth(),
+                    session,
+                    client,
+                    run.verdict,
+                    run.ending,
+                    run.kept,
+                )
+                .await
             }
         },
         Subject::Enrol { user_id } => match run.error {
             Some((e, _)) => Ok(LiveResult::from_error(&e)),
-            None => live::conclude_enrol(state, *user_id, run.verdict, run.kept).await,
+            None => live::conclude_enrol(&state.auth(), *user_id, run.verdict, run.kept).await,
         },
     }
 }
@@ -488,7 +495,7 @@ pub async fn finish(
     session: AnySession,
     ApiJson(request): ApiJson<FinishRequest>,
 ) -> ApiResult<Response> {
-    let token = live::finish(&state, &session, &request.ticket, &client).await?;
+    let token = live::finish(&state.auth(), &session, &request.ticket, &client).await?;
     Ok((
         [(header::SET_COOKIE, set_cookie(&state.config, &token))],
         Json(FinishResponse { level: Level::Full }),

@@ -191,7 +191,7 @@ pub async fn verify_email(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LinkToken>,
 ) -> ApiResult<StatusCode> {
-    mail::verify_address(&state, &req.token).await?;
+    mail::verify_address(&state.auth(), &req.token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -208,7 +208,7 @@ pub async fn request_password_reset(
     client: Client,
     ApiJson(req): ApiJson<ResetRequest>,
 ) -> ApiResult<StatusCode> {
-    mail::request_reset(&state, &req.login, &client).await?;
+    mail::request_reset(&state.auth(), &req.login, &client).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -226,8 +226,8 @@ pub async fn follow_reset_link(
     ApiJson(req): ApiJson<LinkToken>,
 ) -> ApiResult<Response> {
     let previous = previous_session(&state, &headers);
-    let token = mail::begin_reset(&state, &req.token, previous, &client).await?;
-    let accepts = factors::second_steps_of(&state, &token).await?;
+    let token = mail::begin_reset(&state.auth(), &req.token, previous, &client).await?;
+    let accepts = factors::second_steps_of(&state.auth(), &token).await?;
     Ok(with_cookie(
         &state,
         &token,
@@ -254,7 +254,8 @@ pub async fn sign_in_password_second(
     session: AnySession,
     ApiJson(req): ApiJson<SecondPassword>,
 ) -> ApiResult<Response> {
-    let token = account::second_step_password(&state, &session, req.password, &client).await?;
+    let token =
+        account::second_step_password(&state.auth(), &session, req.password, &client).await?;
     Ok(with_cookie(&state, &token, full(None)))
 }
 
@@ -273,7 +274,7 @@ pub async fn sign_in_totp(
     session: AnySession,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> ApiResult<Response> {
-    let token = totp::sign_in(&state, &session, &req.code, &client).await?;
+    let token = totp::sign_in(&state.auth(), &session, &req.code, &client).await?;
     Ok(with_cookie(&state, &token, full(None)))
 }
 
@@ -292,7 +293,7 @@ pub async fn sign_in_recovery_code(
     session: AnySession,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> ApiResult<Response> {
-    let (token, left) = recovery::sign_in(&state, &session, &req.code, &client).await?;
+    let (token, left) = recovery::sign_in(&state.auth(), &session, &req.code, &client).await?;
     Ok(with_cookie(&state, &token, full(Some(left))))
 }
 
@@ -313,8 +314,8 @@ pub async fn begin_recovery(
 ) -> ApiResult<Response> {
     let previous = previous_session(&state, &headers);
     let (token, left) =
-        recovery::begin_sign_in(&state, &req.login, &req.code, previous, &client).await?;
-    let accepts = factors::second_steps_of(&state, &token).await?;
+        recovery::begin_sign_in(&state.auth(), &req.login, &req.code, previous, &client).await?;
+    let accepts = factors::second_steps_of(&state.auth(), &token).await?;
     Ok(with_cookie(
         &state,
         &token,
@@ -335,7 +336,7 @@ pub async fn passkey_sign_in_start(
     State(state): State<AppState>,
     client: Client,
 ) -> ApiResult<Json<PasskeyRequestOptions>> {
-    let (ceremony, options) = passkey::sign_in_start(&state, &client).await?;
+    let (ceremony, options) = passkey::sign_in_start(&state.auth(), &client).await?;
     Ok(Json(PasskeyRequestOptions { ceremony, options }))
 }
 
@@ -353,9 +354,15 @@ pub async fn passkey_sign_in_finish(
     ApiJson(req): ApiJson<PasskeyAssertion>,
 ) -> ApiResult<Response> {
     let previous = previous_session(&state, &headers);
-    let token =
-        passkey::sign_in_finish(&state, &req.ceremony, &req.credential, previous, &client).await?;
-    let accepts = factors::second_steps_of(&state, &token).await?;
+    let token = passkey::sign_in_finish(
+        &state.auth(),
+        &req.ceremony,
+        &req.credential,
+        previous,
+        &client,
+    )
+    .await?;
+    let accepts = factors::second_steps_of(&state.auth(), &token).await?;
     Ok(with_cookie(
         &state,
         &token,
@@ -379,7 +386,7 @@ pub async fn passkey_second_start(
     client: Client,
     session: AnySession,
 ) -> ApiResult<Json<PasskeyRequestOptions>> {
-    let (ceremony, options) = passkey::second_step_start(&state, &session, &client).await?;
+    let (ceremony, options) = passkey::second_step_start(&state.auth(), &session, &client).await?;
     Ok(Json(PasskeyRequestOptions { ceremony, options }))
 }
 
@@ -397,9 +404,14 @@ pub async fn passkey_second_finish(
     session: AnySession,
     ApiJson(req): ApiJson<PasskeyAssertion>,
 ) -> ApiResult<Response> {
-    let token =
-        passkey::second_step_finish(&state, &session, &req.ceremony, &req.credential, &client)
-            .await?;
+    let token = passkey::second_step_finish(
+        &state.auth(),
+        &session,
+        &req.ceremony,
+        &req.credential,
+        &client,
+    )
+    .await?;
     Ok(with_cookie(&state, &token, full(None)))
 }
 
@@ -415,7 +427,7 @@ pub async fn totp_begin(
     State(state): State<AppState>,
     session: FullSession,
 ) -> ApiResult<Json<TotpEnrolment>> {
-    Ok(Json(totp::begin(&state, &session).await?))
+    Ok(Json(totp::begin(&state.auth(), &session).await?))
 }
 
 /// Confirms the authenticator app with a first code from it.
@@ -433,7 +445,7 @@ pub async fn totp_confirm(
     session: FullSession,
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> ApiResult<StatusCode> {
-    totp::confirm(&state, &session, &req.code, &client).await?;
+    totp::confirm(&state.auth(), &session, &req.code, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -449,7 +461,7 @@ pub async fn totp_remove(
     client: Client,
     session: FullSession,
 ) -> ApiResult<StatusCode> {
-    totp::remove(&state, &session, &client).await?;
+    totp::remove(&state.auth(), &session, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -464,7 +476,7 @@ pub async fn recovery_codes(
     client: Client,
     session: FullSession,
 ) -> ApiResult<Json<RecoveryCodes>> {
-    let codes = recovery::regenerate(&state, &session, &client).await?;
+    let codes = recovery::regenerate(&state.auth(), &session, &client).await?;
     Ok(Json(RecoveryCodes { codes }))
 }
 
@@ -478,7 +490,7 @@ pub async fn passkeys(
     State(state): State<AppState>,
     session: FullSession,
 ) -> ApiResult<Json<PasskeyList>> {
-    let passkeys = passkey::list(&state, session.user_id).await?;
+    let passkeys = passkey::list(&state.auth(), session.user_id).await?;
     Ok(Json(PasskeyList { passkeys }))
 }
 
@@ -493,7 +505,7 @@ pub async fn passkey_add_start(
     State(state): State<AppState>,
     session: FullSession,
 ) -> ApiResult<Json<PasskeyCreationOptions>> {
-    let (ceremony, options) = passkey::register_start(&state, &session).await?;
+    let (ceremony, options) = passkey::register_start(&state.auth(), &session).await?;
     Ok(Json(PasskeyCreationOptions { ceremony, options }))
 }
 
@@ -513,7 +525,7 @@ pub async fn passkey_add_finish(
     ApiJson(req): ApiJson<PasskeyAttestation>,
 ) -> ApiResult<(StatusCode, Json<PasskeyInfo>)> {
     let info = passkey::register_finish(
-        &state,
+        &state.auth(),
         &session,
         &req.ceremony,
         &req.name,
@@ -540,7 +552,7 @@ pub async fn passkey_rename(
     ApiPath(id): ApiPath<i64>,
     ApiJson(req): ApiJson<PasskeyName>,
 ) -> ApiResult<StatusCode> {
-    passkey::rename(&state, &session, id, &req.name).await?;
+    passkey::rename(&state.auth(), &session, id, &req.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -559,7 +571,7 @@ pub async fn passkey_remove(
     session: FullSession,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    passkey::remove(&state, &session, id, &client).await?;
+    passkey::remove(&state.auth(), &session, id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -573,7 +585,7 @@ pub async fn sessions(
     State(state): State<AppState>,
     session: FullSession,
 ) -> ApiResult<Json<SessionList>> {
-    let sessions = account::sessions(&state, &session).await?;
+    let sessions = account::sessions(&state.auth(), &session).await?;
     Ok(Json(SessionList { sessions }))
 }
 
@@ -591,7 +603,7 @@ pub async fn end_session(
     session: FullSession,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<EndedSessions>> {
-    let ended = account::end_sessions(&state, &session, Some(&id), &client).await?;
+    let ended = account::end_sessions(&state.auth(), &session, Some(&id), &client).await?;
     Ok(Json(EndedSessions { ended }))
 }
 
@@ -606,7 +618,7 @@ pub async fn end_other_sessions(
     client: Client,
     session: FullSession,
 ) -> ApiResult<Json<EndedSessions>> {
-    let ended = account::end_sessions(&state, &session, None, &client).await?;
+    let ended = account::end_sessions(&state.auth(), &session, None, &client).await?;
     Ok(Json(EndedSessions { ended }))
 }
 
@@ -628,7 +640,7 @@ pub async fn change_password(
     ApiJson(req): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
     account::change_password(
-        &state,
+        &state.auth(),
         &session,
         req.current_password,
         req.new_password,
@@ -655,6 +667,7 @@ pub async fn change_email(
     session: FullSession,
     ApiJson(req): ApiJson<EmailChange>,
 ) -> ApiResult<Json<User>> {
-    let user = account::change_email(&state, &session, req.password, &req.email, &client).await?;
+    let user =
+        account::change_email(&state.auth(), &session, req.password, &req.email, &client).await?;
     Ok(Json(user))
 }

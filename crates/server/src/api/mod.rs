@@ -1,8 +1,13 @@
-//! The auth HTTP API under `/api` and its OpenAPI description. Handlers are thin: they parse,
-//! call one function of [`crate::auth`], and shape the response.
+//! The HTTP and WebSocket edge under `/api` and its OpenAPI description. Handlers are thin: they
+//! parse, call one use case of [`crate::auth`] or [`crate::chat`], and shape the response.
+//! Nothing below this layer knows about requests, extractors or [`AppState`].
 
 pub mod account;
+pub mod chat;
+pub mod chat_attachments;
+pub mod chat_ws;
 pub mod contract;
+pub mod csrf;
 pub mod export;
 pub mod extract;
 pub mod face;
@@ -44,7 +49,9 @@ pub struct ApiDoc;
 /// The OpenAPI 3.1 document of the API, with the answers every endpoint shares
 /// ([`contract::complete`]).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi().merge_from(crate::chat::openapi());
+    let mut doc = ApiDoc::openapi()
+        .merge_from(chat::ChatApiDoc::openapi())
+        .merge_from(chat_attachments::AttachmentApiDoc::openapi());
     contract::complete(&mut doc);
     doc
 }
@@ -144,5 +151,12 @@ pub fn router(config: &Config) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(
             config.limits.detect_image_bytes + MULTIPART_OVERHEAD,
         ));
-    json.merge(uploads).merge(detect)
+    json.merge(uploads).merge(detect).merge(chat_router(config))
+}
+
+/// Chat routes; uploads get the body limit of `limits.attachment_bytes`.
+fn chat_router(config: &Config) -> Router<AppState> {
+    chat::routes()
+        .merge(chat_attachments::routes(config))
+        .route("/api/ws", get(chat_ws::upgrade))
 }

@@ -7,8 +7,8 @@ use super::lockout::Counters;
 use super::password::{self, Password};
 use super::policy::Factor;
 use super::session::{AnySession, FullSession, Level, SessionHash, SessionToken};
+use super::Auth;
 use super::{audit, now_ms, Client};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::audit::AuditKind;
 use crate::storage::users::{login_key, InsertUserError, NewUser, User};
@@ -137,7 +137,7 @@ fn check_face_count(n: usize) -> ApiResult<()> {
 }
 
 async fn hash_password(
-    state: &AppState,
+    state: &Auth<'_>,
     password: Password,
 ) -> ApiResult<password::PasswordHashString> {
     state
@@ -148,7 +148,7 @@ async fn hash_password(
 }
 
 async fn verify_password(
-    state: &AppState,
+    state: &Auth<'_>,
     password: Password,
     stored: Option<password::PasswordHashString>,
 ) -> ApiResult<bool> {
@@ -166,7 +166,7 @@ async fn verify_password(
 }
 
 /// Creates the account and enrols its face. Images are checked before the password is hashed.
-pub async fn register(state: &AppState, mut r: Registration, client: &Client) -> ApiResult<User> {
+pub async fn register(state: &Auth<'_>, mut r: Registration, client: &Client) -> ApiResult<User> {
     state
         .limits
         .register
@@ -225,14 +225,14 @@ pub async fn register(state: &AppState, mut r: Registration, client: &Client) ->
 /// only read here; [`used_enrolment`] consumes it once the account holds it, so a refused
 /// registration (a taken username) does not cost the user a new capture.
 async fn enrolment_descriptors(
-    state: &AppState,
+    state: &Auth<'_>,
     source: &mut FaceSource,
     user_id: Option<i64>,
 ) -> ApiResult<Vec<face::Descriptor>> {
     match source {
         FaceSource::Images(images) => {
             let descriptors = state.face.enrol(std::mem::take(images)).await?;
-            super::face::check_one_person(&descriptors, state.config.face.match_threshold)?;
+            crate::faces::check_one_person(&descriptors, state.config.face.match_threshold)?;
             Ok(descriptors)
         }
         FaceSource::LiveEnrolment(token) => {
@@ -242,7 +242,7 @@ async fn enrolment_descriptors(
 }
 
 async fn used_enrolment(
-    state: &AppState,
+    state: &Auth<'_>,
     source: &FaceSource,
     user_id: Option<i64>,
 ) -> ApiResult<()> {
@@ -256,7 +256,7 @@ async fn used_enrolment(
 /// request came with (`previous`), if any. Unknown login and wrong password give the same error
 /// after the same argon2 work.
 pub async fn login(
-    state: &AppState,
+    state: &Auth<'_>,
     login: &str,
     password: Password,
     previous: Option<SessionHash>,
@@ -324,7 +324,7 @@ pub async fn login(
 /// Replaces an imported (bcrypt) hash by argon2id once the password it holds is known, so an
 /// imported account keeps the weaker hash only until its first sign-in.
 async fn upgrade_password_hash(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     password: Password,
 ) -> ApiResult<()> {
@@ -348,7 +348,7 @@ pub(crate) enum Attempted<'a> {
 /// Applies the password gate of `who` and, when open, counts the attempt as a failure up front
 /// (a correct password undoes it); a refusal is audited.
 pub(crate) async fn admit_password_attempt(
-    state: &AppState,
+    state: &Auth<'_>,
     who: Attempted<'_>,
     client: &Client,
     now: i64,
@@ -384,7 +384,7 @@ pub(crate) async fn admit_password_attempt(
 }
 
 /// Destroys the session server-side.
-pub async fn logout(state: &AppState, session: &AnySession, client: &Client) -> ApiResult<()> {
+pub async fn logout(state: &Auth<'_>, session: &AnySession, client: &Client) -> ApiResult<()> {
     state.db.delete_session(&session.id_hash).await?;
     // The session's chat sockets close now, not at their next periodic session check.
     state
@@ -406,7 +406,7 @@ pub async fn logout(state: &AppState, session: &AnySession, client: &Client) -> 
 /// Goes through the same per-account gate as login: a stolen full session must not become an
 /// unthrottled password oracle.
 pub(crate) async fn reauthenticate(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     password: Password,
     client: &Client,
@@ -438,7 +438,7 @@ pub(crate) async fn reauthenticate(
 /// Replaces the face templates after re-checking the password; lifts a disabled face factor.
 /// Needs a recent sign-in (password and face), else 403 `reauth_required`.
 pub async fn reenrol(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &FullSession,
     password: Password,
     mut face: FaceSource,
@@ -481,7 +481,7 @@ pub async fn reenrol(
 /// and chat rows go with it (ON DELETE CASCADE). Needs a recent sign-in (password and face),
 /// else 403 `reauth_required`.
 pub async fn delete(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &FullSession,
     password: Password,
     client: &Client,
@@ -489,8 +489,8 @@ pub async fn delete(
     session.require_recent_sign_in(&state.config.sessions, now_ms())?;
     reauthenticate(state, session.user_id, password, client).await?;
     let chat = crate::chat::service::Chat {
-        db: &state.db,
-        hub: &state.chat,
+        db: state.db,
+        hub: state.chat,
     };
     let departures = chat
         .departures(session.user_id)
@@ -505,7 +505,7 @@ pub async fn delete(
 }
 
 /// Ends the account's other sessions (and their chat sockets at once); returns how many.
-pub async fn end_other_sessions(state: &AppState, session: &FullSession) -> ApiResult<usize> {
+pub async fn end_other_sessions(state: &Auth<'_>, session: &FullSession) -> ApiResult<usize> {
     let ended = state
         .db
         .delete_other_sessions(session.user_id, &session.id_hash)
@@ -523,7 +523,7 @@ pub async fn end_other_sessions(state: &AppState, session: &FullSession) -> ApiR
 /// and the current password, except in a session begun with a recovery code or a reset link:
 /// that is the way back in for a user who lost the password.
 pub async fn change_password(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &FullSession,
     current: Option<Password>,
     new: Password,
@@ -556,7 +556,7 @@ pub async fn change_password(
 /// Changes the email after re-checking the password (recent sign-in needed); the account's
 /// other sessions are signed out.
 pub async fn change_email(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &FullSession,
     password: Password,
     email: &str,
@@ -627,7 +627,7 @@ fn session_handle(hash: &SessionHash) -> String {
 }
 
 /// The account's sessions, most recently used first.
-pub async fn sessions(state: &AppState, session: &FullSession) -> ApiResult<Vec<SessionInfo>> {
+pub async fn sessions(state: &Auth<'_>, session: &FullSession) -> ApiResult<Vec<SessionInfo>> {
     Ok(state
         .db
         .sessions_of(session.user_id)
@@ -650,7 +650,7 @@ pub async fn sessions(state: &AppState, session: &FullSession) -> ApiResult<Vec<
 /// Ends one of the account's sessions (named as in [`sessions`]) or, with `None`, all but the
 /// current one; their chat sockets close at once. Returns how many ended.
 pub async fn end_sessions(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &FullSession,
     which: Option<&str>,
     client: &Client,
@@ -686,7 +686,7 @@ pub async fn end_sessions(
 
 /// Completes a sign-in begun with a passkey by the password (counted and locked like a login).
 pub async fn second_step_password(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &AnySession,
     password: Password,
     client: &Client,

@@ -6,14 +6,9 @@
 //! neither header (curl, tests, other non-browser clients) pass: they cannot ride on a victim's
 //! cookies. Applied to every request, cookie or not, so login CSRF is refused as well.
 
-use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::config::{normalise_origin, Config};
-use crate::error::ApiError;
 
 /// Whether the request may proceed (pure: headers and configuration in, decision out).
 pub fn allowed(method: &Method, headers: &HeaderMap, config: &Config) -> bool {
@@ -47,13 +42,14 @@ pub fn is_own_origin(origin: &str, headers: &HeaderMap, config: &Config) -> bool
     origin == format!("http://{host}") || origin == format!("https://{host}")
 }
 
-/// The middleware form of [`allowed`].
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if allowed(request.method(), request.headers(), &state.config) {
-        next.run(request).await
-    } else {
-        ApiError::CrossOrigin.into_response()
-    }
+/// A WebSocket handshake must carry an `Origin` equal to the server's own origin (the same rule
+/// as the CSRF check, but a missing `Origin` is refused too: browsers always send one here).
+pub fn websocket_origin_allowed(headers: &HeaderMap, config: &Config) -> bool {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(normalise_origin)
+        .is_some_and(|origin| is_own_origin(&origin, headers, config))
 }
 
 #[cfg(test)]
@@ -171,14 +167,4 @@ mod tests {
             &config
         ));
     }
-}
-
-/// A WebSocket handshake must carry an `Origin` equal to the server's own origin (the same rule
-/// as the CSRF check, but a missing `Origin` is refused too: browsers always send one here).
-pub fn websocket_origin_allowed(headers: &HeaderMap, config: &Config) -> bool {
-    headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .and_then(normalise_origin)
-        .is_some_and(|origin| is_own_origin(&origin, headers, config))
 }

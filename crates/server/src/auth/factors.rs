@@ -5,14 +5,14 @@
 use super::lockout::{Counters, FaceGate};
 use super::policy::{self, AccountFactors, FaceFactor, Factor};
 use super::session::{AnySession, Level, SessionHash, SessionToken};
+use super::Auth;
 use super::{audit, now_ms, Client};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::audit::AuditKind;
 use crate::storage::sessions::NewSession;
 
 /// What the account has enrolled, for the policy and for `GET /api/me`.
-pub async fn account_factors(state: &AppState, user_id: i64) -> ApiResult<AccountFactors> {
+pub async fn account_factors(state: &Auth<'_>, user_id: i64) -> ApiResult<AccountFactors> {
     let face = if state.db.templates(user_id).await?.is_empty() {
         FaceFactor::None
     } else {
@@ -31,7 +31,7 @@ pub async fn account_factors(state: &AppState, user_id: i64) -> ApiResult<Accoun
 }
 
 /// The second steps that can complete this session's sign-in (empty once it is `full`).
-pub async fn next_steps(state: &AppState, session: &AnySession) -> ApiResult<Vec<Factor>> {
+pub async fn next_steps(state: &Auth<'_>, session: &AnySession) -> ApiResult<Vec<Factor>> {
     if session.level == Level::Full {
         return Ok(Vec::new());
     }
@@ -45,7 +45,7 @@ pub async fn next_steps(state: &AppState, session: &AnySession) -> ApiResult<Vec
 
 /// Refuses with 403 `factor_not_accepted` unless `second` may complete this sign-in.
 pub async fn require_second_step(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &AnySession,
     second: Factor,
 ) -> ApiResult<()> {
@@ -71,7 +71,7 @@ pub async fn require_second_step(
 /// Opens a session at level `password` after the first step (`first`), destroying the session
 /// the request came with (`previous`), if any.
 pub async fn open_first_step(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     first: Factor,
     previous: Option<SessionHash>,
@@ -108,7 +108,7 @@ pub async fn open_first_step(
 /// Replaces the session by a new one at level `full` after the second step `second`, if the
 /// policy accepts it; the old id stops working at once.
 pub async fn complete_sign_in(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &AnySession,
     second: Factor,
     client: &Client,
@@ -145,7 +145,7 @@ pub async fn complete_sign_in(
 /// counter): when open, the attempt is counted as a failure up front, so parallel guesses
 /// cannot slip through one gate; [`second_factor_succeeded`] undoes it.
 pub async fn admit_second_factor_attempt(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     client: &Client,
 ) -> ApiResult<()> {
@@ -177,7 +177,7 @@ pub async fn admit_second_factor_attempt(
 }
 
 /// A correct code: the failure counted up front is undone.
-pub async fn second_factor_succeeded(state: &AppState, user_id: i64) -> ApiResult<()> {
+pub async fn second_factor_succeeded(state: &Auth<'_>, user_id: i64) -> ApiResult<()> {
     state
         .db
         .update_counters(user_id, |c| c.second_factor.succeeded())
@@ -187,7 +187,7 @@ pub async fn second_factor_succeeded(state: &AppState, user_id: i64) -> ApiResul
 
 /// Audits a wrong code (already counted) and returns the error to answer.
 pub async fn second_factor_failed(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     what: &str,
     client: &Client,
@@ -207,7 +207,7 @@ pub async fn second_factor_failed(
 }
 
 /// The second steps that can complete the sign-in of a session just opened (by its token).
-pub async fn second_steps_of(state: &AppState, token: &SessionToken) -> ApiResult<Vec<Factor>> {
+pub async fn second_steps_of(state: &Auth<'_>, token: &SessionToken) -> ApiResult<Vec<Factor>> {
     let row = state
         .db
         .session(&token.hash())

@@ -14,8 +14,8 @@ use super::session::{AnySession, SessionToken};
 use super::verify::{
     admit_face_attempt, enrolled_templates, give_back_face_attempt, record_face_failure,
 };
+use super::Auth;
 use super::{audit, now_ms, Client};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::liveness::check::{Failure, Verdict};
 use crate::storage::audit::AuditKind;
@@ -107,7 +107,7 @@ fn enrolment_hash(token: &str) -> String {
 
 /// Before the socket opens for a sign-in: the per-IP face limit, an enrolled face, and the face
 /// lockout gate, which counts the attempt up front (given back when nothing was compared).
-pub async fn open_verify(state: &AppState, session: &AnySession, client: &Client) -> ApiResult<()> {
+pub async fn open_verify(state: &Auth<'_>, session: &AnySession, client: &Client) -> ApiResult<()> {
     rate_limit(state, client).await?;
     require_second_step(state, session, Factor::Face).await?;
     if state.db.templates(session.user_id).await?.is_empty() {
@@ -118,7 +118,7 @@ pub async fn open_verify(state: &AppState, session: &AnySession, client: &Client
 
 /// What opening the socket for a sign-in would answer now, without counting an attempt or
 /// spending the rate limit (a plain `GET`, which browsers can read, unlike a refused handshake).
-pub async fn probe_verify(state: &AppState, session: &AnySession) -> ApiResult<()> {
+pub async fn probe_verify(state: &Auth<'_>, session: &AnySession) -> ApiResult<()> {
     require_second_step(state, session, Factor::Face).await?;
     if state.db.templates(session.user_id).await?.is_empty() {
         return Err(ApiError::FaceDisabled);
@@ -132,11 +132,11 @@ pub async fn probe_verify(state: &AppState, session: &AnySession) -> ApiResult<(
 }
 
 /// Before the socket opens for an enrolment: the per-IP face limit.
-pub async fn open_enrol(state: &AppState, client: &Client) -> ApiResult<()> {
+pub async fn open_enrol(state: &Auth<'_>, client: &Client) -> ApiResult<()> {
     rate_limit(state, client).await
 }
 
-async fn rate_limit(state: &AppState, client: &Client) -> ApiResult<()> {
+async fn rate_limit(state: &Auth<'_>, client: &Client) -> ApiResult<()> {
     state
         .limits
         .face
@@ -148,7 +148,7 @@ async fn rate_limit(state: &AppState, client: &Client) -> ApiResult<()> {
 /// The sign-in's consequences of a finished check: the identity decision and the multiple-face
 /// check for a passed one, the lockout counters and the audit trail for every outcome.
 pub async fn conclude_verify(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &AnySession,
     client: &Client,
     verdict: Option<Verdict>,
@@ -218,7 +218,7 @@ pub async fn conclude_verify(
 /// A failed sign-in check: counted (audited, may lock) or given back (`counted` false: nothing
 /// was compared).
 pub async fn end_failed(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     client: &Client,
     counted: bool,
@@ -267,7 +267,7 @@ pub fn failure_result(failure: Failure) -> LiveResult {
 /// An enrolment's end: the captured frames must show one person and no second face; then they
 /// wait, sealed, under a one-time token for `user_id`'s re-enrolment or (None) a registration.
 pub async fn conclude_enrol(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: Option<i64>,
     verdict: Option<Verdict>,
     kept: Vec<Bytes>,
@@ -286,7 +286,7 @@ pub async fn conclude_enrol(
     if state.live.shows_several_faces(kept).await? {
         return Ok(failure_result(Failure::MultipleFaces));
     }
-    if let Err(e) = super::face::check_one_person(&captured, state.config.face.match_threshold) {
+    if let Err(e) = crate::faces::check_one_person(&captured, state.config.face.match_threshold) {
         return Ok(LiveResult::failed(
             "faces_differ",
             None,
@@ -309,7 +309,7 @@ pub async fn conclude_enrol(
 /// The descriptors of a live enrolment made for `user_id` (None: a registration); 400
 /// `invalid_request` when the token is unknown, used, expired or made for another account.
 pub async fn peek_enrolment(
-    state: &AppState,
+    state: &Auth<'_>,
     token: &str,
     user_id: Option<i64>,
 ) -> ApiResult<Vec<Descriptor>> {
@@ -329,7 +329,7 @@ pub async fn peek_enrolment(
 
 /// Deletes a live enrolment once an account holds its templates (single use).
 pub async fn forget_enrolment(
-    state: &AppState,
+    state: &Auth<'_>,
     token: &str,
     user_id: Option<i64>,
 ) -> ApiResult<()> {
@@ -342,7 +342,7 @@ pub async fn forget_enrolment(
 
 /// Turns a passed check's ticket into a new session at level `full`.
 pub async fn finish(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &AnySession,
     ticket: &str,
     client: &Client,

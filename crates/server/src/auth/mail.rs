@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use super::factors::open_first_step;
 use super::policy::Factor;
 use super::session::{SessionHash, SessionToken};
+use super::Auth;
 use super::{audit, now_ms, Client};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::audit::AuditKind;
 use crate::storage::email::LinkPurpose;
@@ -23,7 +23,7 @@ fn token_hash(token: &str) -> String {
 }
 
 /// The server's own address for links: the public URL, else the listen address.
-fn base_url(state: &AppState) -> String {
+fn base_url(state: &Auth<'_>) -> String {
     state
         .config
         .public_url
@@ -33,8 +33,8 @@ fn base_url(state: &AppState) -> String {
 
 /// Sends `body` to the account's address in the background: the request does not wait for
 /// the SMTP server, and a failure is logged.
-fn send_later(state: &AppState, user_id: i64, to: String, subject: &'static str, body: String) {
-    let Some(mailer) = state.mailer.clone() else {
+fn send_later(state: &Auth<'_>, user_id: i64, to: String, subject: &'static str, body: String) {
+    let Some(mailer) = state.mailer.cloned() else {
         return;
     };
     tokio::spawn(async move {
@@ -45,7 +45,7 @@ fn send_later(state: &AppState, user_id: i64, to: String, subject: &'static str,
 }
 
 async fn new_link(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     email: &str,
     purpose: LinkPurpose,
@@ -68,7 +68,7 @@ async fn new_link(
 }
 
 /// Sends the link that verifies the account's current address (nothing when email is off).
-pub async fn send_verification(state: &AppState, user_id: i64) -> ApiResult<()> {
+pub async fn send_verification(state: &Auth<'_>, user_id: i64) -> ApiResult<()> {
     if state.mailer.is_none() {
         return Ok(());
     }
@@ -86,7 +86,7 @@ pub async fn send_verification(state: &AppState, user_id: i64) -> ApiResult<()> 
 }
 
 /// Follows a verification link.
-pub async fn verify_address(state: &AppState, token: &str) -> ApiResult<()> {
+pub async fn verify_address(state: &Auth<'_>, token: &str) -> ApiResult<()> {
     let user_id = state
         .db
         .take_email_link(&token_hash(token), LinkPurpose::Verify, now_ms())
@@ -98,7 +98,7 @@ pub async fn verify_address(state: &AppState, token: &str) -> ApiResult<()> {
 
 /// Sends a reset link when `login` names an account with a verified address. Answers the same
 /// whatever happens, so it tells nobody which logins or addresses exist.
-pub async fn request_reset(state: &AppState, login: &str, client: &Client) -> ApiResult<()> {
+pub async fn request_reset(state: &Auth<'_>, login: &str, client: &Client) -> ApiResult<()> {
     state
         .limits
         .login
@@ -136,7 +136,7 @@ pub async fn request_reset(state: &AppState, login: &str, client: &Client) -> Ap
 
 /// Follows a reset link: a session at level `password` whose first factor is the link.
 pub async fn begin_reset(
-    state: &AppState,
+    state: &Auth<'_>,
     token: &str,
     previous: Option<SessionHash>,
     client: &Client,
@@ -173,7 +173,7 @@ fn notice(kind: AuditKind) -> Option<&'static str> {
 /// Emails the owner about a security-relevant event (see [`notice`]); `to` overrides the
 /// address (an email change notifies the old one).
 pub async fn notify(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     kind: AuditKind,
     detail: Option<&str>,
@@ -193,7 +193,7 @@ pub async fn notify(
 }
 
 /// Emails the owner that a sign-in completed from a browser never seen on the account before.
-pub async fn notify_new_device(state: &AppState, user_id: i64, client: &Client) -> ApiResult<()> {
+pub async fn notify_new_device(state: &Auth<'_>, user_id: i64, client: &Client) -> ApiResult<()> {
     if state.mailer.is_none()
         || state
             .db
@@ -214,7 +214,7 @@ pub async fn notify_new_device(state: &AppState, user_id: i64, client: &Client) 
 }
 
 async fn send_notice(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     subject: &'static str,
     detail: Option<&str>,

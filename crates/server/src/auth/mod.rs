@@ -3,7 +3,6 @@
 
 pub mod account;
 pub mod csrf;
-pub mod face;
 pub mod factors;
 pub mod live;
 pub mod lockout;
@@ -16,15 +15,46 @@ pub mod session;
 pub mod totp;
 pub mod verify;
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header;
-use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use webauthn_rs::Webauthn;
 
-use crate::app::AppState;
+use crate::chat::ChatHub;
+use crate::config::Config;
+use crate::crypto::{LoginPseudonyms, TemplateCipher};
+use crate::email::Mailer;
 use crate::error::ApiResult;
+use crate::faces::FaceService;
+use crate::liveness::LiveService;
+use crate::metrics::Metrics;
+use crate::pool::BlockingPool;
+use crate::proxy::Cidr;
+use crate::ratelimit::RateLimits;
 use crate::storage::audit::{AuditKind, NewAuditEvent};
+use crate::storage::Db;
+
+/// What the auth use cases work with, borrowed for one request from the node's state. The use
+/// cases get these handles and nothing else: they cannot reach the HTTP edge above them.
+#[derive(Clone, Copy)]
+pub struct Auth<'a> {
+    pub db: &'a Db,
+    pub config: &'a Config,
+    pub face: &'a FaceService,
+    /// The bounded pool for argon2 (shared with `face`).
+    pub pool: &'a BlockingPool,
+    pub live: &'a LiveService,
+    pub cipher: &'a TemplateCipher,
+    pub login_pseudonyms: &'a LoginPseudonyms,
+    pub limits: &'a RateLimits,
+    /// `None` when the public URL's host cannot be a WebAuthn relying party (an IP address).
+    pub webauthn: Option<&'a Webauthn>,
+    /// `None` when `[email]` is not configured.
+    pub mailer: Option<&'a Mailer>,
+    pub metrics: &'a Metrics,
+    /// Closes the chat sockets of ended sessions, and removes a deleted account's channels.
+    pub chat: &'a ChatHub,
+}
 
 /// The current time in unix milliseconds.
 pub fn now_ms() -> i64 {
@@ -44,7 +74,7 @@ const MAX_USER_AGENT: usize = 256;
 /// believed from anyone else: it is trivially forged.
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub ip: std::net::IpAddr,
+    pub ip: IpAddr,
     pub user_agent: Option<String>,
 }
 
@@ -54,24 +84,15 @@ impl Client {
     }
 }
 
-impl FromRequestParts<AppState> for Client {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
-        let ip = crate::proxy::client_ip(peer, &parts.headers, &state.config.trusted_proxies);
-        let user_agent = parts
-            .headers
+impl Client {
+    /// The client of a request from TCP peer `peer` with `headers`.
+    pub fn of_request(peer: IpAddr, headers: &HeaderMap, trusted_proxies: &[Cidr]) -> Self {
+        let ip = crate::proxy::client_ip(peer, headers, trusted_proxies);
+        let user_agent = headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(MAX_USER_AGENT).collect());
-        Ok(Self { ip, user_agent })
+        Self { ip, user_agent }
     }
 }
 
@@ -90,7 +111,7 @@ fn lockout_kind(kind: AuditKind) -> Option<&'static str> {
 /// fixed texts and counts, never a secret). Lockouts are counted in the metrics here, the one
 /// place every kind of lockout passes.
 pub async fn audit(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: Option<i64>,
     kind: AuditKind,
     client: &Client,

@@ -16,8 +16,8 @@ use webauthn_rs::prelude::{
 use super::factors::{complete_sign_in, open_first_step, require_second_step};
 use super::policy::Factor;
 use super::session::{AnySession, FullSession, SessionHash, SessionToken};
+use super::Auth;
 use super::{audit, now_ms, Client};
-use crate::app::AppState;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::audit::AuditKind;
@@ -52,11 +52,8 @@ pub fn relying_party(config: &Config) -> Option<Webauthn> {
         .ok()
 }
 
-fn webauthn(state: &AppState) -> ApiResult<&Webauthn> {
-    state
-        .webauthn
-        .as_deref()
-        .ok_or(ApiError::PasskeysUnavailable)
+fn webauthn<'a>(state: &Auth<'a>) -> ApiResult<&'a Webauthn> {
+    state.webauthn.ok_or(ApiError::PasskeysUnavailable)
 }
 
 fn internal(context: &'static str) -> impl FnOnce(serde_json::Error) -> ApiError {
@@ -69,7 +66,7 @@ fn ceremony_hash(id: &str) -> String {
 
 /// Keeps `ceremony_state` and returns the id the client must present at the finish.
 async fn store_ceremony(
-    state: &AppState,
+    state: &Auth<'_>,
     purpose: CeremonyPurpose,
     user_id: Option<i64>,
     ceremony_state: &impl serde::Serialize,
@@ -94,7 +91,7 @@ async fn store_ceremony(
 /// The ceremony's state, once: 400 `challenge_invalid` when unknown, used, expired, of another
 /// purpose or (`user_id` given) of another account.
 async fn take_ceremony<T: serde::de::DeserializeOwned>(
-    state: &AppState,
+    state: &Auth<'_>,
     id: &str,
     purpose: CeremonyPurpose,
     user_id: Option<i64>,
@@ -154,7 +151,7 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
-pub async fn list(state: &AppState, user_id: i64) -> ApiResult<Vec<PasskeyInfo>> {
+pub async fn list(state: &Auth<'_>, user_id: i64) -> ApiResult<Vec<PasskeyInfo>> {
     Ok(state
         .db
         .passkeys(user_id)
@@ -166,7 +163,7 @@ pub async fn list(state: &AppState, user_id: i64) -> ApiResult<Vec<PasskeyInfo>>
 
 /// Starts adding a passkey to the account: the options for `navigator.credentials.create`.
 pub async fn register_start(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &FullSession,
 ) -> ApiResult<(String, serde_json::Value)> {
     let webauthn = webauthn(state)?;
@@ -219,7 +216,7 @@ pub async fn register_start(
 
 /// Finishes adding a passkey; `name` is the user's label for it.
 pub async fn register_finish(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &FullSession,
     ceremony: &str,
     name: &str,
@@ -265,7 +262,7 @@ pub async fn register_finish(
     })
 }
 
-pub async fn rename(state: &AppState, session: &FullSession, id: i64, name: &str) -> ApiResult<()> {
+pub async fn rename(state: &Auth<'_>, session: &FullSession, id: i64, name: &str) -> ApiResult<()> {
     let name = check_name(name)?;
     if state.db.rename_passkey(session.user_id, id, &name).await? {
         Ok(())
@@ -276,7 +273,7 @@ pub async fn rename(state: &AppState, session: &FullSession, id: i64, name: &str
 
 /// Removes a passkey; needs a recent sign-in.
 pub async fn remove(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &FullSession,
     id: i64,
     client: &Client,
@@ -295,7 +292,7 @@ pub async fn remove(
     .await
 }
 
-async fn rate_limit(state: &AppState, client: &Client) -> ApiResult<()> {
+async fn rate_limit(state: &Auth<'_>, client: &Client) -> ApiResult<()> {
     state
         .limits
         .login
@@ -306,7 +303,7 @@ async fn rate_limit(state: &AppState, client: &Client) -> ApiResult<()> {
 
 /// Starts a sign-in with a passkey in place of the password.
 pub async fn sign_in_start(
-    state: &AppState,
+    state: &Auth<'_>,
     client: &Client,
 ) -> ApiResult<(String, RequestChallengeResponse)> {
     rate_limit(state, client).await?;
@@ -319,7 +316,7 @@ pub async fn sign_in_start(
 
 /// Saves the passkey's new signature counter after a successful assertion.
 async fn record_use(
-    state: &AppState,
+    state: &Auth<'_>,
     row: &PasskeyRow,
     result: &AuthenticationResult,
 ) -> ApiResult<()> {
@@ -339,7 +336,7 @@ async fn record_use(
 
 /// Finishes a passkey sign-in: a session at level `password` whose first factor is the passkey.
 pub async fn sign_in_finish(
-    state: &AppState,
+    state: &Auth<'_>,
     ceremony: &str,
     credential: &PublicKeyCredential,
     previous: Option<SessionHash>,
@@ -400,7 +397,7 @@ pub async fn sign_in_finish(
 
 /// Starts a passkey as the second step: the options name the account's passkeys.
 pub async fn second_step_start(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &AnySession,
     client: &Client,
 ) -> ApiResult<(String, RequestChallengeResponse)> {
@@ -428,7 +425,7 @@ pub async fn second_step_start(
 
 /// Finishes the passkey second step: the session becomes `full`.
 pub async fn second_step_finish(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &AnySession,
     ceremony: &str,
     credential: &PublicKeyCredential,

@@ -12,8 +12,8 @@ use super::factors::{
 };
 use super::policy::Factor;
 use super::session::{AnySession, FullSession, SessionHash, SessionToken};
+use super::Auth;
 use super::{audit, now_ms, Client};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::audit::AuditKind;
 
@@ -59,7 +59,7 @@ fn code_hash(user_id: i64, code: &str) -> String {
 /// Replaces the account's recovery codes by a fresh set and returns it (the only time the codes
 /// are seen). Needs a recent sign-in; the old set stops working.
 pub async fn regenerate(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &FullSession,
     client: &Client,
 ) -> ApiResult<Vec<String>> {
@@ -93,7 +93,7 @@ pub async fn regenerate(
 
 /// Uses one code of the account (counted and throttled like a password); returns how many are
 /// left, which the user is told.
-async fn use_code(state: &AppState, user_id: i64, code: &str, client: &Client) -> ApiResult<i64> {
+async fn use_code(state: &Auth<'_>, user_id: i64, code: &str, client: &Client) -> ApiResult<i64> {
     admit_second_factor_attempt(state, user_id, client).await?;
     let left = if normalise(code).len() == CODE_CHARS {
         state
@@ -120,7 +120,7 @@ async fn use_code(state: &AppState, user_id: i64, code: &str, client: &Client) -
 
 /// Completes a sign-in begun with the password.
 pub async fn sign_in(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &AnySession,
     code: &str,
     client: &Client,
@@ -134,7 +134,7 @@ pub async fn sign_in(
 /// Begins a sign-in with a recovery code in place of a lost password. The login must name an
 /// account; an unknown one gets the same answer as a wrong code, after the same throttling.
 pub async fn begin_sign_in(
-    state: &AppState,
+    state: &Auth<'_>,
     login: &str,
     code: &str,
     previous: Option<SessionHash>,

@@ -5,15 +5,13 @@
 //! only as its SHA-256. Each level change issues a new id (login creates one at level
 //! `password`, the face check replaces it by one at level `full`, logout destroys it).
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 use rand::RngCore;
 
-use crate::app::AppState;
 use crate::config::{Config, SessionConfig};
 use crate::error::ApiError;
 use crate::storage::sessions::{Factor, SessionRow};
+use crate::storage::Db;
 
 /// Cookie name over plain http.
 pub const COOKIE_NAME: &str = "facegate_session";
@@ -151,25 +149,24 @@ pub struct FullSession {
     pub first_factor: Factor,
 }
 
-impl FromRequestParts<AppState> for AnySession {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = read_cookie(&parts.headers, cookie_name(&state.config))
-            .ok_or(ApiError::Unauthenticated)?;
+impl AnySession {
+    /// The live session whose id the request's cookie carries; an expired one is deleted. A
+    /// session in use is marked seen at most every [`TOUCH_EVERY_MS`].
+    pub async fn of_request(
+        db: &Db,
+        config: &Config,
+        headers: &HeaderMap,
+    ) -> Result<Self, ApiError> {
+        let token = read_cookie(headers, cookie_name(config)).ok_or(ApiError::Unauthenticated)?;
         let hash = SessionHash::of(&token);
-        let row = state
-            .db
-            .session(&hash)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
+        let row = db.session(&hash).await?.ok_or(ApiError::Unauthenticated)?;
         let now = super::now_ms();
-        if is_expired(&row, &state.config.sessions, now) {
-            state.db.delete_session(&hash).await?;
+        if is_expired(&row, &config.sessions, now) {
+            db.delete_session(&hash).await?;
             return Err(ApiError::Unauthenticated);
         }
         if now - row.last_seen_at >= TOUCH_EVERY_MS {
-            state.db.touch_session(&hash, now).await?;
+            db.touch_session(&hash, now).await?;
         }
         Ok(Self {
             user_id: row.user_id,
@@ -193,11 +190,11 @@ impl FullSession {
     }
 }
 
-impl FromRequestParts<AppState> for FullSession {
-    type Rejection = ApiError;
+impl TryFrom<AnySession> for FullSession {
+    type Error = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let any = AnySession::from_request_parts(parts, state).await?;
+    /// 403 `face_required` unless the session has both factors.
+    fn try_from(any: AnySession) -> Result<Self, ApiError> {
         if any.level != Level::Full {
             return Err(ApiError::FaceRequired);
         }

@@ -12,8 +12,8 @@ use super::factors::{
 };
 use super::policy::Factor;
 use super::session::{AnySession, FullSession, SessionToken};
+use super::Auth;
 use super::{audit, now_ms, Client};
-use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::storage::audit::AuditKind;
 
@@ -38,7 +38,7 @@ impl std::fmt::Debug for TotpEnrolment {
     }
 }
 
-fn issuer(state: &AppState) -> String {
+fn issuer(state: &Auth<'_>) -> String {
     state
         .config
         .public_url
@@ -91,7 +91,7 @@ fn unix_secs(now_ms: i64) -> u64 {
 
 /// Starts (or restarts) the enrolment of an authenticator app: a fresh secret, pending until
 /// [`confirm`] sees a first code from it. 409 `conflict` when one is already confirmed.
-pub async fn begin(state: &AppState, session: &FullSession) -> ApiResult<TotpEnrolment> {
+pub async fn begin(state: &Auth<'_>, session: &FullSession) -> ApiResult<TotpEnrolment> {
     let user = state
         .db
         .user(session.user_id)
@@ -124,7 +124,7 @@ pub async fn begin(state: &AppState, session: &FullSession) -> ApiResult<TotpEnr
 }
 
 /// The account's TOTP (confirmed or pending) and whether it is confirmed.
-async fn load(state: &AppState, user_id: i64) -> ApiResult<Option<(TOTP, bool)>> {
+async fn load(state: &Auth<'_>, user_id: i64) -> ApiResult<Option<(TOTP, bool)>> {
     let Some(row) = state.db.totp(user_id).await? else {
         return Ok(None);
     };
@@ -145,7 +145,7 @@ async fn load(state: &AppState, user_id: i64) -> ApiResult<Option<(TOTP, bool)>>
 /// Checks `code` against the account's secret and records its step (no replay). Counted and
 /// throttled like a password.
 async fn check_code(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     code: &str,
     want_confirmed: bool,
@@ -187,7 +187,7 @@ async fn check_code(
 
 /// Confirms a pending enrolment with a first code from the app.
 pub async fn confirm(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &FullSession,
     code: &str,
     client: &Client,
@@ -204,7 +204,7 @@ pub async fn confirm(
 }
 
 /// Removes the authenticator app (a recent sign-in is needed, as for every factor removal).
-pub async fn remove(state: &AppState, session: &FullSession, client: &Client) -> ApiResult<()> {
+pub async fn remove(state: &Auth<'_>, session: &FullSession, client: &Client) -> ApiResult<()> {
     session.require_recent_sign_in(&state.config.sessions, now_ms())?;
     if !state.db.delete_totp(session.user_id).await? {
         return Err(ApiError::NotFound);
@@ -221,7 +221,7 @@ pub async fn remove(state: &AppState, session: &FullSession, client: &Client) ->
 
 /// Completes a sign-in with a code from the app.
 pub async fn sign_in(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &AnySession,
     code: &str,
     client: &Client,

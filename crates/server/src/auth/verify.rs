@@ -4,15 +4,15 @@ use axum::body::Bytes;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::face::FrameFaces;
 use super::factors::{complete_sign_in, require_second_step};
 use super::lockout::FaceGate;
 use super::policy::Factor;
 use super::session::{AnySession, SessionToken};
+use super::Auth;
 use super::{audit, now_ms, Client};
-use crate::app::AppState;
 use crate::config::LivenessMode;
 use crate::error::{ApiError, ApiResult};
+use crate::faces::FrameFaces;
 use crate::storage::audit::AuditKind;
 
 /// Most frames accepted by one verification.
@@ -24,7 +24,7 @@ fn nonce_hash(nonce: &str) -> String {
 
 /// A fresh one-time nonce bound to the session (any earlier one of the session is dropped).
 pub async fn challenge(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &AnySession,
     client: &Client,
 ) -> ApiResult<(String, u64)> {
@@ -60,7 +60,7 @@ pub async fn challenge(
 /// Checks the frames; on a match replaces the session by a new one at level `full` and returns
 /// its token.
 pub async fn verify(
-    state: &AppState,
+    state: &Auth<'_>,
     session: &AnySession,
     challenge: &str,
     frames: Vec<Bytes>,
@@ -124,7 +124,7 @@ pub async fn verify(
 /// Applies the face lockout gate and, when open, counts the attempt as a failure up front (so
 /// parallel attempts cannot slip through one gate); refusals are audited.
 pub(crate) async fn admit_face_attempt(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     client: &Client,
     now: i64,
@@ -166,7 +166,7 @@ pub(crate) async fn admit_face_attempt(
 /// Audits a failed check (already counted by [`admit_face_attempt`]) and the lockout or
 /// disabling it triggers.
 pub(crate) async fn record_face_failure(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     client: &Client,
     now: i64,
@@ -216,7 +216,7 @@ pub(crate) async fn record_face_failure(
 /// Undoes the failure [`admit_face_attempt`] counted up front, for an attempt in which nothing
 /// was compared; `detail` (when given) is audited as `face_not_seen`.
 pub(crate) async fn give_back_face_attempt(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     client: &Client,
     detail: Option<String>,
@@ -242,7 +242,7 @@ pub(crate) async fn give_back_face_attempt(
 
 /// The account's enrolled templates, decrypted.
 pub(crate) async fn enrolled_templates(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
 ) -> ApiResult<Vec<face::Descriptor>> {
     let sealed = state.db.templates(user_id).await?;
@@ -254,15 +254,15 @@ pub(crate) async fn enrolled_templates(
 }
 
 async fn check_frames(
-    state: &AppState,
+    state: &Auth<'_>,
     user_id: i64,
     frames: Vec<Bytes>,
-) -> ApiResult<super::face::MatchOutcome> {
+) -> ApiResult<crate::faces::MatchOutcome> {
     let templates = enrolled_templates(state, user_id).await?;
     let described = state.face.describe_frames(frames.clone()).await?;
-    super::face::require_a_comparable_frame(&described)?;
+    crate::faces::require_a_comparable_frame(&described)?;
     let descriptors: Vec<_> = described.iter().map(FrameFaces::descriptor).collect();
-    let outcome = super::face::decide(&descriptors, &templates, state.config.face.match_threshold);
+    let outcome = crate::faces::decide(&descriptors, &templates, state.config.face.match_threshold);
     if outcome.passed {
         // The fast detector misses the second face of some pairs (one of them would then pass
         // as "the" face): a match is confirmed only when the thorough detector finds one face
@@ -275,7 +275,7 @@ async fn check_frames(
             .collect();
         if let Some(index) = state
             .face
-            .first_with_several_faces(matched, super::face::Lane::Pool)
+            .first_with_several_faces(matched, crate::faces::Lane::Pool)
             .await?
         {
             return Err(ApiError::MultipleFaces { index });

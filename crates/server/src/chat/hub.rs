@@ -13,7 +13,7 @@
 //! Publishing, ring insertion and queueing happen under one lock, so every connection receives
 //! its events in sequence order, and replay plus live events never overlap or leave a gap.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -198,9 +198,12 @@ struct HubInner {
     bus: Option<Bus>,
     /// This node's name in the bus's presence records.
     node: String,
-    /// An event may have missed this node's sockets: the bus failed to take one, or this
-    /// node's reader lost the stream for a while (see [`follow`]).
+    /// This node's reader lost the stream for a while: events may have missed this node's
+    /// sockets (see [`follow`]).
     bus_missed: AtomicBool,
+    /// Who missed an event because the bus refused it when this node published: once the bus
+    /// answers again, their sockets on every node are told to reconnect.
+    unpublished: Mutex<Unpublished>,
     next_conn_id: AtomicU64,
     state: Mutex<HubState>,
     /// Striped per-channel locks held across "store, then publish", so that per channel the
@@ -278,6 +281,7 @@ impl ChatHub {
                 bus,
                 node: format!("{:016x}", rand::random::<u64>()),
                 bus_missed: AtomicBool::new(false),
+                unpublished: Mutex::new(Unpublished::default()),
                 next_conn_id: AtomicU64::new(1),
                 order_locks: (0..ORDER_STRIPES)
                     .map(|_| tokio::sync::Mutex::new(()))
@@ -437,13 +441,18 @@ impl ChatHub {
 
     /// Closes every socket of `user_id` (account deleted). Returns how many were closed.
     pub fn close_user(&self, user_id: i64) -> usize {
+        self.close_user_with(user_id, CloseReason::SessionEnded)
+    }
+
+    /// Closes every socket of `user_id` for `reason`. Returns how many were closed.
+    fn close_user_with(&self, user_id: i64, reason: CloseReason) -> usize {
         let mut state = self.lock();
         let ids: Vec<u64> = match state.users.get(&user_id) {
             Some(conns) => conns.iter().map(|c| c.id).collect(),
             None => return 0,
         };
         ids.into_iter()
-            .filter(|&id| state.close(user_id, id, CloseReason::SessionEnded))
+            .filter(|&id| state.close(user_id, id, reason))
             .count()
     }
 
@@ -513,8 +522,8 @@ impl ChatHub {
 
     /// Publishes one event to every connection of `recipients`, on every node. Returns its
     /// sequence number (0 when the bus failed: then the event is lost to live sockets, and
-    /// once the bus is back every node's sockets are told to reconnect, which makes clients
-    /// catch up through the history API).
+    /// once the bus is back the recipients' sockets on every node are told to reconnect, which
+    /// makes their clients catch up through the history API).
     pub async fn publish(&self, recipients: &[i64], body: &str, durability: Durability) -> u64 {
         let Some(bus) = &self.inner.bus else {
             return self.publish_local(recipients, body, durability);
@@ -531,7 +540,9 @@ impl ChatHub {
             Ok(seq) => seq,
             Err(err) => {
                 tracing::warn!(%err, "publishing a chat event on the bus failed");
-                self.inner.bus_missed.store(true, Ordering::SeqCst);
+                if durability == Durability::Durable {
+                    self.unpublished().add(&recipients);
+                }
                 0
             }
         }
@@ -664,6 +675,90 @@ impl ChatHub {
                     self.close_user(user_id);
                 }
             }
+            EntryKind::Reconnect if entry.recipients.is_empty() => {
+                self.close_all();
+            }
+            EntryKind::Reconnect => {
+                for &user_id in &entry.recipients {
+                    self.close_user_with(user_id, CloseReason::Shutdown);
+                }
+            }
+        }
+    }
+
+    fn unpublished(&self) -> MutexGuard<'_, Unpublished> {
+        // The set stays consistent whatever a panicking holder did: it is only added to.
+        self.inner
+            .unpublished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Once the bus takes entries again: asks every node to make the sockets of whoever missed
+    /// an unpublished event reconnect. Kept for the next try when the bus refuses this too.
+    async fn announce_unpublished(&self, bus: &Bus) {
+        let missed = std::mem::take(&mut *self.unpublished());
+        let recipients = match &missed {
+            Unpublished::None => return,
+            Unpublished::Users(users) => users.iter().copied().collect::<Vec<_>>(),
+            Unpublished::Everyone => Vec::new(),
+        };
+        let keep = self.inner.config.ring_capacity;
+        match bus
+            .append(EntryKind::Reconnect, &recipients, "", keep)
+            .await
+        {
+            Ok(_) => tracing::warn!(
+                users = recipients.len(),
+                everyone = recipients.is_empty(),
+                "the bus answers again; sockets that missed an event told to reconnect"
+            ),
+            Err(err) => {
+                tracing::warn!(%err, "asking nodes to reconnect missed sockets failed; retrying");
+                self.unpublished().merge(missed);
+            }
+        }
+    }
+}
+
+/// The users who missed an event the bus refused, up to [`Unpublished::MAX_USERS`]; past that,
+/// everyone (one reconnect of every socket costs less than an entry listing a crowd).
+#[derive(Debug, Default)]
+enum Unpublished {
+    #[default]
+    None,
+    Users(BTreeSet<i64>),
+    Everyone,
+}
+
+impl Unpublished {
+    const MAX_USERS: usize = 10_000;
+
+    fn add(&mut self, users: &[i64]) {
+        match self {
+            Unpublished::Everyone => {}
+            Unpublished::None => {
+                *self = Unpublished::Users(users.iter().copied().collect());
+                self.cap();
+            }
+            Unpublished::Users(set) => {
+                set.extend(users.iter().copied());
+                self.cap();
+            }
+        }
+    }
+
+    fn merge(&mut self, other: Unpublished) {
+        match other {
+            Unpublished::None => {}
+            Unpublished::Everyone => *self = Unpublished::Everyone,
+            Unpublished::Users(users) => self.add(&users.into_iter().collect::<Vec<_>>()),
+        }
+    }
+
+    fn cap(&mut self) {
+        if matches!(self, Unpublished::Users(set) if set.len() > Self::MAX_USERS) {
+            *self = Unpublished::Everyone;
         }
     }
 }
@@ -672,8 +767,11 @@ impl ChatHub {
 ///
 /// While the bus is down, events published anywhere may be lost (a restarted Redis may also
 /// have lost its stream). Messages are stored all the same, so once the bus answers again
-/// every socket of this node is told to reconnect (1012, as at shutdown): a client catches up
-/// through the replay and the history API on reconnecting, which it would otherwise never do.
+/// sockets are told to reconnect (1012, as at shutdown): a client catches up through the
+/// replay and the history API on reconnecting, which it would otherwise never do.
+/// - When this node's reader lost the stream, every socket of this node.
+/// - When the bus refused an event this node published (while the other nodes may have been
+///   reading fine), the sockets of that event's recipients on every node (a `Reconnect` entry).
 async fn follow(hub: Weak<HubInner>, mut reader: Reader) {
     loop {
         let batch = reader.next().await;
@@ -684,6 +782,9 @@ async fn follow(hub: Weak<HubInner>, mut reader: Reader) {
         match batch {
             Ok(entries) => {
                 entries.into_iter().for_each(|e| hub.apply(e));
+                if let Some(bus) = &hub.inner.bus {
+                    hub.announce_unpublished(bus).await;
+                }
                 if hub.inner.bus_missed.swap(false, Ordering::SeqCst) {
                     let told = hub.close_all();
                     tracing::warn!(

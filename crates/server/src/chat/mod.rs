@@ -9,7 +9,9 @@
 //! - [`hub`]: in-memory fan-out with a global event sequence, a replay ring and bounded
 //!   per-connection queues.
 //! - [`events`]: the JSON of the REST views and socket events.
-//! - `routes` / `ws`: the thin HTTP and WebSocket edge.
+//!
+//! The HTTP and WebSocket edge of the chat is in [`crate::api`] (`chat`, `chat_attachments`,
+//! `chat_ws`); nothing here knows about HTTP requests or the application state.
 //!
 //! A non-member gets 404 for anything about a channel, exactly as if it did not exist.
 //!
@@ -23,40 +25,13 @@
 //! assert_eq!(hub.close_session(&SessionKey::new("hash")), 1);
 //! ```
 
-use axum::routing::get;
-use axum::Router;
-
-use crate::app::AppState;
-use crate::config::Config;
-
-mod attachment_routes;
 pub mod attachments;
 pub mod domain;
 pub mod events;
 pub mod hub;
 pub mod media;
-mod routes;
 pub mod safety;
 pub mod search;
 pub mod service;
-mod ws;
-
-#[cfg(feature = "bench")]
-pub mod bench;
 
 pub use hub::{ChatHub, CloseReason, Durability, HubConfig, Replay, SessionKey};
-pub use ws::{CLIENT_FRAMES_PER_MINUTE, MAX_FRAME_BYTES};
-
-/// The OpenAPI description of the chat's REST routes, merged into `/api/openapi.json`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    use utoipa::OpenApi;
-    routes::ChatApiDoc::openapi().merge_from(attachment_routes::AttachmentApiDoc::openapi())
-}
-
-/// Chat routes under `/api`, merged by [`crate::app::router`]; uploads get the body limit of
-/// `limits.attachment_bytes`.
-pub fn router(config: &Config) -> Router<AppState> {
-    routes::routes()
-        .merge(attachment_routes::routes(config))
-        .route("/api/ws", get(ws::upgrade))
-}

@@ -20,40 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::pose::{self, Movement};
 use super::quality::{Guidance, Quality, QualityRules};
 
-/// A movement the server can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    TurnLeft,
-    TurnRight,
-    LookUp,
-    LookDown,
-    Smile,
-}
-
-impl Action {
-    pub const ALL: [Action; 5] = [
-        Action::TurnLeft,
-        Action::TurnRight,
-        Action::LookUp,
-        Action::LookDown,
-        Action::Smile,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TurnLeft => "turn_left",
-            Self::TurnRight => "turn_right",
-            Self::LookUp => "look_up",
-            Self::LookDown => "look_down",
-            Self::Smile => "smile",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.as_str() == s)
-    }
-}
+pub use crate::config::Action;
 
 /// Why the check is being done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,8 +21,8 @@ pub mod quality;
 use axum::body::Bytes;
 use face::{BBox, Descriptor, DetectorOptions, Engine, RgbImage};
 
-use crate::auth::face::{FaceBox, FaceService, Lane};
 use crate::error::ApiError;
+use crate::faces::{FaceBox, FaceService, Lane};
 use crate::metrics::{FaceStage, FaceTimer};
 use check::{DescriptorNeed, FaceSeen, Needs, Seen};
 
@@ -127,7 +127,7 @@ impl LiveService {
         let detect = |stage: FaceStage, options: &DetectorOptions| {
             timer
                 .time(stage, || engine.detect(image, options))
-                .map_err(crate::auth::face::engine_error)
+                .map_err(crate::faces::engine_error)
         };
         let near = |track: &BBox| {
             let side = track.width.max(track.height) * TRACK_REGION;
@@ -141,7 +141,7 @@ impl LiveService {
                 .time(FaceStage::Detection, || {
                     engine.detect_in(image, &region, &TRACK)
                 })
-                .map_err(crate::auth::face::engine_error)?;
+                .map_err(crate::faces::engine_error)?;
             // Highest score first: the followed face, then any other that is surely a face.
             let mut rank = 0;
             found.retain(|d| {
@@ -226,8 +226,8 @@ impl LiveService {
 }
 
 /// The identity decision of a passed check: the frames facing the camera against the templates
-/// by the match rule of [`crate::auth::face::decide`].
+/// by the match rule of [`crate::faces::decide`].
 pub fn identity_matches(frames: &[Descriptor], templates: &[Descriptor], threshold: f64) -> bool {
     let frames: Vec<Option<Descriptor>> = frames.iter().copied().map(Some).collect();
-    crate::auth::face::decide(&frames, templates, threshold).passed
+    crate::faces::decide(&frames, templates, threshold).passed
 }

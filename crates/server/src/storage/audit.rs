@@ -78,6 +78,10 @@ impl AuditKind {
     }
 }
 
+/// The address recorded for what an operator did on the server itself (`facegate admin`, imports):
+/// the audit trail shows it to the account owner like any other auth event.
+pub const OPERATOR_IP: &str = "local admin";
+
 /// One event to record. `user_id` is `None` for a login naming no account.
 #[derive(Debug, Clone)]
 pub struct NewAuditEvent<'a> {

@@ -153,3 +153,16 @@ pub mod sessions;
 pub mod templates;
 pub mod transfer;
 pub mod users;
+
+/// Creates `dir` (and parents) readable by its owner only when it does not exist yet; an
+/// existing directory keeps the permissions the operator gave it.
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}

@@ -219,7 +219,7 @@ pub async fn restore(
     let key = restore_key(key_file, &target_key)?;
     let created_dir = !data_dir.exists();
     let mut placed = Placed::new(data_dir, created_dir);
-    crate::app::create_private_dir(data_dir).map_err(io(data_dir))?;
+    crate::storage::create_private_dir(data_dir).map_err(io(data_dir))?;
     let staged = data_dir.join(".facegate.db.restoring");
     placed.files.push(staged.clone());
     let manifest = unpack(archive, &staged)?;

@@ -155,7 +155,7 @@ async fn insert(
     };
     let descriptor = Descriptor(user.descriptor);
     let event = ImportEvent {
-        ip: crate::admin::ADMIN_IP,
+        ip: crate::storage::audit::OPERATOR_IP,
         detail: &detail,
     };
     db.insert_imported_user(&new, &event, |id| cipher.seal(id, &descriptor))

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use assets::{Asset, ASSETS};
 
-/// Routes serving the web assets, merged by [`crate::app::router`]. It is a fallback, so any
+/// Routes serving the web assets, merged by [`crate::serve::router`]. It is a fallback, so any
 /// route defined elsewhere wins.
 pub fn router() -> Router<AppState> {
     Router::new().fallback(fallback)

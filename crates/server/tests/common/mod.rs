@@ -28,7 +28,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod chat;
 
-use server::app::{self, AppState};
+use server::app::AppState;
+use server::serve;
 use server::Config;
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -225,13 +226,17 @@ pub const ALL_ON_BUS_ENV: &str = "FACEGATE_TEST_ALL_ON_BUS";
 /// of their own, so test runs sharing the Redis do not see each other). Panics, naming the
 /// variable, when PostgreSQL or Redis is not configured: these tests never skip.
 pub async fn start_cluster(n: usize, tweak: impl Fn(&mut Config)) -> Vec<TestServer> {
-    let bus_url = std::env::var(REDIS_URL_ENV)
+    start_cluster_on_bus(n, &redis_url(), tweak).await
+}
+
+/// The Redis of the multi-node suites; panics, naming the variable, when it is not set.
+pub fn redis_url() -> String {
+    std::env::var(REDIS_URL_ENV)
         .ok()
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| {
             panic!("{REDIS_URL_ENV} is not set: the multi-node tests need it (tools/test sets it)")
-        });
-    start_cluster_on_bus(n, &bus_url, tweak).await
+        })
 }
 
 /// Like [`start_cluster`], on the Redis at `bus_url`.
@@ -240,13 +245,21 @@ pub async fn start_cluster_on_bus(
     bus_url: &str,
     tweak: impl Fn(&mut Config),
 ) -> Vec<TestServer> {
+    start_nodes_reaching_the_bus_at(&vec![bus_url.to_owned(); n], tweak).await
+}
+
+/// One node per entry of `bus_urls`, each reaching the one bus at its own address (a test can
+/// put a proxy between one node and the bus).
+pub async fn start_nodes_reaching_the_bus_at(
+    bus_urls: &[String],
+    tweak: impl Fn(&mut Config),
+) -> Vec<TestServer> {
     // In the SQLite run of the suites only tests like these use PostgreSQL.
     let postgres = postgres_service_url();
-    let bus_url = bus_url.to_owned();
     let prefix = format!("facegate-test-{:016x}", rand::random::<u64>());
     let mut shared: Option<Config> = None;
-    let mut nodes = Vec::with_capacity(n);
-    for _ in 0..n {
+    let mut nodes = Vec::with_capacity(bus_urls.len());
+    for bus_url in bus_urls {
         let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
         let mut config = test_config(dir.path());
         tweak(&mut config);
@@ -290,7 +303,7 @@ pub async fn start_in(dir: Arc<tempfile::TempDir>, mut config: Config) -> TestSe
     let state = AppState::with_engine(config.clone(), engine())
         .await
         .expect("state");
-    let server = app::start(state).await.expect("start");
+    let server = serve::start(state).await.expect("start");
     TestServer {
         addr: server.addr,
         metrics_addr: server.metrics_addr,
@@ -352,7 +365,7 @@ impl TestServer {
 
     /// A second handle on this server's database, as a `facegate admin` process opens it.
     pub async fn second_db_handle(&self) -> server::storage::Db {
-        app::open_database(&self.config)
+        server::app::open_database(&self.config)
             .await
             .expect("open the database")
     }

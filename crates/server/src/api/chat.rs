@@ -9,16 +9,16 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::api::contract::FullSessionEverywhere;
-use crate::api::extract::ApiJson;
+use super::contract::FullSessionEverywhere;
+use super::extract::ApiJson;
 use crate::app::AppState;
 use crate::auth::session::FullSession;
 use crate::error::ErrorBody;
 
-use super::domain::{self, ChannelKind, ChatError};
-use super::events::{ChannelListItem, ChannelView, MessageView, ReactionView};
-use super::search::SearchPage;
-use super::service::{Chat, HistoryPage, UserPage};
+use crate::chat::domain::{self, ChannelKind, ChatError};
+use crate::chat::events::{ChannelListItem, ChannelView, MessageView, ReactionView};
+use crate::chat::search::SearchPage;
+use crate::chat::service::{Chat, HistoryPage, UserPage};
 
 /// The OpenAPI description of the chat routes (merged into `/api/openapi.json`).
 #[derive(OpenApi)]
@@ -98,11 +98,8 @@ fn chat(state: &AppState) -> Chat<'_> {
     }
 }
 
-/// Unix milliseconds now; handlers pass time into the use cases.
-pub(crate) fn now_ms() -> i64 {
-    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    i64::try_from(nanos).unwrap_or(i64::MAX)
-}
+/// Handlers pass the time into the use cases.
+pub(super) use crate::auth::now_ms;
 
 pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> ChatResult<T> {
     q.map(|Query(v)| v)

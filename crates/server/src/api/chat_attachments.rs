@@ -16,16 +16,16 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::api::contract::FullSessionEverywhere;
+use super::contract::FullSessionEverywhere;
 use crate::app::AppState;
 use crate::auth::session::FullSession;
 use crate::config::Config;
 use crate::error::ErrorBody;
 
-use super::attachments::{AttachmentLimits, AttachmentView, Attachments, Fetched, Variant};
-use super::domain::ChatError;
-use super::media;
-use super::routes::{now_ms, path, query, ChatResult};
+use super::chat::{now_ms, path, query, ChatResult};
+use crate::chat::attachments::{AttachmentLimits, AttachmentView, Attachments, Fetched, Variant};
+use crate::chat::domain::ChatError;
+use crate::chat::media;
 
 /// The OpenAPI description of the attachment routes (merged into `/api/openapi.json`).
 #[derive(OpenApi)]

@@ -4,11 +4,11 @@
 //! (browsers always send one on a WebSocket handshake; refusing a missing one also refuses
 //! cross-site pages in old browsers). `?since=<seq>` replays missed events.
 //!
-//! The first frame is `hello` (see [`super::events::hello_frame`]); then come replayed and live
+//! The first frame is `hello` (see [`crate::chat::events::hello_frame`]); then come replayed and live
 //! events in `seq` order. Limits: frames and messages up to [`MAX_FRAME_BYTES`]; clients may send
 //! [`CLIENT_FRAMES_PER_MINUTE`] frames per minute (a burst of as many, refilled evenly);
 //! every [`CHECK_INTERVAL`] the socket pings and re-checks its session, and it closes as soon as
-//! the session ends (logout calls [`super::ChatHub::close_session`] for an immediate close).
+//! the session ends (logout calls [`crate::chat::ChatHub::close_session`] for an immediate close).
 //!
 //! Close codes: 4001 session ended, 4002 too slow (queue full), 4003 rate limited, 4004 bad
 //! frame, 1012 service restart (the node is draining: reconnect, to another node if need be).
@@ -30,10 +30,10 @@ use crate::error::ApiError;
 use crate::ratelimit::TokenBucket;
 use crate::shutdown::Draining;
 
-use super::events::{self, ClientFrame};
-use super::hub::{CloseReason, Connection, Replay, SessionKey};
-use super::routes::now_ms;
-use super::service::Chat;
+use super::chat::now_ms;
+use crate::chat::events::{self, ClientFrame};
+use crate::chat::hub::{CloseReason, Connection, Replay, SessionKey};
+use crate::chat::service::Chat;
 
 /// Largest frame or message a client may send.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
