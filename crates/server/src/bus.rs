@@ -83,6 +83,9 @@ pub struct Entry {
     /// Sorted, deduplicated user ids (empty for control entries).
     pub recipients: Vec<i64>,
     pub body: String,
+    /// When the appending node put it in the stream, unix ms (the nodes' clocks are assumed
+    /// to agree, as NTP keeps them); `None` for entries of a version that did not record it.
+    pub appended_at_ms: Option<i64>,
 }
 
 impl fmt::Debug for Entry {
@@ -134,7 +137,7 @@ const APPEND: &str = r"
 if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('SET', KEYS[2], ARGV[1]) end
 redis.call('INCR', KEYS[2])
 local seq = redis.call('GET', KEYS[2])
-redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'k', ARGV[3], 'r', ARGV[4], 'b', ARGV[5])
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], seq .. '-0', 'k', ARGV[3], 'r', ARGV[4], 'b', ARGV[5], 't', ARGV[6])
 return seq
 ";
 
@@ -214,6 +217,7 @@ impl Bus {
             .arg(kind.code())
             .arg(recipients)
             .arg(body)
+            .arg(now_millis())
             .invoke_async(&mut conn)
             .await?;
         seq.parse().map_err(|_| BusError::Malformed { id: seq })
@@ -468,10 +472,12 @@ fn parse_entry(id: &redis::streams::StreamId) -> Result<Entry, BusError> {
         kind,
         recipients,
         body: field("b")?,
+        appended_at_ms: id.get::<String>("t").and_then(|t| t.parse().ok()),
     })
 }
 
-fn now_millis() -> i64 {
+/// The current time in unix milliseconds.
+pub fn now_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

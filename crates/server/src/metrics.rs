@@ -167,6 +167,7 @@ pub struct Metrics {
     lockouts: Family<KindLabels, Counter>,
     sockets: Family<SocketLabels, Gauge>,
     db_pool: Family<PoolLabels, Gauge>,
+    bus_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 fn request_histogram() -> Histogram {
@@ -230,6 +231,12 @@ impl Metrics {
             "Database pool connections: open (idle and in use) and idle",
             db_pool.clone(),
         );
+        let bus_lag = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "bus_lag_seconds",
+            "Longest delay from a bus entry's append to its delivery on this node since the previous scrape (0 without a bus)",
+            bus_lag.clone(),
+        );
         Self {
             registry,
             requests,
@@ -238,6 +245,7 @@ impl Metrics {
             lockouts,
             sockets,
             db_pool,
+            bus_lag,
         }
     }
 
@@ -299,6 +307,11 @@ impl Metrics {
         self.db_pool
             .get_or_create(&PoolLabels { state: "idle" })
             .set(i64::try_from(idle).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the bus lag: the longest append-to-delivery delay since the previous scrape.
+    pub fn set_bus_lag(&self, lag: Duration) {
+        self.bus_lag.set(lag.as_secs_f64());
     }
 
     /// The whole registry in the Prometheus text format.

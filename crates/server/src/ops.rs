@@ -64,17 +64,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 /// Gauges read at scrape time rather than kept up to date on every change.
 fn refresh_gauges(state: &AppState) {
-    let (open, idle) = db_pool_usage(&state.db);
+    let (open, idle) = state.db.pool_usage();
     state.metrics.set_db_pool(open, idle);
     state
         .metrics
         .set_sockets(SocketKind::Chat, state.chat.connection_count());
-}
-
-/// Connections open in the database pool and how many of them are idle. The one place that
-/// knows the pool's type, so a storage backend change touches only this line.
-fn db_pool_usage(db: &crate::storage::Db) -> (u32, usize) {
-    (db.pool().size(), db.pool().num_idle())
+    state.metrics.set_bus_lag(state.chat.take_bus_lag());
 }
 
 /// The answer of `/readyz`.
@@ -137,7 +132,7 @@ async fn bus_check(bus: &crate::bus::Bus) -> &'static str {
 }
 
 async fn database_check(db: &crate::storage::Db) -> &'static str {
-    timed_check("database", sqlx::query("SELECT 1").execute(db.pool())).await
+    timed_check("database", db.ping()).await
 }
 
 /// `ok`, `error` or `timeout` (after [`READY_DB_TIMEOUT`]) for one dependency.

@@ -310,3 +310,30 @@ async fn five_face_failures_spread_over_the_nodes_lock_the_account() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"]["code"], "locked_out");
 }
+
+#[tokio::test]
+async fn each_node_reports_its_bus_lag_and_a_scrape_starts_it_afresh() {
+    let nodes = start_cluster(2, |c| {
+        c.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));
+    })
+    .await;
+    let (a, b) = (alice(&nodes[0]).await, bob(&nodes[0]).await);
+    let channel = direct(&a, &b).await;
+    let mut on_b = b.client.on(&nodes[1]).ws("").await.expect("bob on B");
+    hello(&mut on_b).await;
+    let metrics_of_b = nodes[1].metrics_addr.expect("B's metrics listener");
+    let lag = |text: &str| common::metric_sample(text, "facegate_bus_lag_seconds");
+
+    let (status, _) = send(&a, channel, "measured", None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    on_b.next_of("message.new").await.expect("delivered on B");
+    let text = common::scrape_metrics(metrics_of_b).await;
+    let first = lag(&text).unwrap_or_else(|| panic!("no facegate_bus_lag_seconds in {text}"));
+    assert!(
+        (0.0..1.0).contains(&first),
+        "a delivery within the test's wait cannot lag {first} s"
+    );
+    // Nothing was delivered since: the next scrape reads 0.
+    let text = common::scrape_metrics(metrics_of_b).await;
+    assert_eq!(lag(&text), Some(0.0), "{text}");
+}

@@ -8,27 +8,10 @@ mod common;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use common::{password_only_user, require_fixtures, start, verified_user, PASSWORD};
-
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    let response = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .expect("scrape");
-    assert_eq!(response.status(), StatusCode::OK);
-    let content_type = response.headers()["content-type"].to_str().expect("ascii");
-    assert!(
-        content_type.starts_with("text/plain; version=0.0.4"),
-        "{content_type}"
-    );
-    response.text().await.expect("metrics text")
-}
-
-/// The value of the sample line that starts with `series` (name and labels), if present.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|value| value.trim().parse().ok())
-}
+use common::{
+    metric_sample as sample, password_only_user, require_fixtures, scrape_metrics as scrape, start,
+    verified_user, PASSWORD,
+};
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_face_outcomes_without_secrets_or_ids() {

@@ -17,6 +17,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -204,6 +205,9 @@ struct HubInner {
     /// Who missed an event because the bus refused it when this node published: once the bus
     /// answers again, their sockets on every node are told to reconnect.
     unpublished: Mutex<Unpublished>,
+    /// The longest time, in ms, from an entry's append to its delivery here since
+    /// [`ChatHub::take_bus_lag`] last read it.
+    bus_lag_ms: AtomicU64,
     next_conn_id: AtomicU64,
     state: Mutex<HubState>,
     /// Striped per-channel locks held across "store, then publish", so that per channel the
@@ -282,6 +286,7 @@ impl ChatHub {
                 node: format!("{:016x}", rand::random::<u64>()),
                 bus_missed: AtomicBool::new(false),
                 unpublished: Mutex::new(Unpublished::default()),
+                bus_lag_ms: AtomicU64::new(0),
                 next_conn_id: AtomicU64::new(1),
                 order_locks: (0..ORDER_STRIPES)
                     .map(|_| tokio::sync::Mutex::new(()))
@@ -660,8 +665,18 @@ impl ChatHub {
         }
     }
 
+    /// The longest delay from an entry's append to its hand-over to this node's sockets since
+    /// the previous call (zero without a bus or without entries); read at each metrics scrape.
+    pub fn take_bus_lag(&self) -> Duration {
+        Duration::from_millis(self.inner.bus_lag_ms.swap(0, Ordering::Relaxed))
+    }
+
     /// Hands one stream entry to this node's sockets.
     fn apply(&self, entry: Entry) {
+        if let Some(appended) = entry.appended_at_ms {
+            let lag = u64::try_from(crate::bus::now_millis() - appended).unwrap_or(0);
+            self.inner.bus_lag_ms.fetch_max(lag, Ordering::Relaxed);
+        }
         match entry.kind {
             EntryKind::Durable | EntryKind::Transient => {
                 let payload: Arc<str> = Arc::from(with_seq(entry.seq, &entry.body));

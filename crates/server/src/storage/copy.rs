@@ -211,6 +211,13 @@ impl Db {
     }
 }
 
+/// How many rows `table` holds, read on `conn` (the copy's snapshot).
+pub async fn count_rows(conn: &mut AnyConnection, table: &TableSpec) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", table.name))
+        .fetch_one(conn)
+        .await
+}
+
 /// Up to `limit` rows of `table` in key order: with an `id` key those above `after_id`,
 /// otherwise those after the first `offset`. Read on `conn`, so that every chunk of one copy
 /// comes from the same snapshot (one read transaction).

@@ -95,6 +95,11 @@ impl Db {
         &self.pool
     }
 
+    /// Connections open in the pool (idle and in use), and how many of them are idle.
+    pub fn pool_usage(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }

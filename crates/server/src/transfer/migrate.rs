@@ -10,7 +10,9 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::storage::copy::{read_chunk, write_chunk, Columns, TableSpec, Value, TABLES};
+use crate::storage::copy::{
+    count_rows, read_chunk, write_chunk, Columns, TableSpec, Value, TABLES,
+};
 use crate::storage::{Backend, Db};
 
 /// Rows per chunk; fewer for tables of blobs, which hold up to a few MiB a row.
@@ -104,9 +106,7 @@ pub async fn migrate(
     let mut copied = Vec::with_capacity(TABLES.len());
     for table in TABLES {
         let columns = target.postgres_columns(table.name).await?;
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", table.name))
-            .fetch_one(&mut *snapshot)
-            .await?;
+        let total = count_rows(&mut snapshot, table).await?;
         let (target_rows, max_id) = target.count_and_max_id(table).await?;
         let limit = if table.name == "chat_attachment_blobs" {
             BLOB_CHUNK_ROWS

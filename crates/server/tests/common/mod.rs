@@ -940,3 +940,24 @@ impl WsClient {
         Ok(())
     }
 }
+
+/// The text of the `/metrics` listener at `addr`, checked to be Prometheus's format.
+pub async fn scrape_metrics(addr: std::net::SocketAddr) -> String {
+    let response = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("scrape");
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"].to_str().expect("ascii");
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    response.text().await.expect("metrics text")
+}
+
+/// The value of the sample line that starts with `series` (name and labels), if present.
+pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
