@@ -67,6 +67,11 @@ browserTests('accessibility', (cams) => {
           method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'group', name: 'Book club', members: [member] }),
         }).then((r) => r.json()), joe.userId);
         await page.goto(`${url}/chat/${group.id}`);
+        // On a phone the header's actions are one menu.
+        if (label === 'phone') {
+          await page.getByRole('button', { name: 'Conversation options' }).click();
+          await check('conversation options');
+        }
         await page.getByRole('button', { name: 'Group settings' }).click();
         await page.getByRole('dialog').getByText('Members (2)').waitFor();
         await check('group settings');

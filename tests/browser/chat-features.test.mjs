@@ -297,4 +297,78 @@ browserTests('chat features', (cams) => {
       assert.equal(await page.locator('.message', { hasText: 'sent while offline' }).count(), 1);
     }, PHOTO_CHECK);
   });
+  test('typing @ and the start of a name suggests the conversation\'s people; Enter inserts the name', async () => {
+    await withServer(async (url, open) => {
+      const { joe, channel, page } = await twoPeople(url, open, { bypassCSP: true });
+      await page.goto(`${url}/chat/${channel.id}`);
+      const box = page.getByLabel('Message', { exact: true });
+      const list = page.getByRole('listbox', { name: 'People to mention' });
+      await box.click();
+      await box.pressSequentially('look @bi');
+      await list.waitFor();
+      assert.deepEqual(await list.getByRole('option').allTextContents(), ['Joe Biden@biden'],
+        'Joe, by name and username; not me');
+      assert.equal(await box.getAttribute('aria-activedescendant'), await list.getByRole('option').first().getAttribute('id'));
+      assert.deepEqual(await axeViolations(page), [], 'the open list keeps the page accessible');
+      await screenshot(page, 'chat-mention-suggestions');
+      await box.press('Enter');
+      assert.equal(await box.inputValue(), 'look @biden ', 'Enter inserted the name instead of sending');
+      assert.ok(await list.isHidden());
+
+      // No suggestion for what no member's name starts with, nor for an e-mail address.
+      await box.pressSequentially('and @zz');
+      assert.ok(await list.isHidden());
+      await box.fill('mail obama@bi');
+      await box.press('End');
+      assert.ok(await list.isHidden(), 'an address is no mention');
+      // Escape closes the list and keeps the text.
+      await box.fill('');
+      await box.pressSequentially('@');
+      await list.waitFor();
+      await box.press('Escape');
+      assert.ok(await list.isHidden());
+      assert.equal(await box.inputValue(), '@');
+
+      await box.fill('');
+      await box.pressSequentially('@bid');
+      await list.getByRole('option').first().click();
+      await box.pressSequentially('see this');
+      await box.press('Enter');
+      await page.locator('.message.mine:not(.pending)', { hasText: 'see this' }).waitFor();
+      const history = await joe.request('GET', `/api/channels/${channel.id}/messages`);
+      assert.deepEqual(history.messages.map((m) => m.text), ['@biden see this'], 'a click inserts it too');
+    }, PHOTO_CHECK);
+  });
+  test('"edited" opens the earlier versions of a message, newest first, for the other person too', async () => {
+    await withServer(async (url, open) => {
+      const { joe, channel, page } = await twoPeople(url, open, { bypassCSP: true });
+      const sent = await say(joe, channel, 'Meet at **noon**', 'v1');
+      await joe.request('PATCH', `/api/channels/${channel.id}/messages/${sent.id}`, { text: 'Meet at one' });
+      await page.goto(`${url}/chat/${channel.id}`);
+      const bubble = page.locator('.message', { hasText: 'Meet at one' });
+      await bubble.waitFor();
+      // Edited again while Obama looks: the mark and the history follow live.
+      await joe.request('PATCH', `/api/channels/${channel.id}/messages/${sent.id}`, { text: 'Meet at two' });
+      const edited = page.locator('.message', { hasText: 'Meet at two' }).getByRole('button', { name: /edited/ });
+      await edited.click();
+      const dialog = page.getByRole('dialog', { name: 'Edit history' });
+      await dialog.getByText('2 earlier versions, newest first.').waitFor();
+      const entries = dialog.locator('.versions-entry');
+      assert.deepEqual(await entries.locator('.message-text').allTextContents(), ['Meet at two', 'Meet at one', 'Meet at noon']);
+      assert.equal(await entries.nth(2).locator('strong').textContent(), 'noon', 'an earlier version keeps its markup');
+      assert.match(await entries.nth(1).locator('.versions-when').textContent(), /^Until /);
+      assert.deepEqual(await axeViolations(page), [], 'the history dialog is accessible');
+      await screenshot(page, 'chat-edit-history');
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      assert.equal(await page.evaluate(() => document.activeElement.textContent), 'edited', 'focus is back on the mark');
+
+      // Deleted: no text and no versions remain.
+      await joe.request('DELETE', `/api/channels/${channel.id}/messages/${sent.id}`);
+      await page.locator('.message.deleted').waitFor();
+      assert.equal(await page.locator('.message.deleted').getByRole('button', { name: /edited/ }).count(), 0);
+      const versions = await joe.request('GET', `/api/channels/${channel.id}/messages/${sent.id}/versions`);
+      assert.deepEqual(versions.versions, []);
+    }, PHOTO_CHECK);
+  });
 });

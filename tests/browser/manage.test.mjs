@@ -157,7 +157,9 @@ browserTests('editing messages and managing groups', (cams) => {
       await members.filter({ hasText: 'Kit Harington' }).waitFor({ timeout: 10000 });
       await screenshot(barack, 'group-settings-owner');
 
-      // Joe is a member, not the owner: he can only leave.
+      // Joe is a member, not the owner: he can only leave. On his phone the header's actions
+      // are behind one button.
+      await joe.getByRole('button', { name: 'Conversation options' }).click();
       await joe.getByRole('button', { name: 'Group settings' }).click();
       const joeSettings = joe.getByRole('dialog', { name: /Group settings/ });
       await joeSettings.getByText('Owner: Barack Obama').waitFor();
@@ -202,14 +204,33 @@ browserTests('editing messages and managing groups', (cams) => {
       await barack.goto(`${url}/chat/${direct.id}`);
       await joe.getByRole('link', { name: /Barack Obama/ }).click();
       await bubble(joe, 'Shall we talk?').waitFor();
+      // On the phone the header keeps one row: the name beside one options button, whose menu
+      // stays on the screen.
+      const options = joe.getByRole('button', { name: 'Conversation options' });
+      const [heading, button] = [await joe.locator('.chat-title').boundingBox(), await options.boundingBox()];
+      assert.ok(Math.abs((heading.y + heading.height / 2) - (button.y + button.height / 2)) < button.height,
+        `the name and the options share a row: ${JSON.stringify({ heading, button })}`);
+      assert.equal(await joe.getByRole('button', { name: 'Delete conversation' }).count(), 0, 'folded away until asked for');
+      await options.click();
+      assert.equal(await options.getAttribute('aria-expanded'), 'true');
+      assert.equal(await joe.evaluate(() => document.activeElement.textContent), 'Mute', 'the menu opens on its first action');
       assert.equal(await joe.getByRole('button', { name: 'Group settings' }).count(), 0, 'a direct conversation has no group settings');
+      const item = await joe.getByRole('button', { name: 'Delete conversation' }).boundingBox();
+      assert.ok(item.x >= 0 && item.x + item.width <= 390, `the menu stays on the screen: ${JSON.stringify(item)}`);
+      await screenshot(joe, 'conversation-options-phone');
+      // Escape closes it and gives focus back to its button.
+      await joe.keyboard.press('Escape');
+      assert.equal(await options.getAttribute('aria-expanded'), 'false');
+      assert.equal(await joe.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Conversation options');
 
       // Cancelling keeps everything.
+      await options.click();
       await joe.getByRole('button', { name: 'Delete conversation' }).click();
       const question = joe.getByRole('alertdialog', { name: 'Delete your conversation with Barack Obama?' });
       await question.getByRole('button', { name: 'Cancel' }).click();
       await bubble(joe, 'Shall we talk?').waitFor();
 
+      await options.click();
       await joe.getByRole('button', { name: 'Delete conversation' }).click();
       await screenshot(joe, 'direct-delete-confirm-phone');
       await question.getByRole('button', { name: 'Delete conversation' }).click();

@@ -1,10 +1,10 @@
 //! Chat features beyond sending text, end to end over HTTP and WebSocket: messages and group
 //! names that cannot pretend to be something else (bidirectional and invisible characters; the
-//! same rule on people's names is in auth_input.rs), reactions and replies.
+//! same rule on people's names is in auth_input.rs), reactions, replies and edit history.
 
 mod common;
 
-use common::chat::{alice, bob, direct, hello, put, send};
+use common::chat::{alice, bob, carol, direct, hello, put, send, statuses};
 use common::TestServer;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -269,4 +269,96 @@ async fn openapi_describes_the_reaction_routes() {
         "{path}"
     );
     assert!(doc["components"]["schemas"]["MessageView"]["properties"]["reply_to"].is_object());
+}
+
+#[tokio::test]
+async fn members_see_a_messages_earlier_versions_until_it_is_deleted() {
+    let server = TestServer::start().await.expect("server");
+    let (a, b, c) = (
+        alice(&server).await,
+        bob(&server).await,
+        carol(&server).await,
+    );
+    let channel = direct(&a, &b).await;
+    let (_, m) = send(&a, channel, "first", None).await;
+    let id = m["id"].as_i64().expect("id");
+    let message = format!("/api/channels/{channel}/messages/{id}");
+    let versions = format!("{message}/versions");
+
+    let (status, body) = b.client.get(&versions).await.expect("versions");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["versions"], json!([]), "never edited");
+    for text in ["second", "third"] {
+        let (status, body) = a
+            .client
+            .patch_json(&message, &json!({"text": text}))
+            .await
+            .expect("edit");
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = b.client.get(&versions).await.expect("versions");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let texts: Vec<&str> = body["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| v["text"].as_str().expect("text"))
+        .collect();
+    assert_eq!(
+        texts,
+        ["first", "second"],
+        "oldest first, the current text apart"
+    );
+    let times: Vec<i64> = body["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| v["replaced_at"].as_i64().expect("replaced_at"))
+        .collect();
+    assert!(times[0] <= times[1] && times[0] > 0, "{times:?}");
+
+    // Not a member: as if the message did not exist. An unknown message: 404 too.
+    let (status, _) = c.client.get(&versions).await.expect("versions");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = b
+        .client
+        .get(&format!(
+            "/api/channels/{channel}/messages/{}/versions",
+            id + 1000
+        ))
+        .await
+        .expect("versions");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Only the latest 20 are kept.
+    for i in 0..25 {
+        let (status, _) = a
+            .client
+            .patch_json(&message, &json!({"text": format!("edit {i}")}))
+            .await
+            .expect("edit");
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (_, body) = b.client.get(&versions).await.expect("versions");
+    let kept = body["versions"].as_array().expect("versions");
+    assert_eq!(kept.len(), 20);
+    assert_eq!(kept[0]["text"], "edit 4");
+    assert_eq!(kept[19]["text"], "edit 23");
+
+    // Deleting the message drops its earlier versions with its text.
+    let (status, _) = a.client.delete(&message).await.expect("delete");
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = b.client.get(&versions).await.expect("versions");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["versions"], json!([]));
+
+    let (_, doc) = server
+        .client()
+        .get("/api/openapi.json")
+        .await
+        .expect("openapi");
+    assert_eq!(
+        statuses(&doc, "/api/channels/{id}/messages/{mid}/versions", "get"),
+        ["200", "401", "403", "404"]
+    );
 }

@@ -1,4 +1,4 @@
-// Unit tests of the chat's markdown subset and date labels (no browser): the modules are loaded
+// Unit tests of the chat's markdown subset, date labels, notifications and @mention suggestions (no browser): the modules are loaded
 // from crates/server/web/js as they are served.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +19,7 @@ after(() => rmSync(copy, { recursive: true, force: true }));
 const { parse, parseInline, safeHref, mentionsIn } = await load('chat-markup.js');
 const { dayLabel, dayKey } = await load('chat-time.js');
 const { ChatNotifier, titleWithUnread, notificationBody } = await load('chat-notify.js');
+const { mentionAt, matchMembers } = await load('chat-mentions.js');
 
 const text = (t) => ({ type: 'text', text: t });
 
@@ -118,4 +119,29 @@ test('notifications: direct messages and mentions, mute silences all but mention
   assert.equal(titleWithUnread('x', 250), '(99+) x');
   assert.equal(notificationBody('a\n\n b'), 'a b');
   assert.equal(notificationBody('x'.repeat(500)).length, 140);
+});
+
+test('an @name is being typed only right after a space, a bracket or the start', () => {
+  assert.deepEqual(mentionAt('hi @bo', 6), { start: 3, query: 'bo' });
+  assert.deepEqual(mentionAt('@', 1), { start: 0, query: '' });
+  assert.deepEqual(mentionAt('(@al) x', 4), { start: 1, query: 'al' });
+  assert.equal(mentionAt('mail me at a@bo', 15), null, 'an address is no mention');
+  assert.equal(mentionAt('hi @bob there', 13), null, 'the caret left the name');
+  assert.deepEqual(mentionAt('hi @bob there', 7), { start: 3, query: 'bob' });
+});
+
+test('members match by username first, then by a word of their name, never me', () => {
+  const members = [
+    { id: 1, username: 'me_myself', full_name: 'Bo Me' },
+    { id: 2, username: 'zed', full_name: 'Bob Zed' },
+    { id: 3, username: 'bobby', full_name: 'Robert' },
+    { id: 4, username: 'alice', full_name: 'Alice Liddell' },
+    { id: 5, username: 'josé', full_name: 'José Bové' },
+  ];
+  assert.deepEqual(matchMembers(members, 'bo', 1).map((m) => m.id), [3, 5, 2], 'bobby by username, then josé and zed by name');
+  assert.deepEqual(matchMembers(members, 'LID', 1).map((m) => m.id), [4]);
+  assert.deepEqual(matchMembers(members, 'jose', 1).map((m) => m.id), [5]);
+  assert.equal(matchMembers(members, '', 1).length, 4);
+  const crowd = Array.from({ length: 30 }, (_, i) => ({ id: i + 10, username: `user${i}`, full_name: '' }));
+  assert.equal(matchMembers(crowd, 'user', 1).length, 8, 'a short list');
 });

@@ -18,13 +18,13 @@ use crate::error::ErrorBody;
 use crate::chat::domain::{self, ChannelKind, ChatError};
 use crate::chat::events::{ChannelListItem, ChannelView, MessageView, ReactionView};
 use crate::chat::search::SearchPage;
-use crate::chat::service::{Chat, HistoryPage, UserPage};
+use crate::chat::service::{Chat, EarlierVersion, HistoryPage, UserPage};
 
 /// The OpenAPI description of the chat routes (merged into `/api/openapi.json`).
 #[derive(OpenApi)]
 #[openapi(
     paths(search_users, create_channel, list_channels, channel, rename_channel, delete_channel,
-        add_member, remove_member, history, send, edit_message, delete_message, add_reaction,
+        add_member, remove_member, history, send, edit_message, earlier_versions, delete_message, add_reaction,
         remove_reaction, mark_read, search_messages, blocks, block, unblock, report),
     modifiers(&FullSessionEverywhere),
     tags((name = "chat", description = "Channels, messages and read positions (full sessions only). \
@@ -66,6 +66,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/channels/{id}/messages/{mid}",
             delete(delete_message).patch(edit_message),
+        )
+        .route(
+            "/api/channels/{id}/messages/{mid}/versions",
+            get(earlier_versions),
         )
         .route(
             "/api/channels/{id}/messages/{mid}/reactions/{emoji}",
@@ -478,6 +482,30 @@ async fn edit_message(
         .edit(session.user_id, id, mid, &body.text, now_ms())
         .await?;
     Ok(Json(message).into_response())
+}
+
+/// `GET /api/channels/{id}/messages/{mid}/versions`.
+#[derive(Serialize, ToSchema)]
+struct EarlierVersions {
+    /// Oldest first; at most 20 (older ones are not kept). Empty for a message never edited,
+    /// or deleted.
+    versions: Vec<EarlierVersion>,
+}
+
+/// A message's earlier versions, for the channel's members.
+#[utoipa::path(get, path = "/api/channels/{id}/messages/{mid}/versions", tag = "chat",
+    params(("id" = i64, Path), ("mid" = i64, Path)),
+    responses((status = 200, body = EarlierVersions), (status = 404, description = "No such channel or message, or not a member", body = ErrorBody)))]
+async fn earlier_versions(
+    State(state): State<AppState>,
+    session: FullSession,
+    ids: Result<Path<(i64, i64)>, PathRejection>,
+) -> ChatResult<Json<EarlierVersions>> {
+    let (id, mid) = path(ids)?;
+    let versions = chat(&state)
+        .earlier_versions(session.user_id, id, mid)
+        .await?;
+    Ok(Json(EarlierVersions { versions }))
 }
 
 #[utoipa::path(delete, path = "/api/channels/{id}/messages/{mid}", tag = "chat",

@@ -21,6 +21,8 @@ pub const MAX_REACTIONS_PER_MESSAGE: usize = 20;
 pub const MAX_EMOJI_CHARS: usize = 16;
 /// How much of the answered message a reply carries, in characters.
 pub const REPLY_QUOTE_CHARS: usize = 200;
+/// Most earlier versions kept of one message; older ones go as it is edited again.
+pub const MAX_EARLIER_VERSIONS: i64 = 20;
 /// Most attachments one message carries.
 pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
 

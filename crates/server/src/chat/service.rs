@@ -40,6 +40,14 @@ fn role_of(me: i64, row: &store::MembershipRow) -> Result<Role, ChatError> {
     })
 }
 
+/// A message's text before an edit replaced it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct EarlierVersion {
+    pub text: String,
+    /// When the edit that replaced it was made, unix ms.
+    pub replaced_at: i64,
+}
+
 /// A page of history.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct HistoryPage {
@@ -633,7 +641,7 @@ impl Chat<'_> {
             .await?
             .ok_or(ChatError::MessageNotFound)?;
         domain::can_change_message(me, row.author_id, row.deleted_at.is_some())?;
-        store::edit_message(self.db, message_id, text, now).await?;
+        store::edit_message(self.db, message_id, text, now, domain::MAX_EARLIER_VERSIONS).await?;
         let message = self.message_view(channel_id, message_id).await?;
         let members = store::member_ids(self.db, channel_id).await?;
         self.hub
@@ -648,6 +656,28 @@ impl Chat<'_> {
             )
             .await;
         Ok(message)
+    }
+
+    /// The earlier versions of a message of a channel I am in, oldest first (none once it is
+    /// deleted: its versions go with its text).
+    pub async fn earlier_versions(
+        &self,
+        me: i64,
+        channel_id: i64,
+        message_id: i64,
+    ) -> Result<Vec<EarlierVersion>, ChatError> {
+        self.role(me, channel_id).await?;
+        store::message(self.db, channel_id, message_id)
+            .await?
+            .ok_or(ChatError::MessageNotFound)?;
+        Ok(store::message_edits(self.db, message_id)
+            .await?
+            .into_iter()
+            .map(|row| EarlierVersion {
+                text: row.text,
+                replaced_at: row.replaced_at,
+            })
+            .collect())
     }
 
     /// Deletes one of my messages (its text is dropped, its id stays).

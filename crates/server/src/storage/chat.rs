@@ -561,21 +561,57 @@ pub async fn page(
     Ok((rows, has_more))
 }
 
-/// Replaces a message's text and marks it edited.
+/// Replaces a message's text and marks it edited, keeping the text it replaced as an earlier
+/// version (the latest `keep` of them).
 pub async fn edit_message(
     db: &Db,
     message_id: i64,
     text: &str,
     now: i64,
+    keep: i64,
 ) -> Result<(), sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO chat_message_edits (message_id, text, replaced_at) \
+         SELECT id, text, $1 FROM chat_messages WHERE id = $2",
+    )
+    .bind(now)
+    .bind(message_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM chat_message_edits WHERE message_id = $1 AND id NOT IN \
+         (SELECT id FROM chat_message_edits WHERE message_id = $1 ORDER BY id DESC LIMIT $2)",
+    )
+    .bind(message_id)
+    .bind(keep)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("UPDATE chat_messages SET text = $1, edited_at = $2 WHERE id = $3")
         .bind(text)
         .bind(now)
         .bind(message_id)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    tx.commit().await
+}
+
+/// One earlier version of a message: its text, and when an edit replaced it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EditRow {
+    pub text: String,
+    pub replaced_at: i64,
+}
+
+/// A message's earlier versions, oldest first.
+pub async fn message_edits(db: &Db, message_id: i64) -> Result<Vec<EditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT text, replaced_at FROM chat_message_edits WHERE message_id = $1 ORDER BY id",
+    )
+    .bind(message_id)
+    .fetch_all(db.pool())
+    .await
 }
 
 /// Marks a message deleted and drops its text, reactions and attachments (the row stays so ids remain valid
@@ -589,6 +625,10 @@ pub async fn delete_message(db: &Db, message_id: i64, now: i64) -> Result<(), sq
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM chat_reactions WHERE message_id = $1")
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM chat_message_edits WHERE message_id = $1")
         .bind(message_id)
         .execute(&mut *tx)
         .await?;

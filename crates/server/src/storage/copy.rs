@@ -87,6 +87,10 @@ pub const TABLES: &[TableSpec] = &[
         key: &["id"],
     },
     TableSpec {
+        name: "chat_message_edits",
+        key: &["id"],
+    },
+    TableSpec {
         name: "chat_reactions",
         key: &["message_id", "user_id", "emoji"],
     },

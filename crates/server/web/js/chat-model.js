@@ -68,6 +68,11 @@ export function displayName(user) {
   return name || user.username || `User ${user.id}`;
 }
 
+/** Lower case without accents, so "jose" finds "José". */
+export function fold(text) {
+  return (text || '').normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+}
+
 /** The other people in a channel (everyone but me). */
 export function others(channel, meId) {
   return channel.members.filter((m) => m.id !== meId);

@@ -5,12 +5,7 @@
 import { h, setChildren, uid } from './dom.js';
 import { describeError } from './errors.js';
 import { searchAsYouType } from './chat-dialog.js';
-import { displayName } from './chat-model.js';
-
-/** Lower case without accents, so "jose" finds "José". */
-function fold(text) {
-  return (text || '').normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
-}
+import { displayName, fold } from './chat-model.js';
 
 /** Conversations whose title holds `q`, those starting with it first. */
 export function matchConversations(conversations, q) {

@@ -10,6 +10,9 @@ import { openGroupSettings } from '../chat-group.js';
 import { confirmAction } from '../confirm.js';
 import { messageActions } from '../chat-message-actions.js';
 import { renderMarkup, mentionsIn } from '../chat-markup.js';
+import { mentionSuggester } from '../chat-mentions.js';
+import { headerActions } from '../chat-header-menu.js';
+import { editedMark } from '../chat-versions.js';
 import { dayKey, dayLabel, clockTime, fullTimestamp } from '../chat-time.js';
 import { ChatNotifier, titleWithUnread } from '../chat-notify.js';
 import { reactionBar, replyQuote } from '../chat-reactions.js';
@@ -97,6 +100,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   // the way back, also after a reload.
   const unblockBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-manage', text: 'Unblock', hidden: true, on: { click: onUnblock } });
   const muteBtn = h('button', { type: 'button', className: 'btn btn-secondary chat-mute', text: 'Mute', attrs: { 'aria-pressed': 'false' }, on: { click: onToggleMute } });
+  const headerMenu = headerActions([unblockBtn, muteBtn, manageBtn, deleteDirectBtn]);
   const messagesEl = h('ol', { className: 'message-list' });
   // The live region wraps the list (a role on the <ol> itself would take away its list semantics).
   const log = h('div', { attrs: { role: 'log', 'aria-live': 'polite', 'aria-labelledby': title.id } }, messagesEl);
@@ -109,7 +113,20 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const textarea = h('textarea', {
     id: textareaId, rows: 1, maxLength: MAX_TEXT, placeholder: 'Write a message', className: 'composer-input',
     attrs: { 'aria-describedby': `${textareaId}-help` },
-    on: { keydown: onKeyDown, input: onInput, paste: onPaste },
+    on: {
+      keydown: onKeyDown,
+      input: onInput,
+      paste: onPaste,
+      // A caret moved into or out of an @name by mouse or arrow keys.
+      click: () => mentions.update(),
+      keyup: (e) => { if (['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(e.key)) mentions.update(); },
+    },
+  });
+  const mentions = mentionSuggester({
+    textarea,
+    members: () => state.channels.get(state.activeId)?.members ?? [],
+    meId: me.id,
+    onInserted: () => sendTyping(true),
   });
   const files = composerFiles({ channelId: () => state.activeId, announce: (text) => alert.show(text, 'info') });
   const sendBtn = h('button', { type: 'submit', className: 'btn btn-primary', text: 'Send' });
@@ -118,10 +135,11 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     replyLabel, h('button', { type: 'button', className: 'btn btn-link', text: 'Cancel reply', on: { click: () => { setReply(null); textarea.focus(); } } }));
   const composer = h('form', { className: 'composer', on: { submit: (e) => { e.preventDefault(); sendCurrent(); } } },
     h('label', { htmlFor: textareaId, className: 'visually-hidden', text: 'Message' }),
-    files.button, files.input, textarea, sendBtn,
-    h('p', { id: `${textareaId}-help`, className: 'visually-hidden', text: 'Enter sends, Shift+Enter starts a new line. Paste or drop files to attach them.' }));
+    files.button, files.input, h('div', { className: 'composer-field' }, mentions.list, textarea), sendBtn,
+    mentions.status,
+    h('p', { id: `${textareaId}-help`, className: 'visually-hidden', text: 'Enter sends, Shift+Enter starts a new line. Type @ to mention someone. Paste or drop files to attach them.' }));
   const conversation = h('section', { className: 'chat-main', attrs: { 'aria-labelledby': title.id } },
-    h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), unblockBtn, muteBtn, manageBtn, deleteDirectBtn),
+    h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), headerMenu.el),
     scroller, typingLine, replyBar, files.list, composer);
   // Files dropped anywhere on the conversation go to the composer.
   conversation.addEventListener('dragover', (e) => {
@@ -479,6 +497,8 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   document.addEventListener('keydown', onShortcut);
 
   function renderHeader(channel) {
+    if (channel.id !== state.headerChannelId) headerMenu.close();
+    state.headerChannelId = channel.id;
     manageBtn.hidden = channel.kind !== 'group';
     const peer = channel.kind === 'direct' ? others(channel, me.id)[0] : null;
     unblockBtn.hidden = !(peer && blocks.has(peer.id));
@@ -598,7 +618,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     m.deleted ? null : attachmentList(m.attachments),
     sent ? reactionsNode(m.channel_id ?? state.activeId, m.id, m.reactions) : null,
     // Outside the meta line, which follow-up messages hide: an edit shows on every bubble.
-    m.edited && !m.deleted ? h('p', { className: 'message-edited', text: 'edited' }) : null,
+    m.edited && !m.deleted ? h('p', { className: 'message-edited-line' }, sent ? editedMark(m, m.channel_id ?? state.activeId, me) : 'edited') : null,
     sent ? actions.tools({ ...m, channel_id: m.channel_id ?? state.activeId }, { mine }) : null);
   }
 
@@ -721,6 +741,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     }
     if (state.activeId !== channelId) return;
     textarea.value = '';
+    mentions.close();
     autoGrow();
     textarea.focus();
     sendTyping(false);
@@ -773,6 +794,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   }
 
   function onKeyDown(event) {
+    if (mentions.onKeyDown(event)) return;
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       sendCurrent();
@@ -795,6 +817,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   }
 
   function onInput() {
+    mentions.update();
     autoGrow();
     sendTyping(textarea.value.length > 0);
   }
