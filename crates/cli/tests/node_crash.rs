@@ -155,7 +155,12 @@ async fn a_node_killed_under_chat_load_loses_no_acknowledged_message() {
     let config = dir.path().join("facegate.toml");
     // Its own key prefix on the shared Redis, so other runs' events never mix in.
     let prefix = format!("facegate-crash-{:016x}", rand::random::<u64>());
-    std::fs::write(&config, format!("bus_prefix = \"{prefix}\"\n")).expect("config");
+    // Alice sends faster than a person would: the per-account chat limit must not refuse her.
+    std::fs::write(
+        &config,
+        format!("bus_prefix = \"{prefix}\"\n[rate_limit]\nchat_write_burst = 100000\n"),
+    )
+    .expect("config");
     std::fs::write(dir.path().join("secret.key"), rand::random::<[u8; 32]>()).expect("key");
     let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
     let (a_log, b_log) = (dir.path().join("a.log"), dir.path().join("b.log"));

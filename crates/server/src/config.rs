@@ -244,6 +244,10 @@ pub struct RateLimitConfig {
     /// `GET /api/me/export`, per account (an export reads every row of the account).
     pub export_burst: u32,
     pub export_per_sec: f64,
+    /// Chat writes, per account: messages, edits, reactions, uploads, new conversations,
+    /// members added and reports. A burst for pasting or catching up, then a human pace.
+    pub chat_write_burst: u32,
+    pub chat_write_per_sec: f64,
 }
 
 /// Request and image size limits (413 beyond them).
@@ -378,6 +382,9 @@ impl Default for RateLimitConfig {
             // 3 at once, then one every 500 s.
             export_burst: 3,
             export_per_sec: 0.002,
+            // 30 at once, then one a second.
+            chat_write_burst: 30,
+            chat_write_per_sec: 1.0,
         }
     }
 }

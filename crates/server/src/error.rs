@@ -40,6 +40,8 @@ pub enum ChatError {
     ImageInvalid(String),
     /// The image pool or its pixel budget is full: retry shortly.
     Busy,
+    /// The account wrote faster than `chat_write_burst` / `chat_write_per_sec` allow.
+    RateLimited { retry_after: Duration },
     /// Storage (or another dependency) failed; the cause is logged at the edge, never sent.
     Internal(InternalCause),
 }
@@ -87,6 +89,7 @@ impl ChatError {
         "attachment_quota_exceeded",
         "image_invalid",
         "busy",
+        "rate_limited",
         "internal",
     ];
 
@@ -106,6 +109,7 @@ impl ChatError {
             ChatError::QuotaExceeded { .. } => "attachment_quota_exceeded",
             ChatError::ImageInvalid(_) => "image_invalid",
             ChatError::Busy => "busy",
+            ChatError::RateLimited { .. } => "rate_limited",
             ChatError::Internal(_) => "internal",
         }
     }
@@ -137,6 +141,10 @@ impl ChatError {
             ),
             ChatError::ImageInvalid(why) => format!("This image cannot be read: {why}"),
             ChatError::Busy => "The server is busy; retry shortly.".into(),
+            ChatError::RateLimited { retry_after } => format!(
+                "You are writing faster than this server allows; wait {} s.",
+                retry_after_secs(*retry_after).max(1)
+            ),
             ChatError::Internal(_) => "Internal error.".into(),
         }
     }
@@ -271,6 +279,7 @@ fn chat_status(e: &ChatError) -> StatusCode {
         | ChatError::ImageTooLarge { .. }
         | ChatError::QuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ChatError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        ChatError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         ChatError::Forbidden(_) => StatusCode::FORBIDDEN,
         ChatError::ClientIdConflict => StatusCode::CONFLICT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -418,6 +427,9 @@ impl ApiError {
             Self::LockedOut { retry_after } | Self::RateLimited { retry_after } => {
                 Some(retry_after_secs(*retry_after).max(1))
             }
+            Self::Chat(ChatError::RateLimited { retry_after }) => {
+                Some(retry_after_secs(*retry_after).max(1))
+            }
             Self::Busy | Self::Chat(ChatError::Busy) => Some(1),
             _ => None,
         }
@@ -475,6 +487,12 @@ mod tests {
             (ChatError::Forbidden("owner only"), 403),
             (ChatError::ClientIdConflict, 409),
             (ChatError::Busy, 503),
+            (
+                ChatError::RateLimited {
+                    retry_after: Duration::from_millis(2500),
+                },
+                429,
+            ),
             (ChatError::Internal("x".into()), 500),
         ];
         for (chat, status) in cases {
@@ -483,6 +501,10 @@ mod tests {
             assert_eq!(api.code(), chat.code());
         }
         assert_eq!(ApiError::from(ChatError::Busy).retry_after_secs(), Some(1));
+        let limited = ChatError::RateLimited {
+            retry_after: Duration::from_millis(2500),
+        };
+        assert_eq!(ApiError::from(limited).retry_after_secs(), Some(3));
         assert_eq!(
             ApiError::from(ChatError::Internal("x".into())).to_string(),
             "Internal error."

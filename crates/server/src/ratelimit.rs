@@ -143,6 +143,8 @@ pub struct RateLimits {
     pub detect: IpRateLimiter,
     /// Per account id.
     pub export: KeyedRateLimiter<i64>,
+    /// Per account id: every chat write.
+    pub chat_write: KeyedRateLimiter<i64>,
 }
 
 impl RateLimits {
@@ -161,6 +163,8 @@ impl RateLimits {
             detect: limiter(c.detect_burst, c.detect_per_sec, "detect"),
             export: KeyedRateLimiter::new(c.export_burst, c.export_per_sec)
                 .shared(bus.clone(), "export"),
+            chat_write: KeyedRateLimiter::new(c.chat_write_burst, c.chat_write_per_sec)
+                .shared(bus.clone(), "chat_write"),
         }
     }
 }

@@ -337,3 +337,46 @@ async fn each_node_reports_its_bus_lag_and_a_scrape_starts_it_afresh() {
     let text = common::scrape_metrics(metrics_of_b).await;
     assert_eq!(lag(&text), Some(0.0), "{text}");
 }
+
+#[tokio::test]
+async fn the_chat_write_limit_is_per_account_and_holds_for_the_sum_of_the_nodes() {
+    let nodes = start_cluster(2, |c| {
+        c.rate_limit.chat_write_burst = 4;
+        c.rate_limit.chat_write_per_sec = 0.01;
+    })
+    .await;
+    let (a, b) = (alice(&nodes[0]).await, bob(&nodes[0]).await);
+    let channel = direct(&a, &b).await; // one write
+    let alice_on = [a.client.clone(), a.client.on(&nodes[1])];
+    for i in 0..3 {
+        let (status, body) = alice_on[i % 2]
+            .post_json(
+                &format!("/api/channels/{channel}/messages"),
+                &json!({"text": format!("write {i}")}),
+            )
+            .await
+            .expect("send");
+        assert_eq!(status, StatusCode::CREATED, "write {i}: {body}");
+    }
+    // The fifth write of the account, whichever node and whatever kind: refused with a wait.
+    let response = alice_on[1]
+        .http
+        .put(alice_on[1].url(&format!(
+            "/api/channels/{channel}/messages/1/reactions/%F0%9F%91%8D"
+        )))
+        .send()
+        .await
+        .expect("react");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!(wait >= 1, "Retry-After {wait}");
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    // Bob's account has its own allowance.
+    let (status, body) = send(&b, channel, "bob still writes", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}

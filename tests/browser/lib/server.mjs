@@ -15,7 +15,9 @@ export async function startServer({ extraArgs = [], env = {} } = {}) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'facegate-browser-'));
   const child = spawn(SERVER_BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', path.join(dataDir, 'data'), '--models', MODELS, ...extraArgs], {
     cwd: dataDir, // no stray facegate.toml gets picked up
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', ...env },
+    // Tests send history by the hundred faster than people do: the per-account chat write
+    // limit is raised (a test may set it back through `env`).
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', FACEGATE_RATE_LIMIT_CHAT_WRITE_BURST: '100000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';

@@ -110,6 +110,16 @@ pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> ChatResult<T> {
         .map_err(|e| ChatError::Invalid(format!("Invalid query: {}", e.body_text())))
 }
 
+/// Takes one chat write of `user_id` from the per-account limit (shared by the nodes of a bus).
+pub(super) async fn admit_write(state: &AppState, user_id: i64) -> ChatResult<()> {
+    state
+        .limits
+        .chat_write
+        .take(user_id)
+        .await
+        .map_err(|retry_after| ChatError::RateLimited { retry_after })
+}
+
 /// A malformed id names no channel or message: 404 like any unknown one.
 pub(super) fn path<T>(p: Result<Path<T>, PathRejection>) -> ChatResult<T> {
     p.map(|Path(v)| v).map_err(|_| ChatError::ChannelNotFound)
@@ -208,13 +218,15 @@ struct ReportAnswer {
         (status = 401, description = "unauthenticated", body = ErrorBody),
         (status = 403, description = "face_required or cross_origin", body = ErrorBody),
         (status = 404, description = "No such channel, not a member, or no such (or a deleted) message", body = ErrorBody),
-        (status = 413, description = "payload_too_large", body = ErrorBody)))]
+        (status = 413, description = "payload_too_large", body = ErrorBody),
+        (status = 429, description = "Too many chat writes from this account: wait Retry-After seconds", body = ErrorBody)))]
 async fn report(
     State(state): State<AppState>,
     session: FullSession,
     ids: Result<Path<(i64, i64)>, PathRejection>,
     ApiJson(body): ApiJson<ReportMessage>,
 ) -> ChatResult<Response> {
+    admit_write(&state, session.user_id).await?;
     let (id, mid) = path(ids)?;
     let done = chat(&state)
         .report(session.user_id, id, mid, &body.reason, now_ms())
@@ -269,12 +281,14 @@ struct CreateChannel {
 #[utoipa::path(post, path = "/api/channels", tag = "chat", request_body = CreateChannel,
     responses((status = 201, description = "Created", body = ChannelView),
         (status = 200, description = "The existing direct channel of the pair", body = ChannelView),
-        (status = 400, body = ErrorBody), (status = 404, description = "A member does not exist", body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 404, description = "A member does not exist", body = ErrorBody),
+        (status = 429, description = "Too many chat writes from this account: wait Retry-After seconds", body = ErrorBody)))]
 async fn create_channel(
     State(state): State<AppState>,
     session: FullSession,
     ApiJson(body): ApiJson<CreateChannel>,
 ) -> ChatResult<Response> {
+    admit_write(&state, session.user_id).await?;
     let (view, created) = chat(&state)
         .create_channel(
             session.user_id,
@@ -357,13 +371,15 @@ struct AddMember {
 
 #[utoipa::path(post, path = "/api/channels/{id}/members", tag = "chat", params(("id" = i64, Path)), request_body = AddMember,
     responses((status = 200, body = ChannelView), (status = 403, description = "Not the owner", body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 429, description = "Too many chat writes from this account: wait Retry-After seconds", body = ErrorBody)))]
 async fn add_member(
     State(state): State<AppState>,
     session: FullSession,
     id: Result<Path<i64>, PathRejection>,
     ApiJson(body): ApiJson<AddMember>,
 ) -> ChatResult<Response> {
+    admit_write(&state, session.user_id).await?;
     let id = path(id)?;
     let view = chat(&state)
         .add_member(session.user_id, id, body.user_id, now_ms())
@@ -433,13 +449,15 @@ struct SendMessage {
     responses((status = 201, body = MessageView), (status = 200, description = "A retry: the message stored earlier with this client_id", body = MessageView),
         (status = 400, description = "invalid_request: no text (and no attachment), too long, a bad reply_to, or an attachment that is not my unsent upload to this channel", body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "client_id already used for another text", body = ErrorBody)))]
+        (status = 409, description = "client_id already used for another text", body = ErrorBody),
+        (status = 429, description = "Too many chat writes from this account: wait Retry-After seconds", body = ErrorBody)))]
 async fn send(
     State(state): State<AppState>,
     session: FullSession,
     id: Result<Path<i64>, PathRejection>,
     ApiJson(body): ApiJson<SendMessage>,
 ) -> ChatResult<Response> {
+    admit_write(&state, session.user_id).await?;
     let id = path(id)?;
     let sent = chat(&state)
         .send(
@@ -470,13 +488,15 @@ struct EditMessage {
 #[utoipa::path(patch, path = "/api/channels/{id}/messages/{mid}", tag = "chat",
     params(("id" = i64, Path), ("mid" = i64, Path)), request_body = EditMessage,
     responses((status = 200, body = MessageView), (status = 403, description = "Not the author", body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 429, description = "Too many chat writes from this account: wait Retry-After seconds", body = ErrorBody)))]
 async fn edit_message(
     State(state): State<AppState>,
     session: FullSession,
     ids: Result<Path<(i64, i64)>, PathRejection>,
     ApiJson(body): ApiJson<EditMessage>,
 ) -> ChatResult<Response> {
+    admit_write(&state, session.user_id).await?;
     let (id, mid) = path(ids)?;
     let message = chat(&state)
         .edit(session.user_id, id, mid, &body.text, now_ms())
@@ -528,24 +548,28 @@ async fn delete_message(
         ("emoji" = String, Path, min_length = 1, max_length = 16, description = "One emoji, percent-encoded (at most 16 characters)")),
     responses((status = 200, description = "The message's reactions, mine added (adding twice changes nothing)", body = Reactions),
         (status = 400, description = "Not one emoji, or a 21st different emoji on the message", body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 429, description = "Too many chat writes from this account: wait Retry-After seconds", body = ErrorBody)))]
 async fn add_reaction(
     State(state): State<AppState>,
     session: FullSession,
     ids: Result<Path<(i64, i64, String)>, PathRejection>,
 ) -> ChatResult<Response> {
+    admit_write(&state, session.user_id).await?;
     react(&state, &session, ids, true).await
 }
 
 #[utoipa::path(delete, path = "/api/channels/{id}/messages/{mid}/reactions/{emoji}", tag = "chat",
     params(("id" = i64, Path), ("mid" = i64, Path), ("emoji" = String, Path, min_length = 1, max_length = 16)),
     responses((status = 200, description = "The message's reactions, mine taken back", body = Reactions),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 429, description = "Too many chat writes from this account: wait Retry-After seconds", body = ErrorBody)))]
 async fn remove_reaction(
     State(state): State<AppState>,
     session: FullSession,
     ids: Result<Path<(i64, i64, String)>, PathRejection>,
 ) -> ChatResult<Response> {
+    admit_write(&state, session.user_id).await?;
     react(&state, &session, ids, false).await
 }
 

@@ -22,7 +22,7 @@ use crate::auth::session::FullSession;
 use crate::config::Config;
 use crate::error::ErrorBody;
 
-use super::chat::{now_ms, path, query, ChatResult};
+use super::chat::{admit_write, now_ms, path, query, ChatResult};
 use crate::chat::attachments::{AttachmentLimits, AttachmentView, Attachments, Fetched, Variant};
 use crate::chat::domain::ChatError;
 use crate::chat::media;
@@ -84,6 +84,7 @@ struct FileBytes(Vec<u8>);
         (status = 403, description = "face_required or cross_origin", body = ErrorBody),
         (status = 404, description = "No such channel or not a member", body = ErrorBody),
         (status = 413, description = "payload_too_large: over `limits.attachment_bytes` (10 MB) or an image over `limits.attachment_pixels`; attachment_quota_exceeded: my files would pass `limits.attachment_quota_bytes` (200 MB)", body = ErrorBody),
+        (status = 429, description = "Too many chat writes from this account: wait Retry-After seconds", body = ErrorBody),
         (status = 503, description = "busy: the image pool is full (Retry-After)", body = ErrorBody)))]
 async fn upload(
     State(state): State<AppState>,
@@ -91,6 +92,7 @@ async fn upload(
     id: Result<Path<i64>, PathRejection>,
     form: Result<Multipart, MultipartRejection>,
 ) -> ChatResult<Response> {
+    admit_write(&state, session.user_id).await?;
     let id = path(id)?;
     let mut form = form.map_err(|e| {
         ChatError::Invalid(format!(

@@ -430,6 +430,9 @@ mod tests {
             ChatError::QuotaExceeded { quota: 1, used: 1 },
             ChatError::ImageInvalid(String::new()),
             ChatError::Busy,
+            ChatError::RateLimited {
+                retry_after: std::time::Duration::from_secs(1),
+            },
             ChatError::Internal("".into()),
         ];
         let mut codes: Vec<&str> = every.iter().map(ChatError::code).collect();

@@ -104,6 +104,7 @@ pub fn test_config(data_dir: &Path) -> Config {
     c.rate_limit.register_burst = 1000;
     c.rate_limit.face_burst = 1000;
     c.rate_limit.detect_burst = 1000;
+    c.rate_limit.chat_write_burst = 100_000;
     // Most suites test the match rule and the lockouts through the frame-upload check; the live
     // check's suite (live_check.rs) turns liveness back on.
     c.face.liveness = server::config::LivenessMode::Off;
