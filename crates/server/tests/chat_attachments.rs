@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::chat::{alice, bob, carol, direct, hello};
+use common::chat::{alice, bob, carol, direct, hello, upload};
 use common::{Client, TestServer, Verified};
-use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -73,23 +72,6 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-async fn upload(client: &Client, channel: i64, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
-    // The name goes out as written, UTF-8 included, as browsers send it.
-    let form = Form::new()
-        .percent_encode_noop()
-        .part("file", Part::bytes(bytes).file_name(name.to_owned()));
-    let response = client
-        .http
-        .post(client.url(&format!("/api/channels/{channel}/attachments")))
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload request");
-    let status = response.status();
-    let body = response.json().await.unwrap_or(Value::Null);
-    (status, body)
 }
 
 async fn upload_ok(user: &Verified, channel: i64, name: &str, bytes: Vec<u8>) -> Value {
@@ -385,7 +367,7 @@ async fn openapi_lists_every_answer_of_the_attachment_routes() {
     let statuses = |path: &str, method: &str| common::chat::statuses(&doc, path, method);
     assert_eq!(
         statuses("/api/channels/{id}/attachments", "post"),
-        ["201", "400", "401", "403", "404", "413", "503"]
+        ["201", "400", "401", "403", "404", "413", "429", "503"]
     );
     assert_eq!(
         statuses("/api/attachments/{id}", "get"),

@@ -361,4 +361,14 @@ async fn members_see_a_messages_earlier_versions_until_it_is_deleted() {
         statuses(&doc, "/api/channels/{id}/messages/{mid}/versions", "get"),
         ["200", "401", "403", "404"]
     );
+    // Every chat write documents the per-account limit.
+    for (path, method) in [
+        ("/api/channels/{id}/messages", "post"),
+        ("/api/channels/{id}/messages/{mid}", "patch"),
+        ("/api/channels/{id}/messages/{mid}/reactions/{emoji}", "put"),
+        ("/api/channels", "post"),
+    ] {
+        let listed = statuses(&doc, path, method);
+        assert!(listed.iter().any(|s| s == "429"), "{method} {path}: {listed:?}");
+    }
 }

@@ -213,6 +213,6 @@ async fn openapi_lists_every_answer_of_blocks_and_reports() {
     );
     assert_eq!(
         statuses("/api/channels/{id}/messages/{mid}/report", "post"),
-        ["200", "201", "400", "401", "403", "404", "413"]
+        ["200", "201", "400", "401", "403", "404", "413", "429"]
     );
 }

@@ -297,3 +297,61 @@ async fn the_export_needs_a_full_session_and_is_limited_per_account() {
     .expect("bob");
     assert_eq!(export(&b).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_export_lists_my_uploads_the_people_i_blocked_and_my_reports() {
+    require_fixtures();
+    let s = start(|_| {}).await;
+    let a = verified_user(&s, "alice", &["obama_1.jpg"], &["obama_2.jpg"])
+        .await
+        .expect("alice");
+    let b = verified_user(&s, "bob", &["biden_1.jpg"], &["biden_2.jpg"])
+        .await
+        .expect("bob");
+    let (_, direct) = a
+        .client
+        .post_json(
+            "/api/channels",
+            &json!({"kind": "direct", "members": [b.id]}),
+        )
+        .await
+        .expect("direct");
+    let direct = direct["id"].as_i64().expect("id");
+    let (status, file) =
+        common::chat::upload(&a.client, direct, "notes.txt", b"plain words".to_vec()).await;
+    assert_eq!(status, StatusCode::CREATED, "{file}");
+    let rude = send(&b, direct, "something rude").await;
+    let (status, body) = a
+        .client
+        .post_json(
+            &format!("/api/channels/{direct}/messages/{rude}/report"),
+            &json!({"reason": "insulting"}),
+        )
+        .await
+        .expect("report");
+    assert!(status.is_success(), "{status} {body}");
+    let (status, body) = common::chat::put(&a.client, &format!("/api/blocks/{}", b.id))
+        .await
+        .expect("block");
+    assert!(status.is_success(), "{status} {body}");
+
+    let e: Value = export(&a).await.json().await.expect("json");
+    let uploads = e["uploads"].as_array().expect("uploads");
+    assert_eq!(uploads.len(), 1, "{uploads:?}");
+    assert_eq!(uploads[0]["id"], file["id"]);
+    assert_eq!(uploads[0]["name"], "notes.txt");
+    assert_eq!(uploads[0]["size"], 11);
+    assert_eq!(uploads[0]["message_id"], Value::Null, "never sent");
+    assert_eq!(e["blocked"][0]["username"], "bob");
+    assert_eq!(e["blocked"].as_array().expect("blocked").len(), 1);
+    let reports = e["reports"].as_array().expect("reports");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["message_id"], rude);
+    assert_eq!(reports[0]["text"], "something rude");
+    assert_eq!(reports[0]["reason"], "insulting");
+    // Bob's export holds none of it: not his uploads, blocks or reports.
+    let e: Value = export(&b).await.json().await.expect("json");
+    assert_eq!(e["uploads"], json!([]));
+    assert_eq!(e["blocked"], json!([]));
+    assert_eq!(e["reports"], json!([]));
+}

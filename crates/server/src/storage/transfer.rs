@@ -76,6 +76,30 @@ pub struct SentMessageRow {
     pub deleted_at: Option<i64>,
 }
 
+/// A file the user uploaded (its bytes are fetched with `GET /api/attachments/{id}`).
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct UploadRow {
+    pub id: i64,
+    pub channel_id: i64,
+    /// `None` while the upload was never sent.
+    pub message_id: Option<i64>,
+    pub name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub created_at: i64,
+}
+
+/// A message the user reported, as it read when reported.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct MadeReportRow {
+    pub channel_id: i64,
+    pub message_id: i64,
+    pub author_name: String,
+    pub text: String,
+    pub reason: String,
+    pub created_at: i64,
+}
+
 /// The `imported` audit event of an imported account: who imported it, and from what.
 #[derive(Debug, Clone, Copy)]
 pub struct ImportEvent<'a> {
@@ -280,6 +304,28 @@ impl Db {
         sqlx::query_as(
             "SELECT id, channel_id, text, created_at, edited_at, deleted_at FROM chat_messages
              WHERE author_id = $1 ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Every file the user uploaded, oldest first.
+    pub async fn export_uploads(&self, user_id: i64) -> Result<Vec<UploadRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, channel_id, message_id, name, content_type, size, created_at
+             FROM chat_attachments WHERE uploader_id = $1 ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Every report the user made, oldest first.
+    pub async fn export_reports(&self, user_id: i64) -> Result<Vec<MadeReportRow>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT channel_id, message_id, author_name, text, reason, created_at
+             FROM chat_reports WHERE reporter_id = $1 ORDER BY id",
         )
         .bind(user_id)
         .fetch_all(self.pool())

@@ -9,7 +9,10 @@ use utoipa::ToSchema;
 
 use crate::auth::password::needs_rehash;
 use crate::storage::audit::AuditEvent;
-use crate::storage::transfer::{ChannelMembershipRow, ProfileRow, SentMessageRow, SessionRow};
+use crate::storage::chat::UserSummary;
+use crate::storage::transfer::{
+    ChannelMembershipRow, MadeReportRow, ProfileRow, SentMessageRow, SessionRow, UploadRow,
+};
 use crate::storage::Db;
 
 /// The archive's `format`.
@@ -31,6 +34,13 @@ pub struct PersonalExport {
     pub channels: Vec<ChannelExport>,
     /// Every message the account sent, oldest first (deleted ones with empty text).
     pub messages: Vec<SentMessageRow>,
+    /// Every file the account uploaded, oldest first: names and sizes; the bytes are at
+    /// `GET /api/attachments/{id}`.
+    pub uploads: Vec<UploadRow>,
+    /// The people the account blocked.
+    pub blocked: Vec<UserSummary>,
+    /// The messages the account reported, as they read then.
+    pub reports: Vec<MadeReportRow>,
     /// Every security event of the account, newest first.
     pub security_events: Vec<AuditEvent>,
 }
@@ -156,6 +166,9 @@ pub async fn personal_export(
         sessions: db.export_sessions(user_id).await?,
         channels,
         messages: db.export_messages(user_id).await?,
+        uploads: db.export_uploads(user_id).await?,
+        blocked: crate::storage::safety::blocked_by(db, user_id).await?,
+        reports: db.export_reports(user_id).await?,
         security_events: db.events(user_id, i64::MAX).await?,
     })
 }

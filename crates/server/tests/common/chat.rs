@@ -1,10 +1,11 @@
 //! Chat helpers shared by the chat test files: three verified people (real photos), a direct
 //! channel between two of them, a send, and the socket's first frame.
 
+use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use super::{verified_user, TestServer, Verified, WsClient};
+use super::{verified_user, Client, TestServer, Verified, WsClient};
 
 pub async fn alice(server: &TestServer) -> Verified {
     verified_user(server, "alice", &["obama_1.jpg"], &["obama_2.jpg"])
@@ -91,4 +92,27 @@ pub fn statuses(doc: &Value, path: &str, method: &str) -> Vec<String> {
         .unwrap_or_default();
     keys.sort();
     keys
+}
+
+/// Uploads `bytes` as a file named `name` into `channel`, as `(status, JSON)`.
+pub async fn upload(
+    client: &Client,
+    channel: i64,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
+    // The name goes out as written, UTF-8 included, as browsers send it.
+    let form = Form::new()
+        .percent_encode_noop()
+        .part("file", Part::bytes(bytes).file_name(name.to_owned()));
+    let response = client
+        .http
+        .post(client.url(&format!("/api/channels/{channel}/attachments")))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload request");
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
 }
