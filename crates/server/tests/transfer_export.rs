@@ -308,15 +308,7 @@ async fn the_export_lists_my_uploads_the_people_i_blocked_and_my_reports() {
     let b = verified_user(&s, "bob", &["biden_1.jpg"], &["biden_2.jpg"])
         .await
         .expect("bob");
-    let (_, direct) = a
-        .client
-        .post_json(
-            "/api/channels",
-            &json!({"kind": "direct", "members": [b.id]}),
-        )
-        .await
-        .expect("direct");
-    let direct = direct["id"].as_i64().expect("id");
+    let direct = common::chat::direct(&a, &b).await;
     let (status, file) =
         common::chat::upload(&a.client, direct, "notes.txt", b"plain words".to_vec()).await;
     assert_eq!(status, StatusCode::CREATED, "{file}");
