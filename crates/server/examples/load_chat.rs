@@ -149,6 +149,12 @@ async fn serve(data_dir: String) -> anyhow::Result<()> {
         database_url: var("LOAD_CHAT_DATABASE_URL"),
         secret_key_file: var("LOAD_CHAT_SECRET_KEY_FILE").map(Into::into),
         bus_url: var("LOAD_CHAT_BUS_URL"),
+        // Each synthetic sender writes for a whole group, faster than a person may: the
+        // benchmark measures delivery, not the per-account write limit.
+        rate_limit: server::config::RateLimitConfig {
+            chat_write_burst: u32::MAX,
+            ..defaults.rate_limit.clone()
+        },
         ..defaults
     };
     server::run(config).await
