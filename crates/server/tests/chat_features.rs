@@ -369,6 +369,9 @@ async fn members_see_a_messages_earlier_versions_until_it_is_deleted() {
         ("/api/channels", "post"),
     ] {
         let listed = statuses(&doc, path, method);
-        assert!(listed.iter().any(|s| s == "429"), "{method} {path}: {listed:?}");
+        assert!(
+            listed.iter().any(|s| s == "429"),
+            "{method} {path}: {listed:?}"
+        );
     }
 }
