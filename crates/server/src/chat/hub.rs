@@ -750,6 +750,10 @@ impl Unpublished {
     const MAX_USERS: usize = 10_000;
 
     fn add(&mut self, users: &[i64]) {
+        // An event for nobody missed nobody; an empty list would read as "everyone".
+        if users.is_empty() {
+            return;
+        }
         match self {
             Unpublished::Everyone => {}
             Unpublished::None => {
@@ -944,6 +948,28 @@ fn with_seq(seq: u64, body: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_unpublished_event_makes_only_its_recipients_reconnect_and_a_crowd_everyone() {
+        let mut missed = Unpublished::default();
+        missed.add(&[]);
+        assert!(
+            matches!(missed, Unpublished::None),
+            "an event for nobody must not reconnect everyone: {missed:?}"
+        );
+        missed.add(&[3, 1]);
+        missed.add(&[1, 2]);
+        assert!(matches!(&missed, Unpublished::Users(u) if u.iter().eq(&[1, 2, 3])));
+        let crowd: Vec<i64> = (0..=Unpublished::MAX_USERS as i64).collect();
+        missed.add(&crowd);
+        assert!(matches!(missed, Unpublished::Everyone));
+        let mut retried = Unpublished::default();
+        retried.merge(Unpublished::Users([7].into()));
+        retried.merge(Unpublished::None);
+        assert!(matches!(&retried, Unpublished::Users(u) if u.iter().eq(&[7])));
+        retried.merge(Unpublished::Everyone);
+        assert!(matches!(retried, Unpublished::Everyone));
+    }
     use super::*;
 
     fn hub(ring: usize, queue: usize) -> ChatHub {
