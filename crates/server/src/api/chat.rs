@@ -28,7 +28,7 @@ use crate::chat::service::{Chat, EarlierVersion, HistoryPage, UserPage};
         remove_reaction, mark_read, search_messages, blocks, block, unblock, report),
     modifiers(&FullSessionEverywhere),
     tags((name = "chat", description = "Channels, messages and read positions (full sessions only). \
-        Live events: WebSocket GET /api/ws, see crate::chat::ws."))
+        Live events: WebSocket GET /api/ws, see crate::api::chat_ws."))
 )]
 pub(super) struct ChatApiDoc;
 
