@@ -10,6 +10,12 @@
 //! server process before and after connecting), deliveries per second and the p50/p99
 //! send-to-receive latency (from the start of the sender's POST to the frame at a receiver).
 //!
+//! `--mix`: every 20 operations are 15 plain messages, 4 reactions (added to and taken back
+//! from the channel's newest message, in turn) and 1 message with a 640×480 JPEG photo
+//! (uploaded first: the server decodes it, strips its metadata, re-encodes it and makes a
+//! thumbnail). `--rate` then counts operations; latency is still measured on the messages,
+//! and the uploads' own times are printed beside them.
+//!
 //! Several nodes: `--nodes 3 --database-url postgres://... --bus-url redis://...` starts three
 //! server processes on one (empty) PostgreSQL database and one Redis; connection `i` goes to
 //! node `i % 3` and message `i` is posted to node `i % 3`, so most deliveries cross nodes.
@@ -46,6 +52,41 @@ struct Args {
     nodes: usize,
     database_url: Option<String>,
     bus_url: Option<String>,
+    mix: bool,
+}
+
+/// What one tick of the sending phase does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Text,
+    /// Add (`true`) or take back one of [`REACTIONS`] on the channel's newest message.
+    React(bool),
+    Photo,
+}
+
+const REACTIONS: [&str; 4] = ["👍", "🎉", "👀", "🙏"];
+
+/// The mix of `--mix` (see the doc comment), by operation number.
+fn op_of(i: u64, mix: bool) -> Op {
+    if !mix {
+        return Op::Text;
+    }
+    match i % 20 {
+        0 => Op::Photo,
+        // Per channel, a reaction is added and then taken back the next time round.
+        1 | 6 | 11 | 16 => Op::React((i / 20) % 2 == 0),
+        _ => Op::Text,
+    }
+}
+
+/// A 640×480 JPEG with some texture (a flat image would compress to nothing).
+fn test_photo() -> anyhow::Result<Vec<u8>> {
+    let img = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * y) % 251) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Jpeg)?;
+    Ok(out.into_inner())
 }
 
 fn parse_args() -> anyhow::Result<(Args, Option<String>)> {
@@ -57,6 +98,7 @@ fn parse_args() -> anyhow::Result<(Args, Option<String>)> {
         nodes: 1,
         database_url: None,
         bus_url: None,
+        mix: false,
     };
     let mut serve = None;
     let mut it = std::env::args().skip(1);
@@ -71,6 +113,7 @@ fn parse_args() -> anyhow::Result<(Args, Option<String>)> {
             "--database-url" => args.database_url = Some(value()?),
             "--bus-url" => args.bus_url = Some(value()?),
             "--serve" => serve = Some(value()?),
+            "--mix" => args.mix = true,
             other => bail!("unknown flag {other} (see the doc comment of load_chat.rs)"),
         }
     }
@@ -179,6 +222,7 @@ fn cpu_secs(pid: &str) -> f64 {
 
 struct Stats {
     received: AtomicU64,
+    reactions_received: AtomicU64,
     latencies_us: Mutex<Vec<u32>>,
     open: AtomicUsize,
     closed_early: AtomicUsize,
@@ -290,6 +334,7 @@ async fn run(
     let epoch = Instant::now();
     let stats = Arc::new(Stats {
         received: AtomicU64::new(0),
+        reactions_received: AtomicU64::new(0),
         latencies_us: Mutex::new(Vec::new()),
         open: AtomicUsize::new(0),
         closed_early: AtomicUsize::new(0),
@@ -348,31 +393,99 @@ async fn run(
     let in_flight = Arc::new(Semaphore::new(128));
     let total = args.rate * args.seconds;
     let send_errors = Arc::new(AtomicU64::new(0));
+    let photo = Arc::new(test_photo()?);
+    // Each channel's newest message, the one reactions go to (0 until one is stored).
+    let newest: Arc<Vec<std::sync::atomic::AtomicI64>> = Arc::new(
+        (0..channels.len())
+            .map(|_| std::sync::atomic::AtomicI64::new(0))
+            .collect(),
+    );
+    let counts = Arc::new(OpCounts::default());
+    let upload_us = Arc::new(Mutex::new(Vec::<u32>::new()));
     let send_start = Instant::now();
     let (server_cpu0, client_cpu0) = (cpu(), cpu_secs("self"));
     let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / args.rate));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     for i in 0..total {
         ticker.tick().await;
-        let (channel, token) = &channels[(i as usize) % channels.len()];
+        let slot = (i as usize) % channels.len();
+        let (channel, token) = &channels[slot];
+        let channel = *channel;
         let permit = Arc::clone(&in_flight).acquire_owned().await?;
-        let addr = &addrs[(i as usize) % addrs.len()];
-        let url = format!("http://{addr}/api/channels/{channel}/messages");
+        let base = format!("http://{}", addrs[(i as usize) % addrs.len()]);
         let cookie = format!("facegate_session={token}");
         let http = http.clone();
         let errors = Arc::clone(&send_errors);
+        let (newest, counts, photo, upload_us) = (
+            Arc::clone(&newest),
+            Arc::clone(&counts),
+            Arc::clone(&photo),
+            Arc::clone(&upload_us),
+        );
+        let op = op_of(i, args.mix);
         tokio::spawn(async move {
-            let sent_at = epoch.elapsed().as_micros();
-            let body =
-                serde_json::json!({"text": format!("t={sent_at}"), "client_id": format!("m{i}")});
-            let ok = http
-                .post(url)
-                .header("cookie", cookie)
-                .json(&body)
-                .send()
-                .await
-                .map(|r| r.status().is_success())
-                .unwrap_or(false);
+            let target = newest[slot].load(Ordering::Relaxed);
+            let ok = match op {
+                Op::React(add) if target > 0 => {
+                    counts.reactions.fetch_add(1, Ordering::Relaxed);
+                    let emoji = REACTIONS[((i / 40) % 4) as usize];
+                    let url = format!(
+                        "{base}/api/channels/{channel}/messages/{target}/reactions/{}",
+                        utf8_percent(emoji)
+                    );
+                    let request = if add { http.put(url) } else { http.delete(url) };
+                    request
+                        .header("cookie", &cookie)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                }
+                Op::Photo => {
+                    counts.photos.fetch_add(1, Ordering::Relaxed);
+                    let started = Instant::now();
+                    let form = reqwest::multipart::Form::new().part(
+                        "file",
+                        reqwest::multipart::Part::bytes(photo.as_ref().clone())
+                            .file_name("photo.jpg"),
+                    );
+                    let uploaded: Option<serde_json::Value> = async {
+                        let r = http
+                            .post(format!("{base}/api/channels/{channel}/attachments"))
+                            .header("cookie", &cookie)
+                            .multipart(form)
+                            .send()
+                            .await
+                            .ok()?;
+                        r.status().is_success().then_some(())?;
+                        r.json().await.ok()
+                    }
+                    .await;
+                    if let Ok(mut l) = upload_us.lock() {
+                        l.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    }
+                    match uploaded.and_then(|v| v["id"].as_i64()) {
+                        Some(file) => {
+                            send_text(
+                                &http,
+                                &base,
+                                channel,
+                                &cookie,
+                                i,
+                                &[file],
+                                epoch,
+                                &newest[slot],
+                            )
+                            .await
+                        }
+                        None => false,
+                    }
+                }
+                // A reaction before the channel has a message: a message instead.
+                Op::Text | Op::React(_) => {
+                    counts.texts.fetch_add(1, Ordering::Relaxed);
+                    send_text(&http, &base, channel, &cookie, i, &[], epoch, &newest[slot]).await
+                }
+            };
             if !ok {
                 errors.fetch_add(1, Ordering::Relaxed);
             }
@@ -386,7 +499,8 @@ async fn run(
     // Stragglers.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let received = stats.received.load(Ordering::Relaxed);
-    let expected = total * args.members as u64;
+    let messages = counts.texts.load(Ordering::Relaxed) + counts.photos.load(Ordering::Relaxed);
+    let expected = messages * args.members as u64;
     let mut latencies = stats
         .latencies_us
         .lock()
@@ -402,7 +516,7 @@ async fn run(
     };
     let rss_end = rss()?;
     println!(
-        "sending: {total} messages at {} msg/s target into {}-member channels over {send_secs:.1} s \
+        "sending: {total} operations at {} op/s target into {}-member channels over {send_secs:.1} s \
          ({} send errors)",
         args.rate,
         args.members,
@@ -416,6 +530,25 @@ async fn run(
         pct(0.99),
         pct(1.0)
     );
+    if args.mix {
+        let mut uploads = upload_us.lock().map(|l| l.clone()).unwrap_or_default();
+        uploads.sort_unstable();
+        let at = |p: f64| {
+            uploads
+                .get(((uploads.len().max(1) - 1) as f64 * p).round() as usize)
+                .map_or(f64::NAN, |&us| f64::from(us) / 1000.0)
+        };
+        println!(
+            "mix: {} text messages, {} photo messages, {} reactions; reaction events delivered \
+             {}; photo upload p50 {:.1} ms, p99 {:.1} ms",
+            counts.texts.load(Ordering::Relaxed),
+            counts.photos.load(Ordering::Relaxed),
+            counts.reactions.load(Ordering::Relaxed),
+            stats.reactions_received.load(Ordering::Relaxed),
+            at(0.5),
+            at(0.99)
+        );
+    }
     println!(
         "cpu while sending: server {server_cpu:.0}% of one core, load tool {client_cpu:.0}% \
          (2 cores in all)"
@@ -456,6 +589,10 @@ async fn receive(mut ws: Ws, stats: Arc<Stats>, epoch: Instant) {
             continue;
         };
         let text = text.as_str();
+        if text.contains("\"reaction.updated\"") {
+            stats.reactions_received.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
         if !text.contains("\"message.new\"") {
             continue;
         }
@@ -476,4 +613,54 @@ async fn receive(mut ws: Ws, stats: Arc<Stats>, epoch: Instant) {
     }
     stats.open.fetch_sub(1, Ordering::Relaxed);
     stats.closed_early.fetch_add(1, Ordering::Relaxed);
+}
+
+/// How many operations of each kind the sending phase made.
+#[derive(Default)]
+struct OpCounts {
+    texts: AtomicU64,
+    photos: AtomicU64,
+    reactions: AtomicU64,
+}
+
+/// An emoji as a URL path segment.
+fn utf8_percent(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+/// Sends a message whose text is its send time ("t=<micros since epoch>"), with `files`, and
+/// records its id as the channel's newest. True when the server stored it.
+#[allow(clippy::too_many_arguments)]
+async fn send_text(
+    http: &reqwest::Client,
+    base: &str,
+    channel: i64,
+    cookie: &str,
+    i: u64,
+    files: &[i64],
+    epoch: Instant,
+    newest: &std::sync::atomic::AtomicI64,
+) -> bool {
+    let sent_at = epoch.elapsed().as_micros();
+    let body = serde_json::json!({
+        "text": format!("t={sent_at}"), "client_id": format!("m{i}"), "attachments": files,
+    });
+    let Ok(response) = http
+        .post(format!("{base}/api/channels/{channel}/messages"))
+        .header("cookie", cookie)
+        .json(&body)
+        .send()
+        .await
+    else {
+        return false;
+    };
+    if !response.status().is_success() {
+        return false;
+    }
+    if let Ok(stored) = response.json::<serde_json::Value>().await {
+        if let Some(id) = stored["id"].as_i64() {
+            newest.fetch_max(id, Ordering::Relaxed);
+        }
+    }
+    true
 }

@@ -18,14 +18,15 @@ use crate::error::ErrorBody;
 use crate::chat::domain::{self, ChannelKind, ChatError};
 use crate::chat::events::{ChannelListItem, ChannelView, MessageView, ReactionView};
 use crate::chat::search::SearchPage;
-use crate::chat::service::{Chat, EarlierVersion, HistoryPage, UserPage};
+use crate::chat::service::{Chat, EarlierVersion, HistoryPage, Placement, ThreadPage, UserPage};
 
 /// The OpenAPI description of the chat routes (merged into `/api/openapi.json`).
 #[derive(OpenApi)]
 #[openapi(
     paths(search_users, create_channel, list_channels, channel, rename_channel, delete_channel,
         add_member, remove_member, history, send, edit_message, earlier_versions, delete_message, add_reaction,
-        remove_reaction, mark_read, search_messages, blocks, block, unblock, report),
+        remove_reaction, mark_read, thread, mark_thread_read, mute, unmute, search_messages, blocks,
+        block, unblock, report),
     modifiers(&FullSessionEverywhere),
     tags((name = "chat", description = "Channels, messages and read positions (full sessions only). \
         Live events: WebSocket GET /api/ws, see crate::api::chat_ws."))
@@ -76,6 +77,12 @@ pub fn routes() -> Router<AppState> {
             put(add_reaction).delete(remove_reaction),
         )
         .route("/api/channels/{id}/read", post(mark_read))
+        .route("/api/channels/{id}/threads/{root}", get(thread))
+        .route(
+            "/api/channels/{id}/threads/{root}/read",
+            post(mark_thread_read),
+        )
+        .route("/api/channels/{id}/mute", put(mute).delete(unmute))
         .route("/api/blocks", get(blocks))
         .route("/api/blocks/{user}", put(block).delete(unblock))
         .route("/api/channels/{id}/messages/{mid}/report", post(report))
@@ -436,8 +443,12 @@ struct SendMessage {
     /// ASCII characters.
     #[schema(min_length = 1, max_length = 64, pattern = "^[!-~]+$")]
     client_id: Option<String>,
-    /// The id of an earlier message of this channel that this one answers.
+    /// The id of an earlier message that this one quotes: of this channel's timeline, or of
+    /// the same thread (its first message included).
     reply_to: Option<i64>,
+    /// Sends the message as a reply in the thread started by this message of the channel's
+    /// timeline (a thread reply stays out of the timeline and its unread count).
+    thread_root: Option<i64>,
     /// Ids of files I uploaded into this channel and have not sent yet (at most 10); with
     /// attachments, `text` may be empty.
     #[serde(default)]
@@ -447,7 +458,7 @@ struct SendMessage {
 
 #[utoipa::path(post, path = "/api/channels/{id}/messages", tag = "chat", params(("id" = i64, Path)), request_body = SendMessage,
     responses((status = 201, body = MessageView), (status = 200, description = "A retry: the message stored earlier with this client_id", body = MessageView),
-        (status = 400, description = "invalid_request: no text (and no attachment), too long, a bad reply_to, or an attachment that is not my unsent upload to this channel", body = ErrorBody),
+        (status = 400, description = "invalid_request: no text (and no attachment), too long, a bad reply_to or thread_root, or an attachment that is not my unsent upload to this channel", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "client_id already used for another text", body = ErrorBody),
         (status = 429, description = "Too many chat writes from this account: wait Retry-After seconds", body = ErrorBody)))]
@@ -465,7 +476,10 @@ async fn send(
             id,
             &body.text,
             body.client_id.as_deref(),
-            body.reply_to,
+            Placement {
+                reply_to: body.reply_to,
+                thread_root: body.thread_root,
+            },
             &body.attachments,
             now_ms(),
         )
@@ -607,4 +621,76 @@ async fn mark_read(
         last_read_id: position,
     })
     .into_response())
+}
+
+#[utoipa::path(get, path = "/api/channels/{id}/threads/{root}", tag = "chat",
+    params(("id" = i64, Path), ("root" = i64, Path, description = "The message of the channel's timeline that started the thread"),
+        ("before" = Option<i64>, Query), ("after" = Option<i64>, Query),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1-100, default 50")),
+    responses((status = 200, body = ThreadPage), (status = 400, body = ErrorBody),
+        (status = 404, description = "No such channel or message (or the message is itself a thread reply), or not a member", body = ErrorBody)))]
+async fn thread(
+    State(state): State<AppState>,
+    session: FullSession,
+    ids: Result<Path<(i64, i64)>, PathRejection>,
+    q: Result<Query<HistoryQuery>, QueryRejection>,
+) -> ChatResult<Response> {
+    let (id, root) = path(ids)?;
+    let q = query(q)?;
+    let page = domain::validate_page(q.before, q.after, q.limit)?;
+    let page = chat(&state).thread(session.user_id, id, root, page).await?;
+    Ok(Json(page).into_response())
+}
+
+#[utoipa::path(post, path = "/api/channels/{id}/threads/{root}/read", tag = "chat",
+    params(("id" = i64, Path), ("root" = i64, Path)), request_body = MarkRead,
+    responses((status = 200, description = "My read position in the thread (it never moves back); I follow the thread from now on", body = ReadPosition),
+        (status = 400, description = "message_id is not a reply of this thread", body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn mark_thread_read(
+    State(state): State<AppState>,
+    session: FullSession,
+    ids: Result<Path<(i64, i64)>, PathRejection>,
+    ApiJson(body): ApiJson<MarkRead>,
+) -> ChatResult<Response> {
+    let (id, root) = path(ids)?;
+    let position = chat(&state)
+        .mark_thread_read(session.user_id, id, root, body.message_id)
+        .await?;
+    Ok(Json(ReadPosition {
+        last_read_id: position,
+    })
+    .into_response())
+}
+
+#[utoipa::path(put, path = "/api/channels/{id}/mute", tag = "chat", params(("id" = i64, Path)),
+    responses((status = 204, description = "Muted for me: no notifications, not in the tab title's count"), (status = 404, body = ErrorBody),
+        (status = 429, description = "Too many chat writes from this account: wait Retry-After seconds", body = ErrorBody)))]
+async fn mute(
+    State(state): State<AppState>,
+    session: FullSession,
+    id: Result<Path<i64>, PathRejection>,
+) -> ChatResult<StatusCode> {
+    admit_write(&state, session.user_id).await?;
+    let id = path(id)?;
+    chat(&state)
+        .set_muted(session.user_id, id, true, now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/api/channels/{id}/mute", tag = "chat", params(("id" = i64, Path)),
+    responses((status = 204, description = "Not muted for me"), (status = 404, body = ErrorBody),
+        (status = 429, description = "Too many chat writes from this account: wait Retry-After seconds", body = ErrorBody)))]
+async fn unmute(
+    State(state): State<AppState>,
+    session: FullSession,
+    id: Result<Path<i64>, PathRejection>,
+) -> ChatResult<StatusCode> {
+    admit_write(&state, session.user_id).await?;
+    let id = path(id)?;
+    chat(&state)
+        .set_muted(session.user_id, id, false, now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

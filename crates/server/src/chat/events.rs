@@ -2,7 +2,8 @@
 //!
 //! Server events are objects with a `type` and, once published by the hub, a `seq`:
 //! `message.new`, `message.updated`, `message.deleted`, `reaction.updated`, `typing`, `read`, `presence`,
-//! `channel.updated`, `channel.deleted`, `member.added`, `member.removed`. Control frames that
+//! `channel.updated`, `channel.deleted`, `member.added`, `member.removed`, and to one person's own
+//! sockets only `thread.read` and `channel.muted`. Control frames that
 //! are not events carry no `seq`: `hello` (first frame of every socket), `pong`, `error`.
 //! Client frames: `{"type":"typing","channel_id":N,"on":true}` and `{"type":"ping"}`.
 
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::storage::chat::{MessageRow, UserSummary};
+use crate::storage::chat::{MessageRow, ThreadSummaryRow, UserSummary};
 use crate::storage::reactions::ReactionRow;
 
 use super::attachments::AttachmentView;
@@ -37,6 +38,37 @@ pub struct MessageView {
     pub reactions: Vec<ReactionView>,
     /// Files sent with the message, in the order they were uploaded (none once it is deleted).
     pub attachments: Vec<AttachmentView>,
+    /// For a reply in a thread, the thread's first message; `None` in the channel's timeline.
+    pub thread_root: Option<i64>,
+    /// For a message that started a thread, the thread's size (in history and in the events
+    /// that change the message; absent from `message.new` and the channel list's preview).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread: Option<ThreadView>,
+}
+
+/// How many replies a thread has and when the last came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ThreadView {
+    pub replies: i64,
+    pub last_reply_id: i64,
+    pub last_reply_at: i64,
+}
+
+impl From<ThreadSummaryRow> for ThreadView {
+    fn from(row: ThreadSummaryRow) -> Self {
+        Self {
+            replies: row.replies,
+            last_reply_id: row.last_reply_id,
+            last_reply_at: row.last_reply_at,
+        }
+    }
+}
+
+/// My read position in a thread I follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ThreadReadView {
+    pub root_id: i64,
+    pub last_read_id: i64,
 }
 
 /// The answered message as a reply quotes it: its author and the start of its text.
@@ -96,6 +128,8 @@ impl From<MessageRow> for MessageView {
             reply_to,
             reactions: Vec::new(),
             attachments: Vec::new(),
+            thread_root: row.thread_root,
+            thread: None,
             id: row.id,
             channel_id: row.channel_id,
             author: UserSummary {
@@ -159,8 +193,13 @@ pub struct ChannelListItem {
     pub member_count: i64,
     pub last_message: Option<MessageView>,
     pub last_read_id: i64,
-    /// Messages by others after my read position.
+    /// Messages by others after my read position (thread replies count in their thread).
     pub unread: i64,
+    /// Threads I follow (I started, opened or replied in them) with replies by others that I
+    /// have not read.
+    pub unread_threads: i64,
+    /// I muted the channel: it sends me no notification and its unread count is not in the tab title.
+    pub muted: bool,
 }
 
 /// Server-to-client events (before the hub adds `seq`).
@@ -215,6 +254,16 @@ pub enum Event<'a> {
     },
     #[serde(rename = "member.removed")]
     MemberRemoved { channel_id: i64, user_id: i64 },
+    /// My read position in a thread moved (to my own sockets: my other tabs follow).
+    #[serde(rename = "thread.read")]
+    ThreadRead {
+        channel_id: i64,
+        root_id: i64,
+        message_id: i64,
+    },
+    /// I muted or unmuted a channel (to my own sockets).
+    #[serde(rename = "channel.muted")]
+    ChannelMuted { channel_id: i64, muted: bool },
 }
 
 impl Event<'_> {
@@ -304,6 +353,8 @@ mod tests {
             reply_to: None,
             reactions: Vec::new(),
             attachments: Vec::new(),
+            thread_root: None,
+            thread: None,
         };
         let json = Event::MessageNew {
             channel_id: 2,

@@ -44,6 +44,8 @@ pub struct SnippetPart {
 pub struct SearchHit {
     pub message_id: i64,
     pub channel_id: i64,
+    /// For a reply in a thread, the thread's first message (open the thread to show it).
+    pub thread_root: Option<i64>,
     pub author: UserSummary,
     pub created_at: i64,
     /// The text around the match (about 16 words, `…` where it was cut), in order.
@@ -131,6 +133,7 @@ impl From<HitRow> for SearchHit {
             snippet: snippet_parts(&row.snippet),
             message_id: row.message_id,
             channel_id: row.channel_id,
+            thread_root: row.thread_root,
             author: UserSummary {
                 id: row.author_id,
                 username: row.author_username,

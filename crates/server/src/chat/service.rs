@@ -7,7 +7,9 @@
 
 use std::collections::HashSet;
 
-use crate::storage::chat::{self as store, MessageInsert, UserSummary};
+use crate::storage::chat::{
+    self as store, MessageInsert, NewMessage, ThreadRoot, Timeline, UserSummary,
+};
 use crate::storage::reactions;
 use crate::storage::Db;
 
@@ -15,7 +17,7 @@ use super::attachments::views_in_range;
 use super::domain::{self, ChannelKind, ChatError, DeleteAction, NewChannel, PageRequest, Role};
 use super::events::{
     reaction_views, ChannelListItem, ChannelView, Event, MemberView, MessageView, PeerView,
-    ReactionView,
+    ReactionView, ThreadReadView, ThreadView,
 };
 use super::hub::{ChatHub, Durability};
 
@@ -54,6 +56,28 @@ pub struct HistoryPage {
     pub messages: Vec<MessageView>,
     /// More messages exist beyond this page in the direction paged.
     pub has_more: bool,
+    /// My read positions in the threads started by this page's messages, for those I follow.
+    pub thread_reads: Vec<ThreadReadView>,
+}
+
+/// A page of a thread: its first message and replies.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ThreadPage {
+    /// The message that started the thread (in the channel's timeline).
+    pub root: MessageView,
+    /// Replies in ascending id order.
+    pub messages: Vec<MessageView>,
+    /// More replies exist beyond this page in the direction paged.
+    pub has_more: bool,
+    /// My read position in the thread; absent when I do not follow it.
+    pub last_read_id: Option<i64>,
+}
+
+/// Where a message goes: the channel's timeline or a thread, and the message it quotes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Placement {
+    pub reply_to: Option<i64>,
+    pub thread_root: Option<i64>,
 }
 
 /// A page of user search results.
@@ -262,6 +286,8 @@ impl Chat<'_> {
                 last_message,
                 last_read_id: row.last_read_id,
                 unread: row.unread,
+                unread_threads: row.unread_threads,
+                muted: row.muted_at.is_some(),
                 member_count: row.member_count,
             });
         }
@@ -406,7 +432,7 @@ impl Chat<'_> {
         Ok(())
     }
 
-    /// A page of history (ascending ids).
+    /// A page of the channel's timeline (ascending ids), thread replies left out.
     pub async fn history(
         &self,
         me: i64,
@@ -414,9 +440,64 @@ impl Chat<'_> {
         page: PageRequest,
     ) -> Result<HistoryPage, ChatError> {
         self.role(me, channel_id).await?;
+        let (messages, has_more) = self.page_of(channel_id, Timeline::Channel, page).await?;
+        let thread_reads = match (messages.first(), messages.last()) {
+            (Some(first), Some(last)) => store::thread_reads(self.db, me, first.id, last.id)
+                .await?
+                .into_iter()
+                .map(|(root_id, last_read_id)| ThreadReadView {
+                    root_id,
+                    last_read_id,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(HistoryPage {
+            messages,
+            has_more,
+            thread_reads,
+        })
+    }
+
+    /// A page of a thread's replies, with its first message and my read position in it.
+    pub async fn thread(
+        &self,
+        me: i64,
+        channel_id: i64,
+        root_id: i64,
+        page: PageRequest,
+    ) -> Result<ThreadPage, ChatError> {
+        self.role(me, channel_id).await?;
+        let root = self.message_view(channel_id, root_id).await?;
+        if root.thread_root.is_some() {
+            return Err(ChatError::MessageNotFound);
+        }
+        let (messages, has_more) = self
+            .page_of(channel_id, Timeline::Thread(root_id), page)
+            .await?;
+        let last_read_id = store::thread_reads(self.db, me, root_id, root_id)
+            .await?
+            .first()
+            .map(|&(_, read)| read);
+        Ok(ThreadPage {
+            root,
+            messages,
+            has_more,
+            last_read_id,
+        })
+    }
+
+    /// A page of messages with their reactions, attachments and (for thread roots) thread sizes.
+    async fn page_of(
+        &self,
+        channel_id: i64,
+        timeline: Timeline,
+        page: PageRequest,
+    ) -> Result<(Vec<MessageView>, bool), ChatError> {
         let (rows, has_more) = store::page(
             self.db,
             channel_id,
+            timeline,
             page.before,
             page.after,
             page.limit,
@@ -429,12 +510,83 @@ impl Chat<'_> {
             let mut by_message =
                 reaction_views(reactions::in_range(self.db, channel_id, first, last).await?);
             let mut files = views_in_range(self.db, channel_id, first, last).await?;
+            let mut threads = self.threads_in_range(channel_id, first, last).await?;
             for m in &mut messages {
                 m.reactions = by_message.remove(&m.id).unwrap_or_default();
                 m.attachments = files.remove(&m.id).unwrap_or_default();
+                m.thread = threads.remove(&m.id);
             }
         }
-        Ok(HistoryPage { messages, has_more })
+        Ok((messages, has_more))
+    }
+
+    async fn threads_in_range(
+        &self,
+        channel_id: i64,
+        first: i64,
+        last: i64,
+    ) -> Result<std::collections::HashMap<i64, ThreadView>, ChatError> {
+        Ok(store::thread_summaries(self.db, channel_id, first, last)
+            .await?
+            .into_iter()
+            .map(|row| (row.root_id, ThreadView::from(row)))
+            .collect())
+    }
+
+    /// Moves my read position in a thread forwards to `message_id` (one of its replies) and
+    /// tells my other sockets. Returns the resulting position.
+    pub async fn mark_thread_read(
+        &self,
+        me: i64,
+        channel_id: i64,
+        root_id: i64,
+        message_id: i64,
+    ) -> Result<i64, ChatError> {
+        self.role(me, channel_id).await?;
+        let reply = store::message(self.db, channel_id, message_id)
+            .await?
+            .ok_or(ChatError::MessageNotFound)?;
+        if reply.thread_root != Some(root_id) {
+            return Err(ChatError::Invalid(
+                "message_id names no reply of this thread.".into(),
+            ));
+        }
+        let position = store::mark_thread_read(self.db, root_id, me, message_id).await?;
+        if position == message_id {
+            self.hub
+                .publish(
+                    &[me],
+                    &Event::ThreadRead {
+                        channel_id,
+                        root_id,
+                        message_id,
+                    }
+                    .to_json(),
+                    Durability::Durable,
+                )
+                .await;
+        }
+        Ok(position)
+    }
+
+    /// Mutes or unmutes a channel for me, and tells my other sockets.
+    pub async fn set_muted(
+        &self,
+        me: i64,
+        channel_id: i64,
+        muted: bool,
+        now: i64,
+    ) -> Result<(), ChatError> {
+        self.role(me, channel_id).await?;
+        store::set_muted(self.db, channel_id, me, muted.then_some(now)).await?;
+        self.hub
+            .publish(
+                &[me],
+                &Event::ChannelMuted { channel_id, muted }.to_json(),
+                Durability::Durable,
+            )
+            .await;
+        Ok(())
     }
 
     /// One message of the channel as members see it, reactions included.
@@ -449,6 +601,12 @@ impl Chat<'_> {
             .await?
             .ok_or(ChatError::MessageNotFound)?;
         view.reactions = self.reactions_of(channel_id, message_id).await?;
+        if view.thread_root.is_none() {
+            view.thread = self
+                .threads_in_range(channel_id, message_id, message_id)
+                .await?
+                .remove(&message_id);
+        }
         Ok(view)
     }
 
@@ -533,7 +691,7 @@ impl Chat<'_> {
         channel_id: i64,
         text: &str,
         client_id: Option<&str>,
-        reply_to: Option<i64>,
+        place: Placement,
         attachments: &[i64],
         now: i64,
     ) -> Result<Sent, ChatError> {
@@ -545,28 +703,49 @@ impl Chat<'_> {
         // and the exact set of recipients.
         let members = self.member_ids_of(me, channel_id).await?;
         self.check_direct_send(me, channel_id, &members).await?;
-        if let Some(answered) = reply_to {
-            // Only a message of this very channel: a reply must not quote another channel's.
+        let thread = match place.thread_root {
+            Some(root_id) => {
+                // A thread starts at a message of the channel's timeline: threads do not nest.
+                let root = store::message(self.db, channel_id, root_id)
+                    .await?
+                    .filter(|root| root.thread_root.is_none())
+                    .ok_or_else(|| {
+                        ChatError::Invalid("thread_root names no message of this channel.".into())
+                    })?;
+                Some(ThreadRoot {
+                    id: root.id,
+                    author_id: root.author_id,
+                })
+            }
+            None => None,
+        };
+        if let Some(answered) = place.reply_to {
+            // Only a message of this very channel, and of the same thread (or the thread's
+            // first message): a quote must be something its readers can jump to.
             let found = store::message(self.db, channel_id, answered).await?;
-            if found.is_none_or(|m| m.deleted_at.is_some()) {
+            let quotable = found.is_some_and(|m| {
+                m.deleted_at.is_none()
+                    && (m.thread_root == place.thread_root
+                        || (place.thread_root == Some(m.id) && m.thread_root.is_none()))
+            });
+            if !quotable {
                 return Err(ChatError::Invalid(
-                    "reply_to names no message of this channel.".into(),
+                    "reply_to names no message of this conversation or thread.".into(),
                 ));
             }
         }
         // The unique (channel, author, client_id) key makes a retry fail to insert; only then
         // is the earlier message looked up, so a first send costs no extra query.
-        let inserted = store::insert_message(
-            self.db,
+        let new = NewMessage {
             channel_id,
-            me,
+            author_id: me,
             client_id,
             text,
-            reply_to,
-            attachments,
+            reply_to: place.reply_to,
+            thread,
             now,
-        )
-        .await?;
+        };
+        let inserted = store::insert_message(self.db, &new, attachments).await?;
         let id = match inserted {
             MessageInsert::Stored(id) => id,
             MessageInsert::Duplicate => {

@@ -37,6 +37,8 @@ pub struct MessageRow {
     pub reply_author_full_name: Option<String>,
     pub reply_text: Option<String>,
     pub reply_deleted_at: Option<i64>,
+    /// The root of the thread this message is a reply in (`None` in the channel's timeline).
+    pub thread_root: Option<i64>,
 }
 
 /// One channel as stored.
@@ -62,6 +64,10 @@ pub struct ChannelListRow {
     pub unread: i64,
     pub last_message_id: Option<i64>,
     pub member_count: i64,
+    /// Threads I follow with replies by others after my read position in them.
+    pub unread_threads: i64,
+    /// When I muted the channel; `None` when it is not muted.
+    pub muted_at: Option<i64>,
 }
 
 /// The caller's membership of a channel: kind and owner, enough for every rule.
@@ -79,7 +85,8 @@ pub(super) static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const
 const MESSAGE_COLUMNS: &str = "m.id, m.channel_id, m.author_id, u.username AS author_username, \
      u.full_name AS author_full_name, m.client_id, m.text, m.created_at, m.edited_at, m.deleted_at, \
      m.reply_to, r.author_id AS reply_author_id, ru.username AS reply_author_username, \
-     ru.full_name AS reply_author_full_name, r.text AS reply_text, r.deleted_at AS reply_deleted_at";
+     ru.full_name AS reply_author_full_name, r.text AS reply_text, r.deleted_at AS reply_deleted_at, \
+     m.thread_root";
 
 /// Messages with their author and, for a reply, the message it answers and that one's author.
 const MESSAGE_FROM: &str = "chat_messages m JOIN users u ON u.id = m.author_id \
@@ -308,21 +315,28 @@ pub async fn channel(db: &Db, channel_id: i64) -> Result<Option<ChannelRow>, sql
     .await
 }
 
-/// The caller's channels (unordered: the caller sorts by activity), with unread counts (messages by others,
-/// not deleted, not by someone the caller blocked, after the read position) and the id of the
-/// last message.
+/// The caller's channels (unordered: the caller sorts by activity), with unread counts (timeline
+/// messages by others, not deleted, not by someone the caller blocked, after the read position),
+/// the followed threads with unread replies, and the id of the last timeline message.
 pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.id, c.kind, c.name, c.owner_id, c.created_at, c.last_activity_at, \
            (SELECT m.created_at FROM chat_messages m WHERE m.channel_id = c.id \
               ORDER BY m.id DESC LIMIT 1) AS last_message_at, \
-           cm.last_read_id, \
+           cm.last_read_id, cm.muted_at, \
            (SELECT COUNT(*) FROM chat_messages m WHERE m.channel_id = c.id \
-              AND m.id > cm.last_read_id AND m.author_id <> cm.user_id \
+              AND m.id > cm.last_read_id AND m.author_id <> cm.user_id AND m.thread_root IS NULL \
               AND m.deleted_at IS NULL AND NOT EXISTS (SELECT 1 FROM chat_blocks b \
                 WHERE b.blocker_id = cm.user_id AND b.blocked_id = m.author_id)) AS unread, \
+           (SELECT COUNT(*) FROM chat_thread_reads tr \
+              JOIN chat_messages root ON root.id = tr.root_id \
+              WHERE tr.user_id = cm.user_id AND root.channel_id = c.id \
+              AND EXISTS (SELECT 1 FROM chat_messages r WHERE r.thread_root = tr.root_id \
+                AND r.id > tr.last_read_id AND r.author_id <> tr.user_id AND r.deleted_at IS NULL \
+                AND NOT EXISTS (SELECT 1 FROM chat_blocks b \
+                  WHERE b.blocker_id = tr.user_id AND b.blocked_id = r.author_id))) AS unread_threads, \
            (SELECT MAX(m.id) FROM chat_messages m WHERE m.channel_id = c.id \
-              AND m.deleted_at IS NULL) AS last_message_id, \
+              AND m.deleted_at IS NULL AND m.thread_root IS NULL) AS last_message_id, \
            (SELECT COUNT(*) FROM chat_members all_m WHERE all_m.channel_id = c.id) AS member_count \
          FROM chat_members cm JOIN chat_channels c ON c.id = cm.channel_id \
          WHERE cm.user_id = $1",
@@ -330,6 +344,23 @@ pub async fn list_channels(db: &Db, user_id: i64) -> Result<Vec<ChannelListRow>,
     .bind(user_id)
     .fetch_all(db.pool())
     .await
+}
+
+/// Mutes (`Some(time)`) or unmutes (`None`) a channel for one member.
+pub async fn set_muted(
+    db: &Db,
+    channel_id: i64,
+    user_id: i64,
+    muted_at: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    let _write = WRITE_LOCK.lock().await;
+    sqlx::query("UPDATE chat_members SET muted_at = $1 WHERE channel_id = $2 AND user_id = $3")
+        .bind(muted_at)
+        .bind(channel_id)
+        .bind(user_id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 /// Renames a group.
@@ -424,37 +455,44 @@ pub enum MessageInsert {
     AttachmentUnavailable,
 }
 
+/// A message about to be stored.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMessage<'a> {
+    pub channel_id: i64,
+    pub author_id: i64,
+    pub client_id: Option<&'a str>,
+    pub text: &'a str,
+    pub reply_to: Option<i64>,
+    /// The thread it is a reply in.
+    pub thread: Option<ThreadRoot>,
+    pub now: i64,
+}
+
+/// A thread's first message: its id and its author (who follows the thread from its first reply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadRoot {
+    pub id: i64,
+    pub author_id: i64,
+}
+
 /// Stores a message and gives it `attachments` (uploads of the author into this channel that
-/// no message names yet). Without attachments it is one autocommit statement: the channel row
-/// is not touched, activity comes from the newest message.
-#[allow(clippy::too_many_arguments)]
+/// no message names yet). A thread reply moves its author's read position in the thread to it
+/// and makes the root's author follow the thread. A plain message without attachments is one
+/// autocommit statement: the channel row is not touched, activity comes from the newest message.
 pub async fn insert_message(
     db: &Db,
-    channel_id: i64,
-    author_id: i64,
-    client_id: Option<&str>,
-    text: &str,
-    reply_to: Option<i64>,
+    message: &NewMessage<'_>,
     attachments: &[i64],
-    now: i64,
 ) -> Result<MessageInsert, sqlx::Error> {
     let _write = WRITE_LOCK.lock().await;
-    let row = NewMessageRow {
-        channel_id,
-        author_id,
-        client_id,
-        text,
-        reply_to,
-        now,
-    };
-    if attachments.is_empty() {
-        return Ok(match row.insert(db.pool()).await? {
+    if attachments.is_empty() && message.thread.is_none() {
+        return Ok(match insert_row(message, db.pool()).await? {
             Some(id) => MessageInsert::Stored(id),
             None => MessageInsert::Duplicate,
         });
     }
     let mut tx = db.begin_write().await?;
-    let Some(id) = row.insert(&mut *tx).await? else {
+    let Some(id) = insert_row(message, &mut *tx).await? else {
         tx.rollback().await?;
         return Ok(MessageInsert::Duplicate);
     };
@@ -465,8 +503,8 @@ pub async fn insert_message(
         )
         .bind(id)
         .bind(attachment)
-        .bind(channel_id)
-        .bind(author_id)
+        .bind(message.channel_id)
+        .bind(message.author_id)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -475,43 +513,134 @@ pub async fn insert_message(
             return Ok(MessageInsert::AttachmentUnavailable);
         }
     }
+    if let Some(root) = message.thread {
+        sqlx::query(
+            "INSERT INTO chat_thread_reads (root_id, user_id, last_read_id) VALUES ($1, $2, 0) \
+             ON CONFLICT (root_id, user_id) DO NOTHING",
+        )
+        .bind(root.id)
+        .bind(root.author_id)
+        .execute(&mut *tx)
+        .await?;
+        advance_thread_read(&mut tx, root.id, message.author_id, id).await?;
+    }
     tx.commit().await?;
     Ok(MessageInsert::Stored(id))
 }
 
-struct NewMessageRow<'a> {
-    channel_id: i64,
-    author_id: i64,
-    client_id: Option<&'a str>,
-    text: &'a str,
-    reply_to: Option<i64>,
-    now: i64,
+/// The new id, or `None` when the `(channel, author, client_id)` triple exists.
+async fn insert_row<'e, E>(m: &NewMessage<'_>, exec: E) -> Result<Option<i64>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let inserted: Result<i64, _> = sqlx::query_scalar(
+        "INSERT INTO chat_messages \
+           (channel_id, author_id, client_id, text, reply_to, thread_root, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(m.channel_id)
+    .bind(m.author_id)
+    .bind(m.client_id)
+    .bind(m.text)
+    .bind(m.reply_to)
+    .bind(m.thread.map(|root| root.id))
+    .bind(m.now)
+    .fetch_one(exec)
+    .await;
+    match inserted {
+        Ok(id) => Ok(Some(id)),
+        Err(err) if is_unique_violation(&err) => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
-impl NewMessageRow<'_> {
-    /// The new id, or `None` when the `(channel, author, client_id)` triple exists.
-    async fn insert<'e, E>(&self, exec: E) -> Result<Option<i64>, sqlx::Error>
-    where
-        E: sqlx::Executor<'e, Database = Any>,
-    {
-        let inserted: Result<i64, _> = sqlx::query_scalar(
-            "INSERT INTO chat_messages (channel_id, author_id, client_id, text, reply_to, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(self.channel_id)
-        .bind(self.author_id)
-        .bind(self.client_id)
-        .bind(self.text)
-        .bind(self.reply_to)
-        .bind(self.now)
-        .fetch_one(exec)
-        .await;
-        match inserted {
-            Ok(id) => Ok(Some(id)),
-            Err(err) if is_unique_violation(&err) => Ok(None),
-            Err(err) => Err(err),
-        }
-    }
+/// Moves `user_id`'s read position in a thread forwards to `message_id` (creating it: the
+/// user now follows the thread).
+async fn advance_thread_read(
+    tx: &mut Transaction<'_, Any>,
+    root_id: i64,
+    user_id: i64,
+    message_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO chat_thread_reads (root_id, user_id, last_read_id) VALUES ($1, $2, $3) \
+         ON CONFLICT (root_id, user_id) DO UPDATE SET last_read_id = excluded.last_read_id \
+         WHERE chat_thread_reads.last_read_id < excluded.last_read_id",
+    )
+    .bind(root_id)
+    .bind(user_id)
+    .bind(message_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves my read position in a thread forwards (never backwards) and returns the result.
+pub async fn mark_thread_read(
+    db: &Db,
+    root_id: i64,
+    user_id: i64,
+    message_id: i64,
+) -> Result<i64, sqlx::Error> {
+    let _write = WRITE_LOCK.lock().await;
+    let mut tx = db.begin_write().await?;
+    advance_thread_read(&mut tx, root_id, user_id, message_id).await?;
+    let position = sqlx::query_scalar(
+        "SELECT last_read_id FROM chat_thread_reads WHERE root_id = $1 AND user_id = $2",
+    )
+    .bind(root_id)
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(position)
+}
+
+/// A thread's size as its root shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct ThreadSummaryRow {
+    pub root_id: i64,
+    pub replies: i64,
+    pub last_reply_id: i64,
+    pub last_reply_at: i64,
+}
+
+/// The threads whose roots have ids in `first..=last` in a channel (deleted replies count: they
+/// keep their place in the thread).
+pub async fn thread_summaries(
+    db: &Db,
+    channel_id: i64,
+    first: i64,
+    last: i64,
+) -> Result<Vec<ThreadSummaryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT thread_root AS root_id, COUNT(*) AS replies, MAX(id) AS last_reply_id, \
+           MAX(created_at) AS last_reply_at FROM chat_messages \
+         WHERE thread_root >= $1 AND thread_root <= $2 AND channel_id = $3 GROUP BY thread_root",
+    )
+    .bind(first)
+    .bind(last)
+    .bind(channel_id)
+    .fetch_all(db.pool())
+    .await
+}
+
+/// My read positions in the threads whose roots have ids in `first..=last` (the threads I follow).
+pub async fn thread_reads(
+    db: &Db,
+    user_id: i64,
+    first: i64,
+    last: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT root_id, last_read_id FROM chat_thread_reads \
+         WHERE root_id >= $1 AND root_id <= $2 AND user_id = $3 ORDER BY root_id",
+    )
+    .bind(first)
+    .bind(last)
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await
 }
 
 /// One message of a channel.
@@ -530,27 +659,44 @@ pub async fn message(
     .await
 }
 
+/// Which messages a history page holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeline {
+    /// The channel's own: every message that is not a thread reply.
+    Channel,
+    /// The replies in the thread with this root.
+    Thread(i64),
+}
+
 /// A page of history in ascending id order, and whether more lies beyond it in the paging
 /// direction. Forwards: the first `limit` ids above `after`. Backwards: the last `limit` ids
 /// below `before` (and above `after` when both are given).
 pub async fn page(
     db: &Db,
     channel_id: i64,
+    timeline: Timeline,
     before: Option<i64>,
     after: Option<i64>,
     limit: u32,
     forwards: bool,
 ) -> Result<(Vec<MessageRow>, bool), sqlx::Error> {
     let order = if forwards { "ASC" } else { "DESC" };
+    // A thread's replies come from the thread index; the timeline from the channel's.
+    let (which, root) = match timeline {
+        Timeline::Channel => ("m.thread_root IS NULL AND $5 = 0", 0),
+        Timeline::Thread(root) => ("m.thread_root = $5", root),
+    };
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_FROM} \
-         WHERE m.channel_id = $1 AND m.id < $2 AND m.id > $3 ORDER BY m.id {order} LIMIT $4"
+         WHERE m.channel_id = $1 AND m.id < $2 AND m.id > $3 AND {which} \
+         ORDER BY m.id {order} LIMIT $4"
     );
     let mut rows: Vec<MessageRow> = sqlx::query_as(&sql)
         .bind(channel_id)
         .bind(before.unwrap_or(i64::MAX))
         .bind(after.unwrap_or(0))
         .bind(i64::from(limit) + 1)
+        .bind(root)
         .fetch_all(db.pool())
         .await?;
     let has_more = rows.len() > limit as usize;

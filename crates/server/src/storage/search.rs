@@ -11,6 +11,8 @@ use super::{Backend, Db};
 pub struct HitRow {
     pub message_id: i64,
     pub channel_id: i64,
+    /// The thread the message is a reply in, if any.
+    pub thread_root: Option<i64>,
     pub author_id: i64,
     pub author_username: String,
     pub author_full_name: String,
@@ -34,7 +36,7 @@ pub async fn messages(
     match db.backend() {
         Backend::Sqlite => {
             sqlx::query_as(
-                "SELECT m.id AS message_id, m.channel_id, m.author_id, \
+                "SELECT m.id AS message_id, m.channel_id, m.thread_root, m.author_id, \
                    u.username AS author_username, u.full_name AS author_full_name, m.created_at, \
                    snippet(chat_messages_fts, 0, $1, $2, '…', 16) AS snippet \
                  FROM chat_messages_fts \
@@ -56,7 +58,7 @@ pub async fn messages(
         }
         Backend::Postgres => {
             let mut rows: Vec<HitRow> = sqlx::query_as(
-                "SELECT m.id AS message_id, m.channel_id, m.author_id, \
+                "SELECT m.id AS message_id, m.channel_id, m.thread_root, m.author_id, \
                    u.username AS author_username, u.full_name AS author_full_name, m.created_at, \
                    m.text AS snippet \
                  FROM chat_messages m \

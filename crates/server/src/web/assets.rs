@@ -40,6 +40,7 @@ pub static ASSETS: &[Asset] = embed![
     "js/chat-safety.js",
     "js/chat-search.js",
     "js/chat-switcher.js",
+    "js/chat-thread.js",
     "js/chat-time.js",
     "js/chat-versions.js",
     "js/camera.js",

@@ -20,10 +20,11 @@ function snippet(text) {
 /**
  * `channelId()` is the open conversation, `nodeOf(id)` the <li> of a message, `apply(m)` shows a
  * changed message, `afterDelete()` moves focus somewhere sensible, `fail(err)` reports,
- * `reply(m)` starts a reply to `m`, `react(m, emoji)` toggles my reaction, and on other
+ * `reply(m)` starts a reply to `m`, `thread(m)` opens the thread `m` starts (offered on messages
+ * of the conversation's timeline), `react(m, emoji)` toggles my reaction, and on other
  * people's messages `report(m)` and `block(m)` report the message and block its author.
  */
-export function messageActions({ channelId, nodeOf, apply, afterDelete, fail, reply, react, report, block }) {
+export function messageActions({ channelId, nodeOf, apply, afterDelete, fail, reply, thread, react, report, block }) {
   let closeOpenMenu = null;
 
   function focusTrigger(id) {
@@ -52,6 +53,7 @@ export function messageActions({ channelId, nodeOf, apply, afterDelete, fail, re
     const entries = [
       ...(mine ? [item('Edit', () => startEdit(m))] : []),
       item('Reply', () => reply(m)),
+      ...(thread && !m.thread_root ? [item('Reply in thread', () => thread(m))] : []),
       item('Copy text', () => copy(m)),
       ...(mine ? [item('Delete', () => remove(m), true)] : []),
       ...(mine ? [] : [item('Report…', () => report(m)), item('Block sender', () => block(m), true)]),

@@ -29,6 +29,9 @@ export function normMessage(m) {
     } : null,
     reactions: Array.isArray(m.reactions) ? m.reactions : [],
     attachments: Array.isArray(m.attachments) && !(m.deleted || m.deleted_at) ? m.attachments : [],
+    // A reply in a thread names the thread's first message; that one carries the thread's size.
+    thread_root: m.thread_root ?? null,
+    thread: m.thread && typeof m.thread === 'object' ? m.thread : null,
   };
 }
 
@@ -47,6 +50,8 @@ export function normChannel(c) {
     member_count: c.member_count ?? (Array.isArray(c.members) ? c.members.length : null),
     last_message: normMessage(c.last_message),
     unread: c.unread_count ?? c.unread ?? 0,
+    unread_threads: c.unread_threads ?? 0,
+    muted: Boolean(c.muted),
     activity: c.last_activity_at ?? c.updated_at ?? c.created_at ?? null,
   };
 }

@@ -2,10 +2,9 @@
 // title, a browser notification (Notifications API) for a direct message or a mention while the
 // tab is hidden, per-conversation mute and an optional sound (off until turned on).
 //
-// Mute and sound are settings of this browser (localStorage), not of the account: another
-// browser of the same person still notifies until muted there too.
+// Mute is the account's, kept by the server (the page feeds it in from the channel list and
+// `channel.muted` events); the sound is a setting of this browser (localStorage).
 
-const MUTED_KEY = 'facegate.chat.muted';
 const SOUND_KEY = 'facegate.chat.sound';
 /** Longest notification body; the rest of a long message is cut with an ellipsis. */
 const MAX_BODY = 140;
@@ -41,7 +40,7 @@ export function notificationBody(text) {
 
 export class ChatNotifier {
   constructor() {
-    this.muted = new Set(readJson(MUTED_KEY, []).filter(Number.isInteger));
+    this.muted = new Set();
     this.sound = readJson(SOUND_KEY, false) === true;
     this.audio = null;
   }
@@ -70,10 +69,10 @@ export class ChatNotifier {
     return this.muted.has(channelId);
   }
 
+  /** Records what the server says; muting itself is a request the page makes. */
   setMuted(channelId, muted) {
     if (muted) this.muted.add(channelId);
     else this.muted.delete(channelId);
-    writeJson(MUTED_KEY, [...this.muted]);
   }
 
   setSound(on) {

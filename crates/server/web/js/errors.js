@@ -68,6 +68,10 @@ export function describeError(err) {
       if (/username/i.test(err.message)) return CONFLICTS.username;
       return CONFLICTS.other;
     }
+    // A limit that says when it lifts: say it too.
+    if (err.code === 'rate_limited' && err.retryAfter) {
+      return `Too many requests. Please wait ${Math.max(1, Math.ceil(err.retryAfter))} s and try again.`;
+    }
     const sentence = API_SENTENCES[err.code] || LOCAL_SENTENCES[err.code];
     if (sentence) return sentence;
     if (err.status >= 500) return API_SENTENCES.internal;

@@ -20,6 +20,7 @@ import { composerFiles, filesOf, attachmentList } from '../chat-attachments.js';
 import { messageSearch } from '../chat-search.js';
 import { openSwitcher } from '../chat-switcher.js';
 import { Blocks, confirmBlock, reportMessage } from '../chat-safety.js';
+import { threadPanel, repliesLabel } from '../chat-thread.js';
 import {
   normUser, normMessage, normChannel, listOf, displayName, others, channelTitle, compareActivity, newClientId,
 } from '../chat-model.js';
@@ -67,6 +68,8 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     sending: false, // waiting for the composer's uploads before a send
     jumpAfterLoad: null, // a message to show once the conversation opening now has loaded
     switcher: null, // the open quick switcher
+    threadReads: new Map(), // thread root id -> my read position in it, for the threads I follow
+    channelsTimer: null, // a channel list reload soon (thread unread counts are the server's)
   };
 
   // ---- layout ----
@@ -78,7 +81,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const newBtn = h('button', { type: 'button', className: 'btn btn-primary btn-block', text: 'New conversation', on: { click: onNewConversation } });
   const search = messageSearch({
     titleOf: (id) => (state.channels.has(id) ? channelTitle(state.channels.get(id), me.id) : null),
-    onOpen: (hit) => showMessage(hit.channel_id, hit.message_id),
+    onOpen: (hit) => showMessage(hit.channel_id, hit.message_id, hit.thread_root ?? null),
   });
   const switchBtn = h('button', {
     type: 'button', className: 'btn btn-link switcher-open', text: 'Go to… (Ctrl+K)',
@@ -141,6 +144,26 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const conversation = h('section', { className: 'chat-main', attrs: { 'aria-labelledby': title.id } },
     h('header', { className: 'chat-header' }, back, h('div', { className: 'chat-heading' }, title, subtitle), headerMenu.el),
     scroller, typingLine, replyBar, files.list, composer);
+  const thread = threadPanel({
+    meId: me.id,
+    // Replies drawn in the panel are found like the conversation's (edits, deletes, reactions).
+    renderMessage: (m, { pending = false, copy = false } = {}) => {
+      const li = messageNode(m, { pending, copy });
+      if (!pending && !copy && m.id !== undefined) state.nodes.set(m.id, li);
+      return li;
+    },
+    forget: (id) => {
+      state.nodes.delete(id);
+      state.shown.delete(id);
+      reactionsShown.delete(id);
+    },
+    members: () => state.channels.get(state.activeId)?.members ?? [],
+    fail: handleAuthError,
+    onRead: (channelId, rootId, messageId) => threadReadMoved(channelId, rootId, messageId),
+    onSent: (m) => onThreadReply(m),
+    onClose: () => {},
+  });
+  const chatBody = h('div', { className: 'chat-body', hidden: true }, conversation, thread.el);
   // Files dropped anywhere on the conversation go to the composer.
   conversation.addEventListener('dragover', (e) => {
     if (!e.dataTransfer || ![...e.dataTransfer.types].includes('Files')) return;
@@ -161,7 +184,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   const empty = h('section', { className: 'chat-empty' },
     h('p', { text: 'Pick a conversation, or start a new one.' }));
   const layout = h('div', { className: 'chat', dataset: { view: 'list' } },
-    h('h1', { className: 'visually-hidden', text: 'Chat' }), sidebar, h('div', { className: 'chat-pane' }, alert.el, empty, conversation));
+    h('h1', { className: 'visually-hidden', text: 'Chat' }), sidebar, h('div', { className: 'chat-pane' }, alert.el, empty, chatBody));
   conversation.hidden = true;
   root.append(layout);
 
@@ -182,9 +205,15 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     afterDelete: () => textarea.focus(),
     fail,
     reply: (m) => {
+      // Inside a thread, a quote answers in the thread.
+      if (m.thread_root) {
+        thread.quote(m);
+        return;
+      }
       setReply(m);
       textarea.focus();
     },
+    thread: (m) => openThread(m),
     report: async (m) => {
       if (await reportMessage(m.channel_id ?? state.activeId, m)) alert.show('Thank you. The server\'s operators will see your report.', 'info');
     },
@@ -323,6 +352,8 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     if (old && !c.last_message) c.last_message = old.last_message;
     // A channel view (rename, details) has no unread count: keep the one we have.
     if (old && raw.unread === undefined && raw.unread_count === undefined) c.unread = old.unread;
+    if (old && raw.unread_threads === undefined) c.unread_threads = old.unread_threads;
+    if (raw.muted !== undefined) notifier.setMuted(c.id, c.muted);
     rememberUsers(c.members);
     c.members = c.members.map((m) => state.users.get(m.id) || m);
     const reads = state.reads.get(c.id) || new Map();
@@ -390,6 +421,8 @@ export function render({ root, session, params, navigate, handleAuthError }) {
           notifier.isMuted(c.id) ? h('span', { className: 'muted-mark', text: ' 🔕', attrs: { 'aria-hidden': 'true' } }) : null,
           notifier.isMuted(c.id) ? h('span', { className: 'visually-hidden', text: ', muted' }) : null),
         h('span', { className: 'channel-preview', text: preview })),
+      c.unread_threads ? h('span', { className: 'thread-badge', attrs: { 'aria-hidden': 'true' }, text: `🧵 ${c.unread_threads > 99 ? '99+' : c.unread_threads}` }) : null,
+      c.unread_threads ? h('span', { className: 'visually-hidden', text: `, ${c.unread_threads} ${c.unread_threads === 1 ? 'thread' : 'threads'} with new replies` }) : null,
       unread ? h('span', { className: 'badge', attrs: { 'aria-hidden': 'true' }, text: unread > 99 ? '99+' : String(unread) }) : null,
       unread ? h('span', { className: 'visually-hidden', text: `, ${unread} unread` }) : null));
   }
@@ -397,8 +430,10 @@ export function render({ root, session, params, navigate, handleAuthError }) {
   // ---- conversation ----
   async function selectChannel(id) {
     clearTyping();
+    thread.closeQuietly();
     state.activeId = id;
     layout.dataset.view = id ? 'conversation' : 'list';
+    chatBody.hidden = !id;
     if (!id) {
       conversation.hidden = true;
       empty.hidden = false;
@@ -448,17 +483,19 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     if (state.jumpAfterLoad) {
       const target = state.jumpAfterLoad;
       state.jumpAfterLoad = null;
-      await jumpTo(target, { pages: 200 });
+      if (typeof target === 'object') openThread({ id: target.threadRoot, channel_id: id }, { show: target.messageId });
+      else await jumpTo(target, { pages: 200 });
     }
   }
 
-  // A search hit: its conversation, scrolled to the message.
-  function showMessage(channelId, messageId) {
+  // A search hit: its conversation, scrolled to the message; a reply in a thread opens the thread.
+  function showMessage(channelId, messageId, threadRoot = null) {
     if (channelId === state.activeId) {
-      jumpTo(messageId, { pages: 200 });
+      if (threadRoot) openThread({ id: threadRoot, channel_id: channelId }, { show: messageId });
+      else jumpTo(messageId, { pages: 200 });
       return;
     }
-    state.jumpAfterLoad = messageId;
+    state.jumpAfterLoad = threadRoot ? { threadRoot, messageId } : messageId;
     navigate(`/chat/${channelId}`);
   }
 
@@ -526,6 +563,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       const data = await api.get(`/api/channels/${id}/messages?${q}`);
       const list = listOf(data, 'messages').map(normMessage).filter((m) => m && m.id !== undefined);
       list.sort((a, b) => a.id - b.id);
+      for (const r of listOf(data, 'thread_reads')) state.threadReads.set(r.root_id, Math.max(state.threadReads.get(r.root_id) ?? 0, r.last_read_id));
       if (!after) state.hasMore = typeof data.has_more === 'boolean' ? data.has_more : list.length >= PAGE;
       return list;
     } catch (err) {
@@ -593,7 +631,8 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     return state.users.get(m.author_id) || m.author || { id: m.author_id };
   }
 
-  function messageNode(m, { pending = false } = {}) {
+  // `copy`: the thread panel's drawing of a thread's first message, without its tools.
+  function messageNode(m, { pending = false, copy = false } = {}) {
     const mine = m.author_id === me.id;
     if (!mine && !m.deleted && blocks.has(m.author_id)) return hiddenNode(m);
     // Markup is built as DOM nodes from the text (chat-markup.js), never parsed as HTML.
@@ -607,9 +646,10 @@ export function render({ root, session, params, navigate, handleAuthError }) {
         dateTime: isoOf(m.created_at), title: pending ? null : fullTimestamp(m.created_at),
         text: pending ? 'Sending…' : clockTime(m.created_at),
       }));
-    const sent = !pending && !m.deleted && m.id !== undefined;
+    const sent = !pending && !copy && !m.deleted && m.id !== undefined;
     if (m.id !== undefined && !pending) state.shown.set(m.id, m);
     if (sent) reactionsShown.set(m.id, m.reactions);
+    const threadLink = !pending && !copy && !m.thread_root && m.thread && m.thread.replies > 0 ? threadButton(m) : null;
     const nameOf = (u) => (u && u.id === me.id ? 'you' : displayName(state.users.get(u && u.id) || u));
     return h('li', {
       className: `message${mine ? ' mine' : ''}${pending ? ' pending' : ''}${m.deleted ? ' deleted' : ''}${mentionsMe ? ' mentions-me' : ''}`,
@@ -617,9 +657,65 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     }, meta, replyQuote(m.reply_to, { nameOf, onJump: jumpTo }), body,
     m.deleted ? null : attachmentList(m.attachments),
     sent ? reactionsNode(m.channel_id ?? state.activeId, m.id, m.reactions) : null,
+    threadLink,
     // Outside the meta line, which follow-up messages hide: an edit shows on every bubble.
     m.edited && !m.deleted ? h('p', { className: 'message-edited-line' }, sent ? editedMark(m, m.channel_id ?? state.activeId, me) : 'edited') : null,
     sent ? actions.tools({ ...m, channel_id: m.channel_id ?? state.activeId }, { mine }) : null);
+  }
+
+  // "💬 3 replies · new" under a message that started a thread: opens the thread.
+  function threadButton(m) {
+    const unread = threadUnread(m);
+    const last = m.thread.last_reply_at ? ` · last ${clockTime(m.thread.last_reply_at)}` : '';
+    // The name is the visible text (the emoji hidden from speech) and what the click does.
+    return h('button', {
+      type: 'button', className: `btn btn-link thread-link${unread ? ' unread' : ''}`,
+      on: { click: () => openThread(m) },
+    }, h('span', { attrs: { 'aria-hidden': 'true' }, text: '💬 ' }), repliesLabel(m.thread.replies),
+    unread ? h('span', { className: 'thread-new', text: ' · new' }) : null, last,
+    h('span', { className: 'visually-hidden', text: ', open thread' }));
+  }
+
+  // A thread I follow (started, opened or answered) with a reply after my read position in it.
+  function threadUnread(m) {
+    const read = state.threadReads.get(m.id);
+    const following = read !== undefined || m.author_id === me.id;
+    return following && Boolean(m.thread) && m.thread.last_reply_id > (read ?? 0);
+  }
+
+  function openThread(m, { show = null } = {}) {
+    const channelId = m.channel_id ?? state.activeId;
+    const root = state.shown.get(m.id) || m;
+    thread.open(channelId, { ...root, channel_id: channelId }, { show });
+  }
+
+  // A reply in a thread (live, or my own just stored): the root's count, my following of the
+  // thread, the open panel, and the list's thread counts.
+  function onThreadReply(m) {
+    const rootId = m.thread_root;
+    const shownRoot = m.channel_id === state.activeId ? state.shown.get(rootId) : null;
+    if (m.author_id === me.id) state.threadReads.set(rootId, Math.max(state.threadReads.get(rootId) ?? 0, m.id));
+    else if (shownRoot && shownRoot.author_id === me.id && !state.threadReads.has(rootId)) state.threadReads.set(rootId, 0);
+    if (shownRoot) {
+      const t = shownRoot.thread || { replies: 0, last_reply_id: 0, last_reply_at: null };
+      // A retried send is announced again: count each reply once.
+      if (m.id > t.last_reply_id) replaceMessage({ ...shownRoot, thread: { replies: t.replies + 1, last_reply_id: m.id, last_reply_at: m.created_at } });
+    }
+    if (thread.isOpenOn(m.channel_id, rootId)) thread.onReply(m);
+    if (m.author_id !== me.id) refreshChannelsSoon();
+  }
+
+  function threadReadMoved(channelId, rootId, messageId) {
+    state.threadReads.set(rootId, Math.max(state.threadReads.get(rootId) ?? 0, messageId));
+    const root = channelId === state.activeId ? state.shown.get(rootId) : null;
+    if (root) replaceMessage(root);
+    refreshChannelsSoon();
+  }
+
+  // The list's thread counts are worked out by the server; many replies make one reload.
+  function refreshChannelsSoon() {
+    clearTimeout(state.channelsTimer);
+    state.channelsTimer = setTimeout(loadChannels, 400);
   }
 
   // A message of someone I blocked: its place in the list, nothing of what it says.
@@ -713,7 +809,11 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     updateSeen();
   }
 
-  function replaceMessage(m) {
+  function replaceMessage(changed) {
+    // Deletes and previews carry no thread size: keep the one known.
+    const old = state.shown.get(changed.id);
+    const m = old ? { ...changed, thread: changed.thread ?? old.thread ?? null, thread_root: changed.thread_root ?? old.thread_root ?? null } : changed;
+    thread.onRootChanged(m);
     const li = state.nodes.get(m.id);
     if (!li) return;
     const author = m.author_id ?? Number(li.dataset.author);
@@ -780,10 +880,31 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       // back (the client id makes a send that did arrive count once).
       const offline = !(err instanceof ApiError) || err.status === 0 || err.status >= 500;
       if (offline) state.unsent.set(clientId, again);
+      // Too many messages at once: counted down on the message, then sent again by itself.
+      if (err instanceof ApiError && err.code === 'rate_limited') {
+        sendAfterLimit(li, Math.max(1, Math.ceil(err.retryAfter ?? 1)), again);
+        return;
+      }
       const retry = h('button', { type: 'button', className: 'btn btn-link', text: 'Not sent. Retry', on: { click: again } });
       li.querySelector('time').textContent = describeError(err);
       li.append(retry);
     }
+  }
+
+  function sendAfterLimit(li, seconds, again) {
+    const time = li.querySelector('time');
+    let left = seconds;
+    const tick = () => {
+      if (!li.isConnected) return; // another conversation opened meanwhile
+      if (left <= 0) {
+        again();
+        return;
+      }
+      time.textContent = `Sending too fast: sending again in ${left} s…`;
+      left -= 1;
+      setTimeout(tick, 1000);
+    };
+    tick();
   }
 
   function bumpChannel(channelId, m) {
@@ -916,6 +1037,14 @@ export function render({ root, session, params, navigate, handleAuthError }) {
         renderChannelList();
         break;
       }
+      case 'thread.read':
+        threadReadMoved(p.channel_id, p.root_id, p.message_id);
+        break;
+      case 'channel.muted':
+        notifier.setMuted(p.channel_id, Boolean(p.muted));
+        renderChannelList();
+        if (p.channel_id === state.activeId && state.channels.has(p.channel_id)) renderHeader(state.channels.get(p.channel_id));
+        break;
       case 'reaction.updated':
         if (p.channel_id === state.activeId && Array.isArray(p.reactions)) showReactions(p.message_id, p.reactions);
         break;
@@ -993,6 +1122,12 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       return;
     }
     if (m.author) rememberUsers([m.author]);
+    if (m.thread_root) {
+      onThreadReply(m);
+      const reading = thread.isOpenOn(m.channel_id, m.thread_root) && document.visibilityState === 'visible';
+      if (m.author_id !== me.id && !reading && !blocks.has(m.author_id)) notifyOf(c, m);
+      return;
+    }
     // A retried send is announced again (its first node may have died before announcing it):
     // a message no newer than the last one known is shown in place, never counted twice.
     if (c.last_message && m.id <= c.last_message.id) {
@@ -1051,12 +1186,23 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       h('p', { className: 'checkbox-row' }, sound, h('label', { htmlFor: soundId, text: 'Sound with notifications' })));
   }
 
-  function onToggleMute() {
+  // Mute is kept by the server, so it follows me to my other devices (channel.muted).
+  async function onToggleMute() {
     const c = state.channels.get(state.activeId);
     if (!c) return;
-    notifier.setMuted(c.id, !notifier.isMuted(c.id));
-    renderHeader(c);
-    renderChannelList();
+    const muted = !notifier.isMuted(c.id);
+    muteBtn.disabled = true;
+    try {
+      if (muted) await api.put(`/api/channels/${c.id}/mute`);
+      else await api.del(`/api/channels/${c.id}/mute`);
+      notifier.setMuted(c.id, muted);
+      renderHeader(c);
+      renderChannelList();
+    } catch (err) {
+      fail(err);
+    } finally {
+      muteBtn.disabled = false;
+    }
   }
 
   async function resync() {
@@ -1175,6 +1321,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
 
   const onVisibility = () => {
     markRead();
+    thread.markRead();
     updateTitle();
   };
   document.addEventListener('visibilitychange', onVisibility);
