@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::chat::{alice, bob, carol, direct, hello, put, send};
+use common::chat::{alice, bob, carol, direct, hello, openapi, put, send, statuses};
 use common::TestServer;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -253,4 +253,36 @@ async fn mute_is_kept_by_the_server_and_told_to_my_sockets_only() {
         .await
         .expect("mute");
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn openapi_describes_the_thread_and_mute_routes() {
+    let server = TestServer::start().await.expect("server");
+    let doc = openapi(&server).await;
+    for (path, method, expected) in [
+        (
+            "/api/channels/{id}/threads/{root}",
+            "get",
+            vec!["200", "400", "401", "403", "404"],
+        ),
+        (
+            "/api/channels/{id}/threads/{root}/read",
+            "post",
+            vec!["200", "400", "401", "403", "404", "413"],
+        ),
+        (
+            "/api/channels/{id}/mute",
+            "put",
+            vec!["204", "401", "403", "404", "429"],
+        ),
+        (
+            "/api/channels/{id}/mute",
+            "delete",
+            vec!["204", "401", "403", "404", "429"],
+        ),
+    ] {
+        assert_eq!(statuses(&doc, path, method), expected, "{method} {path}");
+    }
+    let send = &doc["components"]["schemas"]["SendMessage"]["properties"];
+    assert!(send["thread_root"].is_object(), "{send}");
 }

@@ -46,6 +46,16 @@ async fn a_running_server_is_copied_to_postgresql_resumably_and_the_copy_serves_
         .await
         .expect("reply");
     assert_eq!(status, StatusCode::CREATED, "{reply}");
+    // A reply in a thread: both people follow the thread from then on.
+    let (status, in_thread) = b
+        .client
+        .post_json(
+            &format!("/api/channels/{channel}/messages"),
+            &json!({"text": "in a thread", "thread_root": sent[5]}),
+        )
+        .await
+        .expect("thread reply");
+    assert_eq!(status, StatusCode::CREATED, "{in_thread}");
     // 👍, percent-encoded in the path.
     let (status, body) = put(
         &a.client,
@@ -96,7 +106,8 @@ async fn a_running_server_is_copied_to_postgresql_resumably_and_the_copy_serves_
     assert_eq!(reports.len(), TABLES.len());
     let rows_of = |table: &str| reports.iter().find(|r| r.table == table).expect(table).rows;
     assert_eq!(rows_of("users"), 2);
-    assert_eq!(rows_of("chat_messages"), 32);
+    assert_eq!(rows_of("chat_messages"), 33);
+    assert_eq!(rows_of("chat_thread_reads"), 2);
     assert_eq!(rows_of("chat_reactions"), 1);
     assert_eq!(rows_of("face_templates"), 2);
     let users = reports.iter().find(|r| r.table == "users").expect("users");

@@ -91,6 +91,10 @@ pub const TABLES: &[TableSpec] = &[
         key: &["id"],
     },
     TableSpec {
+        name: "chat_thread_reads",
+        key: &["root_id", "user_id"],
+    },
+    TableSpec {
         name: "chat_reactions",
         key: &["message_id", "user_id", "emoji"],
     },
