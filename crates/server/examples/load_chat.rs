@@ -10,8 +10,8 @@
 //! server process before and after connecting), deliveries per second and the p50/p99
 //! send-to-receive latency (from the start of the sender's POST to the frame at a receiver).
 //!
-//! `--mix`: every 20 operations are 15 plain messages, 4 reactions (added to and taken back
-//! from the channel's newest message, in turn) and 1 message with a 640×480 JPEG photo
+//! `--mix`: every 20 operations are 15 plain messages, 4 reactions (in turn, one added to the
+//! channel's newest message and then taken back) and 1 message with a 640×480 JPEG photo
 //! (uploaded first: the server decodes it, strips its metadata, re-encodes it and makes a
 //! thumbnail). `--rate` then counts operations; latency is still measured on the messages,
 //! and the uploads' own times are printed beside them.
@@ -59,22 +59,24 @@ struct Args {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
     Text,
-    /// Add (`true`) or take back one of [`REACTIONS`] on the channel's newest message.
-    React(bool),
+    /// Take back the reaction the last `React` of this channel added, or else add one of
+    /// [`REACTIONS`] to the channel's newest message: each one changes the message's list.
+    React,
     Photo,
 }
 
 const REACTIONS: [&str; 4] = ["👍", "🎉", "👀", "🙏"];
 
-/// The mix of `--mix` (see the doc comment), by operation number.
-fn op_of(i: u64, mix: bool) -> Op {
+/// The mix of `--mix` (see the doc comment) for operation `i`, which goes to channel
+/// `i % channels`: each channel goes through the 20 kinds in turn, the channels out of step,
+/// so that every second of the run has the same mix.
+fn op_of(i: u64, channels: u64, mix: bool) -> Op {
     if !mix {
         return Op::Text;
     }
-    match i % 20 {
+    match (i / channels + i % channels) % 20 {
         0 => Op::Photo,
-        // Per channel, a reaction is added and then taken back the next time round.
-        1 | 6 | 11 | 16 => Op::React((i / 20) % 2 == 0),
+        1 | 6 | 11 | 16 => Op::React,
         _ => Op::Text,
     }
 }
@@ -401,6 +403,9 @@ async fn run(
             .collect(),
     );
     let counts = Arc::new(OpCounts::default());
+    // Per channel, the reaction (message, emoji) its last `React` added and has not taken back.
+    let reacted: Arc<Vec<Mutex<Option<(i64, &'static str)>>>> =
+        Arc::new((0..channels.len()).map(|_| Mutex::new(None)).collect());
     let upload_us = Arc::new(Mutex::new(Vec::<u32>::new()));
     let send_start = Instant::now();
     let (server_cpu0, client_cpu0) = (cpu(), cpu_secs("self"));
@@ -416,21 +421,32 @@ async fn run(
         let cookie = format!("facegate_session={token}");
         let http = http.clone();
         let errors = Arc::clone(&send_errors);
-        let (newest, counts, photo, upload_us) = (
+        let (newest, counts, photo, upload_us, reacted) = (
             Arc::clone(&newest),
             Arc::clone(&counts),
             Arc::clone(&photo),
             Arc::clone(&upload_us),
+            Arc::clone(&reacted),
         );
-        let op = op_of(i, args.mix);
+        let op = op_of(i, channels.len() as u64, args.mix);
         tokio::spawn(async move {
             let target = newest[slot].load(Ordering::Relaxed);
             let ok = match op {
-                Op::React(add) if target > 0 => {
+                Op::React if target > 0 => {
                     counts.reactions.fetch_add(1, Ordering::Relaxed);
-                    let emoji = REACTIONS[((i / 40) % 4) as usize];
+                    let taken_back = reacted[slot].lock().ok().and_then(|mut r| r.take());
+                    let (message, emoji, add) = match taken_back {
+                        Some((message, emoji)) => (message, emoji, false),
+                        None => {
+                            let emoji = REACTIONS[(i % 4) as usize];
+                            if let Ok(mut r) = reacted[slot].lock() {
+                                *r = Some((target, emoji));
+                            }
+                            (target, emoji, true)
+                        }
+                    };
                     let url = format!(
-                        "{base}/api/channels/{channel}/messages/{target}/reactions/{}",
+                        "{base}/api/channels/{channel}/messages/{message}/reactions/{}",
                         utf8_percent(emoji)
                     );
                     let request = if add { http.put(url) } else { http.delete(url) };
@@ -481,7 +497,7 @@ async fn run(
                     }
                 }
                 // A reaction before the channel has a message: a message instead.
-                Op::Text | Op::React(_) => {
+                Op::Text | Op::React => {
                     counts.texts.fetch_add(1, Ordering::Relaxed);
                     send_text(&http, &base, channel, &cookie, i, &[], epoch, &newest[slot]).await
                 }
