@@ -215,11 +215,11 @@ browserTests('chat features', (cams) => {
 
       // Barack replies to the question; Joe sees the quote and it takes him to the question.
       await lunch.getByRole('button', { name: 'Message options' }).click();
-      await lunch.getByRole('button', { name: 'Reply' }).click();
+      await lunch.getByRole('button', { name: 'Reply', exact: true }).click();
       await barack.getByText('Replying to Joe Biden: Who is in for lunch?').waitFor();
       await barack.getByLabel('Message', { exact: true }).fill('Me! **Count me in**');
       await barack.getByLabel('Message', { exact: true }).press('Enter');
-      assert.ok(await barack.locator('.reply-bar').isHidden(), 'the reply bar closes once sent');
+      assert.ok(await barack.locator('.chat-main .reply-bar').isHidden(), 'the reply bar closes once sent');
       const answer = bubble(joe, 'Count me in');
       await answer.waitFor();
       const quote = answer.locator('.reply-quote');

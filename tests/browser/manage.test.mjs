@@ -55,7 +55,7 @@ browserTests('editing messages and managing groups', (cams) => {
       await bubble(joe, 'mesage board').waitFor();
       // Other people's messages have options too (reply, react, copy), but no Edit or Delete.
       await bubble(joe, 'mesage board').getByRole('button', { name: 'Message options' }).click();
-      await bubble(joe, 'mesage board').getByRole('button', { name: 'Reply' }).waitFor();
+      await bubble(joe, 'mesage board').getByRole('button', { name: 'Reply', exact: true }).waitFor();
       assert.equal(await bubble(joe, 'mesage board').getByRole('button', { name: /^(Edit|Delete)$/ }).count(), 0, 'no Edit or Delete on other people\'s messages');
       await joe.keyboard.press('Escape');
 

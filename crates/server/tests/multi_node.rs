@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::chat::{alice, bob, direct, hello, send};
+use common::chat::{alice, bob, carol, direct, hello, send, upload};
 use common::{start_cluster, TestServer, Verified};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -379,4 +379,44 @@ async fn the_chat_write_limit_is_per_account_and_holds_for_the_sum_of_the_nodes(
     // Bob's account has its own allowance.
     let (status, body) = send(&b, channel, "bob still writes", None).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
+async fn a_photo_sent_through_one_node_is_served_by_every_node_to_members_only() {
+    let (nodes, a, b, channel) = three_nodes_and_a_direct_channel().await;
+    let c = carol(&nodes[0]).await;
+    let photo = common::photo("obama_1.jpg");
+    let (status, file) = upload(&a.client.on(&nodes[1]), channel, "lunch.jpg", photo).await;
+    assert_eq!(status, StatusCode::CREATED, "{file}");
+    let (status, sent) = a
+        .client
+        .on(&nodes[1])
+        .post_json(
+            &format!("/api/channels/{channel}/messages"),
+            &json!({"text": "", "attachments": [file["id"]]}),
+        )
+        .await
+        .expect("send");
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let url = file["url"].as_str().expect("url");
+    let thumb = file["thumb_url"].as_str().expect("thumb url");
+    // The bytes live in the shared database: every node serves them, to members only.
+    let mut served = Vec::new();
+    for node in &nodes {
+        for path in [url, thumb] {
+            let bob = b.client.on(node);
+            let response = bob.http.get(bob.url(path)).send().await.expect("get");
+            assert_eq!(response.status(), StatusCode::OK, "{path} on {}", node.base);
+            let bytes = response.bytes().await.expect("body").to_vec();
+            image::load_from_memory(&bytes).expect("an image");
+            served.push(bytes);
+        }
+        let carol = c.client.on(node);
+        let response = carol.http.get(carol.url(url)).send().await.expect("get");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "not a member");
+    }
+    assert!(
+        served.chunks(2).all(|pair| pair == &served[..2]),
+        "every node serves the same bytes"
+    );
 }

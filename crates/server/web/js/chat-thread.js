@@ -45,7 +45,7 @@ export function threadPanel({ meId, renderMessage, forget, members, fail, onRead
   const olderBtn = h('button', { type: 'button', className: 'btn btn-link thread-older', text: 'Show earlier replies', hidden: true, on: { click: loadOlder } });
   const list = h('ol', { className: 'message-list thread-replies' });
   const status = h('p', { className: 'thread-status', attrs: { role: 'status' } });
-  const scroller = h('div', { className: 'messages thread-messages', tabIndex: 0, attrs: { 'aria-label': 'Thread messages' } },
+  const scroller = h('div', { className: 'thread-messages', tabIndex: 0, attrs: { 'aria-label': 'Thread messages' } },
     rootList, count, olderBtn, h('div', { attrs: { role: 'log', 'aria-live': 'polite', 'aria-label': 'Replies' } }, list), status);
   const textareaId = uid('thread-composer');
   const textarea = h('textarea', {
@@ -94,13 +94,15 @@ export function threadPanel({ meId, renderMessage, forget, members, fail, onRead
    * its id), and with `show` scrolls to that reply once loaded.
    */
   async function open(cid, rootMessage, { focus = true, show = null } = {}) {
-    if (!el.hidden) closeQuietly();
+    // Opened again in place (after a reconnect): focus stays, and so does where it goes back to.
+    const again = !el.hidden;
+    if (again) closeQuietly();
     channelId = cid;
     root = rootMessage;
     readId = 0;
     oldestId = null;
     hasMore = false;
-    opener = document.activeElement;
+    if (!again) opener = document.activeElement;
     el.hidden = false;
     error.hidden = true;
     setReply(null);

@@ -1227,6 +1227,9 @@ export function render({ root, session, params, navigate, handleAuthError }) {
     }
     updateSeen();
     markRead();
+    // An open thread may have missed replies too: it loads again where it is.
+    const rootId = thread.rootId;
+    if (rootId) thread.open(id, state.shown.get(rootId) || { id: rootId, channel_id: id }, { focus: false });
   }
 
   async function onEnded() {
