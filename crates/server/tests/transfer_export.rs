@@ -63,7 +63,17 @@ async fn the_export_holds_the_account_channels_sent_messages_events_and_no_secre
         .expect("group");
     let group = group["id"].as_i64().expect("id");
     let first = send(&a, direct, "hello bob").await;
-    send(&b, direct, "bob's own words").await;
+    let bobs = send(&b, direct, "bob's own words").await;
+    let (st, in_thread) = a
+        .client
+        .post_json(
+            &format!("/api/channels/{direct}/messages"),
+            &json!({"text": "in his thread", "thread_root": bobs, "reply_to": bobs}),
+        )
+        .await
+        .expect("thread reply");
+    assert_eq!(st, StatusCode::CREATED, "{in_thread}");
+    let in_thread = in_thread["id"].as_i64().expect("id");
     let edited = send(&a, group, "typo").await;
     let deleted = send(&a, group, "regret").await;
     let (st, _) = a
@@ -167,11 +177,18 @@ async fn the_export_holds_the_account_channels_sent_messages_events_and_no_secre
         summary,
         [
             (first, direct, "hello bob", false, false),
+            (in_thread, direct, "in his thread", false, false),
             (edited, group, "fixed", true, false),
             (deleted, group, "", false, true)
         ],
         "only alice's messages, bob's are not hers"
     );
+    // Where each sits: a reply in a thread says which, and what it quotes.
+    assert_eq!(
+        (&messages[1]["thread_root"], &messages[1]["reply_to"]),
+        (&json!(bobs), &json!(bobs))
+    );
+    assert_eq!(messages[0]["thread_root"], Value::Null);
 
     let kinds: Vec<&str> = e["security_events"]
         .as_array()

@@ -74,6 +74,10 @@ pub struct SentMessageRow {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// The message it quotes.
+    pub reply_to: Option<i64>,
+    /// For a reply in a thread, the thread's first message.
+    pub thread_root: Option<i64>,
 }
 
 /// A file the user uploaded (its bytes are fetched with `GET /api/attachments/{id}`).
@@ -302,8 +306,8 @@ impl Db {
 
     pub async fn export_messages(&self, user_id: i64) -> Result<Vec<SentMessageRow>, sqlx::Error> {
         sqlx::query_as(
-            "SELECT id, channel_id, text, created_at, edited_at, deleted_at FROM chat_messages
-             WHERE author_id = $1 ORDER BY id",
+            "SELECT id, channel_id, text, created_at, edited_at, deleted_at, reply_to, thread_root
+             FROM chat_messages WHERE author_id = $1 ORDER BY id",
         )
         .bind(user_id)
         .fetch_all(self.pool())

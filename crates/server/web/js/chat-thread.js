@@ -20,11 +20,11 @@ export function repliesLabel(n) {
  * `renderMessage(m, { pending, copy })` draws a message as the conversation does and keeps it
  * findable for edits, deletes and reactions (`copy`: a second drawing of the thread's first
  * message, not kept), `forget(id)` lets a reply drawn here go, `members()` are the
- * conversation's people (for @mentions), `onRead(channelId, rootId, messageId)` reports that my
+ * conversation's people (for @mentions), `titleOf(channelId)` names a conversation, `onRead(channelId, rootId, messageId)` reports that my
  * position in the thread moved, `onSent(m)` that a reply of mine was stored, `fail(err)` reports
  * what only the page can handle (an ended session).
  */
-export function threadPanel({ meId, renderMessage, forget, members, fail, onRead, onSent, onClose }) {
+export function threadPanel({ meId, renderMessage, forget, members, titleOf, fail, onRead, onSent, onClose }) {
   let channelId = null;
   let root = null;
   let oldestId = null;
@@ -36,6 +36,7 @@ export function threadPanel({ meId, renderMessage, forget, members, fail, onRead
   const drawn = new Map(); // reply id or client id -> <li>
 
   const titleId = uid('thread-title');
+  const where = h('p', { className: 'chat-subtitle' });
   const closeBtn = h('button', {
     type: 'button', className: 'btn btn-link thread-close', text: 'Close',
     attrs: { 'aria-label': 'Close thread' }, on: { click: () => close() },
@@ -76,7 +77,8 @@ export function threadPanel({ meId, renderMessage, forget, members, fail, onRead
       },
     },
   },
-  h('header', { className: 'thread-header' }, h('h2', { id: titleId, className: 'thread-title', text: 'Thread' }), closeBtn),
+  h('header', { className: 'thread-header' },
+    h('div', { className: 'chat-heading' }, h('h2', { id: titleId, className: 'thread-title', text: 'Thread' }), where), closeBtn),
   scroller, error, replyBar, form);
 
   function isOpenOn(cid, rootId) {
@@ -103,6 +105,7 @@ export function threadPanel({ meId, renderMessage, forget, members, fail, onRead
     oldestId = null;
     hasMore = false;
     if (!again) opener = document.activeElement;
+    where.textContent = titleOf(cid) || '';
     el.hidden = false;
     error.hidden = true;
     setReply(null);

@@ -158,6 +158,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       reactionsShown.delete(id);
     },
     members: () => state.channels.get(state.activeId)?.members ?? [],
+    titleOf: (id) => (state.channels.has(id) ? channelTitle(state.channels.get(id), me.id) : ''),
     fail: handleAuthError,
     onRead: (channelId, rootId, messageId) => threadReadMoved(channelId, rootId, messageId),
     onSent: (m) => onThreadReply(m),
