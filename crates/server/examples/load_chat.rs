@@ -67,6 +67,9 @@ enum Op {
 
 const REACTIONS: [&str; 4] = ["👍", "🎉", "👀", "🙏"];
 
+/// A reaction a `React` added and the next one of its channel takes back: message, emoji.
+type Reacted = (i64, &'static str);
+
 /// The mix of `--mix` (see the doc comment) for operation `i`, which goes to channel
 /// `i % channels`: each channel goes through the 20 kinds in turn, the channels out of step,
 /// so that every second of the run has the same mix.
@@ -404,7 +407,7 @@ async fn run(
     );
     let counts = Arc::new(OpCounts::default());
     // Per channel, the reaction (message, emoji) its last `React` added and has not taken back.
-    let reacted: Arc<Vec<Mutex<Option<(i64, &'static str)>>>> =
+    let reacted: Arc<Vec<Mutex<Option<Reacted>>>> =
         Arc::new((0..channels.len()).map(|_| Mutex::new(None)).collect());
     let upload_us = Arc::new(Mutex::new(Vec::<u32>::new()));
     let send_start = Instant::now();

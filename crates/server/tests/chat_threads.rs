@@ -24,6 +24,28 @@ async fn reply_in_thread(
         .expect("thread reply")
 }
 
+async fn open_thread(user: &common::Verified, channel: i64, root: i64) -> (StatusCode, Value) {
+    user.client
+        .get(&format!("/api/channels/{channel}/threads/{root}"))
+        .await
+        .expect("thread")
+}
+
+async fn read_thread(
+    user: &common::Verified,
+    channel: i64,
+    root: i64,
+    message_id: i64,
+) -> (StatusCode, Value) {
+    user.client
+        .post_json(
+            &format!("/api/channels/{channel}/threads/{root}/read"),
+            &json!({"message_id": message_id}),
+        )
+        .await
+        .expect("thread read")
+}
+
 fn listed(list: &Value, channel: i64) -> Value {
     list["channels"]
         .as_array()
@@ -97,25 +119,14 @@ async fn thread_replies_live_beside_the_timeline_with_their_own_unread_state() {
     assert_eq!(listed(&list, channel)["unread"], 0);
 
     // The thread itself: the root and its replies, and Alice's position in it.
-    let (status, opened) = a
-        .client
-        .get(&format!("/api/channels/{channel}/threads/{root_id}"))
-        .await
-        .expect("thread");
+    let (status, opened) = open_thread(&a, channel, root_id).await;
     assert_eq!(status, StatusCode::OK, "{opened}");
     assert_eq!(opened["root"]["id"], root_id);
     assert_eq!(opened["messages"][0]["id"], reply_id);
     assert_eq!(opened["last_read_id"], 0);
 
     // Reading it clears its unread state and tells Alice's other sockets.
-    let (status, read) = a
-        .client
-        .post_json(
-            &format!("/api/channels/{channel}/threads/{root_id}/read"),
-            &json!({"message_id": reply_id}),
-        )
-        .await
-        .expect("thread read");
+    let (status, read) = read_thread(&a, channel, root_id, reply_id).await;
     assert_eq!(status, StatusCode::OK, "{read}");
     assert_eq!(read["last_read_id"], reply_id);
     let event = wa.next_of("thread.read").await.expect("thread.read");
@@ -180,27 +191,16 @@ async fn threads_do_not_nest_cross_channels_or_quote_outside_themselves() {
     }
 
     // Only members see a thread, and only a root has one.
-    let (status, _) = c
-        .client
-        .get(&format!("/api/channels/{channel}/threads/{root_id}"))
-        .await
-        .expect("thread");
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = a
-        .client
-        .get(&format!("/api/channels/{channel}/threads/{reply_id}"))
-        .await
-        .expect("thread");
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        open_thread(&c, channel, root_id).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        open_thread(&a, channel, reply_id).await.0,
+        StatusCode::NOT_FOUND
+    );
     // A read position names a reply of that very thread.
-    let (status, _) = a
-        .client
-        .post_json(
-            &format!("/api/channels/{channel}/threads/{root_id}/read"),
-            &json!({"message_id": timeline_id}),
-        )
-        .await
-        .expect("read");
+    let (status, _) = read_thread(&a, channel, root_id, timeline_id).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 

@@ -671,12 +671,7 @@ async fn mute(
     session: FullSession,
     id: Result<Path<i64>, PathRejection>,
 ) -> ChatResult<StatusCode> {
-    admit_write(&state, session.user_id).await?;
-    let id = path(id)?;
-    chat(&state)
-        .set_muted(session.user_id, id, true, now_ms())
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    set_muted(&state, &session, id, true).await
 }
 
 #[utoipa::path(delete, path = "/api/channels/{id}/mute", tag = "chat", params(("id" = i64, Path)),
@@ -687,10 +682,19 @@ async fn unmute(
     session: FullSession,
     id: Result<Path<i64>, PathRejection>,
 ) -> ChatResult<StatusCode> {
-    admit_write(&state, session.user_id).await?;
+    set_muted(&state, &session, id, false).await
+}
+
+async fn set_muted(
+    state: &AppState,
+    session: &FullSession,
+    id: Result<Path<i64>, PathRejection>,
+    muted: bool,
+) -> ChatResult<StatusCode> {
+    admit_write(state, session.user_id).await?;
     let id = path(id)?;
-    chat(&state)
-        .set_muted(session.user_id, id, false, now_ms())
+    chat(state)
+        .set_muted(session.user_id, id, muted, now_ms())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
