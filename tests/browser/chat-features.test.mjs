@@ -9,6 +9,7 @@ import { withServer, PHOTO_CHECK, browserTests } from './lib/harness.mjs';
 import { PEOPLE, registerViaApi } from './lib/flows.mjs';
 import { ApiClient, signInOverApi } from './lib/apiclient.mjs';
 import { axeViolations } from './lib/axe.mjs';
+import { watchNotifications } from './lib/notifications.mjs';
 
 browserTests('chat features', (cams) => {
 
@@ -99,39 +100,6 @@ browserTests('chat features', (cams) => {
       assert.ok(!/[\u202A-\u202E\u2066-\u2069\u200B-\u200F]/.test(text), `no bidi control reached the page: ${JSON.stringify(text)}`);
     }, PHOTO_CHECK);
   });
-
-  /**
-   * Records every `new Notification(...)` of the page instead of showing it, and lets the test
-   * hide the tab (headless Chromium always reports a visible page).
-   */
-  async function watchNotifications(page, url) {
-    await page.context().grantPermissions(['notifications'], { origin: url });
-    await page.addInitScript(() => {
-      window.notes = [];
-      const Real = window.Notification;
-      class Recorder {
-        constructor(title, options = {}) {
-          window.notes.push({ title, body: options.body, tag: options.tag });
-          window.lastNote = this;
-          this.onclick = null;
-        }
-
-        close() {}
-
-        static get permission() { return Real.permission; }
-
-        static requestPermission() { return Real.requestPermission(); }
-      }
-      window.Notification = Recorder;
-      let hidden = false;
-      Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (hidden ? 'hidden' : 'visible') });
-      Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => hidden });
-      window.setHidden = (value) => {
-        hidden = value;
-        document.dispatchEvent(new Event('visibilitychange'));
-      };
-    });
-  }
 
   test('while the tab is hidden a direct message or a mention notifies and the title counts; a muted group notifies only mentions', async () => {
     await withServer(async (url, open) => {

@@ -11,22 +11,24 @@ import { withServer, PHOTO_CHECK, browserTests } from './lib/harness.mjs';
 import { PEOPLE, registerViaApi } from './lib/flows.mjs';
 import { ApiClient, signInOverApi } from './lib/apiclient.mjs';
 import { axeViolations } from './lib/axe.mjs';
+import { watchNotifications } from './lib/notifications.mjs';
 
 const PHONE = { width: 390, height: 800 };
 
 browserTests('chat threads, mute and the send limit', (cams) => {
   /** Barack and Joe, each in a browser, with a direct channel between them. */
-  async function twoBrowsers(url, open, { joeViewport } = {}) {
+  async function twoBrowsers(url, open, { joeViewport, prepareBarack = async () => {} } = {}) {
     const obama = await registerViaApi(url, PEOPLE.obama, 'obama_1');
     await registerViaApi(url, PEOPLE.biden, 'biden_2');
     const api = new ApiClient(url);
     await api.logInFully('biden', 'biden_1');
     const channel = await api.request('POST', '/api/channels', { kind: 'direct', members: [obama.id] });
     const barack = (await open(cams.obama_2, { bypassCSP: true })).page;
+    await prepareBarack(barack);
     await signInOverApi(barack, url, 'obama', 'obama_2');
     const joe = (await open(cams.biden_2, { viewport: joeViewport })).page;
     await signInOverApi(joe, url, 'biden', 'biden_1');
-    return { api, channel, barack, joe };
+    return { api, channel, barack, joe, obamaId: obama.id };
   }
 
   const timeline = (page) => page.locator('.chat-main .message-list');
@@ -105,6 +107,36 @@ browserTests('chat threads, mute and the send limit', (cams) => {
       await timeline(barack).locator('.thread-link', { hasText: '2 replies' }).waitFor();
       assert.ok(!(await timeline(barack).locator('.thread-link').textContent()).includes('new'));
       assert.equal(await timeline(barack).locator('.message').count(), 1, 'the conversation holds the first message only');
+    }, PHOTO_CHECK);
+  });
+
+  test('while the tab is hidden a reply in a thread I follow notifies, one in a thread I do not follow does not', async () => {
+    await withServer(async (url, open) => {
+      const { api, barack, obamaId } = await twoBrowsers(url, open, { prepareBarack: (p) => watchNotifications(p, url) });
+      const group = await api.request('POST', '/api/channels', { kind: 'group', name: 'Ops', members: [obamaId] });
+      const theirs = await api.request('POST', `/api/channels/${group.id}/messages`, { text: 'Lunch menu' });
+      await barack.goto(`${url}/chat/${group.id}`);
+      const box = barack.getByLabel('Message', { exact: true });
+      await box.fill('Release at five?');
+      await box.press('Enter');
+      const mine = timeline(barack).locator('.message.mine:not(.pending)', { hasText: 'Release at five?' });
+      await mine.waitFor();
+      const mineId = Number(await mine.getAttribute('data-id'));
+      await barack.evaluate(() => window.setHidden(true));
+
+      const reply = (root, text) => api.request('POST', `/api/channels/${group.id}/messages`, { text, thread_root: root });
+      await reply(theirs.id, 'soup today');
+      await reply(mineId, 'five works for me');
+      await barack.waitForFunction(() => window.notes.length >= 1);
+      assert.deepEqual(await barack.evaluate(() => window.notes), [
+        { title: 'Joe Biden in Ops, in a thread', body: 'five works for me', tag: `chat-${group.id}-thread-${mineId}` },
+      ], 'only the thread Barack started notifies');
+      assert.equal(await barack.evaluate(() => document.title), 'Ops · facegate', 'thread replies are not in the title\'s count');
+
+      // The notification opens the thread at the reply.
+      await barack.evaluate(() => window.setHidden(false));
+      await barack.evaluate(() => window.lastNote.onclick());
+      await panel(barack).locator('.thread-replies .message', { hasText: 'five works for me' }).waitFor();
     }, PHOTO_CHECK);
   });
 

@@ -81,12 +81,12 @@ export class ChatNotifier {
   }
 
   /**
-   * Whether a new message by someone else deserves a notification: a direct message, or one
-   * that mentions me; a muted conversation only notifies for a mention.
+   * Whether a new message by someone else deserves a notification: a direct message, one that
+   * mentions me, or a reply in a thread I follow; a muted conversation only notifies for a mention.
    */
-  wants({ channelId, direct, mentionsMe }) {
+  wants({ channelId, direct, mentionsMe, followedThread = false }) {
     if (this.isMuted(channelId)) return mentionsMe;
-    return direct || mentionsMe;
+    return direct || mentionsMe || followedThread;
   }
 
   /**

@@ -1155,13 +1155,17 @@ export function render({ root, session, params, navigate, handleAuthError }) {
 
   function notifyOf(c, m) {
     const mentionsMe = mentionsIn(m.text).includes(me.username.toLowerCase());
-    if (!notifier.wants({ channelId: c.id, direct: c.kind === 'direct', mentionsMe })) return;
+    // A reply in a thread I started, answered or opened is meant for me.
+    const followedThread = Boolean(m.thread_root) && state.threadReads.has(m.thread_root);
+    if (!notifier.wants({ channelId: c.id, direct: c.kind === 'direct', mentionsMe, followedThread })) return;
     const author = displayName(authorOf(m));
+    const where = c.kind === 'direct' ? author : `${author} in ${channelTitle(c, me.id)}`;
     notifier.notify({
-      title: c.kind === 'direct' ? author : `${author} in ${channelTitle(c, me.id)}`,
+      title: m.thread_root ? `${where}, in a thread` : where,
       body: textOrFiles(m),
-      tag: `chat-${c.id}`,
-      onOpen: () => navigate(`/chat/${c.id}`),
+      // One notification per conversation, and one per thread beside it.
+      tag: m.thread_root ? `chat-${c.id}-thread-${m.thread_root}` : `chat-${c.id}`,
+      onOpen: () => (m.thread_root ? showMessage(c.id, m.id, m.thread_root) : navigate(`/chat/${c.id}`)),
     });
   }
 
