@@ -186,6 +186,12 @@ export function threadPanel({ meId, renderMessage, forget, members, titleOf, fai
   /** A reply that arrived live (the page checked it belongs to this thread). */
   function onReply(m) {
     add(m);
+    // The count under the first message, also when the conversation does not show that message.
+    const t = root.thread || { replies: 0, last_reply_id: 0, last_reply_at: null };
+    if (m.id > t.last_reply_id) {
+      root = { ...root, thread: { replies: t.replies + 1, last_reply_id: m.id, last_reply_at: m.created_at } };
+      showRoot();
+    }
     if (m.author_id === meId) readId = Math.max(readId, m.id);
     else markRead();
   }

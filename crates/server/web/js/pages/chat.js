@@ -922,7 +922,7 @@ export function render({ root, session, params, navigate, handleAuthError }) {
       sendCurrent();
     } else if (event.key === 'ArrowUp' && textarea.value === '' && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey) {
       // As in most messengers: ↑ in an empty composer edits my last message.
-      const mine = [...state.shown.values()].filter((m) => m.author_id === me.id && !m.deleted);
+      const mine = [...state.shown.values()].filter((m) => m.author_id === me.id && !m.deleted && !m.thread_root);
       const last = mine.reduce((a, b) => (!a || b.id > a.id ? b : a), null);
       if (last) {
         event.preventDefault();
